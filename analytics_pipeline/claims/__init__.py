@@ -1,0 +1,1 @@
+"""Claims analytics (seed 000): processed state, daily marts, checks."""

@@ -1,0 +1,145 @@
+"""``analytics-pipeline``: demo, run, sql, dev."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from analytics_pipeline.settings import Settings, load_settings
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args, load_settings())
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="analytics-pipeline", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="write synthetic landing files, then run the pipeline")
+    demo.add_argument("--days", type=_positive_int, default=14, help="days of history (default 14)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--force", action="store_true", help="write demo files even if landing already has files")
+    demo.set_defaults(handler=_demo)
+
+    run = sub.add_parser("run", help="bring the lake up to date with the landing zone")
+    run.set_defaults(handler=_run)
+
+    sql = sub.add_parser("sql", help="run a read-only query on the warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("--dialect", choices=("duckdb", "athena"), default="duckdb")
+    sql.set_defaults(handler=_sql)
+
+    dev = sub.add_parser("dev", help="start `dagster dev` with DAGSTER_HOME under the data dir")
+    dev.set_defaults(handler=_dev)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _demo(args, settings: Settings) -> int:
+    from analytics_pipeline.demo.claims import claims_landing_files
+    from analytics_pipeline.lake.storage import StorageRoot
+
+    landing = StorageRoot(settings.landing_uri, settings.s3_endpoint_url)
+    existing = landing.list_files("claims")
+    if existing and not args.force:
+        print(f"landing/claims already holds {len(existing)} files; not adding demo data (use --force to add)")
+    else:
+        started, count, size = time.monotonic(), 0, 0
+        for name, data in claims_landing_files(days=args.days, seed=args.seed):
+            landing.write_bytes(data, "claims", name)
+            count, size = count + 1, size + len(data)
+        print(f"wrote {count} demo files ({size / 1e6:.1f} MB) to {landing.path('claims')} "
+              f"in {time.monotonic() - started:.1f}s")
+    return _run(args, settings)
+
+
+def _run(args, settings: Settings) -> int:
+    from analytics_pipeline.runner import run_pipeline
+
+    started = time.monotonic()
+    reports = run_pipeline(settings, progress=lambda line: print(f"  {line}", flush=True))
+    header = ("source", "files", "records in", "landed", "quarantined", "duplicates", "days", "data through")
+    rows = [(r.source, r.files, r.records_in, r.landed, r.quarantined, r.duplicates, r.days, r.data_through or "-")
+            for r in reports]
+    print()
+    print(_table(header, rows))
+    print(f"\ndone in {time.monotonic() - started:.1f}s; warehouse: {settings.warehouse_path}")
+    return 0
+
+
+def _sql(args, settings: Settings) -> int:
+    from analytics_pipeline.serving.sql_runner import QueryError, run_query
+
+    try:
+        result = run_query(settings, args.query, args.dialect)
+    except QueryError as err:
+        raise UserError(str(err)) from None
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+    elif args.format == "json":
+        print(json.dumps([dict(zip(result.columns, row)) for row in result.rows], default=str, indent=2))
+    else:
+        print(_table(result.columns, result.rows))
+    return 0
+
+
+def _dev(args, settings: Settings) -> int:
+    from analytics_pipeline.runner import dagster_instance
+
+    dagster_instance(settings)
+    os.execvp("dagster", ["dagster", "dev"])
+    return 0
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    cells = [[str(h) for h in header]] + [["" if v is None else _fmt(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cells[0], widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths)) for row in cells[1:]]
+    if not rows:
+        lines.append("(no rows)")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())

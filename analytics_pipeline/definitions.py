@@ -1,0 +1,75 @@
+"""Definitions: every asset, check, job, sensor and resource of the analytics lake."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from analytics_pipeline.claims.assets import ON_LAKE_UPDATE, daily_marts, processed_tables
+from analytics_pipeline.ingestion.assets import build_raw_asset, build_staged_asset
+from analytics_pipeline.ingestion.sensors import build_landing_sensor, build_staged_days_sensor
+from analytics_pipeline.ingestion.specs.claims import claims_spec
+from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.partitions import event_day_partitions
+from analytics_pipeline.serving.assets import WarehouseResource, build_warehouse_asset
+from analytics_pipeline.settings import DEFAULT_SCHEMA, load_settings
+
+SOURCE_SPECS = [claims_spec()]
+
+
+def _env(name: str, default: str):
+    """``EnvVar(name)`` when the variable is set (the UI then shows where it came from), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def build_definitions() -> dg.Definitions:
+    settings = load_settings()
+    staged = [build_staged_asset(spec) for spec in SOURCE_SPECS]
+    raw = [build_raw_asset(spec) for spec in SOURCE_SPECS]
+    lake_assets = [*staged, *raw, *daily_marts, *processed_tables]
+    warehouse = build_warehouse_asset([a.key for a in lake_assets], ON_LAKE_UPDATE)
+
+    jobs, sensors = [], []
+    for spec in SOURCE_SPECS:
+        source = spec.name
+        ingest_job = dg.define_asset_job(
+            f"{source}_ingest_job", selection=[f"staged_{source}"],
+            description=f"Take new landing files of {source} into staging.",
+        )
+        daily_job = dg.define_asset_job(
+            f"{source}_daily_job",
+            selection=dg.AssetSelection.assets(f"raw_{source}")
+            | dg.AssetSelection.assets(*[m.key for m in daily_marts]),
+            partitions_def=event_day_partitions,
+            description=f"Merge a day's staged {source} rows and recompute that day's marts.",
+        )
+        jobs += [ingest_job, daily_job]
+        sensors += [build_landing_sensor(source, ingest_job), build_staged_days_sensor(source, daily_job)]
+    jobs.append(dg.define_asset_job("refresh_job", selection=dg.AssetSelection.assets(*[t.key for t in processed_tables], warehouse.key),
+                                    description="Rebuild the whole-lake tables and the warehouse views."))
+    sensors.append(
+        dg.AutomationConditionSensorDefinition(
+            "lake_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
+            minimum_interval_seconds=15,
+        )
+    )
+    return dg.Definitions(
+        assets=[*lake_assets, warehouse],
+        jobs=jobs,
+        sensors=sensors,
+        resources={
+            "lake": LakeResource(
+                data_dir=_env("ANALYTICS_DATA_DIR", settings.data_dir),
+                lake_uri=_env("ANALYTICS_LAKE_URI", ""),
+                landing_uri=_env("ANALYTICS_LANDING_URI", ""),
+                s3_endpoint_url=_env("ANALYTICS_S3_ENDPOINT_URL", ""),
+            ),
+            "warehouse": WarehouseResource(
+                path=settings.warehouse_path, schema_name=_env("ANALYTICS_SCHEMA", DEFAULT_SCHEMA)
+            ),
+        },
+    )
+
+
+defs = build_definitions()

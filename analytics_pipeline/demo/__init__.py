@@ -1,0 +1,1 @@
+"""Synthetic demo data for the analytics lake."""

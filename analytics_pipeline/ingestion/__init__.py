@@ -1,0 +1,1 @@
+"""Landing zone → raw layer: listing, reading, parsing, quarantine, staging and merge."""

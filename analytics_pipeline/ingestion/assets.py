@@ -1,0 +1,157 @@
+"""The two ingestion assets of a source: ``staged_<source>`` and ``raw_<source>``.
+
+``staged_<source>`` takes landing files into staging (one run per sensor batch, or every
+pending file when materialized by hand); ``raw_<source>`` is partitioned by event day and
+merges that day's staged rows into the raw partition.
+"""
+
+
+import dagster as dg
+
+from analytics_pipeline.ingestion.batching import split_batches
+from analytics_pipeline.ingestion.manifest import pending_files
+from analytics_pipeline.ingestion.raw_merge import merge_day
+from analytics_pipeline.ingestion.source_spec import SourceSpec
+from analytics_pipeline.ingestion.staging import BatchResult, stage_batch
+from analytics_pipeline.lake import layout
+from analytics_pipeline.lake.duck import connect, scalar, sql_literal
+from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.partitions import event_day_partitions
+from analytics_pipeline.settings import load_settings
+
+QUARANTINE_RATE_CEILING = 0.01
+
+
+class LandingBatchConfig(dg.Config):
+    """Landing keys to take in; empty means every file not yet taken in."""
+
+    files: list[str] = []
+
+
+def staged_asset_key(source: str) -> dg.AssetKey:
+    return dg.AssetKey(f"staged_{source}")
+
+
+def raw_asset_key(source: str) -> dg.AssetKey:
+    return dg.AssetKey(f"raw_{source}")
+
+
+def build_staged_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+    source = spec.name
+    check_name = "quarantine_rate_at_most_1_percent"
+
+    @dg.asset(
+        name=f"staged_{source}",
+        group_name="ingestion",
+        kinds={"duckdb", "parquet"},
+        description=f"Landing files of `{source}` parsed into typed rows, waiting for their day's merge. {spec.description}.",
+        check_specs=[dg.AssetCheckSpec(check_name, asset=f"staged_{source}",
+                                       description="Quarantined records stay at or below 1 % of records in.")],
+    )
+    def staged(context: dg.AssetExecutionContext, config: LandingBatchConfig, lake: LakeResource):
+        lake_root, landing = lake.lake_root(), lake.landing_root()
+        pending = pending_files(lake_root, landing, source)
+        if config.files:
+            wanted = set(config.files)
+            pending = [f for f in pending if f.key in wanted]
+        batches = split_batches(pending)
+        total = BatchResult(source=source, batch_id="all")
+        for n, files in enumerate(batches, start=1):
+            result = stage_batch(lake_root, landing, spec, files, load_settings().partitions_start)
+            context.log.info(
+                f"batch {n}/{len(batches)} ({result.batch_id}): {result.files} files, {result.records_in} records in, "
+                f"{result.staged} staged, {result.quarantined} quarantined, {result.duplicates} duplicates"
+            )
+            _accumulate(total, result)
+        rate = total.quarantined / total.records_in if total.records_in else 0.0
+        yield dg.MaterializeResult(metadata=batch_metadata(total, len(batches), rate))
+        yield dg.AssetCheckResult(
+            check_name=check_name,
+            passed=rate <= QUARANTINE_RATE_CEILING,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"quarantine_rate": dg.MetadataValue.float(rate), "quarantined": total.quarantined,
+                      "records_in": total.records_in},
+        )
+
+    return staged
+
+
+def _accumulate(total: BatchResult, result: BatchResult) -> None:
+    total.files += result.files
+    total.records_in += result.records_in
+    total.staged += result.staged
+    total.quarantined += result.quarantined
+    total.duplicates += result.duplicates
+    for day, rows in result.days.items():
+        total.days[day] = total.days.get(day, 0) + rows
+    if result.data_through and (total.data_through is None or result.data_through > total.data_through):
+        total.data_through = result.data_through
+    total.promoted_columns = sorted({*total.promoted_columns, *result.promoted_columns})
+
+
+def batch_metadata(total: BatchResult, batches: int, quarantine_rate: float) -> dict:
+    return {
+        "files": total.files,
+        "batches": batches,
+        "records_in": total.records_in,
+        "staged": total.staged,
+        "quarantined": total.quarantined,
+        "duplicates_in_batch": total.duplicates,
+        "quarantine_rate": dg.MetadataValue.float(quarantine_rate),
+        "event_days": dg.MetadataValue.json(total.days),
+        "data_through": dg.MetadataValue.text(str(total.data_through) if total.data_through else "no data"),
+        "promoted_columns": dg.MetadataValue.json(total.promoted_columns),
+    }
+
+
+def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+    source = spec.name
+
+    @dg.asset(
+        name=f"raw_{source}",
+        group_name="ingestion",
+        kinds={"duckdb", "parquet"},
+        partitions_def=event_day_partitions,
+        deps=[staged_asset_key(source)],
+        pool=f"raw_{source}_writer",
+        description=f"Raw layer of `{source}`: one typed, deduplicated row per record, one Parquet file per event day.",
+        check_specs=[dg.AssetCheckSpec("event_ids_unique", asset=f"raw_{source}",
+                                       description="No event id appears twice in the partition.")],
+    )
+    def raw(context: dg.AssetExecutionContext, lake: LakeResource):
+        day = context.partition_key
+        result = merge_day(lake.lake_root(), source, day)
+        duplicates_in_partition = _duplicate_event_ids(lake, source, day)
+        yield dg.MaterializeResult(
+            metadata={
+                "staged_files": result.staged_files,
+                "staged_rows": result.staged_rows,
+                "landed": result.landed,
+                "duplicates": result.duplicates,
+                "dagster/row_count": result.partition_rows,
+                "data_through": dg.MetadataValue.text(result.data_through or "no data"),
+            }
+        )
+        yield dg.AssetCheckResult(
+            check_name="event_ids_unique",
+            passed=duplicates_in_partition == 0,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"duplicate_event_ids": duplicates_in_partition},
+        )
+
+    return raw
+
+
+def _duplicate_event_ids(lake: LakeResource, source: str, day: str) -> int:
+    root = lake.lake_root()
+    key = layout.raw_partition(source, day)
+    if not root.exists(key):
+        return 0
+    con = connect(root)
+    try:
+        return scalar(
+            con,
+            f"SELECT count(*) - count(DISTINCT event_id) FROM read_parquet({sql_literal(root.path(key))})",
+        )
+    finally:
+        con.close()

@@ -1,0 +1,173 @@
+"""Take a batch of landing files into the lake's staging area.
+
+One batch = the files one sensor tick (or one manual materialization) picked up. Parsing is one
+DuckDB statement over all of them; good rows go to ``staging/<source>/event_date=D/``, bad rows
+to ``errors/<source>/``, and a manifest records which files (with their ETag/size) the batch
+took, so a file is never taken twice. The batch id is a hash of the files, so re-running the
+same batch rewrites the same objects: idempotent by construction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pyarrow as pa
+
+from analytics_pipeline.ingestion.landing_lines import LandingFile, register_landing_lines
+from analytics_pipeline.ingestion.source_spec import SourceSpec
+from analytics_pipeline.lake import layout
+from analytics_pipeline.lake.duck import connect, scalar, sql_literal
+from analytics_pipeline.lake.parquet import write_parquet
+from analytics_pipeline.lake.storage import StorageRoot, StoredFile
+
+_BOOKKEEPING = ["file_seq", "error_reason", "original_text"]
+_PROMOTABLE = {"S": "VARCHAR", "N": "DOUBLE", "BOOL": "BOOLEAN"}
+MAX_FUTURE = timedelta(days=1)
+
+
+@dataclass
+class BatchResult:
+    """The four numbers every run reports, for one batch, plus where the rows went."""
+
+    source: str
+    batch_id: str
+    files: int = 0
+    records_in: int = 0
+    staged: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    days: dict[str, int] = field(default_factory=dict)
+    data_through: datetime | None = None
+    promoted_columns: list[str] = field(default_factory=list)
+
+
+def batch_id_for(files: list[StoredFile]) -> str:
+    digest = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.key):
+        digest.update(f"{f.key}\0{f.etag}\0{f.size}\0{f.mtime}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def stage_batch(
+    lake: StorageRoot,
+    landing: StorageRoot,
+    spec: SourceSpec,
+    files: list[StoredFile],
+    partitions_start: str,
+    now: datetime | None = None,
+) -> BatchResult:
+    """Parse ``files`` (keys relative to the landing root) and stage the result."""
+    files = sorted(files, key=lambda f: f.key)
+    result = BatchResult(source=spec.name, batch_id=batch_id_for(files), files=len(files))
+    if not files:
+        return result
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    con = connect(lake, landing)
+    try:
+        landing_files = [LandingFile(seq=i, key=f.key, path=landing.path(f.key)) for i, f in enumerate(files)]
+        register_landing_lines(con, landing, landing_files)
+        records_sql = spec.records_sql(datetime.fromisoformat(partitions_start), now + MAX_FUTURE)
+        con.execute(f"CREATE TEMP TABLE parsed AS {records_sql}")
+        _quarantine(con, lake, spec, result)
+        _stage_good_rows(con, lake, spec, result)
+        _write_manifest(con, lake, spec, files, result)
+    finally:
+        con.close()
+    return result
+
+
+def _quarantine(con, lake: StorageRoot, spec: SourceSpec, result: BatchResult) -> None:
+    result.records_in = scalar(con, "SELECT count(*) FROM parsed")
+    result.quarantined = scalar(con, "SELECT count(*) FROM parsed WHERE error_reason IS NOT NULL")
+    if not result.quarantined:
+        return
+    write_parquet(
+        con,
+        lake,
+        f"""SELECT {sql_literal(spec.name)} AS source, {sql_literal(result.batch_id)} AS batch_id,
+                   source_file AS file, source_line AS line, source_record AS record,
+                   error_reason AS reason, original_text, event_id, event_time
+            FROM parsed WHERE error_reason IS NOT NULL
+            ORDER BY file_seq, source_line, source_record NULLS FIRST""",
+        layout.errors_file(spec.name, result.batch_id),
+    )
+
+
+def _stage_good_rows(con, lake: StorageRoot, spec: SourceSpec, result: BatchResult) -> None:
+    promoted = _promoted_columns(con)
+    result.promoted_columns = [name for name, _ in promoted]
+    extra_select = "".join(f", {expr} AS {name}" for name, expr in promoted)
+    con.execute(
+        f"""CREATE TEMP TABLE staged AS
+            SELECT * EXCLUDE ({", ".join(_BOOKKEEPING)}){extra_select}
+            FROM parsed WHERE error_reason IS NULL
+            QUALIFY row_number() OVER (
+                PARTITION BY event_id ORDER BY file_seq, source_line, source_record NULLS FIRST) = 1"""
+    )
+    result.staged = scalar(con, "SELECT count(*) FROM staged")
+    result.duplicates = result.records_in - result.quarantined - result.staged
+    days = con.execute(
+        "SELECT event_date::VARCHAR, count(*), max(event_time) FROM staged GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    for day, rows, _ in days:
+        result.days[day] = rows
+        write_parquet(
+            con,
+            lake,
+            f"""SELECT * EXCLUDE ({layout.PARTITION_COLUMN}) FROM staged
+                WHERE {layout.PARTITION_COLUMN} = DATE {sql_literal(day)} ORDER BY event_time, event_id""",
+            layout.staging_file(spec.name, day, result.batch_id),
+        )
+    result.data_through = max((through for _, _, through in days), default=None)
+
+
+def _promoted_columns(con) -> list[tuple[str, str]]:
+    """Scalar attributes beyond the typed columns become columns of their own (additive schema)."""
+    found = con.execute(
+        """SELECT name, list_distinct(list(kind)) AS kinds FROM (
+               SELECT name, json_keys(json_extract(extra_attributes, '$."' || replace(name, '"', '\\"') || '"'))[1] AS kind
+               FROM (SELECT unnest(json_keys(extra_attributes)) AS name, extra_attributes
+                     FROM parsed WHERE error_reason IS NULL AND extra_attributes IS NOT NULL))
+           GROUP BY name ORDER BY name"""
+    ).fetchall()
+    existing = {row[0] for row in con.execute("DESCRIBE parsed").fetchall()}
+    promoted = []
+    for name, kinds in found:
+        column = re.sub(r"[^a-z0-9_]", "_", name.lower())
+        if not column or column[0].isdigit() or column in existing:
+            continue
+        existing.add(column)
+        path = sql_literal('$."' + name.replace('"', '\\"') + '"')
+        if len(kinds) == 1 and kinds[0] in _PROMOTABLE:
+            value = f"TRY_CAST(json_extract_string(extra_attributes, {path} || '.{kinds[0]}') AS {_PROMOTABLE[kinds[0]]})"
+        else:
+            inner = f" || '.{kinds[0]}'" if len(kinds) == 1 else ""
+            value = f"json_extract(extra_attributes, {path}{inner})::VARCHAR"
+        promoted.append((column, value))
+    return promoted
+
+
+def _write_manifest(con, lake: StorageRoot, spec: SourceSpec, files: list[StoredFile], result: BatchResult) -> None:
+    per_file = dict(
+        (row[0], row[1:])
+        for row in con.execute(
+            "SELECT file_seq, count(*), count(*) FILTER (WHERE error_reason IS NOT NULL) FROM parsed GROUP BY 1"
+        ).fetchall()
+    )
+    table = pa.table(
+        {
+            "source": [spec.name] * len(files),
+            "batch_id": [result.batch_id] * len(files),
+            "file": [f.key for f in files],
+            "etag": [f.etag for f in files],
+            "size": [f.size for f in files],
+            "mtime": [f.mtime for f in files],
+            "records_in": [per_file.get(i, (0, 0))[0] for i in range(len(files))],
+            "quarantined": [per_file.get(i, (0, 0))[1] for i in range(len(files))],
+        }
+    )
+    con.register("manifest_rows", table)
+    write_parquet(con, lake, "SELECT * FROM manifest_rows", layout.manifest_file(spec.name, result.batch_id))

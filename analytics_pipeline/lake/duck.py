@@ -1,0 +1,62 @@
+"""DuckDB connections for the lake: UTC, S3 through fsspec, the macros the parsing SQL uses.
+
+Assets compute in in-memory connections and write Parquet; only the warehouse asset writes
+``warehouse.duckdb``. Nothing here downloads an extension: S3 goes through s3fs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+
+from analytics_pipeline.lake.storage import StorageRoot
+
+_MACROS = """
+CREATE OR REPLACE TEMP MACRO epoch_to_timestamp(x) AS
+    CASE WHEN x IS NULL OR isnan(x) OR isinf(x) OR abs(x) > 1e17 THEN NULL
+         ELSE make_timestamp(CAST(CASE WHEN abs(x) > 1e14 THEN x
+                                       WHEN abs(x) > 1e11 THEN x * 1e3
+                                       ELSE x * 1e6 END AS BIGINT)) END;
+CREATE OR REPLACE TEMP MACRO json_kind_name(kind) AS
+    CASE WHEN kind IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN 'number'
+         WHEN kind = 'VARCHAR' THEN 'string' ELSE lower(kind) END;
+CREATE OR REPLACE TEMP MACRO dynamodb_boolean(v) AS
+    CASE WHEN v."BOOL" IS NOT NULL THEN v."BOOL" = 'true'
+         WHEN lower(v.S) IN ('true', 'false') THEN lower(v.S) = 'true'
+         WHEN v.N IN ('0', '1') THEN v.N = '1' END;
+"""
+
+
+def connect(
+    *roots: StorageRoot, database: str = ":memory:", read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """A connection that can read and write every root given (local paths or s3://)."""
+    config = {}
+    memory_limit = os.environ.get("ANALYTICS_DUCKDB_MEMORY_LIMIT")
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(database, read_only=read_only, config=config)
+    con.execute("SET TimeZone = 'UTC'")
+    registered: set[str] = set()
+    for root in roots:
+        if root.is_s3 and root.s3_endpoint_url not in registered:
+            con.register_filesystem(root.fs)
+            registered.add(root.s3_endpoint_url)
+    if not read_only:
+        con.execute(_MACROS)
+    return con
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_list(values: list[str]) -> str:
+    return "[" + ", ".join(sql_literal(v) for v in values) + "]"
+
+
+def scalar(con: duckdb.DuckDBPyConnection, query: str):
+    """The single value of ``query`` (the whole result is consumed, as DuckDB 2 requires)."""
+    rows = con.execute(query).fetchall()
+    return rows[0][0] if rows else None

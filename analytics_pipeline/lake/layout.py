@@ -1,0 +1,47 @@
+"""Where each layer of the lake lives, relative to the lake root.
+
+    raw/<source>/event_date=YYYY-MM-DD/part-0.parquet      typed, deduplicated change records
+    staging/<source>/event_date=YYYY-MM-DD/batch-<id>.parquet  parsed, waiting for the day's merge
+    errors/<source>/batch-<id>.parquet                     quarantined records with reasons
+    manifests/<source>/batch-<id>.parquet                  which landing files a batch took in
+    processed/<asset>/...  marts/<asset>/...               derived tables
+"""
+
+from __future__ import annotations
+
+PARTITION_COLUMN = "event_date"
+
+
+def raw_partition(source: str, day: str) -> str:
+    return f"raw/{source}/{PARTITION_COLUMN}={day}/part-0.parquet"
+
+
+def raw_glob(source: str) -> str:
+    return f"raw/{source}/*/*.parquet"
+
+
+def staging_day(source: str, day: str) -> str:
+    return f"staging/{source}/{PARTITION_COLUMN}={day}"
+
+
+def staging_file(source: str, day: str, batch_id: str) -> str:
+    return f"{staging_day(source, day)}/batch-{batch_id}.parquet"
+
+
+def errors_file(source: str, batch_id: str) -> str:
+    return f"errors/{source}/batch-{batch_id}.parquet"
+
+
+def manifest_file(source: str, batch_id: str) -> str:
+    return f"manifests/{source}/batch-{batch_id}.parquet"
+
+
+def table_file(layer: str, asset: str, partition: str | None = None) -> str:
+    """One file per unpartitioned table, one per partition for partitioned ones."""
+    if partition is None:
+        return f"{layer}/{asset}/data.parquet"
+    return f"{layer}/{asset}/{PARTITION_COLUMN}={partition}/part-0.parquet"
+
+
+def table_glob(layer: str, asset: str, partitioned: bool) -> str:
+    return f"{layer}/{asset}/*/*.parquet" if partitioned else f"{layer}/{asset}/data.parquet"

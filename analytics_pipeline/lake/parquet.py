@@ -1,0 +1,23 @@
+"""Atomic Parquet writes: a reader sees the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import duckdb
+
+from analytics_pipeline.lake.duck import sql_literal
+from analytics_pipeline.lake.storage import StorageRoot
+
+PARQUET_OPTIONS = "FORMAT PARQUET, COMPRESSION SNAPPY, ROW_GROUP_SIZE 122880"
+
+
+def write_parquet(con: duckdb.DuckDBPyConnection, root: StorageRoot, query: str, key: str) -> int:
+    """Write the result of ``query`` to ``key`` under ``root`` atomically; returns rows written."""
+    final = root.path(key)
+    target = root.staging_path_for(final)
+    try:
+        result = con.execute(f"COPY ({query}) TO {sql_literal(target)} ({PARQUET_OPTIONS})").fetchall()
+    except BaseException:
+        root.discard(target)
+        raise
+    root.publish(target, final)
+    return int(result[0][0]) if result else 0

@@ -1,0 +1,128 @@
+"""A lake or landing root on local disk or S3, behind one small interface.
+
+Storage is a configuration choice, never an ``if`` in the assets: every caller gets a
+``StorageRoot`` and asks it for paths, listings and atomic writes.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import fsspec
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One object under a root: its path relative to the root, size, and change marker."""
+
+    key: str
+    size: int
+    mtime: float
+    etag: str
+
+
+@dataclass(frozen=True)
+class StorageRoot:
+    """A folder (``/abs/path``) or an S3 prefix (``s3://bucket/prefix``)."""
+
+    uri: str
+    s3_endpoint_url: str = ""
+
+    @property
+    def is_s3(self) -> bool:
+        return self.uri.startswith("s3://")
+
+    @cached_property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        if self.is_s3:
+            return s3_filesystem(self.s3_endpoint_url)
+        return fsspec.filesystem("file")
+
+    def path(self, *parts: str) -> str:
+        """The full path (``s3://...`` or absolute local) of ``parts`` under this root."""
+        clean = [p.strip("/") for p in parts if p]
+        return "/".join([self.uri.rstrip("/"), *clean])
+
+    def list_files(self, prefix: str = "") -> list[StoredFile]:
+        """Every file below ``prefix``, sorted by key; an absent prefix is an empty listing."""
+        base = self.path(prefix)
+        try:
+            found = self.fs.find(base, detail=True)
+        except FileNotFoundError:
+            return []
+        root = self.path().split("://", 1)[-1].rstrip("/")
+        files = []
+        for full, info in found.items():
+            if info.get("type") == "directory":
+                continue
+            key = full.split("://", 1)[-1][len(root) :].lstrip("/")
+            files.append(
+                StoredFile(
+                    key=key,
+                    size=int(info.get("size") or 0),
+                    mtime=_mtime(info),
+                    etag=str(info.get("ETag") or info.get("etag") or "").strip('"'),
+                )
+            )
+        return sorted(files, key=lambda f: f.key)
+
+    def exists(self, *parts: str) -> bool:
+        return self.fs.exists(self.path(*parts))
+
+    def read_bytes(self, *parts: str) -> bytes:
+        return self.fs.cat_file(self.path(*parts))
+
+    def write_bytes(self, data: bytes, *parts: str) -> None:
+        """Write a whole object atomically (temp + rename locally; one PUT on S3)."""
+        final = self.path(*parts)
+        if self.is_s3:
+            self.fs.pipe_file(final, data)
+            return
+        Path(final).parent.mkdir(parents=True, exist_ok=True)
+        tmp = f"{final}.{uuid.uuid4().hex}.tmp"
+        Path(tmp).write_bytes(data)
+        os.replace(tmp, final)
+
+    def delete(self, *parts: str) -> None:
+        target = self.path(*parts)
+        if self.fs.exists(target):
+            self.fs.rm(target, recursive=True)
+
+    def staging_path_for(self, final: str) -> str:
+        """Where to write before publishing ``final``: beside it locally, ``final`` itself on S3.
+
+        An S3 object appears whole when its upload completes, so S3 needs no temp object.
+        """
+        if self.is_s3:
+            return final
+        Path(final).parent.mkdir(parents=True, exist_ok=True)
+        return f"{final}.{uuid.uuid4().hex}.tmp"
+
+    def publish(self, written: str, final: str) -> None:
+        if written != final:
+            os.replace(written, final)
+
+    def discard(self, written: str) -> None:
+        if not self.is_s3 and os.path.exists(written):
+            os.remove(written)
+
+
+def _mtime(info: dict) -> float:
+    value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    return float(value)
+
+
+def s3_filesystem(endpoint_url: str = "") -> fsspec.AbstractFileSystem:
+    """An s3fs filesystem; credentials come from the usual AWS environment variables."""
+    import s3fs
+
+    client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    return s3fs.S3FileSystem(
+        client_kwargs=client_kwargs, skip_instance_cache=True, use_listings_cache=False
+    )

@@ -1,0 +1,1 @@
+"""Serving: the warehouse views, the SQL runner."""

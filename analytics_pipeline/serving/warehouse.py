@@ -1,0 +1,103 @@
+"""``warehouse.duckdb``: views only, over the lake's Parquet (no crawler, no copies).
+
+The file is rebuilt beside the live one and swapped in with a rename, so readers never wait
+for a refresh and never see a half-built catalogue. Every view exists twice: in the configured
+schema (``ANALYTICS_SCHEMA``, default ``analytics``) and unqualified in ``main``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from analytics_pipeline.lake import layout
+from analytics_pipeline.lake.duck import connect
+from analytics_pipeline.lake.storage import StorageRoot
+from analytics_pipeline.lake.tables import has_files, parquet_scan
+
+SOURCES = ("claims",)
+# Views defined over other views: name → (the view they read, SQL with {schema} for its schema).
+DERIVED_VIEWS = {
+    "claims_by_status": (
+        "claims_current",
+        "SELECT status, count(*) AS claims, count(*) FILTER (WHERE removed) AS removed_claims "
+        "FROM {schema}.claims_current GROUP BY status ORDER BY claims DESC",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ViewDefinition:
+    name: str
+    sql: str
+
+
+def lake_views(lake: StorageRoot) -> list[ViewDefinition]:
+    """The views the lake can back right now (a table with no files yet has no view)."""
+    views = [
+        ViewDefinition(source, f"SELECT * FROM {parquet_scan(lake, layout.raw_glob(source))}")
+        for source in SOURCES if has_files(lake, f"raw/{source}")
+    ]
+    if has_files(lake, "errors"):
+        views.append(ViewDefinition("ingest_errors", f"SELECT * FROM {parquet_scan(lake, 'errors/*/*.parquet', hive=False)}"))
+    if has_files(lake, "manifests"):
+        views.append(ViewDefinition("ingested_files", f"SELECT * FROM {parquet_scan(lake, 'manifests/*/*.parquet', hive=False)}"))
+    for layer in ("processed", "marts"):
+        for table in _tables(lake, layer):
+            partitioned = not lake.exists(layout.table_file(layer, table))
+            glob = layout.table_glob(layer, table, partitioned)
+            views.append(ViewDefinition(table, f"SELECT * FROM {parquet_scan(lake, glob, hive=partitioned)}"))
+    return views
+
+
+def _tables(lake: StorageRoot, layer: str) -> list[str]:
+    names = {f.key.split("/")[1] for f in lake.list_files(layer) if f.key.endswith(".parquet")}
+    return sorted(names)
+
+
+def build_warehouse(lake: StorageRoot, warehouse_path: str, schema: str) -> list[str]:
+    """Rebuild the warehouse file with every view the lake backs; returns the view names."""
+    views = lake_views(lake)
+    Path(warehouse_path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = f"{warehouse_path}.{uuid.uuid4().hex}.tmp"
+    con = connect(lake, database=tmp)
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+        names = [v.name for v in views]
+        for view in views:
+            _create_view(con, schema, view.name, view.sql)
+        for name, (reads, sql) in DERIVED_VIEWS.items():
+            if reads in names:
+                _create_view(con, schema, name, sql.format(schema=_ident(schema)))
+                names.append(name)
+        con.execute("CHECKPOINT")
+    except BaseException:
+        con.close()
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    con.close()
+    os.replace(tmp, warehouse_path)
+    return names
+
+
+def _create_view(con, schema: str, name: str, sql: str) -> None:
+    con.execute(f"CREATE OR REPLACE VIEW {_ident(schema)}.{_ident(name)} AS {sql}")
+    if schema != "main":
+        con.execute(f"CREATE OR REPLACE VIEW main.{_ident(name)} AS SELECT * FROM {_ident(schema)}.{_ident(name)}")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def describe_views(warehouse_path: str) -> list[tuple[str, str]]:
+    with duckdb.connect(warehouse_path, read_only=True) as con:
+        return con.execute(
+            "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1, 2"
+        ).fetchall()
+

@@ -1,0 +1,49 @@
+"""Settings read from the environment: the one place that names every ANALYTICS_* variable.
+
+Dagster resources read the same variables through ``EnvVar``; the CLI and tests read them here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR = "./data"
+DEFAULT_SCHEMA = "analytics"
+DEFAULT_PARTITIONS_START = "2024-01-01"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str
+    lake_uri: str
+    landing_uri: str
+    s3_endpoint_url: str
+    schema: str
+    partitions_start: str
+
+    @property
+    def warehouse_path(self) -> str:
+        return str(Path(self.data_dir) / "warehouse.duckdb")
+
+    @property
+    def dagster_home(self) -> str:
+        return str(Path(self.data_dir) / "dagster_home")
+
+
+def _absolute(path: str) -> str:
+    return path if path.startswith("s3://") else str(Path(path).expanduser().resolve())
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    data_dir = _absolute(env.get("ANALYTICS_DATA_DIR") or DEFAULT_DATA_DIR)
+    return Settings(
+        data_dir=data_dir,
+        lake_uri=_absolute(env.get("ANALYTICS_LAKE_URI") or str(Path(data_dir) / "lake")),
+        landing_uri=_absolute(env.get("ANALYTICS_LANDING_URI") or str(Path(data_dir) / "landing")),
+        s3_endpoint_url=env.get("ANALYTICS_S3_ENDPOINT_URL", ""),
+        schema=env.get("ANALYTICS_SCHEMA") or DEFAULT_SCHEMA,
+        partitions_start=env.get("ANALYTICS_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
+    )
