@@ -56,7 +56,9 @@ def run_query(settings: Settings, query: str, dialect: str = "duckdb") -> QueryR
         lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
         if lake.is_s3:
             con.register_filesystem(lake.fs)
-        con.execute(f"SET search_path = '{settings.schema},main'")
+        schemas = {row[0] for row in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
+        search_path = f"{settings.schema},main" if settings.schema in schemas else "main"
+        con.execute(f"SET search_path = '{search_path}'")
         cursor = con.execute(sql)
         columns = [d[0] for d in cursor.description]
         return QueryResult(columns, cursor.fetchall())

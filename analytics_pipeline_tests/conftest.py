@@ -1,0 +1,81 @@
+"""Fixtures: a temporary lake (local), an S3 server on 127.0.0.1 (moto server mode)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from analytics_pipeline.lake.storage import StorageRoot
+from analytics_pipeline.settings import Settings, load_settings
+
+
+@pytest.fixture
+def lake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """ANALYTICS_* pointing at a fresh data dir under tmp_path; DAGSTER_HOME restored afterwards."""
+    for name in [n for n in os.environ if n.startswith("ANALYTICS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "data" / "dagster_home"))
+    return load_settings()
+
+
+def landing_root(settings: Settings) -> StorageRoot:
+    return StorageRoot(settings.landing_uri, settings.s3_endpoint_url)
+
+
+def lake_root(settings: Settings) -> StorageRoot:
+    return StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-protocol server (moto in server mode) on 127.0.0.1; yields its endpoint URL."""
+    port = _free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("moto server did not start")
+    yield endpoint
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_lake_env(s3_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Landing and lake on a fresh bucket of the S3 server; warehouse and DAGSTER_HOME local."""
+    bucket = f"lake-{tmp_path.name.lower().replace('_', '-')[-40:]}".strip("-")
+    for name in [n for n in os.environ if n.startswith("ANALYTICS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=bucket)
+    monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ANALYTICS_LAKE_URI", f"s3://{bucket}/lake")
+    monkeypatch.setenv("ANALYTICS_LANDING_URI", f"s3://{bucket}/landing")
+    monkeypatch.setenv("ANALYTICS_S3_ENDPOINT_URL", s3_server)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "data" / "dagster_home"))
+    return load_settings()
