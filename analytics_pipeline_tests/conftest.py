@@ -79,3 +79,34 @@ def s3_lake_env(s3_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("ANALYTICS_S3_ENDPOINT_URL", s3_server)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "data" / "dagster_home"))
     return load_settings()
+
+
+@pytest.fixture(scope="session")
+def demo_lake(tmp_path_factory: pytest.TempPathFactory):
+    """A small demo lake built once per session by the real pipeline: (settings, first run's reports)."""
+    from analytics_pipeline.demo.claims import claims_landing_files
+    from analytics_pipeline.runner import run_pipeline
+
+    data_dir = tmp_path_factory.mktemp("demo") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("ANALYTICS_")]:
+            mp.delenv(name)
+        mp.setenv("ANALYTICS_DATA_DIR", str(data_dir))
+        mp.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))
+        settings = load_settings()
+        landing = landing_root(settings)
+        for name, data in claims_landing_files(days=4, seed=11, claims_per_day=60):
+            landing.write_bytes(data, "claims", name)
+        reports = run_pipeline(settings, progress=lambda _: None)
+    return settings, reports
+
+
+@pytest.fixture
+def use_demo_lake(demo_lake, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Point the environment at the session's demo lake."""
+    settings, _ = demo_lake
+    for name in [n for n in os.environ if n.startswith("ANALYTICS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ANALYTICS_DATA_DIR", settings.data_dir)
+    monkeypatch.setenv("DAGSTER_HOME", settings.dagster_home)
+    return settings

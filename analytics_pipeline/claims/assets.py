@@ -152,6 +152,7 @@ daily_marts = [
         "model_performance_daily",
         "Data-science view per event day: AI/adjuster agreement rate, override rate, fraud score, payout variance.",
         check=dg.AssetCheckSpec("agreement_rate_at_least_85_percent", asset="model_performance_daily",
+                                partitions_def=event_day_partitions,
                                 description="The seed's drift alarm: agreement below 85 % warns."),
     ),
     build_daily_mart("operational_efficiency_daily", "Manager view per event day: processing time p50/p95, "

@@ -115,7 +115,7 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         deps=[staged_asset_key(source)],
         pool=f"raw_{source}_writer",
         description=f"Raw layer of `{source}`: one typed, deduplicated row per record, one Parquet file per event day.",
-        check_specs=[dg.AssetCheckSpec("event_ids_unique", asset=f"raw_{source}",
+        check_specs=[dg.AssetCheckSpec("event_ids_unique", asset=f"raw_{source}", partitions_def=event_day_partitions,
                                        description="No event id appears twice in the partition.")],
     )
     def raw(context: dg.AssetExecutionContext, lake: LakeResource):

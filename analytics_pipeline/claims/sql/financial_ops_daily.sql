@@ -15,7 +15,7 @@ SELECT
     count(*) FILTER (WHERE event_type = 'INSERT' AND textract_operation = 'detect_text') AS detect_text_claims,
     count(*) FILTER (WHERE event_type = 'INSERT' AND textract_operation = 'analyze_document') AS analyze_document_claims,
     coalesce(sum(CASE WHEN event_type = 'INSERT' AND textract_operation = 'detect_text'
-                      THEN {analyze_price} - {detect_price} ELSE 0 END), 0) AS textract_savings_gbp,
+                      THEN {analyze_price}::DOUBLE - {detect_price}::DOUBLE ELSE 0 END), 0) AS textract_savings_gbp,
     coalesce(sum(textract_cost) FILTER (WHERE event_type = 'INSERT'), 0) AS textract_cost_gbp,
     coalesce(sum(bedrock_cost) FILTER (WHERE status = '{assessed}' AND event_type = 'MODIFY'), 0) AS bedrock_cost_gbp,
     (SELECT count(*) FROM paid) AS claims_paid,

@@ -1,0 +1,70 @@
+"""The code location loads, and its graph (keys, partitions, jobs, sensors) does not change by accident."""
+
+import dagster as dg
+
+from analytics_pipeline.definitions import build_definitions
+
+EXPECTED_ASSETS = {
+    "staged_claims": None,
+    "raw_claims": "daily",
+    "financial_ops_daily": "daily",
+    "model_performance_daily": "daily",
+    "operational_efficiency_daily": "daily",
+    "hourly_volume": "daily",
+    "fraud_heatmap": "daily",
+    "override_themes": "daily",
+    "claims_current": None,
+    "claim_status_transitions": None,
+    "hard_cases": None,
+    "warehouse": None,
+}
+EXPECTED_SENSORS = {"claims_landing_sensor", "claims_staged_days_sensor", "lake_automation"}
+EXPECTED_CHECKS = {
+    ("staged_claims", "quarantine_rate_at_most_1_percent"),
+    ("raw_claims", "event_ids_unique"),
+    ("model_performance_daily", "agreement_rate_at_least_85_percent"),
+    ("claims_current", "claims_event_ids_unique"),
+    ("claims_current", "claims_fresh"),
+}
+
+
+def test_definitions_load_and_validate(lake_env):
+    defs = build_definitions()
+    dg.Definitions.validate_loadable(defs)
+    repo = defs.get_repository_def()
+    assert {j.name for j in repo.get_all_jobs()} >= {"claims_ingest_job", "claims_daily_job", "refresh_job"}
+
+
+def test_asset_graph_snapshot(lake_env):
+    defs = build_definitions()
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    assert set(specs) == set(EXPECTED_ASSETS)
+    for name, partitioning in EXPECTED_ASSETS.items():
+        partitions_def = specs[name].partitions_def
+        if partitioning is None:
+            assert partitions_def is None, name
+        else:
+            assert isinstance(partitions_def, dg.DailyPartitionsDefinition), name
+            assert partitions_def.end_offset == 1
+    assert {dep.asset_key.to_user_string() for dep in specs["raw_claims"].deps} == {"staged_claims"}
+    assert "raw_claims" in {dep.asset_key.to_user_string() for dep in specs["financial_ops_daily"].deps}
+
+
+def test_checks_and_sensors_snapshot(lake_env):
+    defs = build_definitions()
+    checks = {(key.asset_key.to_user_string(), key.name) for key in defs.resolve_asset_graph().asset_check_keys}
+    assert checks == EXPECTED_CHECKS
+    sensors = {s.name: s for s in defs.sensors}
+    assert set(sensors) == EXPECTED_SENSORS
+    assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
+
+
+def test_resources_follow_environment(lake_env, monkeypatch):
+    monkeypatch.setenv("ANALYTICS_LAKE_URI", "s3://bucket/prefix/lake")
+    monkeypatch.setenv("ANALYTICS_SCHEMA", "icpa_analytics_db")
+    defs = build_definitions()
+    lake, warehouse = defs.resources["lake"], defs.resources["warehouse"]
+    assert lake.lake_uri == dg.EnvVar("ANALYTICS_LAKE_URI")
+    assert lake.lake_uri.get_value() == "s3://bucket/prefix/lake"
+    assert lake.landing_uri == ""
+    assert warehouse.schema_name.get_value() == "icpa_analytics_db"
