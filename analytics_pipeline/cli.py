@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import decimal
 import json
 import os
 import sys
@@ -105,7 +106,7 @@ def _sql(args, settings: Settings) -> int:
         writer.writerow(result.columns)
         writer.writerows(result.rows)
     elif args.format == "json":
-        print(json.dumps([dict(zip(result.columns, row)) for row in result.rows], default=str, indent=2))
+        print(json.dumps([dict(zip(result.columns, row)) for row in result.rows], default=_json_value, indent=2))
     else:
         print(_table(result.columns, result.rows))
     return 0
@@ -117,6 +118,15 @@ def _dev(args, settings: Settings) -> int:
     dagster_instance(settings)
     os.execvp("dagster", ["dagster", "dev"])
     return 0
+
+
+def _json_value(value):
+    """Decimals are numbers in JSON; dates and times are ISO-8601 strings."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:

@@ -17,7 +17,7 @@ from analytics_pipeline.lake.duck import connect, scalar
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.tables import register_raw_day, register_source_view, row_count, write_table
 from analytics_pipeline.metadata import markdown_bars, markdown_table
-from analytics_pipeline.partitions import event_day_partitions
+from analytics_pipeline.partitions import event_day_partitions, partitioned_check_spec
 
 RAW = raw_asset_key("claims")
 FRESHNESS_HOURS = 26
@@ -151,9 +151,8 @@ daily_marts = [
     build_daily_mart(
         "model_performance_daily",
         "Data-science view per event day: AI/adjuster agreement rate, override rate, fraud score, payout variance.",
-        check=dg.AssetCheckSpec("agreement_rate_at_least_85_percent", asset="model_performance_daily",
-                                partitions_def=event_day_partitions,
-                                description="The seed's drift alarm: agreement below 85 % warns."),
+        check=partitioned_check_spec("agreement_rate_at_least_85_percent", "model_performance_daily",
+                                     "The seed's drift alarm: agreement below 85 % warns."),
     ),
     build_daily_mart("operational_efficiency_daily", "Manager view per event day: processing time p50/p95, "
                      "throughput per hour, completions."),

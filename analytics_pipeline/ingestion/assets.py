@@ -16,7 +16,7 @@ from analytics_pipeline.ingestion.staging import BatchResult, stage_batch
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_literal
 from analytics_pipeline.lake.resource import LakeResource
-from analytics_pipeline.partitions import event_day_partitions
+from analytics_pipeline.partitions import event_day_partitions, partitioned_check_spec
 from analytics_pipeline.settings import load_settings
 
 QUARANTINE_RATE_CEILING = 0.01
@@ -115,8 +115,8 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         deps=[staged_asset_key(source)],
         pool=f"raw_{source}_writer",
         description=f"Raw layer of `{source}`: one typed, deduplicated row per record, one Parquet file per event day.",
-        check_specs=[dg.AssetCheckSpec("event_ids_unique", asset=f"raw_{source}", partitions_def=event_day_partitions,
-                                       description="No event id appears twice in the partition.")],
+        check_specs=[partitioned_check_spec("event_ids_unique", f"raw_{source}",
+                                            "No event id appears twice in the partition.")],
     )
     def raw(context: dg.AssetExecutionContext, lake: LakeResource):
         day = context.partition_key

@@ -1,0 +1,125 @@
+"""The console script: the seed's Athena queries verbatim, output formats, one-line errors."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from analytics_pipeline.cli import main
+
+TEXTRACT_SAVINGS = """
+SELECT
+    SUM(CASE
+        WHEN textract_operation = 'detect_text'
+        THEN (0.0015 - 0.00015)
+        ELSE 0
+    END) AS total_textract_savings_gbp,
+    COUNT(*) AS total_claims,
+    AVG(total_aws_cost) AS avg_cost_per_claim
+FROM icpa_analytics_db.claims
+WHERE event_type = 'INSERT';
+"""
+
+HARD_CASES = """
+SELECT
+    claim_id,
+    ai_recommended_payout,
+    payout_amount,
+    ABS(payout_amount - ai_recommended_payout) AS payout_difference,
+    confidence_score,
+    fraud_score,
+    override_justification
+FROM icpa_analytics_db.claims
+WHERE adjuster_override = true
+  AND ai_agreement_flag = 'DISAGREE'
+  AND override_justification IS NOT NULL
+ORDER BY ABS(payout_amount - ai_recommended_payout) DESC
+LIMIT 50;
+"""
+
+BOTTLENECKS = """
+WITH status_transitions AS (
+    SELECT
+        claim_id,
+        status,
+        CAST(updated_at AS TIMESTAMP) AS status_time,
+        LAG(CAST(updated_at AS TIMESTAMP)) OVER (PARTITION BY claim_id ORDER BY updated_at) AS prev_status_time,
+        LAG(status) OVER (PARTITION BY claim_id ORDER BY updated_at) AS prev_status
+    FROM icpa_analytics_db.claims
+    WHERE event_type = 'MODIFY'
+)
+SELECT
+    prev_status AS from_status,
+    status AS to_status,
+    COUNT(*) AS transitions,
+    AVG(DATE_DIFF('second', prev_status_time, status_time)) AS avg_seconds,
+    APPROX_PERCENTILE(DATE_DIFF('second', prev_status_time, status_time), 0.95) AS p95_seconds
+FROM status_transitions
+WHERE prev_status_time IS NOT NULL
+GROUP BY prev_status, status
+ORDER BY avg_seconds DESC;
+"""
+
+
+def sql_json(capsys, *args) -> list[dict]:
+    assert main(["sql", *args, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def icpa_schema(use_demo_lake, monkeypatch):
+    monkeypatch.setenv("ANALYTICS_SCHEMA", "icpa_analytics_db")
+    return use_demo_lake
+
+
+def test_seed_textract_savings_query_runs_verbatim(icpa_schema, capsys):
+    (row,) = sql_json(capsys, TEXTRACT_SAVINGS, "--dialect", "athena")
+    (expected,) = sql_json(capsys, "SELECT count(*) FILTER (WHERE textract_operation = 'detect_text') AS d, "
+                           "count(*) AS n FROM claims WHERE event_type = 'INSERT'")
+    assert row["total_claims"] == expected["n"] > 0
+    assert row["total_textract_savings_gbp"] == pytest.approx(expected["d"] * 0.00135)
+
+
+def test_seed_hard_cases_query_runs_verbatim(icpa_schema, capsys):
+    rows = sql_json(capsys, HARD_CASES, "--dialect", "athena")
+    assert 0 < len(rows) <= 50
+    differences = [r["payout_difference"] for r in rows]
+    assert differences == sorted(differences, reverse=True)
+
+
+def test_seed_bottleneck_query_runs_verbatim(icpa_schema, capsys):
+    rows = sql_json(capsys, BOTTLENECKS, "--dialect", "athena")
+    pairs = {(r["from_status"], r["to_status"]) for r in rows}
+    assert ("AI_ASSESSED", "ADJUSTER_REVIEW") in pairs
+    review = next(r for r in rows if r["from_status"] == "ADJUSTER_REVIEW")
+    assert review["avg_seconds"] > 600  # the adjuster review is the bottleneck
+    assert all(r["p95_seconds"] >= 0 for r in rows)
+
+
+def test_csv_and_table_formats(use_demo_lake, capsys):
+    assert main(["sql", "SELECT status, count(*) AS n FROM claims_current GROUP BY 1 ORDER BY 1", "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["status", "n"] and len(rows) > 3
+    assert main(["sql", "SELECT 1 AS one"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].strip() == "one"
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("DROP VIEW claims", "only read-only queries"),
+        ("SELECT * FROM no_such_table", "no_such_table"),
+        ("SELEC 1", "cannot parse"),
+        ("SELECT 1; SELECT 2", "exactly one statement"),
+    ],
+)
+def test_user_mistakes_are_one_line_errors(use_demo_lake, capsys, query, message):
+    assert main(["sql", query]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_sql_before_any_run_says_what_to_do(lake_env, capsys):
+    assert main(["sql", "SELECT 1"]) == 2
+    assert "run `analytics-pipeline run`" in capsys.readouterr().err

@@ -1,0 +1,494 @@
+"""Benchmark: DynamoDB stream records (one big JSON-lines file) → Parquet, three ways, one run.
+
+    cd /work/main && uv run python benchmarks/ingest_claims.py [--records N] [--keep]
+
+Paths measured on the same file, each in a fresh subprocess (so peak RSS is its own):
+
+- ``bare``    one DuckDB statement: read_json with a typed structure → partitioned Snappy Parquet
+              (the architecture's anchor, ~300 k records/s on a 2-core machine);
+- ``ours``    the real ``raw_claims`` path: ``stage_batch`` then ``merge_day`` for every staged day,
+              into a fresh lake (optionally again with ``ANALYTICS_DUCKDB_MEMORY_LIMIT``);
+- ``python``  a per-record transform as the seed's Lambda does it: ``json.loads`` per line, boto3's
+              ``TypeDeserializer``, a dict of the extracted metrics, Parquet written by pyarrow in batches
+              (the anchor's ~20 k records/s).
+
+The input file is built from the demo generator's internals (``analytics_pipeline.demo.claims``): its
+claim lifecycles rendered as DynamoDB Streams records, one per line, every record valid and unique, so
+all three paths see exactly the same work. It is cached in ``benchmarks/.work/`` (``--keep`` reuses it).
+Results are printed and written into the results section of ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+README = HERE / "README.md"
+RESULTS_START = "<!-- results:start (written by benchmarks/ingest_claims.py) -->"
+RESULTS_END = "<!-- results:end -->"
+
+DATASET_VERSION = 1                      # bump when the file's content recipe changes
+DATA_START = datetime(2026, 9, 7, tzinfo=timezone.utc)   # a Monday
+LIFECYCLE_END = DATA_START + timedelta(weeks=8)          # the generator's "end": no event after it
+CLAIMS_PER_WEEKDAY = 8000
+PARTITIONS_START = "2024-01-01"
+SOURCE = "claims"
+ANCHOR_BARE, ANCHOR_PYTHON = 300_000, 20_000             # records/s from ARCHITECTURE.md
+
+
+# --------------------------------------------------------------------------- the input file
+
+def dataset_path(records: int) -> Path:
+    return WORK / "landing" / SOURCE / f"stream-records-{records}.jsonl"
+
+
+def build_dataset(records: int, keep: bool) -> dict:
+    """Write ``records`` stream records (one JSON object per line) unless a matching cached file exists."""
+    path = dataset_path(records)
+    meta_path = path.with_suffix(".meta.json")
+    if keep and path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("version") == DATASET_VERSION and meta.get("records") == records and path.stat().st_size == meta["bytes"]:
+            print(f"reusing {path.relative_to(HERE.parent)} ({meta['bytes'] / 1e9:.2f} GB)", flush=True)
+            return meta
+    from analytics_pipeline.demo import claims as gen
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob("stream-records-*"):
+        stale.unlink()
+    print(f"building {records:,} stream records into {path.relative_to(HERE.parent)} ...", flush=True)
+    started = time.perf_counter()
+    written = claims = 0
+    sequence = 10**20
+    kinds: dict[str, int] = {}
+    with open(path, "w", encoding="utf-8") as out:
+        week = 0
+        while written < records:
+            # One week of claims at a time keeps the generator's memory bounded; lifecycles run on past
+            # the week (up to LIFECYCLE_END) as they would in the table, so days overlap a little.
+            rng = random.Random(f"bench-claims-{week}")
+            start = DATA_START + timedelta(weeks=week)
+            arrivals = list(gen._arrival_times(rng, start, start + timedelta(weeks=1), CLAIMS_PER_WEEKDAY))
+            events = []
+            for t in arrivals:
+                claims += 1
+                events.extend(gen._claim_events(rng, f"CLM-{claims:07d}", t, LIFECYCLE_END))
+            events.sort(key=lambda e: e["time"])
+            for event in events[: records - written]:
+                sequence += rng.randint(100, 99999)
+                event["seq"] = str(sequence)
+                out.write(json.dumps(gen._stream_record(event), separators=(",", ":")))
+                out.write("\n")
+                kinds[event["eventName"]] = kinds.get(event["eventName"], 0) + 1
+            written += min(len(events), records - written)
+            week += 1
+            print(f"  week {week}: {written:,} records", flush=True)
+    size = path.stat().st_size
+    meta = {"version": DATASET_VERSION, "records": records, "bytes": size, "claims": claims,
+            "event_names": kinds, "build_seconds": round(time.perf_counter() - started, 1)}
+    meta_path.write_text(json.dumps(meta, indent=2))
+    print(f"built {size / 1e9:.2f} GB ({size / records:.0f} bytes/record) in {meta['build_seconds']} s", flush=True)
+    return meta
+
+
+# --------------------------------------------------------------------------- workers (one subprocess each)
+
+_DDB = "STRUCT(S VARCHAR, N VARCHAR, \"BOOL\" BOOLEAN, \"NULL\" BOOLEAN)"
+# Every attribute the seed's Lambda extracts, as (column, DuckDB expression over NewImage attribute v).
+_BARE_ATTRIBUTES = {
+    "status": "text", "claim_amount": "number", "payout_amount": "number", "ai_recommended_payout": "number",
+    "textract_cost": "number", "bedrock_cost": "number", "total_aws_cost": "number",
+    "textract_operation": "text", "fraud_score": "number", "confidence_score": "number",
+    "ai_agreement_flag": "text", "adjuster_override": "boolean", "override_justification": "text",
+    "processing_duration_ms": "number", "vehicle_type": "text", "region": "text",
+    "incident_date": "date", "created_at": "timestamp", "updated_at": "timestamp",
+}
+_BARE_CAST = {
+    "text": "{v}.S", "number": "TRY_CAST({v}.N AS DOUBLE)", "boolean": "{v}.\"BOOL\"",
+    "date": "TRY_CAST({v}.S AS DATE)", "timestamp": "TRY_CAST({v}.S AS TIMESTAMP)",
+}
+
+
+def bare_statement(file: str, out_dir: str) -> str:
+    image = ", ".join(f"{name} {_DDB}" for name in ["claim_id", *_BARE_ATTRIBUTES])
+    columns = {
+        "eventID": "VARCHAR", "eventName": "VARCHAR", "eventSource": "VARCHAR", "awsRegion": "VARCHAR",
+        "dynamodb": f"STRUCT(ApproximateCreationDateTime DOUBLE, SequenceNumber VARCHAR, "
+                    f"Keys STRUCT(claim_id {_DDB}), NewImage STRUCT({image}))",
+    }
+    attrs = ",\n           ".join(
+        _BARE_CAST[kind].format(v=f"dynamodb.NewImage.{name}") + f" AS {name}" for name, kind in _BARE_ATTRIBUTES.items()
+    )
+    return f"""COPY (
+    SELECT eventID AS event_id, eventName AS event_type,
+           make_timestamp(CAST(dynamodb.ApproximateCreationDateTime * 1e6 AS BIGINT)) AS event_time,
+           CAST(event_time AS DATE) AS event_date,
+           dynamodb.SequenceNumber AS sequence_number, eventSource AS event_source, awsRegion AS aws_region,
+           coalesce(dynamodb.Keys.claim_id.S, dynamodb.NewImage.claim_id.S) AS claim_id,
+           {attrs},
+           eventName = 'REMOVE' AS is_removed
+    FROM read_json('{file}', format = 'newline_delimited', columns = {json.dumps(columns)})
+) TO '{out_dir}' (FORMAT PARQUET, COMPRESSION SNAPPY, PARTITION_BY (event_date))"""
+
+
+def worker_bare(args: argparse.Namespace) -> dict:
+    import duckdb
+
+    con = duckdb.connect(config={"threads": os.cpu_count()})
+    con.execute("SET TimeZone = 'UTC'")
+    started = time.perf_counter()
+    rows = con.execute(bare_statement(args.file, args.out)).fetchall()[0][0]
+    seconds = time.perf_counter() - started
+    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    return {"records": rows, "rows_out": rows, "seconds": seconds, "threads": threads}
+
+
+class _TracedConnection:
+    """Forwards to a DuckDB connection, timing every ``execute`` (profiling only; not used when measuring)."""
+
+    def __init__(self, con, log: list):
+        self._con, self._log = con, log
+
+    def execute(self, query, *params):
+        started = time.perf_counter()
+        self._con.execute(query, *params)
+        self._log.append((time.perf_counter() - started, " ".join(str(query).split())[:150]))
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def worker_ours(args: argparse.Namespace) -> dict:
+    import duckdb
+
+    from analytics_pipeline.ingestion import raw_merge, staging
+    from analytics_pipeline.ingestion.raw_merge import merge_day
+    from analytics_pipeline.ingestion.specs.claims import claims_spec
+    from analytics_pipeline.ingestion.staging import stage_batch
+    from analytics_pipeline.lake.storage import StorageRoot
+
+    trace: list = []
+    if args.profile:
+        for module in (staging, raw_merge):
+            real = module.connect
+            module.connect = lambda *a, _real=real, **k: _TracedConnection(_real(*a, **k), trace)
+    landing, lake = StorageRoot(args.landing), StorageRoot(args.out)
+    files = [f for f in landing.list_files(SOURCE) if f.key == args.key]
+    assert len(files) == 1, f"{args.key} not found under {args.landing}"
+    started = time.perf_counter()
+    batch = stage_batch(lake, landing, claims_spec(), files, PARTITIONS_START, now=LIFECYCLE_END.replace(tzinfo=None))
+    staged_at = time.perf_counter()
+    stage_peak = _reset_peak_rss()
+    merged = [merge_day(lake, SOURCE, day) for day in sorted(batch.days)]
+    seconds = time.perf_counter() - started
+    return {
+        "records": batch.records_in, "seconds": seconds, "stage_seconds": staged_at - started,
+        "merge_seconds": seconds - (staged_at - started), "stage_peak_kb": stage_peak, "merge_peak_kb": _peak_rss_kb(),
+        "staged": batch.staged, "quarantined": batch.quarantined, "duplicates": batch.duplicates,
+        "rows_out": sum(m.partition_rows for m in merged), "days": len(merged),
+        "threads": duckdb.connect().execute("SELECT current_setting('threads')").fetchall()[0][0],
+        "memory_limit": os.environ.get("ANALYTICS_DUCKDB_MEMORY_LIMIT") or "DuckDB default (80 % of RAM)",
+        "trace": [(round(s, 3), q) for s, q in trace],
+    }
+
+
+def worker_python(args: argparse.Namespace) -> dict:
+    """The seed's Lambda, per record: parse, deserialize the DynamoDB image, keep the metrics; Parquet per day."""
+    from datetime import date
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    schema = pa.schema(
+        [("event_id", pa.string()), ("event_type", pa.string()), ("event_time", pa.timestamp("us")),
+         ("sequence_number", pa.string()), ("event_source", pa.string()), ("aws_region", pa.string()),
+         ("claim_id", pa.string())]
+        + [(name, {"text": pa.string(), "number": pa.float64(), "boolean": pa.bool_(), "date": pa.date32(),
+                   "timestamp": pa.timestamp("us")}[kind]) for name, kind in _BARE_ATTRIBUTES.items()]
+        + [("is_removed", pa.bool_())]
+    )
+
+    def convert(value, kind):
+        if value is None:
+            return None
+        if kind == "number":
+            return float(value) if isinstance(value, Decimal) else None
+        if kind == "text":
+            return str(value)
+        if kind == "boolean":
+            return value if isinstance(value, bool) else None
+        try:
+            if kind == "date":
+                return date.fromisoformat(value[:10])
+            return datetime.fromisoformat(value).replace(tzinfo=None)
+        except (TypeError, ValueError):
+            return None
+
+    writers: dict[str, pq.ParquetWriter] = {}
+    buffers: dict[str, list] = {}
+    buffered = 0
+
+    def flush():
+        for day, rows in buffers.items():
+            if day not in writers:
+                folder = Path(args.out) / f"event_date={day}"
+                folder.mkdir(parents=True, exist_ok=True)
+                writers[day] = pq.ParquetWriter(folder / "part-0.parquet", schema, compression="snappy")
+            writers[day].write_table(pa.Table.from_pylist(rows, schema=schema))
+        buffers.clear()
+
+    started = time.perf_counter()
+    records = 0
+    with open(args.file, "rb") as lines:
+        for line in lines:
+            if args.limit and records >= args.limit:
+                break
+            records += 1
+            record = json.loads(line)
+            ddb = record["dynamodb"]
+            image = ddb.get("NewImage") or ddb.get("OldImage") or {}
+            item = {name: deserializer.deserialize(value) for name, value in image.items()}
+            keys = {name: deserializer.deserialize(value) for name, value in ddb.get("Keys", {}).items()}
+            event_time = datetime.fromtimestamp(float(ddb["ApproximateCreationDateTime"]), timezone.utc).replace(tzinfo=None)
+            row = {
+                "event_id": record["eventID"], "event_type": record["eventName"], "event_time": event_time,
+                "sequence_number": ddb.get("SequenceNumber"), "event_source": record.get("eventSource"),
+                "aws_region": record.get("awsRegion"), "claim_id": keys.get("claim_id") or item.get("claim_id"),
+                "is_removed": record["eventName"] == "REMOVE",
+            }
+            for name, kind in _BARE_ATTRIBUTES.items():
+                row[name] = convert(item.get(name), kind)
+            buffers.setdefault(event_time.date().isoformat(), []).append(row)
+            buffered += 1
+            if buffered >= 100_000:
+                flush()
+                buffered = 0
+    flush()
+    for writer in writers.values():
+        writer.close()
+    seconds = time.perf_counter() - started
+    return {"records": records, "rows_out": records, "seconds": seconds, "days": len(writers)}
+
+
+def _peak_rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _reset_peak_rss() -> int:
+    """VmHWM so far, then reset it (Linux ``clear_refs`` 5) so the next phase's peak is its own."""
+    peak = _peak_rss_kb()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return peak
+
+
+WORKERS = {"bare": worker_bare, "ours": worker_ours, "python": worker_python}
+
+
+# --------------------------------------------------------------------------- driver
+
+def run_worker(kind: str, out: Path, extra: list[str], env: dict | None = None, label: str | None = None) -> dict:
+    """Run one path in a fresh interpreter; peak RSS is that child's own (wait4 rusage)."""
+    shutil.rmtree(out, ignore_errors=True)
+    cwd = WORK / f"cwd-{label or kind}"          # DuckDB spills to ./.tmp: keep it under .work/
+    shutil.rmtree(cwd, ignore_errors=True)
+    cwd.mkdir(parents=True)
+    result_file = cwd / "result.json"
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--out", str(out),
+               "--result", str(result_file), *extra]
+    print(f"running {label or kind} ...", flush=True)
+    child = subprocess.Popen(command, cwd=cwd, env={**os.environ, **(env or {})})
+    _, status, usage = os.wait4(child.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{label or kind} failed (wait status {status})")
+    result = json.loads(result_file.read_text())
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    result["label"] = label or kind
+    spill = cwd / ".tmp"
+    result["spilled"] = spill.exists()
+    shutil.rmtree(cwd, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    print(f"  {result['records']:,} records in {result['seconds']:.1f} s = {result['records'] / result['seconds']:,.0f}/s, "
+          f"peak RSS {result['peak_rss_mb']:,.0f} MB", flush=True)
+    return result
+
+
+def machine() -> dict:
+    import duckdb
+    import pyarrow
+
+    cpu = "unknown"
+    fields = {}
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if ":" in line:
+            key, value = (part.strip() for part in line.split(":", 1))
+            fields.setdefault(key, value)
+    cpu = fields.get("model name", cpu)
+    if fields.get("cpu family"):
+        cpu += f" (family {fields['cpu family']}, model {fields.get('model', '?')})"
+    mem_kb = next(int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal:"))
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gb": round(mem_kb / 1024**2, 1),
+            "python": platform.python_version(), "duckdb": duckdb.__version__, "pyarrow": pyarrow.__version__,
+            "kernel": platform.release()}
+
+
+def table(results: list[dict], bare: dict, python: dict | None) -> list[str]:
+    head = "| path | records | seconds | records/s | vs bare | vs per-record Python | peak RSS |"
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        rate = r["records"] / r["seconds"]
+        vs_python = f"{rate / (python['records'] / python['seconds']):.1f}×" if python else "n/a"
+        lines.append(f"| {r['title']} | {r['records']:,} | {r['seconds']:.1f} | {rate:,.0f} | "
+                     f"{rate / (bare['records'] / bare['seconds']):.2f} | {vs_python} | {r['peak_rss_mb']:,.0f} MB |")
+    return lines
+
+
+def report(args, meta: dict, host: dict, results: list[dict], when: str) -> str:
+    bare = next(r for r in results if r["label"] == "bare")
+    python = next((r for r in results if r["label"] == "python"), None)
+    ours = [r for r in results if r["label"].startswith("ours")]
+    out = [
+        f"Run {when} · `uv run python benchmarks/ingest_claims.py --records {args.records}`",
+        "",
+        f"Machine: {host['cpu']}, {host['cores']} cores, {host['ram_gb']} GB RAM, Linux {host['kernel']}; "
+        f"Python {host['python']}, DuckDB {host['duckdb']}, pyarrow {host['pyarrow']}.",
+        "",
+        f"Input: {meta['records']:,} DynamoDB Streams records (NEW_AND_OLD_IMAGES), one JSON object per line, "
+        f"{meta['bytes'] / 1e9:.2f} GB ({meta['bytes'] / meta['records']:.0f} bytes/record; the anchor file has "
+        f"1,418), {meta['claims']:,} claims; {', '.join(f'{k} {v:,}' for k, v in sorted(meta['event_names'].items()))}.",
+        "",
+        *table(results, bare, python),
+        "",
+    ]
+    for r in ours:
+        out.append(
+            f"- **{r['title']}**: stage_batch {r['stage_seconds']:.1f} s (peak {r['stage_peak_kb'] / 1024:,.0f} MB), "
+            f"merge_day × {r['days']} days {r['merge_seconds']:.1f} s (peak {r['merge_peak_kb'] / 1024:,.0f} MB); "
+            f"{r['staged']:,} staged, {r['quarantined']:,} quarantined, {r['duplicates']:,} duplicates, "
+            f"{r['rows_out']:,} rows in raw; DuckDB threads {r['threads']}, memory limit {r['memory_limit']}"
+            f"{', spilled to disk' if r['spilled'] else ''}."
+        )
+    for r in ours:
+        target_speed = (r["records"] / r["seconds"]) / (bare["records"] / bare["seconds"]) >= 0.5
+        target_mem = r["peak_rss_mb"] < 1024
+        out.append(f"- Targets for {r['title']}: ≥ 0.5 × bare: **{'met' if target_speed else 'NOT met'}**; "
+                   f"peak < 1 GB: **{'met' if target_mem else 'NOT met'}**.")
+    out.append(
+        f"- Anchors of ARCHITECTURE.md (another machine, 1.42 KB/record): bare ~{ANCHOR_BARE:,}/s, per-record Python "
+        f"~{ANCHOR_PYTHON:,}/s; here bare ran at {bare['records'] / bare['seconds']:,.0f}/s"
+        + (f" and per-record Python at {python['records'] / python['seconds']:,.0f}/s" if python else "")
+        + f" ({meta['bytes'] / meta['records'] * bare['records'] / bare['seconds'] / 1e6:,.0f} MB/s of JSON for bare)."
+    )
+    if python and python["records"] < meta["records"]:
+        out.append(f"- Per-record Python was measured on the first {python['records']:,} records only (`--python-records`).")
+    return "\n".join(out)
+
+
+def write_readme(section: str) -> None:
+    text = README.read_text() if README.exists() else "# Benchmarks\n\n## Results\n\n" + RESULTS_START + "\n" + RESULTS_END + "\n"
+    if RESULTS_START not in text:
+        text += "\n## Results\n\n" + RESULTS_START + "\n" + RESULTS_END + "\n"
+    before, rest = text.split(RESULTS_START, 1)
+    after = rest.split(RESULTS_END, 1)[1] if RESULTS_END in rest else "\n"
+    README.write_text(before + RESULTS_START + "\n" + section + "\n" + RESULTS_END + after)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_100_000, help="records in the input file (default 1,100,000)")
+    parser.add_argument("--keep", action="store_true", help="reuse the cached input file if it matches --records")
+    parser.add_argument("--python-records", type=int, default=0,
+                        help="measure the per-record Python path on this many leading records only (default: all)")
+    parser.add_argument("--memory-limit", default="700MB",
+                        help="ANALYTICS_DUCKDB_MEMORY_LIMIT for the second run of our path (default 700MB)")
+    parser.add_argument("--limited-run", choices=["auto", "always", "never"], default="auto",
+                        help="run our path again with --memory-limit: when its default peak is ≥ 1 GB (auto), always or never")
+    parser.add_argument("--profile", action="store_true",
+                        help="also run our path once more, timing every DuckDB statement it executes (not in the table)")
+    parser.add_argument("--no-readme", action="store_true", help="print the results only")
+    # internal: one measured path in a child process
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    parser.add_argument("--landing", help=argparse.SUPPRESS)
+    parser.add_argument("--key", help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        result = WORKERS[args.worker](args)
+        Path(args.result).write_text(json.dumps(result))
+        return
+
+    if "ANALYTICS_DUCKDB_MEMORY_LIMIT" in os.environ:
+        print(f"note: ANALYTICS_DUCKDB_MEMORY_LIMIT={os.environ['ANALYTICS_DUCKDB_MEMORY_LIMIT']} is set and applies "
+              f"to the first run of our path", flush=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+    meta = build_dataset(args.records, args.keep)
+    file = dataset_path(args.records)
+    landing = WORK / "landing"
+    key = str(file.relative_to(landing))
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    host = machine()
+    print(f"machine: {host}", flush=True)
+
+    results = []
+    bare = run_worker("bare", WORK / "out-bare", ["--file", str(file)])
+    bare["title"] = "bare DuckDB statement"
+    results.append(bare)
+    ours = run_worker("ours", WORK / "lake-ours", ["--landing", str(landing), "--key", key])
+    ours["title"] = "ours: stage_batch + merge_day" + (
+        f" (ANALYTICS_DUCKDB_MEMORY_LIMIT={os.environ['ANALYTICS_DUCKDB_MEMORY_LIMIT']})"
+        if "ANALYTICS_DUCKDB_MEMORY_LIMIT" in os.environ else "")
+    results.append(ours)
+    if args.limited_run == "always" or (args.limited_run == "auto" and ours["peak_rss_mb"] >= 1024):
+        limited = run_worker("ours", WORK / "lake-ours", ["--landing", str(landing), "--key", key],
+                             env={"ANALYTICS_DUCKDB_MEMORY_LIMIT": args.memory_limit}, label="ours-limited")
+        limited["title"] = f"ours, ANALYTICS_DUCKDB_MEMORY_LIMIT={args.memory_limit}"
+        results.append(limited)
+    python = run_worker("python", WORK / "out-python", ["--file", str(file), "--limit", str(args.python_records)])
+    python["title"] = "per-record Python (seed Lambda style)" + (
+        f", first {python['records']:,} records" if python["records"] < meta["records"] else "")
+    results.append(python)
+    for r in results:
+        if r["label"] != "python" and r["records"] != meta["records"]:
+            print(f"WARNING: {r['label']} read {r['records']:,} records, the file has {meta['records']:,}")
+
+    section = report(args, meta, host, results, when)
+    print()
+    print(section)
+    if args.profile:
+        traced = run_worker("ours", WORK / "lake-ours", ["--landing", str(landing), "--key", key], label="ours-profile")
+        print("\nour path, every DuckDB statement (seconds, statement):")
+        for seconds, query in traced["trace"]:
+            if seconds >= 0.05:
+                print(f"  {seconds:8.2f}  {query}")
+    (WORK / "last-results.json").write_text(json.dumps({"meta": meta, "machine": host, "when": when, "results": results}, indent=2))
+    if not args.no_readme:
+        write_readme(section)
+        print(f"\nresults written to {README.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()
