@@ -102,7 +102,7 @@ def _sql(args, settings: Settings) -> int:
     except QueryError as err:
         raise UserError(str(err)) from None
     if args.format == "csv":
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(result.columns)
         writer.writerows(result.rows)
     elif args.format == "json":

@@ -25,6 +25,15 @@ telemetry:
 concurrency:
   pools:
     default_limit: 1
+  runs:
+    max_concurrent_runs: 4
+auto_materialize:
+  minimum_interval_seconds: 5
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
 """
 _QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

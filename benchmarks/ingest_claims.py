@@ -69,7 +69,7 @@ def build_dataset(records: int, keep: bool) -> dict:
         stale.unlink()
     print(f"building {records:,} stream records into {path.relative_to(HERE.parent)} ...", flush=True)
     started = time.perf_counter()
-    written = claims = 0
+    written = claims = 0                 # claims: ids handed out (the last week's are cut at the record count)
     sequence = 10**20
     kinds: dict[str, int] = {}
     with open(path, "w", encoding="utf-8") as out:
@@ -127,6 +127,7 @@ def bare_statement(file: str, out_dir: str) -> str:
         "dynamodb": f"STRUCT(ApproximateCreationDateTime DOUBLE, SequenceNumber VARCHAR, "
                     f"Keys STRUCT(claim_id {_DDB}), NewImage STRUCT({image}))",
     }
+    columns_sql = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
     attrs = ",\n           ".join(
         _BARE_CAST[kind].format(v=f"dynamodb.NewImage.{name}") + f" AS {name}" for name, kind in _BARE_ATTRIBUTES.items()
     )
@@ -138,7 +139,7 @@ def bare_statement(file: str, out_dir: str) -> str:
            coalesce(dynamodb.Keys.claim_id.S, dynamodb.NewImage.claim_id.S) AS claim_id,
            {attrs},
            eventName = 'REMOVE' AS is_removed
-    FROM read_json('{file}', format = 'newline_delimited', columns = {json.dumps(columns)})
+    FROM read_json('{file}', format = 'newline_delimited', columns = {columns_sql})
 ) TO '{out_dir}' (FORMAT PARQUET, COMPRESSION SNAPPY, PARTITION_BY (event_date))"""
 
 
@@ -322,7 +323,8 @@ def run_worker(kind: str, out: Path, extra: list[str], env: dict | None = None, 
     if status != 0:
         raise SystemExit(f"{label or kind} failed (wait status {status})")
     result = json.loads(result_file.read_text())
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    # ru_maxrss follows VmHWM, which the ours worker resets between its phases: take the larger.
+    result["peak_rss_mb"] = max(usage.ru_maxrss, result.get("stage_peak_kb", 0), result.get("merge_peak_kb", 0)) / 1024
     result["label"] = label or kind
     spill = cwd / ".tmp"
     result["spilled"] = spill.exists()
@@ -375,7 +377,7 @@ def report(args, meta: dict, host: dict, results: list[dict], when: str) -> str:
         "",
         f"Input: {meta['records']:,} DynamoDB Streams records (NEW_AND_OLD_IMAGES), one JSON object per line, "
         f"{meta['bytes'] / 1e9:.2f} GB ({meta['bytes'] / meta['records']:.0f} bytes/record; the anchor file has "
-        f"1,418), {meta['claims']:,} claims; {', '.join(f'{k} {v:,}' for k, v in sorted(meta['event_names'].items()))}.",
+        f"1,418), {meta['event_names'].get('INSERT', 0):,} claims; {', '.join(f'{k} {v:,}' for k, v in sorted(meta['event_names'].items()))}.",
         "",
         *table(results, bare, python),
         "",
@@ -479,7 +481,8 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(section)
     if args.profile:
-        traced = run_worker("ours", WORK / "lake-ours", ["--landing", str(landing), "--key", key], label="ours-profile")
+        traced = run_worker("ours", WORK / "lake-ours", ["--landing", str(landing), "--key", key, "--profile"],
+                            label="ours-profile")
         print("\nour path, every DuckDB statement (seconds, statement):")
         for seconds, query in traced["trace"]:
             if seconds >= 0.05:

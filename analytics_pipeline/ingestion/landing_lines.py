@@ -3,14 +3,13 @@
 Three ways in, one relation out:
 - line files (JSON Lines, ``.gz`` or not) are scanned by DuckDB's CSV reader, one column per line;
 - whole-document files (a pretty-printed Lambda batch) become one row holding the document;
-- files DuckDB cannot scan as UTF-8 lines (invalid UTF-8, the 0x1F separator inside a line)
-  are split in Python so every line keeps its exact text and gets an ``issue``.
+- files DuckDB cannot scan as UTF-8 lines (invalid UTF-8, the 0x1F separator inside a line, a
+  truncated gzip stream) are split in Python so every line keeps its exact text and gets an ``issue``.
 Blank lines are not records; ``line_no`` counts the file's non-empty lines from 1.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import zlib
 from dataclasses import dataclass
@@ -18,8 +17,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from analytics_pipeline.lake.duck import scalar
-
+from analytics_pipeline.lake.duck import scalar, sql_list
 from analytics_pipeline.lake.storage import StorageRoot
 
 _SEPARATOR = "\x1f"
@@ -43,102 +41,131 @@ class LandingFile:
 
 def csv_line_scan(paths: list[str], compression: str) -> str:
     """DuckDB table function text reading every line of ``paths`` as one VARCHAR."""
-    quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
     return (
-        f"read_csv([{quoted}], columns={{'line': 'VARCHAR', 'overflow': 'VARCHAR'}}, header=false, "
+        f"read_csv({sql_list(paths)}, columns={{'line': 'VARCHAR', 'overflow': 'VARCHAR'}}, header=false, "
         f"delim='{_SEPARATOR}', quote='', escape='', auto_detect=false, strict_mode=false, "
         f"null_padding=true, new_line='\\n', filename=true, compression='{compression}')"
     )
 
 
-def _open_text_bytes(root: StorageRoot, f: LandingFile, limit: int | None = None) -> bytes:
-    with root.fs.open(f.path, "rb") as raw:
-        stream = gzip.GzipFile(fileobj=raw) if f.compression == "gzip" else raw
-        return stream.read() if limit is None else stream.read(limit)
+def _read(root: StorageRoot, f: LandingFile, limit: int | None = None) -> tuple[bytes, str | None]:
+    """The file's (decompressed) bytes, and what went wrong if the stream ends early."""
+    with root.fs.open(f.path, "rb") as stream:
+        data = stream.read() if limit is None or f.compression == "gzip" else stream.read(limit)
+    if f.compression != "gzip":
+        return data, None
+    return _gunzip(data, limit)
 
 
-def _classify(con: duckdb.DuckDBPyConnection, root: StorageRoot, f: LandingFile) -> tuple[str, str | None]:
-    """'lines', 'document' or 'python', with the reason a file cannot be read at all."""
+def _gunzip(data: bytes, limit: int | None) -> tuple[bytes, str | None]:
+    """Decompress every gzip member; keep what a truncated or corrupt stream still yields."""
+    out, rest = [], data
     try:
-        head = _open_text_bytes(root, f, _PEEK_BYTES)
-    except (OSError, EOFError, zlib.error) as exc:
-        return "unreadable", f"unreadable file: {exc}"
-    first_line = head.split(b"\n", 1)[0].strip()
-    starts_document = head.lstrip()[:1] in (b"{", b"[")
-    if starts_document and not _is_json(first_line):
-        return "document", None
+        while rest:
+            decompressor = zlib.decompressobj(wbits=31)
+            out.append(decompressor.decompress(rest))
+            if not decompressor.eof:
+                return b"".join(out), "unreadable file: the gzip stream is truncated"
+            rest = decompressor.unused_data
+            if limit is not None and sum(map(len, out)) >= limit:
+                break
+    except zlib.error as exc:
+        return b"".join(out), f"unreadable file: corrupt gzip data ({exc})"
+    return b"".join(out), None
+
+
+def _classify(con: duckdb.DuckDBPyConnection, root: StorageRoot, f: LandingFile) -> str:
+    """'lines' (DuckDB scans it), 'document' (one JSON document) or 'python' (split in Python)."""
+    head, problem = _read(root, f, _PEEK_BYTES)
+    if problem:
+        return "python"
+    first_lines = [line for line in head.split(b"\n") if line.strip()][:2]
+    if head.lstrip()[:1] in (b"{", b"[") and not any(_holds_json_values(line) for line in first_lines):
+        return "document"
     try:
-        bad = scalar(con, 
-            f"SELECT count(overflow) + 0 * sum(strlen(line)) FROM {csv_line_scan([f.path], f.compression)}"
+        overflowing = scalar(
+            con, f"SELECT count(overflow) + 0 * sum(strlen(line)) FROM {csv_line_scan([f.path], f.compression)}"
         )
     except duckdb.Error:
-        return "python", None
-    return ("python" if bad else "lines"), None
+        return "python"
+    return "python" if overflowing else "lines"
 
 
-def _is_json(data: bytes) -> bool:
+def _holds_json_values(line: bytes) -> bool:
+    """True if the line is one JSON value or several written back to back."""
     try:
-        json.loads(data)
+        text = line.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return False
+    decoder, position = json.JSONDecoder(), 0
+    try:
+        while position < len(text):
+            _, position = decoder.raw_decode(text, position)
+            while position < len(text) and text[position].isspace():
+                position += 1
     except ValueError:
         return False
     return True
 
 
-def _python_lines(root: StorageRoot, f: LandingFile) -> list[tuple]:
+def _python_rows(root: StorageRoot, f: LandingFile) -> list[tuple]:
+    data, problem = _read(root, f)
     rows, line_no = [], 0
-    for raw in _open_text_bytes(root, f).split(b"\n"):
-        raw = raw.rstrip(b"\r")
-        if not raw:
-            continue
-        line_no += 1
-        if not raw.strip():
-            continue
-        try:
-            rows.append((f.seq, f.key, line_no, raw.decode("utf-8"), None))
-        except UnicodeDecodeError:
-            rows.append((f.seq, f.key, line_no, raw.decode("utf-8", "replace"), "invalid UTF-8"))
+    pieces = data.split(b"\n")
+    if problem and pieces:
+        tail = pieces.pop()  # the line the stream was cut in
+        rows_tail = [(tail, problem)] if tail.strip() else [(b"", problem)]
+    else:
+        rows_tail = []
+    for raw in pieces:
+        line_no += 1 if raw.rstrip(b"\r") else 0
+        if raw.strip():
+            rows.append((f.seq, f.key, line_no, *_decode(raw.rstrip(b"\r"))))
+    for tail, reason in rows_tail:
+        rows.append((f.seq, f.key, line_no + 1, tail.decode("utf-8", "replace"), reason))
     return rows
 
 
-def _document_rows(root: StorageRoot, f: LandingFile) -> list[tuple]:
-    data = _open_text_bytes(root, f)
+def _decode(raw: bytes) -> tuple[str, str | None]:
     try:
-        return [(f.seq, f.key, 1, data.decode("utf-8"), None)]
+        return raw.decode("utf-8"), None
     except UnicodeDecodeError:
-        return [(f.seq, f.key, 1, data.decode("utf-8", "replace"), "invalid UTF-8")]
+        return raw.decode("utf-8", "replace"), "invalid UTF-8"
+
+
+def _document_rows(root: StorageRoot, f: LandingFile) -> list[tuple]:
+    """One row for a valid JSON document; anything else is read line by line instead."""
+    data, problem = _read(root, f)
+    text, issue = _decode(data)
+    if problem or issue:
+        return _python_rows(root, f)
+    try:
+        json.loads(text)
+    except ValueError:
+        return _python_rows(root, f)
+    return [(f.seq, f.key, 1, text, None)]
 
 
 def register_landing_lines(
     con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[LandingFile]
 ) -> None:
     """Create the temp view ``landing_lines`` over ``files`` (in ``seq`` order)."""
-    by_mode: dict[str, list[LandingFile]] = {}
+    scanned: dict[str, list[LandingFile]] = {}
     python_rows: list[tuple] = []
     for f in files:
-        mode, problem = _classify(con, root, f)
-        if mode == "unreadable":
-            python_rows.append((f.seq, f.key, 1, _best_effort_text(root, f), problem))
-        elif mode == "document":
+        mode = _classify(con, root, f)
+        if mode == "document":
             python_rows.extend(_document_rows(root, f))
         elif mode == "python":
-            try:
-                python_rows.extend(_python_lines(root, f))
-            except (OSError, EOFError, zlib.error) as exc:
-                python_rows.append((f.seq, f.key, 1, _best_effort_text(root, f), f"unreadable file: {exc}"))
+            python_rows.extend(_python_rows(root, f))
         else:
-            by_mode.setdefault(f.compression, []).append(f)
-    extra = pa.Table.from_pylist(
-        [dict(zip(_LINES_SCHEMA.names, r)) for r in python_rows], schema=_LINES_SCHEMA
-    )
-    con.register("landing_lines_python", extra)
+            scanned.setdefault(f.compression, []).append(f)
+    con.register("landing_lines_python", pa.Table.from_pylist(
+        [dict(zip(_LINES_SCHEMA.names, r)) for r in python_rows], schema=_LINES_SCHEMA))
+    con.register("landing_file_names", pa.table({
+        "path": [f.path for f in files], "file_seq": [f.seq for f in files], "file": [f.key for f in files]}))
     selects = ["SELECT * FROM landing_lines_python"]
-    seq_of = {f.path: f.seq for f in files}
-    key_of = {f.path: f.key for f in files}
-    con.register(
-        "landing_file_names",
-        pa.table({"path": list(seq_of), "file_seq": list(seq_of.values()), "file": list(key_of.values())}),
-    )
-    for compression, group in by_mode.items():
+    for compression, group in scanned.items():
         scan = csv_line_scan([f.path for f in group], compression)
         selects.append(
             f"""SELECT file_seq, file, line_no, text, issue FROM (
@@ -149,10 +176,3 @@ def register_landing_lines(
                 WHERE trim(text) <> ''"""
         )
     con.execute("CREATE OR REPLACE TEMP VIEW landing_lines AS " + "\nUNION ALL\n".join(selects))
-
-
-def _best_effort_text(root: StorageRoot, f: LandingFile) -> str:
-    try:
-        return root.fs.cat_file(f.path)[: 1 << 20].decode("utf-8", "replace")
-    except OSError as exc:
-        return f"<could not read: {exc}>"

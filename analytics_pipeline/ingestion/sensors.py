@@ -18,7 +18,7 @@ from analytics_pipeline.ingestion.staging import batch_id_for
 from analytics_pipeline.lake.resource import LakeResource
 
 RUN_KEY_VERSION = "v1"
-SENSOR_INTERVAL_SECONDS = 10
+SENSOR_INTERVAL_SECONDS = 5
 
 
 def build_landing_sensor(source: str, job) -> dg.SensorDefinition:

@@ -127,7 +127,7 @@ def _stage_good_rows(con, lake: StorageRoot, spec: SourceSpec, result: BatchResu
 def _promoted_columns(con) -> list[tuple[str, str]]:
     """Scalar attributes beyond the typed columns become columns of their own (additive schema)."""
     found = con.execute(
-        """SELECT name, list_distinct(list(kind)) AS kinds FROM (
+        """SELECT name, list_distinct(list(kind) FILTER (WHERE kind <> 'NULL')) AS kinds FROM (
                SELECT name, json_keys(json_extract(extra_attributes, '$."' || replace(name, '"', '\\"') || '"'))[1] AS kind
                FROM (SELECT unnest(json_keys(extra_attributes)) AS name, extra_attributes
                      FROM parsed WHERE error_reason IS NULL AND extra_attributes IS NOT NULL))
@@ -136,6 +136,8 @@ def _promoted_columns(con) -> list[tuple[str, str]]:
     existing = {row[0] for row in con.execute("DESCRIBE parsed").fetchall()}
     promoted = []
     for name, kinds in found:
+        if not kinds:
+            continue
         column = re.sub(r"[^a-z0-9_]", "_", name.lower())
         if not column or column[0].isdigit() or column in existing:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -30,9 +31,14 @@ INGEST_JOB = "claims_ingest_job"
 DAILY_JOB = "claims_daily_job"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
-OLD_DAY = "2026-11-10"
-DAY = "2026-11-11"
-NEW_DAY = "2026-11-14"
+
+def _days_ago(n: int) -> str:
+    """Event days relative to today (UTC): inside the partitions and the accepted event-time range."""
+    return (datetime.now(UTC).date() - timedelta(days=n)).isoformat()
+
+
+# the event days of the tests: an old day that gets a late file, the day after it, a newer day
+OLD_DAY, DAY, NEW_DAY = (_days_ago(11), _days_ago(10), _days_ago(7))
 
 
 def modify(event_id: str, claim_id: str, day: str, hour: int, status: str, **attributes) -> dict:
@@ -150,14 +156,14 @@ def lake(lake_env: Settings):
 # (a) ---------------------------------------------------------------------------------------
 
 def test_new_file_yields_one_run_request_then_the_cursor_skips_it(lake: Lake):
-    lake.land("2026/11/11/batch-a.jsonl", [insert("a-1", "C-1", DAY), insert("a-2", "C-2", DAY, hour=13)])
+    lake.land("firehose/batch-a.jsonl", [insert("a-1", "C-1", DAY), insert("a-2", "C-2", DAY, hour=13)])
 
     result = lake.evaluate(LANDING_SENSOR)
 
     assert isinstance(result, dg.SensorResult)
     assert len(result.run_requests) == 1
     request = result.run_requests[0]
-    assert files_of(request) == ["claims/2026/11/11/batch-a.jsonl"]
+    assert files_of(request) == ["claims/firehose/batch-a.jsonl"]
     assert request.run_key.startswith("claims-landing-v1-")
     assert request.tags["analytics/source"] == "claims"
     assert request.tags["analytics/files"] == "1"
@@ -198,6 +204,10 @@ def test_staged_days_become_one_partition_run_per_event_day_and_land_the_rows(la
     assert {day: m["landed"] for day, m in landed.items()} == {OLD_DAY: 2, DAY: 1}
     assert lake.raw_event_ids(OLD_DAY) == ["b-1", "b-2"]
     assert lake.raw_event_ids(DAY) == ["b-3"]
+    assert not lake.instance.is_ephemeral
+    assert sorted((run.job_name, run.tags.get("dagster/partition", "")) for run in lake.instance.get_runs()) == [
+        (DAILY_JOB, OLD_DAY), (DAILY_JOB, DAY), (INGEST_JOB, ""),
+    ]
     skip = lake.evaluate(STAGED_DAYS_SENSOR)
     assert isinstance(skip, dg.SkipReason) and "nothing staged" in skip.skip_message
     # the manifest now holds the file: a fresh landing evaluation (no cursor) asks for nothing
@@ -208,7 +218,7 @@ def test_staged_days_become_one_partition_run_per_event_day_and_land_the_rows(la
 # (c) ---------------------------------------------------------------------------------------
 
 def test_late_file_backfills_exactly_its_old_day_partition_and_marts(lake: Lake):
-    lake.land("2026/11/14/batch-1.jsonl", [
+    lake.land("firehose/batch-1.jsonl", [
         insert("on-time-1", "C-1", OLD_DAY, hour=9, textract_operation="detect_text", textract_cost=0.01),
         insert("on-time-2", "C-2", NEW_DAY, hour=9, textract_operation="analyze_document", textract_cost=0.05),
     ])
@@ -216,13 +226,13 @@ def test_late_file_backfills_exactly_its_old_day_partition_and_marts(lake: Lake)
     old_mart = Path(lake.settings.lake_uri) / "marts" / "financial_ops_daily" / f"event_date={OLD_DAY}" / "part-0.parquet"
     assert old_mart.exists()
 
-    lake.land("2026/11/14/batch-2-late.jsonl", [
+    lake.land("firehose/batch-2-late.jsonl", [
         insert("late-1", "C-3", OLD_DAY, hour=10, textract_operation="detect_text", textract_cost=0.02),
         insert("late-2", "C-4", OLD_DAY, hour=11, textract_operation="analyze_document", textract_cost=0.04),
         modify("late-3", "C-1", OLD_DAY, 16, "PAID", payout_amount=250.0),
     ])
     (request,), _ = lake.landing_requests(cursor)
-    assert files_of(request) == ["claims/2026/11/14/batch-2-late.jsonl"]
+    assert files_of(request) == ["claims/firehose/batch-2-late.jsonl"]
     lake.ingest(request)
 
     days = lake.staged_day_requests()
@@ -352,7 +362,7 @@ SNAPSHOT_QUERIES = [
 
 def test_run_pipeline_twice_stages_nothing_the_second_time_and_is_recorded(lake_env: Settings):
     settings = lake_env
-    landing = Path(settings.landing_uri) / "claims" / "2026" / "11" / "11"
+    landing = Path(settings.landing_uri) / "claims" / "firehose"
     landing.mkdir(parents=True)
     (landing / "batch-1.jsonl").write_bytes(
         jsonl([
