@@ -8,11 +8,13 @@ hard cases) span claims' whole lives and are rebuilt from the raw layer when it 
 
 from datetime import datetime, timedelta, timezone
 from importlib import resources
+from pathlib import PurePosixPath
 
 import dagster as dg
 
 from analytics_pipeline.claims import vocabulary as v
 from analytics_pipeline.ingestion.assets import raw_asset_key
+from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.tables import register_raw_day, register_source_view, row_count, write_table
@@ -61,8 +63,7 @@ def build_daily_mart(name: str, description: str, check: dg.AssetCheckSpec | Non
         con = connect(root)
         try:
             if not register_raw_day(con, root, "claims", day):
-                con.execute("CREATE OR REPLACE TEMP VIEW raw_day AS SELECT * FROM (SELECT NULL) WHERE false")
-                root.delete(f"marts/{name}/event_date={day}")
+                root.delete(str(PurePosixPath(layout.table_file("marts", name, day)).parent))
                 yield dg.MaterializeResult(metadata={"dagster/row_count": 0, "note": f"no raw claims for {day}"})
                 if check:
                     yield dg.AssetCheckResult(check_name=check.name, passed=True, metadata={"decisions": 0})
