@@ -6,16 +6,17 @@ import os
 
 import dagster as dg
 
-from analytics_pipeline.claims.assets import ON_LAKE_UPDATE, daily_marts, processed_tables
+from analytics_pipeline.automation import ON_LAKE_UPDATE
+from analytics_pipeline.claims.domain import CLAIMS
 from analytics_pipeline.ingestion.assets import build_raw_asset, build_staged_asset
 from analytics_pipeline.ingestion.sensors import build_landing_sensor, build_staged_days_sensor
-from analytics_pipeline.ingestion.specs.claims import claims_spec
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.partitions import event_day_partitions
 from analytics_pipeline.serving.assets import WarehouseResource, build_warehouse_asset
 from analytics_pipeline.settings import DEFAULT_SCHEMA, load_settings
 
-SOURCE_SPECS = [claims_spec()]
+DOMAINS = [CLAIMS]
+SOURCE_SPECS = [domain.spec for domain in DOMAINS]
 
 
 def _env(name: str, default: str):
@@ -25,29 +26,30 @@ def _env(name: str, default: str):
 
 def build_definitions() -> dg.Definitions:
     settings = load_settings()
-    staged = [build_staged_asset(spec) for spec in SOURCE_SPECS]
-    raw = [build_raw_asset(spec) for spec in SOURCE_SPECS]
-    lake_assets = [*staged, *raw, *daily_marts, *processed_tables]
-    warehouse = build_warehouse_asset([a.key for a in lake_assets], ON_LAKE_UPDATE)
-
-    jobs, sensors = [], []
-    for spec in SOURCE_SPECS:
-        source = spec.name
+    lake_assets, lake_tables, jobs, sensors, schedules = [], [], [], [], []
+    for domain in DOMAINS:
+        source = domain.spec.name
+        staged, raw = build_staged_asset(domain.spec), build_raw_asset(domain.spec)
+        lake_assets += [staged, raw, *domain.daily_assets, *domain.lake_tables]
+        lake_tables += domain.lake_tables
+        schedules += domain.schedules
         ingest_job = dg.define_asset_job(
-            f"{source}_ingest_job", selection=[f"staged_{source}"],
+            f"{source}_ingest_job", selection=[staged.key],
             description=f"Take new landing files of {source} into staging.",
         )
         daily_job = dg.define_asset_job(
             f"{source}_daily_job",
-            selection=dg.AssetSelection.assets(f"raw_{source}")
-            | dg.AssetSelection.assets(*[m.key for m in daily_marts]),
+            selection=dg.AssetSelection.assets(raw.key, *[a.key for a in domain.daily_assets]),
             partitions_def=event_day_partitions,
-            description=f"Merge a day's staged {source} rows and recompute that day's marts.",
+            description=f"Merge a day's staged {source} rows and recompute that day's partitions downstream.",
         )
         jobs += [ingest_job, daily_job]
         sensors += [build_landing_sensor(source, ingest_job), build_staged_days_sensor(source, daily_job)]
-    jobs.append(dg.define_asset_job("refresh_job", selection=dg.AssetSelection.assets(*[t.key for t in processed_tables], warehouse.key),
-                                    description="Rebuild the whole-lake tables and the warehouse views."))
+    warehouse = build_warehouse_asset([a.key for a in lake_assets], ON_LAKE_UPDATE, SOURCE_SPECS)
+    jobs.append(dg.define_asset_job(
+        "refresh_job", selection=dg.AssetSelection.assets(*[t.key for t in lake_tables], warehouse.key),
+        description="Rebuild the whole-lake tables and the warehouse views.",
+    ))
     sensors.append(
         dg.AutomationConditionSensorDefinition(
             "lake_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
@@ -61,6 +63,7 @@ def build_definitions() -> dg.Definitions:
         assets=[*lake_assets, warehouse],
         jobs=jobs,
         sensors=sensors,
+        schedules=schedules,
         resources={
             "lake": LakeResource(
                 data_dir=_env("ANALYTICS_DATA_DIR", settings.data_dir),

@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 
 import dagster as dg
 
+from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.claims import vocabulary as v
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.lake import layout
@@ -24,11 +25,6 @@ from analytics_pipeline.partitions import event_day_partitions, partitioned_chec
 RAW = raw_asset_key("claims")
 FRESHNESS_HOURS = 26
 
-ON_LAKE_UPDATE = (
-    (dg.AutomationCondition.any_deps_updated() | dg.AutomationCondition.newly_missing()).since_last_handled()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("on lake update")
 
 
 def claims_sql(name: str, **values: str) -> str:

@@ -20,6 +20,11 @@ class SourceSpec:
     entity_key: str
     description: str
     template_values: dict[str, str] = field(default_factory=dict)
+    # Warehouse views over the raw layer: view name → SELECT over {raw}. Default: one view named after the source.
+    raw_views: dict[str, str] = field(default_factory=dict)
+
+    def views(self) -> dict[str, str]:
+        return self.raw_views or {self.name: "SELECT * FROM {raw}"}
 
     def records_sql(self, min_event_time: datetime, max_event_time: datetime) -> str:
         return self.records_sql_template.format(

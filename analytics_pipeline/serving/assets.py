@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.serving.warehouse import build_warehouse
 
@@ -14,7 +15,9 @@ class WarehouseResource(dg.ConfigurableResource):
     schema_name: str = "analytics"
 
 
-def build_warehouse_asset(upstream: list[dg.AssetKey], automation_condition: dg.AutomationCondition):
+def build_warehouse_asset(
+    upstream: list[dg.AssetKey], automation_condition: dg.AutomationCondition, specs: list[SourceSpec]
+):
     @dg.asset(
         name="warehouse",
         group_name="serving",
@@ -25,7 +28,7 @@ def build_warehouse_asset(upstream: list[dg.AssetKey], automation_condition: dg.
         description="warehouse.duckdb: views over every lake table (raw, errors, processed, marts).",
     )
     def warehouse(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
-        views = build_warehouse(lake.lake_root(), warehouse.path, warehouse.schema_name)
+        views = build_warehouse(lake.lake_root(), warehouse.path, warehouse.schema_name, specs)
         context.log.info(f"{len(views)} views in {warehouse.path}")
         return dg.MaterializeResult(
             metadata={"views": dg.MetadataValue.json(views), "path": dg.MetadataValue.path(warehouse.path),

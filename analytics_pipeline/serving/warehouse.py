@@ -14,12 +14,12 @@ from pathlib import Path
 
 import duckdb
 
+from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.lake.tables import has_files, parquet_scan
 
-SOURCES = ("claims",)
 # Views defined over other views: name → (the view they read, SQL with {schema} for its schema).
 DERIVED_VIEWS = {
     "claims_by_status": (
@@ -36,11 +36,12 @@ class ViewDefinition:
     sql: str
 
 
-def lake_views(lake: StorageRoot) -> list[ViewDefinition]:
+def lake_views(lake: StorageRoot, specs: list[SourceSpec]) -> list[ViewDefinition]:
     """The views the lake can back right now (a table with no files yet has no view)."""
     views = [
-        ViewDefinition(source, f"SELECT * FROM {parquet_scan(lake, layout.raw_glob(source))}")
-        for source in SOURCES if has_files(lake, f"raw/{source}")
+        ViewDefinition(name, sql.format(raw=parquet_scan(lake, layout.raw_glob(spec.name))))
+        for spec in specs if has_files(lake, f"raw/{spec.name}")
+        for name, sql in spec.views().items()
     ]
     if has_files(lake, "errors"):
         views.append(ViewDefinition("ingest_errors", f"SELECT * FROM {parquet_scan(lake, 'errors/*/*.parquet', hive=False)}"))
@@ -59,9 +60,9 @@ def _tables(lake: StorageRoot, layer: str) -> list[str]:
     return sorted(names)
 
 
-def build_warehouse(lake: StorageRoot, warehouse_path: str, schema: str) -> list[str]:
+def build_warehouse(lake: StorageRoot, warehouse_path: str, schema: str, specs: list[SourceSpec]) -> list[str]:
     """Rebuild the warehouse file with every view the lake backs; returns the view names."""
-    views = lake_views(lake)
+    views = lake_views(lake, specs)
     Path(warehouse_path).parent.mkdir(parents=True, exist_ok=True)
     tmp = f"{warehouse_path}.{uuid.uuid4().hex}.tmp"
     con = connect(lake, database=tmp)
