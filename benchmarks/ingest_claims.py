@@ -418,7 +418,7 @@ def report(args, meta: dict, host: dict, rows: list[dict], when: str, loads: lis
         "",
         f"Input: {meta['records']:,} DynamoDB Streams records (NEW_AND_OLD_IMAGES), one JSON object per line, "
         f"{meta['bytes'] / 1e9:.2f} GB ({meta['bytes'] / meta['records']:,.0f} bytes/record; the anchor file has 1,418), "
-        f"{meta['claims']:,} claims: " + ", ".join(f"{k} {v:,}" for k, v in sorted(meta["event_names"].items())) + ".",
+        f"{meta['event_names'].get('INSERT', 0):,} claims: " + ", ".join(f"{k} {v:,}" for k, v in sorted(meta["event_names"].items())) + ".",
         "",
         *table(rows, bare, python),
         "",
@@ -486,6 +486,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true",
                         help="one more run of our path timing every DuckDB statement it executes (reported apart)")
     parser.add_argument("--no-readme", action="store_true", help="print the results only")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the README results from the last run (benchmarks/.work/last-results.json)")
     # internal: one path in a child process
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -499,6 +501,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker:
         result = WORKERS[args.worker](args)
         Path(args.result).write_text(json.dumps(result))
+        return
+    if args.report_only:
+        saved = json.loads((WORK / "last-results.json").read_text())
+        section = report(argparse.Namespace(**saved["args"]), saved["meta"], saved["machine"], saved["rows"],
+                         saved["when"], saved["loads"], saved["trace"])
+        print(section)
+        write_readme(section)
         return
 
     env_limit = os.environ.get("ANALYTICS_DUCKDB_MEMORY_LIMIT")
@@ -559,7 +568,8 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(section)
     (WORK / "last-results.json").write_text(json.dumps(
-        {"meta": meta, "machine": host, "when": when, "runs": runs, "trace": trace}, indent=2, default=str))
+        {"args": vars(args), "meta": meta, "machine": host, "when": when, "loads": loads, "rows": rows, "runs": runs,
+         "trace": trace}, indent=2, default=str))
     if not args.no_readme:
         write_readme(section)
         print(f"\nresults written to {README.relative_to(HERE.parent)}")

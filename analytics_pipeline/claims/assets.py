@@ -5,26 +5,19 @@ of a new day does not grow with the lake. The processed tables (current state, t
 hard cases) span claims' whole lives and are rebuilt from the raw layer when it changes.
 """
 
-
 from datetime import datetime, timedelta, timezone
 from importlib import resources
-from pathlib import PurePosixPath
 
 import dagster as dg
 
-from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.claims import vocabulary as v
 from analytics_pipeline.ingestion.assets import raw_asset_key
-from analytics_pipeline.lake import layout
-from analytics_pipeline.lake.duck import connect, scalar
-from analytics_pipeline.lake.resource import LakeResource
-from analytics_pipeline.lake.tables import register_raw_day, register_source_view, row_count, write_table
-from analytics_pipeline.metadata import markdown_bars, markdown_table
-from analytics_pipeline.partitions import event_day_partitions, partitioned_check_spec
+from analytics_pipeline.lake.duck import scalar
+from analytics_pipeline.partitions import partitioned_check_spec
+from analytics_pipeline.table_assets import TableSpec, build_daily_table, build_lake_table
 
 RAW = raw_asset_key("claims")
 FRESHNESS_HOURS = 26
-
 
 
 def claims_sql(name: str, **values: str) -> str:
@@ -41,45 +34,6 @@ def claims_sql(name: str, **values: str) -> str:
     )
 
 
-def build_daily_mart(name: str, description: str, check: dg.AssetCheckSpec | None = None):
-    """A mart with one partition per event day, computed from that day's raw claims."""
-
-    @dg.asset(
-        name=name,
-        group_name="claims_marts",
-        kinds={"duckdb", "parquet"},
-        partitions_def=event_day_partitions,
-        deps=[RAW],
-        description=description,
-        check_specs=[check] if check else None,
-    )
-    def daily_mart(context: dg.AssetExecutionContext, lake: LakeResource):
-        day = context.partition_key
-        root = lake.lake_root()
-        con = connect(root)
-        try:
-            if not register_raw_day(con, root, "claims", day):
-                root.delete(str(PurePosixPath(layout.table_file("marts", name, day)).parent))
-                yield dg.MaterializeResult(metadata={"dagster/row_count": 0, "note": f"no raw claims for {day}"})
-                if check:
-                    yield dg.AssetCheckResult(check_name=check.name, passed=True, metadata={"decisions": 0})
-                return
-            write_table(con, root, claims_sql(name, day=day), "marts", name, partition=day)
-            yield dg.MaterializeResult(
-                metadata={
-                    "dagster/row_count": row_count(con),
-                    "data_through": dg.MetadataValue.text(str(scalar(con, "SELECT max(event_time) FROM raw_day"))),
-                    "preview": markdown_table(con, "SELECT * FROM result_rows"),
-                }
-            )
-            if check:
-                yield agreement_rate_result(con, check.name)
-        finally:
-            con.close()
-
-    return daily_mart
-
-
 def agreement_rate_result(con, check_name: str) -> dg.AssetCheckResult:
     decisions, rate = con.execute("SELECT decisions, agreement_rate FROM result_rows").fetchall()[0]
     return dg.AssetCheckResult(
@@ -93,41 +47,11 @@ def agreement_rate_result(con, check_name: str) -> dg.AssetCheckResult:
     )
 
 
-def build_claims_table(name: str, layer: str, description: str, chart: tuple[str, str] | None = None,
-                       check_specs: list[dg.AssetCheckSpec] | None = None, checks=None):
-    """An unpartitioned table over all claims, rebuilt when raw claims change."""
-
-    @dg.asset(
-        name=name,
-        group_name=f"claims_{layer}",
-        kinds={"duckdb", "parquet"},
-        deps=[RAW],
-        description=description,
-        automation_condition=ON_LAKE_UPDATE,
-        check_specs=check_specs,
-    )
-    def claims_table(context: dg.AssetExecutionContext, lake: LakeResource):
-        root = lake.lake_root()
-        con = connect(root)
-        try:
-            if not register_source_view(con, root, "claims", "claims"):
-                raise dg.Failure(f"{name}: the raw claims layer is empty; land files under landing/claims/ first")
-            rows = write_table(con, root, claims_sql(name), layer, name)
-            metadata = {"dagster/row_count": rows, "preview": markdown_table(con, "SELECT * FROM result_rows", 10)}
-            if chart:
-                metadata["chart"] = markdown_bars(con, chart[1], chart[0])
-            yield dg.MaterializeResult(metadata=metadata)
-            for result in (checks(con) if checks else []):
-                yield result
-        finally:
-            con.close()
-
-    return claims_table
-
-
 def current_state_checks(con) -> list[dg.AssetCheckResult]:
     duplicates = scalar(con, "SELECT count(*) - count(DISTINCT event_id) FROM claims")
     through = scalar(con, "SELECT max(event_time) FROM claims")
+    if through is None:
+        through = datetime(1970, 1, 1)
     age = datetime.now(timezone.utc).replace(tzinfo=None) - through
     return [
         dg.AssetCheckResult(check_name="claims_event_ids_unique", passed=duplicates == 0,
@@ -142,24 +66,37 @@ def current_state_checks(con) -> list[dg.AssetCheckResult]:
     ]
 
 
+def _daily(name: str, description: str, **kwargs) -> dg.AssetsDefinition:
+    return build_daily_table("claims", TableSpec(
+        name=name, layer="marts", group="claims_marts", description=description, deps=[RAW],
+        sql=lambda day: claims_sql(name, day=day), **kwargs))
+
+
+def _whole(name: str, layer: str, description: str, **kwargs) -> dg.AssetsDefinition:
+    return build_lake_table(TableSpec(
+        name=name, layer=layer, group=f"claims_{layer}", description=description, deps=[RAW],
+        sql=lambda: claims_sql(name), **kwargs))
+
+
+AGREEMENT_CHECK = partitioned_check_spec(
+    "agreement_rate_at_least_85_percent", "model_performance_daily",
+    "The seed's drift alarm: agreement below 85 % warns.")
+
 daily_marts = [
-    build_daily_mart("financial_ops_daily", "CFO view per event day: Textract savings (seed formula), payouts, "
-                     "cost per claim, Textract vs Bedrock cost."),
-    build_daily_mart(
-        "model_performance_daily",
-        "Data-science view per event day: AI/adjuster agreement rate, override rate, fraud score, payout variance.",
-        check=partitioned_check_spec("agreement_rate_at_least_85_percent", "model_performance_daily",
-                                     "The seed's drift alarm: agreement below 85 % warns."),
-    ),
-    build_daily_mart("operational_efficiency_daily", "Manager view per event day: processing time p50/p95, "
-                     "throughput per hour, completions."),
-    build_daily_mart("hourly_volume", "Day × hour volume of change records, submissions and completions (heatmap)."),
-    build_daily_mart("fraud_heatmap", "Fraud score by vehicle type × region over the day's AI assessments."),
-    build_daily_mart("override_themes", "Adjuster override justifications grouped into keyword themes."),
+    _daily("financial_ops_daily", "CFO view per event day: Textract savings (seed formula), payouts, "
+           "cost per claim, Textract vs Bedrock cost."),
+    _daily("model_performance_daily", "Data-science view per event day: AI/adjuster agreement rate, override "
+           "rate, fraud score, payout variance.", check_specs=[AGREEMENT_CHECK],
+           checks=lambda con: [agreement_rate_result(con, AGREEMENT_CHECK.name)]),
+    _daily("operational_efficiency_daily", "Manager view per event day: processing time p50/p95, "
+           "throughput per hour, completions."),
+    _daily("hourly_volume", "Day × hour volume of change records, submissions and completions (heatmap)."),
+    _daily("fraud_heatmap", "Fraud score by vehicle type × region over the day's AI assessments."),
+    _daily("override_themes", "Adjuster override justifications grouped into keyword themes."),
 ]
 
 processed_tables = [
-    build_claims_table(
+    _whole(
         "claims_current", "processed", "Latest state per claim; removed claims are kept and flagged.",
         chart=("Claims by current status", "SELECT status, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
         check_specs=[
@@ -170,10 +107,10 @@ processed_tables = [
         ],
         checks=current_state_checks,
     ),
-    build_claims_table(
+    _whole(
         "claim_status_transitions", "processed", "Every status change: from, to, seconds between.",
         chart=("Average seconds per transition", "SELECT from_status || ' → ' || to_status, round(avg(seconds_between)) "
                "FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
     ),
-    build_claims_table("hard_cases", "marts", "Weekly top 50 overrides by payout difference, for prompt engineering."),
+    _whole("hard_cases", "marts", "Weekly top 50 overrides by payout difference, for prompt engineering."),
 ]

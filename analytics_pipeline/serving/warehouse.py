@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from analytics_pipeline.ingestion.source_spec import SourceSpec
-from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect
 from analytics_pipeline.lake.storage import StorageRoot
-from analytics_pipeline.lake.tables import has_files, parquet_scan
+from analytics_pipeline.lake.views import lake_views
 
 # Views defined over other views: name → (the view they read, SQL with {schema} for its schema).
 DERIVED_VIEWS = {
@@ -28,36 +26,6 @@ DERIVED_VIEWS = {
         "FROM {schema}.claims_current GROUP BY status ORDER BY claims DESC",
     ),
 }
-
-
-@dataclass(frozen=True)
-class ViewDefinition:
-    name: str
-    sql: str
-
-
-def lake_views(lake: StorageRoot, specs: list[SourceSpec]) -> list[ViewDefinition]:
-    """The views the lake can back right now (a table with no files yet has no view)."""
-    views = [
-        ViewDefinition(name, sql.format(raw=parquet_scan(lake, layout.raw_glob(spec.name))))
-        for spec in specs if has_files(lake, f"raw/{spec.name}")
-        for name, sql in spec.views().items()
-    ]
-    if has_files(lake, "errors"):
-        views.append(ViewDefinition("ingest_errors", f"SELECT * FROM {parquet_scan(lake, 'errors/*/*.parquet', hive=False)}"))
-    if has_files(lake, "manifests"):
-        views.append(ViewDefinition("ingested_files", f"SELECT * FROM {parquet_scan(lake, 'manifests/*/*.parquet', hive=False)}"))
-    for layer in ("processed", "marts"):
-        for table in _tables(lake, layer):
-            partitioned = not lake.exists(layout.table_file(layer, table))
-            glob = layout.table_glob(layer, table, partitioned)
-            views.append(ViewDefinition(table, f"SELECT * FROM {parquet_scan(lake, glob, hive=partitioned)}"))
-    return views
-
-
-def _tables(lake: StorageRoot, layer: str) -> list[str]:
-    names = {f.key.split("/")[1] for f in lake.list_files(layer) if f.key.endswith(".parquet")}
-    return sorted(names)
 
 
 def build_warehouse(lake: StorageRoot, warehouse_path: str, schema: str, specs: list[SourceSpec]) -> list[str]:

@@ -1,0 +1,94 @@
+"""Asset builders for derived tables: one SQL statement → one Parquet table (or day partition).
+
+Asset SQL sees the lake through the same view names as the warehouse (``claims``,
+``llm_runs``, every processed table and mart), plus ``raw_day`` for daily tables.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import dagster as dg
+import duckdb
+
+from analytics_pipeline.automation import ON_LAKE_UPDATE
+from analytics_pipeline.lake import layout
+from analytics_pipeline.lake.duck import connect, scalar
+from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.lake.tables import register_raw_day, row_count, write_table
+from analytics_pipeline.lake.views import register_lake_views
+from analytics_pipeline.metadata import markdown_bars, markdown_table
+from analytics_pipeline.partitions import event_day_partitions
+from analytics_pipeline.sources import SOURCE_SPECS
+
+CheckFn = Callable[[duckdb.DuckDBPyConnection], list[dg.AssetCheckResult]]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A derived table: name, lake layer, UI group, and the SQL that computes it."""
+
+    name: str
+    layer: str
+    group: str
+    description: str
+    sql: Callable[..., str]  # called with day=... for daily tables, with no argument otherwise
+    deps: list[dg.AssetKey] = field(default_factory=list)
+    check_specs: list[dg.AssetCheckSpec] = field(default_factory=list)
+    checks: CheckFn | None = None  # evaluated over result_rows after the write
+    chart: tuple[str, str] | None = None  # (title, SELECT label, value over result_rows)
+
+
+def _metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) -> dict:
+    metadata = {"dagster/row_count": rows, "preview": markdown_table(con, "SELECT * FROM result_rows", 10)}
+    if table.chart:
+        metadata["chart"] = markdown_bars(con, table.chart[1], table.chart[0])
+    return metadata
+
+
+def build_daily_table(source: str, table: TableSpec) -> dg.AssetsDefinition:
+    """One partition per event day, computed from that day's raw partition of ``source``."""
+
+    @dg.asset(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"},
+              partitions_def=event_day_partitions, deps=table.deps, description=table.description,
+              check_specs=table.check_specs or None)
+    def daily_table(context: dg.AssetExecutionContext, lake: LakeResource):
+        day = context.partition_key
+        root = lake.lake_root()
+        con = connect(root)
+        try:
+            if not register_raw_day(con, root, source, day):
+                root.delete(str(PurePosixPath(layout.table_file(table.layer, table.name, day)).parent))
+                yield dg.MaterializeResult(metadata={"dagster/row_count": 0, "note": f"no raw {source} for {day}"})
+                for spec in table.check_specs:
+                    yield dg.AssetCheckResult(check_name=spec.name, passed=True, description=f"no data for {day}")
+                return
+            write_table(con, root, table.sql(day=day), table.layer, table.name, partition=day)
+            metadata = _metadata(con, table, row_count(con))
+            metadata["data_through"] = dg.MetadataValue.text(str(scalar(con, "SELECT max(event_time) FROM raw_day")))
+            yield dg.MaterializeResult(metadata=metadata)
+            yield from (table.checks(con) if table.checks else [])
+        finally:
+            con.close()
+
+    return daily_table
+
+
+def build_lake_table(table: TableSpec) -> dg.AssetsDefinition:
+    """An unpartitioned table over the whole lake, rebuilt whenever its inputs change."""
+
+    @dg.asset(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"}, deps=table.deps,
+              description=table.description, automation_condition=ON_LAKE_UPDATE,
+              check_specs=table.check_specs or None)
+    def lake_table(context: dg.AssetExecutionContext, lake: LakeResource):
+        root = lake.lake_root()
+        con = connect(root)
+        try:
+            register_lake_views(con, root, SOURCE_SPECS)
+            rows = write_table(con, root, table.sql(), table.layer, table.name)
+            yield dg.MaterializeResult(metadata=_metadata(con, table, rows))
+            yield from (table.checks(con) if table.checks else [])
+        finally:
+            con.close()
+
+    return lake_table
