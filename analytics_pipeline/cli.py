@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import decimal
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import date, timedelta
 
-from analytics_pipeline.settings import Settings, load_settings
+from analytics_pipeline.serving.exports import FORMATS, json_value
+from analytics_pipeline.settings import Settings, SettingsError, load_settings
 
 
 class UserError(Exception):
@@ -23,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args, load_settings())
-    except UserError as err:
+    except (UserError, SettingsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -44,6 +45,18 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="bring the lake up to date with the landing zone")
     run.set_defaults(handler=_run)
 
+    export = sub.add_parser("export", help="export marts: the seed's analytics JSON/CSV, or any table")
+    export.add_argument("marts", nargs="*", metavar="MART",
+                        help="tables to export (default: the seed's analytics export)")
+    export.add_argument("--format", choices=FORMATS, default="json")
+    export.add_argument("--out", default=None, help="output folder (default: <data dir>/exports)")
+    export.set_defaults(handler=_export)
+
+    reprice = sub.add_parser("reprice", help="recompute computed LLM costs for a period with the current prices")
+    reprice.add_argument("--from", dest="start", required=True, type=_day, help="first day (YYYY-MM-DD)")
+    reprice.add_argument("--to", dest="end", required=True, type=_day, help="last day (YYYY-MM-DD)")
+    reprice.set_defaults(handler=_reprice)
+
     sql = sub.add_parser("sql", help="run a read-only query on the warehouse")
     sql.add_argument("query")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -62,20 +75,28 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def _demo(args, settings: Settings) -> int:
-    from analytics_pipeline.demo.claims import claims_landing_files
+    from analytics_pipeline.demo import DEMO_SOURCES
     from analytics_pipeline.lake.storage import StorageRoot
 
     landing = StorageRoot(settings.landing_uri, settings.s3_endpoint_url)
-    existing = landing.list_files("claims")
-    if existing and not args.force:
-        print(f"landing/claims already holds {len(existing)} files; not adding demo data (use --force to add)")
-    else:
+    for source, generate in DEMO_SOURCES.items():
+        existing = landing.list_files(source)
+        if existing and not args.force:
+            print(f"landing/{source} already holds {len(existing)} files; not adding demo data (use --force to add)")
+            continue
         started, count, size = time.monotonic(), 0, 0
-        for name, data in claims_landing_files(days=args.days, seed=args.seed):
-            landing.write_bytes(data, "claims", name)
+        for name, data in generate(days=args.days, seed=args.seed):
+            landing.write_bytes(data, source, name)
             count, size = count + 1, size + len(data)
-        print(f"wrote {count} demo files ({size / 1e6:.1f} MB) to {landing.path('claims')} "
+        print(f"wrote {count} demo files ({size / 1e6:.1f} MB) to {landing.path(source)} "
               f"in {time.monotonic() - started:.1f}s")
     return _run(args, settings)
 
@@ -94,6 +115,34 @@ def _run(args, settings: Settings) -> int:
     return 0
 
 
+def _export(args, settings: Settings) -> int:
+    from pathlib import Path
+
+    from analytics_pipeline.serving.exports import export
+    from analytics_pipeline.serving.sql_runner import QueryError
+
+    out = Path(args.out) if args.out else Path(settings.data_dir) / "exports"
+    try:
+        paths = export(settings, args.marts, args.format, out)
+    except QueryError as err:
+        raise UserError(str(err)) from None
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _reprice(args, settings: Settings) -> int:
+    from analytics_pipeline.runner import rematerialize_days
+
+    if args.end < args.start:
+        raise UserError("--to is before --from")
+    days = [args.start + timedelta(days=n) for n in range((args.end - args.start).days + 1)]
+    rematerialize_days(settings, "llm_runs", [d.isoformat() for d in days],
+                       progress=lambda line: print(f"  {line}", flush=True))
+    print(f"re-priced {len(days)} days ({args.start} .. {args.end}) with the current price table")
+    return 0
+
+
 def _sql(args, settings: Settings) -> int:
     from analytics_pipeline.serving.sql_runner import QueryError, run_query
 
@@ -106,7 +155,7 @@ def _sql(args, settings: Settings) -> int:
         writer.writerow(result.columns)
         writer.writerows(result.rows)
     elif args.format == "json":
-        print(json.dumps([dict(zip(result.columns, row)) for row in result.rows], default=_json_value, indent=2))
+        print(json.dumps([dict(zip(result.columns, row)) for row in result.rows], default=json_value, indent=2))
     else:
         print(_table(result.columns, result.rows))
     return 0
@@ -118,15 +167,6 @@ def _dev(args, settings: Settings) -> int:
     dagster_instance(settings)
     os.execvp("dagster", ["dagster", "dev"])
     return 0
-
-
-def _json_value(value):
-    """Decimals are numbers in JSON; dates and times are ISO-8601 strings."""
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:

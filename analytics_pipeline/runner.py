@@ -77,6 +77,21 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print) ->
     return reports
 
 
+def rematerialize_days(settings: Settings, source: str, days: list[str], progress: Callable[[str], None] = print) -> None:
+    """Re-run the source's daily job for ``days`` (e.g. to re-price them), then refresh the lake tables."""
+    from analytics_pipeline.definitions import build_definitions
+
+    instance = dagster_instance(settings)
+    defs = build_definitions()
+    job = defs.resolve_job_def(f"{source}_daily_job")
+    for n, day in enumerate(days, start=1):
+        progress(f"{source}: day {day} ({n}/{len(days)})")
+        job.execute_in_process(partition_key=day, instance=instance, run_config=_QUIET,
+                               tags={"analytics/reason": "reprice"})
+    progress("refreshing whole-lake tables and warehouse views")
+    defs.resolve_job_def("refresh_job").execute_in_process(instance=instance, run_config=_QUIET)
+
+
 def _data_through(settings: Settings, source: str) -> str:
     """The newest event time in the source's raw layer (the whole lake, not just this run)."""
     lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)

@@ -22,6 +22,11 @@ class Settings:
     s3_endpoint_url: str
     schema: str
     partitions_start: str
+    monthly_budget: float | None = 50.0
+    timeseries_days: int = 30
+    cost_spike_factor: float = 3.0
+    qa_pass_rate_floor: float = 0.8
+    model_prices_path: str = ""
 
     @property
     def warehouse_path(self) -> str:
@@ -46,4 +51,30 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         s3_endpoint_url=env.get("ANALYTICS_S3_ENDPOINT_URL", ""),
         schema=env.get("ANALYTICS_SCHEMA") or DEFAULT_SCHEMA,
         partitions_start=env.get("ANALYTICS_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
+        monthly_budget=_budget(env.get("ANALYTICS_MONTHLY_BUDGET", "50")),
+        timeseries_days=_number(env, "ANALYTICS_TIMESERIES_DAYS", "30", int, minimum=1),
+        cost_spike_factor=_number(env, "ANALYTICS_COST_SPIKE_FACTOR", "3", float, minimum=1),
+        qa_pass_rate_floor=_number(env, "ANALYTICS_QA_PASS_RATE_FLOOR", "0.8", float, minimum=0),
+        model_prices_path=env.get("ANALYTICS_MODEL_PRICES", ""),
     )
+
+
+class SettingsError(ValueError):
+    """An ANALYTICS_* variable holds a value that cannot be used."""
+
+
+def _number(env, name: str, default: str, kind, minimum: float):
+    text = env.get(name) or default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a {kind.__name__}") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={text!r} must be at least {minimum}")
+    return value
+
+
+def _budget(text: str) -> float | None:
+    if text.strip().lower() in ("", "none", "off"):
+        return None
+    return _number({"ANALYTICS_MONTHLY_BUDGET": text}, "ANALYTICS_MONTHLY_BUDGET", text, float, minimum=0)

@@ -37,6 +37,17 @@ class TableSpec:
     check_specs: list[dg.AssetCheckSpec] = field(default_factory=list)
     checks: CheckFn | None = None  # evaluated over result_rows after the write
     chart: tuple[str, str] | None = None  # (title, SELECT label, value over result_rows)
+    prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None  # e.g. register configuration tables
+    # Views the SQL may read that do not exist before their first materialization: name → empty SELECT.
+    fallback_views: dict[str, str] = field(default_factory=dict)
+
+    def prepare_connection(self, con: duckdb.DuckDBPyConnection) -> None:
+        existing = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        for name, sql in self.fallback_views.items():
+            if name not in existing:
+                con.execute(f'CREATE TEMP VIEW "{name}" AS {sql}')
+        if self.prepare:
+            self.prepare(con)
 
 
 def _metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) -> dict:
@@ -63,6 +74,7 @@ def build_daily_table(source: str, table: TableSpec) -> dg.AssetsDefinition:
                 for spec in table.check_specs:
                     yield dg.AssetCheckResult(check_name=spec.name, passed=True, description=f"no data for {day}")
                 return
+            table.prepare_connection(con)
             write_table(con, root, table.sql(day=day), table.layer, table.name, partition=day)
             metadata = _metadata(con, table, row_count(con))
             metadata["data_through"] = dg.MetadataValue.text(str(scalar(con, "SELECT max(event_time) FROM raw_day")))
@@ -85,6 +97,7 @@ def build_lake_table(table: TableSpec) -> dg.AssetsDefinition:
         con = connect(root)
         try:
             register_lake_views(con, root, SOURCE_SPECS)
+            table.prepare_connection(con)
             rows = write_table(con, root, table.sql(), table.layer, table.name)
             yield dg.MaterializeResult(metadata=_metadata(con, table, rows))
             yield from (table.checks(con) if table.checks else [])

@@ -17,14 +17,32 @@ EXPECTED_ASSETS = {
     "claim_status_transitions": None,
     "hard_cases": None,
     "warehouse": None,
+    "staged_llm_runs": None,
+    "raw_llm_runs": "daily",
+    "llm_model_usage": "daily",
+    "llm_run_costs": None,
+    "llm_jobs_current": None,
+    "qa_summary": None,
+    "run_summary": None,
+    "project_costs": None,
+    "model_costs": None,
+    "daily_runs": None,
 }
-EXPECTED_SENSORS = {"claims_landing_sensor", "claims_staged_days_sensor", "lake_automation"}
+EXPECTED_SENSORS = {"claims_landing_sensor", "claims_staged_days_sensor", "llm_runs_landing_sensor",
+                    "llm_runs_staged_days_sensor", "lake_automation"}
 EXPECTED_CHECKS = {
     ("staged_claims", "quarantine_rate_at_most_1_percent"),
     ("raw_claims", "event_ids_unique"),
     ("model_performance_daily", "agreement_rate_at_least_85_percent"),
     ("claims_current", "claims_event_ids_unique"),
     ("claims_current", "claims_fresh"),
+    ("staged_llm_runs", "quarantine_rate_at_most_1_percent"),
+    ("raw_llm_runs", "event_ids_unique"),
+    ("run_summary", "budget_below_70_percent"),
+    ("run_summary", "budget_below_90_percent"),
+    ("run_summary", "budget_not_exceeded"),
+    ("run_summary", "qa_pass_rate_at_least_floor"),
+    ("daily_runs", "no_cost_spike"),
 }
 
 
@@ -32,7 +50,9 @@ def test_definitions_load_and_validate(lake_env):
     defs = build_definitions()
     dg.Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
-    assert {j.name for j in repo.get_all_jobs()} >= {"claims_ingest_job", "claims_daily_job", "refresh_job"}
+    assert {j.name for j in repo.get_all_jobs()} >= {"claims_ingest_job", "claims_daily_job", "llm_runs_ingest_job",
+                                                     "llm_runs_daily_job", "refresh_job"}
+    assert {s.name for s in repo.schedule_defs} == {"llm_marts_daily_refresh"}
 
 
 def test_asset_graph_snapshot(lake_env):

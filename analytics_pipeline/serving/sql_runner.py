@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
@@ -23,6 +24,7 @@ class QueryError(Exception):
 class QueryResult:
     columns: list[str]
     rows: list[tuple]
+    arrow: pa.Table | None = None
 
 
 def to_duckdb_sql(query: str, dialect: str, schema: str = "") -> str:
@@ -59,13 +61,20 @@ def run_query(settings: Settings, query: str, dialect: str = "duckdb") -> QueryR
         schemas = {row[0] for row in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
         search_path = f"{settings.schema},main" if settings.schema in schemas else "main"
         con.execute(f"SET search_path = '{search_path}'")
-        cursor = con.execute(sql)
-        columns = [d[0] for d in cursor.description]
-        return QueryResult(columns, cursor.fetchall())
+        table = con.sql(sql).to_arrow_table()
+        return QueryResult(table.column_names, [tuple(r.values()) for r in table.to_pylist()], table)
     except duckdb.Error as err:
         raise QueryError(_first_line(err)) from None
     finally:
         con.close()
+
+
+def warehouse_tables(settings: Settings) -> set[str]:
+    """Names of the views the warehouse holds (unqualified)."""
+    if not Path(settings.warehouse_path).exists():
+        raise QueryError(f"no warehouse at {settings.warehouse_path}: run `analytics-pipeline run` (or `demo`) first")
+    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+        return {row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
 
 
 def _first_line(err: Exception) -> str:

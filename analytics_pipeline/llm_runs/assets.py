@@ -1,0 +1,158 @@
+"""LLM run analytics assets (seed 004): usage priced per day, run costs, the seed's marts, alarms.
+
+``llm_model_usage`` is partitioned by the runs' start day so a price change can be applied to a
+chosen period by re-materializing (backfilling) those days; everything else is small and is
+rebuilt from it when the lake changes, and daily so that "this month" and the window move on.
+"""
+
+from datetime import datetime, timezone
+from importlib import resources
+
+import dagster as dg
+import duckdb
+
+from analytics_pipeline.ingestion.assets import raw_asset_key
+from analytics_pipeline.lake.duck import scalar
+from analytics_pipeline.llm_runs.prices import load_prices, register_prices
+from analytics_pipeline.settings import load_settings
+from analytics_pipeline.table_assets import TableSpec, build_daily_table, build_lake_table
+
+RAW = raw_asset_key("llm_runs")
+EMPTY_USAGE = ("SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS model, 0::BIGINT AS input_tokens, "
+               "0::BIGINT AS output_tokens, 0::BIGINT AS total_tokens, 0.0::DOUBLE AS cost, "
+               "NULL::DOUBLE AS computed_cost, NULL::VARCHAR AS cost_source WHERE false")
+
+
+def llm_sql(name: str, **values) -> str:
+    return resources.files(__package__).joinpath("sql", f"{name}.sql").read_text().format(**values)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _summary_sql() -> str:
+    budget = load_settings().monthly_budget
+    return llm_sql("run_summary", now=_now(), monthly_budget="NULL" if budget is None else repr(budget))
+
+
+def _daily_runs_sql() -> str:
+    return llm_sql("daily_runs", today=_now().date().isoformat(),
+                   days=load_settings().timeseries_days)
+
+
+def _register_prices(con: duckdb.DuckDBPyConnection) -> None:
+    register_prices(con, load_prices(load_settings().model_prices_path))
+
+
+def budget_checks(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
+    budget, spent, ratio, pass_rate, qa_runs = con.execute(
+        "SELECT monthly_budget, current_month_cost, budget_used_ratio, qa_pass_rate, "
+        "qa_passed + qa_warning + qa_failed FROM result_rows").fetchall()[0]
+    floor = load_settings().qa_pass_rate_floor
+    figure = (f"${spent:,.2f} of ${budget:,.2f} this month ({ratio:.0%})" if budget else "no monthly budget configured")
+    meta = {"current_month_cost": dg.MetadataValue.float(float(spent)),
+            "monthly_budget": dg.MetadataValue.float(float(budget or 0)),
+            "budget_used_ratio": dg.MetadataValue.float(float(ratio or 0))}
+    used = ratio or 0.0
+    return [
+        dg.AssetCheckResult(check_name="budget_below_70_percent", passed=used < 0.7,
+                            severity=dg.AssetCheckSeverity.WARN, metadata=meta, description=figure),
+        dg.AssetCheckResult(check_name="budget_below_90_percent", passed=used < 0.9,
+                            severity=dg.AssetCheckSeverity.WARN, metadata=meta, description=figure),
+        dg.AssetCheckResult(check_name="budget_not_exceeded", passed=used <= 1.0,
+                            severity=dg.AssetCheckSeverity.ERROR, metadata=meta, description=figure),
+        dg.AssetCheckResult(
+            check_name="qa_pass_rate_at_least_floor", passed=qa_runs == 0 or pass_rate >= floor,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"qa_pass_rate": dg.MetadataValue.float(float(pass_rate)), "floor": floor},
+            description=f"QA pass rate {pass_rate:.1%} (floor {floor:.0%})" if qa_runs else "no QA results yet",
+        ),
+    ]
+
+
+def cost_spike_check(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
+    """The newest day against the day before it: a jump beyond the factor warns."""
+    factor = load_settings().cost_spike_factor
+    rows = con.execute("SELECT date, cost FROM result_rows ORDER BY date DESC LIMIT 2").fetchall()
+    (day, cost), previous = (rows[0], rows[1][1]) if len(rows) == 2 else ((None, 0.0), 0.0)
+    ratio = cost / previous if previous else None
+    spiked = ratio is not None and ratio > factor
+    worst = scalar(con, "SELECT max(cost / nullif(prev, 0)) FROM (SELECT cost, lag(cost) OVER (ORDER BY date) "
+                        "AS prev FROM result_rows)")
+    return [dg.AssetCheckResult(
+        check_name="no_cost_spike", passed=not spiked, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"day": dg.MetadataValue.text(str(day)), "cost": dg.MetadataValue.float(float(cost)),
+                  "previous_day_cost": dg.MetadataValue.float(float(previous)), "factor": factor,
+                  "largest_day_over_day_ratio_in_window": dg.MetadataValue.float(float(worst or 0))},
+        description=(f"{day}: ${cost:,.2f} is {ratio:.1f}× the day before (limit {factor}×)" if ratio
+                     else f"{day}: no previous-day cost to compare"),
+    )]
+
+
+def _check(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(name, asset=asset, description=description)
+
+
+model_usage = build_daily_table("llm_runs", TableSpec(
+    name="llm_model_usage", layer="processed", group="llm_runs",
+    description="One row per run × model, per start day: tokens and cost, reported or computed from the "
+                "price table (cost_source, price_version). Backfill days to re-price them.",
+    deps=[RAW], sql=lambda day: llm_sql("llm_model_usage", day=day), prepare=_register_prices,
+))
+
+USAGE = model_usage.key
+RUN_COSTS = dg.AssetKey("llm_run_costs")
+JOBS = dg.AssetKey("llm_jobs_current")
+QA = dg.AssetKey("qa_summary")
+
+lake_tables = [
+    build_lake_table(TableSpec(
+        name="llm_run_costs", layer="processed", group="llm_runs", deps=[RAW, USAGE],
+        description="One row per run: tokens, cost and where the cost came from.",
+        sql=lambda: llm_sql("llm_run_costs"), fallback_views={"llm_model_usage": EMPTY_USAGE},
+    )),
+    build_lake_table(TableSpec(
+        name="llm_jobs_current", layer="processed", group="llm_runs", deps=[RAW],
+        description="The latest snapshot of every background job.", sql=lambda: llm_sql("llm_jobs_current"),
+        chart=("Jobs by status", "SELECT status, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
+    )),
+    build_lake_table(TableSpec(
+        name="qa_summary", layer="marts", group="llm_marts", deps=[RUN_COSTS],
+        description="QA results across runs; pass rate = passed / (passed + warning + failed).",
+        sql=lambda: llm_sql("qa_summary"),
+    )),
+    build_lake_table(TableSpec(
+        name="run_summary", layer="marts", group="llm_marts", deps=[RUN_COSTS, JOBS, QA],
+        description="The seed's AnalyticsSummary: totals, averages, jobs by status, 2- vs 3-loop, QA, budget.",
+        sql=_summary_sql,
+        check_specs=[
+            _check("budget_below_70_percent", "run_summary", "This month's cost is under 70 % of the budget."),
+            _check("budget_below_90_percent", "run_summary", "This month's cost is under 90 % of the budget."),
+            _check("budget_not_exceeded", "run_summary", "This month's cost is within the budget."),
+            _check("qa_pass_rate_at_least_floor", "run_summary", "QA pass rate at or above ANALYTICS_QA_PASS_RATE_FLOOR."),
+        ],
+        checks=budget_checks,
+    )),
+    build_lake_table(TableSpec(
+        name="project_costs", layer="marts", group="llm_marts", deps=[RUN_COSTS],
+        description="The seed's ProjectSummary per project.", sql=lambda: llm_sql("project_costs"),
+        chart=("Cost by project (USD)", "SELECT project_name, round(total_cost, 2) FROM result_rows"),
+    )),
+    build_lake_table(TableSpec(
+        name="model_costs", layer="marts", group="llm_marts", deps=[USAGE],
+        description="The seed's ModelSummary per model, with cost share.", sql=lambda: llm_sql("model_costs"),
+        fallback_views={"llm_model_usage": EMPTY_USAGE},
+        chart=("Cost by model (USD)", "SELECT model_name, round(total_cost, 4) FROM result_rows"),
+    )),
+    build_lake_table(TableSpec(
+        name="daily_runs", layer="marts", group="llm_marts", deps=[RUN_COSTS],
+        description="Runs, tokens, cost and QA per day over the last ANALYTICS_TIMESERIES_DAYS days (zeros "
+                    "for days without runs).",
+        sql=_daily_runs_sql,
+        check_specs=[_check("no_cost_spike", "daily_runs",
+                            "The newest day's cost is within ANALYTICS_COST_SPIKE_FACTOR × the day before.")],
+        checks=cost_spike_check,
+        chart=("Cost per day (USD)", "SELECT strftime(date, '%m-%d'), round(cost, 2) FROM result_rows"),
+    )),
+]

@@ -1,0 +1,115 @@
+"""Exports: the seed's analytics JSON and sectioned CSV, and any warehouse table as CSV/JSON/Parquet."""
+
+from __future__ import annotations
+
+import csv
+import decimal
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analytics_pipeline.serving.sql_runner import QueryError, QueryResult, run_query, warehouse_tables
+from analytics_pipeline.settings import Settings
+
+FORMATS = ("csv", "json", "parquet")
+SEED_MARTS = ("run_summary", "project_costs", "model_costs", "daily_runs")
+QA_FIELDS = ("total_qa_runs", "qa_passed", "qa_warning", "qa_failed", "qa_error", "qa_not_run", "pass_rate")
+SUMMARY_LABELS = [
+    ("Total Runs", "total_runs"), ("Total Jobs", "total_jobs"), ("Total Tokens", "total_tokens"),
+    ("Total Cost (USD)", "total_cost"), ("Average Cost Per Run (USD)", "avg_cost_per_run"),
+    ("Average Duration (s)", "avg_duration_seconds"), ("Jobs Completed", "jobs_completed"),
+    ("Jobs Failed", "jobs_failed"), ("Jobs Cancelled", "jobs_cancelled"), ("Jobs Running", "jobs_running"),
+    ("Jobs Queued", "jobs_queued"), ("2-Loop Runs", "runs_2loop"), ("3-Loop Runs", "runs_3loop"),
+    ("QA Pass Rate", "qa_pass_rate"), ("Monthly Budget (USD)", "monthly_budget"),
+    ("Current Month Cost (USD)", "current_month_cost"), ("Budget Remaining (USD)", "budget_remaining"),
+    ("Generated At", "generated_at"),
+]
+PROJECT_COLUMNS = [("Project", "project_name"), ("Runs", "runs_count"), ("Last Run", "last_run_time"),
+                   ("Total Tokens", "total_tokens"), ("Total Cost (USD)", "total_cost"),
+                   ("Avg Duration (s)", "avg_duration_seconds"), ("QA Passed", "qa_passed"),
+                   ("QA Warning", "qa_warning"), ("QA Failed", "qa_failed"), ("QA Not Run", "qa_not_run")]
+MODEL_COLUMNS = [("Model", "model_name"), ("Total Tokens", "total_tokens"), ("Total Cost (USD)", "total_cost"),
+                 ("Usage Count", "usage_count"), ("Cost Share", "cost_share")]
+
+
+def export(settings: Settings, marts: list[str], fmt: str, out_dir: Path) -> list[Path]:
+    """Write the export files; returns their paths. No marts named = the seed's analytics export."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not marts and fmt in ("json", "csv"):
+        tables = {name: _read(settings, name) for name in SEED_MARTS}
+        path = out_dir / f"analytics.{fmt}"
+        path.write_text(seed_json(tables) if fmt == "json" else seed_csv(tables))
+        return [path]
+    names = list(marts) or list(SEED_MARTS)
+    known = warehouse_tables(settings)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise QueryError(f"unknown table(s) {', '.join(unknown)}; exportable: {', '.join(sorted(known))}")
+    paths = []
+    for name in names:
+        path = out_dir / f"{name}.{fmt}"
+        write_table(_read(settings, name), fmt, path)
+        paths.append(path)
+    return paths
+
+
+def _read(settings: Settings, name: str) -> QueryResult:
+    return run_query(settings, f'SELECT * FROM "{name}"')
+
+
+def _records(result: QueryResult) -> list[dict]:
+    return [dict(zip(result.columns, row)) for row in result.rows]
+
+
+def json_value(value):
+    """Decimals are numbers in JSON; dates and times are ISO-8601 strings."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def seed_json(tables: dict[str, QueryResult]) -> str:
+    summary = (_records(tables["run_summary"]) or [{}])[0]
+    qa = {field: summary.pop(f"qa_{field}" if not field.startswith("qa_") else field, None) for field in QA_FIELDS}
+    summary["qa_summary"] = qa
+    document = {
+        "summary": summary,
+        "projects": _records(tables["project_costs"]),
+        "models": _records(tables["model_costs"]),
+        "timeseries": _records(tables["daily_runs"]),
+    }
+    return json.dumps(document, default=json_value, indent=2)
+
+
+def seed_csv(tables: dict[str, QueryResult]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    summary = (_records(tables["run_summary"]) or [{}])[0]
+    writer.writerows([["OVERALL SUMMARY"], ["Metric", "Value"]])
+    writer.writerows([label, _csv_value(summary.get(key))] for label, key in SUMMARY_LABELS)
+    for title, columns, table in (("PER-PROJECT SUMMARY", PROJECT_COLUMNS, "project_costs"),
+                                  ("PER-MODEL SUMMARY", MODEL_COLUMNS, "model_costs")):
+        writer.writerows([[], [title], [label for label, _ in columns]])
+        writer.writerows([_csv_value(row.get(key)) for _, key in columns] for row in _records(tables[table]))
+    return buffer.getvalue()
+
+
+def _csv_value(value) -> str:
+    return "" if value is None else json_value(value) if not isinstance(value, (int, float, str)) else str(value)
+
+
+def write_table(result: QueryResult, fmt: str, path: Path) -> None:
+    if fmt == "json":
+        path.write_text(json.dumps(_records(result), default=json_value, indent=2))
+    elif fmt == "csv":
+        with path.open("w", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(result.columns)
+            writer.writerows([_csv_value(v) for v in row] for row in result.rows)
+    else:
+        pq.write_table(result.arrow, path)
