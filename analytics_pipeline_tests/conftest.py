@@ -110,3 +110,9 @@ def use_demo_lake(demo_lake, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("ANALYTICS_DATA_DIR", settings.data_dir)
     monkeypatch.setenv("DAGSTER_HOME", settings.dagster_home)
     return settings
+
+
+def claims_report(reports):
+    """The claims line of a run's per-source report."""
+    (report,) = [r for r in reports if r.source == "claims"]
+    return report

@@ -9,7 +9,7 @@ import duckdb
 
 from analytics_pipeline.runner import run_pipeline
 from analytics_pipeline.serving.sql_runner import run_query
-from analytics_pipeline_tests.conftest import landing_root
+from analytics_pipeline_tests.conftest import claims_report, landing_root
 
 TABLES = ["claims", "claims_current", "claim_status_transitions", "financial_ops_daily", "model_performance_daily",
           "operational_efficiency_daily", "hourly_volume", "fraud_heatmap", "override_themes", "hard_cases",
@@ -24,7 +24,7 @@ def fingerprint(settings, table: str) -> str:
 
 def test_demo_run_reports_four_numbers_that_reconcile(demo_lake):
     _, reports = demo_lake
-    (claims,) = reports
+    claims = claims_report(reports)
     assert claims.files > 10 and claims.records_in > 1000
     assert claims.records_in == claims.landed + claims.quarantined + claims.duplicates
     assert claims.quarantined > 0 and claims.duplicates > 0
@@ -118,7 +118,7 @@ def test_status_transitions_match_window_query(use_demo_lake):
 
 def test_rerun_is_idempotent(use_demo_lake):
     before = {t: fingerprint(use_demo_lake, t) for t in TABLES}
-    (report,) = run_pipeline(use_demo_lake, progress=lambda _: None)
+    report = claims_report(run_pipeline(use_demo_lake, progress=lambda _: None))
     assert (report.files, report.records_in, report.landed) == (0, 0, 0)
     assert {t: fingerprint(use_demo_lake, t) for t in TABLES} == before
 

@@ -14,9 +14,10 @@ import pytest
 
 from analytics_pipeline import runner
 from analytics_pipeline.definitions import build_definitions
-from analytics_pipeline.ingestion.cursor import LandingCursor
+from analytics_pipeline.ingestion.cursor import RequestCursor
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import Settings
+from analytics_pipeline_tests.conftest import claims_report
 from analytics_pipeline_tests.records import epoch, image, insert, jsonl, stream_record
 
 LANDING_SENSOR = "claims_landing_sensor"
@@ -76,6 +77,12 @@ def evaluate_landing(defs: dg.Definitions, instance: dg.DagsterInstance, cursor:
     return result
 
 
+def ingest(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest) -> None:
+    config = request.run_config if isinstance(request.run_config, dict) else request.run_config.to_config_dict()
+    result = defs.resolve_job_def("claims_ingest_job").execute_in_process(run_config=config, instance=instance)
+    assert result.success
+
+
 def files_of(request: dg.RunRequest) -> list[str]:
     config = request.run_config if isinstance(request.run_config, dict) else request.run_config.to_config_dict()
     return config["ops"]["staged_claims"]["config"]["files"]
@@ -96,10 +103,11 @@ def test_landing_sensor_lists_the_s3_prefix_and_its_cursor_follows_etags(s3_lake
         first = evaluate_landing(defs, instance)
 
         assert [files_of(r) for r in first.run_requests] == [["claims/firehose/batch-a.jsonl"]]
-        assert first.run_requests[0].run_key.startswith("claims-landing-v1-")
-        assert LandingCursor.parse(first.cursor).seen == {"claims/firehose/batch-a.jsonl": etag}
+        assert first.run_requests[0].run_key.startswith("claims-landing-v2-")
+        assert RequestCursor.parse(first.cursor).requested == {"claims/firehose/batch-a.jsonl": (etag, 1)}
+        ingest(defs, instance, first.run_requests[0])
 
-        # identical bytes re-uploaded under the same key: same ETag, not requested again
+        # identical bytes re-uploaded under the same key: same ETag, already taken, not requested again
         assert bucket.land("firehose/batch-a.jsonl", body) == etag
         second = evaluate_landing(defs, instance, first.cursor)
         assert not second.run_requests
@@ -112,7 +120,8 @@ def test_landing_sensor_lists_the_s3_prefix_and_its_cursor_follows_etags(s3_lake
         third = evaluate_landing(defs, instance, second.cursor)
         assert [files_of(r) for r in third.run_requests] == [["claims/firehose/batch-a.jsonl"]]
         assert third.run_requests[0].run_key != first.run_requests[0].run_key
-        assert LandingCursor.parse(third.cursor).seen == {"claims/firehose/batch-a.jsonl": new_etag}
+        assert RequestCursor.parse(third.cursor).requested == {"claims/firehose/batch-a.jsonl": (new_etag, 1)}
+        ingest(defs, instance, third.run_requests[0])
 
         # a new object beside it: only the new one is requested
         bucket.land("firehose/batch-b.jsonl", jsonl([insert("s3-4", "C-4", DAY)]))
@@ -133,7 +142,7 @@ def test_run_pipeline_on_s3_lands_partitions_quarantine_and_views_then_a_late_fi
         insert("k-3", "C-2", DAY, hour=8, claim_amount=300, textract_operation="analyze_document", textract_cost=0.05),
     ]) + b"{not json at all\n")
 
-    (report,) = runner.run_pipeline(settings, progress=quiet)
+    report = claims_report(runner.run_pipeline(settings, progress=quiet))
 
     assert (report.files, report.records_in, report.landed, report.quarantined, report.days) == (1, 4, 3, 1, 2)
     old_partition = f"{lake}/raw/claims/event_date={OLD_DAY}/part-0.parquet"
@@ -171,7 +180,7 @@ def test_run_pipeline_on_s3_lands_partitions_quarantine_and_views_then_a_late_fi
         modify("late-2", "C-3", OLD_DAY, 17, "PAID", payout_amount=40.0),
     ]))
 
-    (report,) = runner.run_pipeline(settings, progress=quiet)
+    report = claims_report(runner.run_pipeline(settings, progress=quiet))
 
     assert (report.files, report.records_in, report.landed, report.quarantined, report.days) == (1, 2, 2, 0, 1)
     assert bucket.last_modified(day_partition) == day_written  # the other day was not rewritten

@@ -2,9 +2,8 @@
 
 The second sensor is what turns a late file into a backfill: a file holding records of an old
 day stages rows under that day, and the sensor asks for that day's partition (and its
-downstream daily marts) to be recomputed.
+downstream daily assets) to be recomputed.
 """
-
 
 import hashlib
 
@@ -12,13 +11,22 @@ import dagster as dg
 
 from analytics_pipeline.ingestion.assets import LandingBatchConfig
 from analytics_pipeline.ingestion.batching import split_batches
-from analytics_pipeline.ingestion.cursor import LandingCursor
-from analytics_pipeline.ingestion.manifest import pending_files, staged_days
+from analytics_pipeline.ingestion.cursor import RequestCursor
+from analytics_pipeline.ingestion.manifest import file_marker, pending_files, staged_days
 from analytics_pipeline.ingestion.staging import batch_id_for
 from analytics_pipeline.lake.resource import LakeResource
 
-RUN_KEY_VERSION = "v1"
+RUN_KEY_VERSION = "v2"
 SENSOR_INTERVAL_SECONDS = 5
+ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+          dg.DagsterRunStatus.STARTED]
+
+
+def _runs_active(context: dg.SensorEvaluationContext, job_name: str) -> bool:
+    if context.instance is None:
+        return False
+    runs = context.instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=ACTIVE), limit=1)
+    return bool(runs)
 
 
 def build_landing_sensor(source: str, job) -> dg.SensorDefinition:
@@ -27,29 +35,26 @@ def build_landing_sensor(source: str, job) -> dg.SensorDefinition:
         job=job,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Starts a staging run for new or changed files under landing/{source}/.",
+        description=f"Starts a staging run for files under landing/{source}/ that the lake has not taken in.",
     )
     def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
-        cursor = LandingCursor.parse(context.cursor)
-        landing = lake.landing_root()
-        listed = landing.list_files(source)
-        unseen = {f.key for f in cursor.unseen(listed)}
-        new = [f for f in pending_files(lake.lake_root(), landing, source) if f.key in unseen] if unseen else []
-        next_cursor = cursor.advanced(listed).serialise()
-        if not new:
-            return dg.SensorResult(
-                skip_reason=dg.SkipReason(f"no new files under landing/{source}/ ({len(listed)} files listed)"),
-                cursor=next_cursor,
-            )
-        requests = [
-            dg.RunRequest(
-                run_key=f"{source}-landing-{RUN_KEY_VERSION}-{batch_id_for(batch)}",
+        pending = {f.key: f for f in pending_files(lake.lake_root(), lake.landing_root(), source)}
+        cursor = RequestCursor.parse(context.cursor)
+        wanted, following = cursor.plan({k: file_marker(f) for k, f in pending.items()},
+                                        _runs_active(context, job.name))
+        if not wanted:
+            reason = (f"{len(pending)} files under landing/{source}/ are in runs on their way" if pending
+                      else f"no new files under landing/{source}/")
+            return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=following.serialise())
+        requests = []
+        for batch in split_batches([pending[key] for key in wanted]):
+            attempt = max(wanted[f.key] for f in batch)
+            requests.append(dg.RunRequest(
+                run_key=f"{source}-landing-{RUN_KEY_VERSION}-{batch_id_for(batch)}-{attempt}",
                 run_config=dg.RunConfig(ops={f"staged_{source}": LandingBatchConfig(files=[f.key for f in batch])}),
-                tags={"analytics/source": source, "analytics/files": str(len(batch))},
-            )
-            for batch in split_batches(new)
-        ]
-        return dg.SensorResult(run_requests=requests, cursor=next_cursor)
+                tags={"analytics/source": source, "analytics/files": str(len(batch)), "analytics/attempt": str(attempt)},
+            ))
+        return dg.SensorResult(run_requests=requests, cursor=following.serialise())
 
     return landing_sensor
 
@@ -63,17 +68,20 @@ def build_staged_days_sensor(source: str, job) -> dg.SensorDefinition:
         description=f"Merges staged `{source}` rows into their event-day partitions (late days included).",
     )
     def staged_days_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
-        days = staged_days(lake.lake_root(), source)
-        if not days:
-            return dg.SkipReason(f"nothing staged for {source}")
-        return [
-            dg.RunRequest(
-                partition_key=day,
-                run_key=f"{source}-merge-{RUN_KEY_VERSION}-{day}-{_fingerprint(files)}",
-                tags={"analytics/source": source},
-            )
-            for day, files in sorted(days.items())
-        ]
+        days = {day: _fingerprint(files) for day, files in staged_days(lake.lake_root(), source).items()}
+        cursor = RequestCursor.parse(context.cursor)
+        wanted, following = cursor.plan(days, _runs_active(context, job.name))
+        if not wanted:
+            reason = f"{len(days)} staged days of {source} are in runs on their way" if days else f"nothing staged for {source}"
+            return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=following.serialise())
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(partition_key=day, run_key=f"{source}-merge-{RUN_KEY_VERSION}-{day}-{days[day]}-{attempt}",
+                              tags={"analytics/source": source, "analytics/attempt": str(attempt)})
+                for day, attempt in sorted(wanted.items())
+            ],
+            cursor=following.serialise(),
+        )
 
     return staged_days_sensor
 

@@ -18,11 +18,12 @@ import pytest
 
 from analytics_pipeline import runner
 from analytics_pipeline.definitions import build_definitions
-from analytics_pipeline.ingestion.cursor import LOOK_BACK_SECONDS, LandingCursor
+from analytics_pipeline.ingestion.cursor import RequestCursor
 from analytics_pipeline.ingestion.manifest import file_marker
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import Settings
 from analytics_pipeline_tests.conftest import lake_root, landing_root
+from analytics_pipeline_tests.conftest import claims_report
 from analytics_pipeline_tests.records import epoch, image, insert, jsonl, stream_record
 
 LANDING_SENSOR = "claims_landing_sensor"
@@ -80,10 +81,7 @@ class Lake:
         return list(result.run_requests or []), result.cursor
 
     def staged_day_requests(self) -> list[dg.RunRequest]:
-        result = self.evaluate(STAGED_DAYS_SENSOR)
-        if isinstance(result, dg.SkipReason):
-            return []
-        return list(result)
+        return list(self.evaluate(STAGED_DAYS_SENSOR).run_requests or [])
 
     # jobs --------------------------------------------------------------------------------
     def ingest(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
@@ -164,10 +162,11 @@ def test_new_file_yields_one_run_request_then_the_cursor_skips_it(lake: Lake):
     assert len(result.run_requests) == 1
     request = result.run_requests[0]
     assert files_of(request) == ["claims/firehose/batch-a.jsonl"]
-    assert request.run_key.startswith("claims-landing-v1-")
+    assert request.run_key.startswith("claims-landing-v2-") and request.run_key.endswith("-1")
     assert request.tags["analytics/source"] == "claims"
     assert request.tags["analytics/files"] == "1"
     assert result.cursor
+    lake.ingest(request)
 
     again = lake.evaluate(LANDING_SENSOR, cursor=result.cursor)
 
@@ -175,7 +174,7 @@ def test_new_file_yields_one_run_request_then_the_cursor_skips_it(lake: Lake):
     assert not again.run_requests
     assert again.skip_reason is not None
     message = again.skip_reason.skip_message
-    assert "no new files" in message and "landing/claims/" in message and "1 files listed" in message
+    assert "no new files" in message and "landing/claims/" in message
 
 
 # (b) ---------------------------------------------------------------------------------------
@@ -186,7 +185,7 @@ def test_staged_days_become_one_partition_run_per_event_day_and_land_the_rows(la
         insert("b-2", "C-2", OLD_DAY, hour=15),
         insert("b-3", "C-3", DAY, hour=8),
     ])
-    assert isinstance(lake.evaluate(STAGED_DAYS_SENSOR), dg.SkipReason)  # nothing staged yet
+    assert lake.evaluate(STAGED_DAYS_SENSOR).skip_reason.skip_message == "nothing staged for claims"
 
     (request,), _ = lake.landing_requests()
     staged = metadata(lake.ingest(request), "staged_claims")
@@ -196,7 +195,7 @@ def test_staged_days_become_one_partition_run_per_event_day_and_land_the_rows(la
     days = lake.staged_day_requests()
 
     assert [r.partition_key for r in days] == [OLD_DAY, DAY]
-    assert all(r.run_key.startswith(f"claims-merge-v1-{r.partition_key}-") for r in days)
+    assert all(r.run_key.startswith(f"claims-merge-v2-{r.partition_key}-") for r in days)
     assert len({r.run_key for r in days}) == 2
 
     landed = {r.partition_key: metadata(lake.merge(r), "raw_claims") for r in days}
@@ -208,8 +207,8 @@ def test_staged_days_become_one_partition_run_per_event_day_and_land_the_rows(la
     assert sorted((run.job_name, run.tags.get("dagster/partition", "")) for run in lake.instance.get_runs()) == [
         (DAILY_JOB, OLD_DAY), (DAILY_JOB, DAY), (INGEST_JOB, ""),
     ]
-    skip = lake.evaluate(STAGED_DAYS_SENSOR)
-    assert isinstance(skip, dg.SkipReason) and "nothing staged" in skip.skip_message
+    skip = lake.evaluate(STAGED_DAYS_SENSOR).skip_reason
+    assert "nothing staged" in skip.skip_message
     # the manifest now holds the file: a fresh landing evaluation (no cursor) asks for nothing
     requests, _ = lake.landing_requests()
     assert requests == []
@@ -313,38 +312,59 @@ def test_same_key_redelivered_with_changed_content_is_picked_up_again(lake: Lake
 
 # (f) ---------------------------------------------------------------------------------------
 
-def test_cursor_high_water_mark_does_not_hide_older_files_inside_the_look_back(lake: Lake):
-    high_water_mark = float(int(time.time()) - 60)
-    lake.land("seen.jsonl", [insert("f-1", "C-1", DAY)], mtime=high_water_mark)
-    lake.land("written-late.jsonl", [insert("f-2", "C-2", DAY)], mtime=high_water_mark - LOOK_BACK_SECONDS / 3)
-    listed = {f.key: f for f in lake.landing.list_files("claims")}
-    seen = listed["claims/seen.jsonl"]
-    assert seen.mtime == high_water_mark
-    cursor = LandingCursor(high_water_mark=seen.mtime, seen={seen.key: file_marker(seen)}).serialise()
+def test_a_file_with_an_old_modification_time_is_still_picked_up(lake: Lake):
+    lake.land("fresh.jsonl", [insert("f-1", "C-1", DAY)])
+    first, cursor = lake.landing_requests()
+    lake.ingest(first[0])
+    an_hour_ago = time.time() - 3600  # as `cp -p` or `rsync -a` would leave it
+    lake.land("copied-with-old-mtime.jsonl", [insert("f-2", "C-2", DAY)], mtime=an_hour_ago)
 
-    requests, next_cursor = lake.landing_requests(cursor)
+    requests, cursor = lake.landing_requests(cursor)
 
-    assert len(requests) == 1
-    assert files_of(requests[0]) == ["claims/written-late.jsonl"]  # older mtime, never seen: requested
-    advanced = LandingCursor.parse(next_cursor)
-    assert advanced.high_water_mark == high_water_mark  # an older file does not move the mark back
-    assert advanced.seen == {key: file_marker(f) for key, f in listed.items()}
-
-    requests, _ = lake.landing_requests(next_cursor)
-    assert requests == []
+    assert [files_of(r) for r in requests] == [["claims/copied-with-old-mtime.jsonl"]]
+    lake.ingest(requests[0])
+    assert lake.landing_requests(cursor)[0] == []
 
 
-def test_cursor_does_not_rerequest_a_key_seen_with_the_same_marker(lake: Lake):
+def test_a_file_already_taken_is_not_requested_again(lake: Lake):
     lake.land("one.jsonl", [insert("g-1", "C-1", DAY)])
     first, cursor = lake.landing_requests()
     assert [files_of(r) for r in first] == [["claims/one.jsonl"]]
+    lake.ingest(first[0])
 
     lake.land("two.jsonl", [insert("g-2", "C-2", DAY)])
     second, cursor = lake.landing_requests(cursor)
-    assert [files_of(r) for r in second] == [["claims/two.jsonl"]]  # one.jsonl (same marker) is not asked again
+    assert [files_of(r) for r in second] == [["claims/two.jsonl"]]  # one.jsonl is in the manifest
+    lake.ingest(second[0])
 
     third, _ = lake.landing_requests(cursor)
     assert third == []
+
+
+def test_a_request_whose_run_never_finished_is_retried_with_a_new_run_key(lake: Lake):
+    lake.land("stuck.jsonl", [insert("h-1", "C-1", DAY)])
+    first, cursor = lake.landing_requests()
+    # the run failed (or was never launched): no run of the job is active, the file is still pending
+    retry, cursor = lake.landing_requests(cursor)
+    assert [files_of(r) for r in retry] == [["claims/stuck.jsonl"]]
+    assert first[0].run_key.endswith("-1") and retry[0].run_key.endswith("-2")
+    assert retry[0].tags["analytics/attempt"] == "2"
+
+
+def test_request_cursor_waits_while_a_run_is_active_and_resets_on_a_changed_file():
+    cursor = RequestCursor()
+    wanted, cursor = cursor.plan({"a": "m1"}, runs_active=False)
+    assert wanted == {"a": 1}
+    wanted, cursor = cursor.plan({"a": "m1"}, runs_active=True)
+    assert wanted == {}  # its run is on the way
+    wanted, cursor = cursor.plan({"a": "m1", "b": "m1"}, runs_active=True)
+    assert wanted == {"b": 1}  # a new file does not wait for other runs
+    wanted, cursor = cursor.plan({"a": "m2"}, runs_active=True)
+    assert wanted == {"a": 1}  # changed content is new work
+    wanted, cursor = cursor.plan({"a": "m2"}, runs_active=False)
+    assert wanted == {"a": 2}  # nothing active and still pending: retry
+    _, cursor = cursor.plan({}, runs_active=False)
+    assert RequestCursor.parse(cursor.serialise()).requested == {}  # done items are forgotten
 
 
 # (g) ---------------------------------------------------------------------------------------
@@ -377,7 +397,7 @@ def test_run_pipeline_twice_stages_nothing_the_second_time_and_is_recorded(lake_
 
     first = runner.run_pipeline(settings, progress=lambda _: None)
 
-    (report,) = first
+    report = claims_report(first)
     assert (report.files, report.records_in, report.landed, report.quarantined, report.days) == (1, 5, 4, 1, 2)
     before = {sql: run_query(settings, sql).rows for sql in SNAPSHOT_QUERIES}
     assert [r[0] for r in run_query(settings, "SELECT event_id FROM claims ORDER BY event_id").rows] == [
@@ -386,7 +406,7 @@ def test_run_pipeline_twice_stages_nothing_the_second_time_and_is_recorded(lake_
 
     second = runner.run_pipeline(settings, progress=lambda _: None)
 
-    (report,) = second
+    report = claims_report(second)
     assert (report.files, report.records_in, report.landed, report.quarantined, report.days) == (0, 0, 0, 0, 0)
     assert lake_root(settings).list_files("staging/claims") == []
     after = {sql: run_query(settings, sql).rows for sql in SNAPSHOT_QUERIES}
