@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from analytics_pipeline.serving.exports import FORMATS, json_value
+from analytics_pipeline.serving.exports import FORMATS, json_rows, json_value
 from analytics_pipeline.settings import Settings, SettingsError, load_settings
 
 
@@ -27,6 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, SettingsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # noqa: BLE001 - the one place that turns failures into one line
+        if not _is_environment_error(err):
+            raise
+        print(f"error: {_one_line(err)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -66,6 +71,21 @@ def _parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="start `dagster dev` with DAGSTER_HOME under the data dir")
     dev.set_defaults(handler=_dev)
     return parser
+
+
+def _is_environment_error(err: Exception) -> bool:
+    """Failures of the machine, the network or a run: reported, not a bug in this program."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from analytics_pipeline.llm_runs.prices import PriceTableError
+    from analytics_pipeline.runner import RunFailed
+
+    return isinstance(err, (OSError, BotoCoreError, ClientError, RunFailed, PriceTableError))
+
+
+def _one_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
 def _positive_int(text: str) -> int:
@@ -155,7 +175,7 @@ def _sql(args, settings: Settings) -> int:
         writer.writerow(result.columns)
         writer.writerows(result.rows)
     elif args.format == "json":
-        print(json.dumps([dict(zip(result.columns, row)) for row in result.rows], default=json_value, indent=2))
+        print(json.dumps(json_rows(result.columns, result.rows), default=json_value, indent=2, allow_nan=False))
     else:
         print(_table(result.columns, result.rows))
     return 0

@@ -38,6 +38,21 @@ run_coordinator:
 _QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+class RunFailed(RuntimeError):
+    """A job run failed; the message names the run, the step and the first line of its error."""
+
+
+def _succeeded(result: dg.ExecuteInProcessResult, what: str) -> dg.ExecuteInProcessResult:
+    if result.success:
+        return result
+    failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    detail = "; ".join(
+        f"{e.step_key}: {(e.step_failure_data.error.message if e.step_failure_data.error else 'failed').strip().splitlines()[0]}"
+        for e in failures
+    ) or "the run failed"
+    raise RunFailed(f"{what} failed (run {result.run_id[:8]}, see `analytics-pipeline dev`): {detail}")
+
+
 @dataclass
 class SourceReport:
     source: str
@@ -71,7 +86,8 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print) ->
         _merge_days(defs, instance, report, progress)
         reports.append(report)
     progress("refreshing whole-lake tables and warehouse views")
-    defs.resolve_job_def("refresh_job").execute_in_process(instance=instance, run_config=_QUIET)
+    _succeeded(defs.resolve_job_def("refresh_job").execute_in_process(
+        instance=instance, run_config=_QUIET, raise_on_error=False), "refreshing the lake tables")
     for report in reports:
         report.data_through = _data_through(settings, report.source)
     return reports
@@ -86,10 +102,12 @@ def rematerialize_days(settings: Settings, source: str, days: list[str], progres
     job = defs.resolve_job_def(f"{source}_daily_job")
     for n, day in enumerate(days, start=1):
         progress(f"{source}: day {day} ({n}/{len(days)})")
-        job.execute_in_process(partition_key=day, instance=instance, run_config=_QUIET,
-                               tags={"analytics/reason": "reprice"})
+        _succeeded(job.execute_in_process(partition_key=day, instance=instance, run_config=_QUIET,
+                                          tags={"analytics/reason": "reprice"}, raise_on_error=False),
+                   f"{source} day {day}")
     progress("refreshing whole-lake tables and warehouse views")
-    defs.resolve_job_def("refresh_job").execute_in_process(instance=instance, run_config=_QUIET)
+    _succeeded(defs.resolve_job_def("refresh_job").execute_in_process(
+        instance=instance, run_config=_QUIET, raise_on_error=False), "refreshing the lake tables")
 
 
 def _data_through(settings: Settings, source: str) -> str:
@@ -123,7 +141,8 @@ def _stage(defs, instance, report: SourceReport, progress) -> None:
     for n, request in enumerate(requests, start=1):
         progress(f"{report.source}: staging batch {n}/{len(requests)} ({request.tags.get('analytics/files')} files)")
         config = {**_as_dict(request.run_config), **_QUIET}
-        result = job.execute_in_process(run_config=config, instance=instance, tags=request.tags)
+        result = _succeeded(job.execute_in_process(run_config=config, instance=instance, tags=request.tags,
+                                                   raise_on_error=False), f"{report.source} staging batch {n}")
         meta = _all_metadata(result, f"staged_{report.source}")
         report.files += meta.get("files", 0)
         report.records_in += meta.get("records_in", 0)
@@ -136,9 +155,9 @@ def _merge_days(defs, instance, report: SourceReport, progress) -> None:
     job = defs.resolve_job_def(f"{report.source}_daily_job")
     for n, request in enumerate(requests, start=1):
         progress(f"{report.source}: day {request.partition_key} ({n}/{len(requests)}): merge raw partition, recompute marts")
-        result = job.execute_in_process(
-            partition_key=request.partition_key, instance=instance, tags=request.tags, run_config=_QUIET
-        )
+        result = _succeeded(job.execute_in_process(
+            partition_key=request.partition_key, instance=instance, tags=request.tags, run_config=_QUIET,
+            raise_on_error=False), f"{report.source} day {request.partition_key}")
         meta = _all_metadata(result, f"raw_{report.source}")
         report.landed += meta.get("landed", 0)
         report.duplicates += meta.get("duplicates", 0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 DEFAULT_DATA_DIR = "./data"
@@ -50,7 +51,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         landing_uri=_absolute(env.get("ANALYTICS_LANDING_URI") or str(Path(data_dir) / "landing")),
         s3_endpoint_url=env.get("ANALYTICS_S3_ENDPOINT_URL", ""),
         schema=env.get("ANALYTICS_SCHEMA") or DEFAULT_SCHEMA,
-        partitions_start=env.get("ANALYTICS_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
+        partitions_start=_day(env.get("ANALYTICS_PARTITIONS_START") or DEFAULT_PARTITIONS_START),
         monthly_budget=_budget(env.get("ANALYTICS_MONTHLY_BUDGET", "50")),
         timeseries_days=_number(env, "ANALYTICS_TIMESERIES_DAYS", "30", int, minimum=1),
         cost_spike_factor=_number(env, "ANALYTICS_COST_SPIKE_FACTOR", "3", float, minimum=1),
@@ -72,6 +73,13 @@ def _number(env, name: str, default: str, kind, minimum: float):
     if value < minimum:
         raise SettingsError(f"{name}={text!r} must be at least {minimum}")
     return value
+
+
+def _day(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise SettingsError(f"ANALYTICS_PARTITIONS_START={text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _budget(text: str) -> float | None:

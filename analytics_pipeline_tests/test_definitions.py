@@ -67,6 +67,7 @@ def test_asset_graph_snapshot(lake_env):
             assert isinstance(partitions_def, dg.DailyPartitionsDefinition), name
             assert partitions_def.end_offset == 1
     assert {dep.asset_key.to_user_string() for dep in specs["raw_claims"].deps} == {"staged_claims"}
+    assert specs["raw_claims"].freshness_policy.fail_window.to_timedelta().total_seconds() == 26 * 3600
     assert "raw_claims" in {dep.asset_key.to_user_string() for dep in specs["financial_ops_daily"].deps}
 
 

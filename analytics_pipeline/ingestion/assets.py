@@ -6,6 +6,8 @@ merges that day's staged rows into the raw partition.
 """
 
 
+from datetime import timedelta
+
 import dagster as dg
 
 from analytics_pipeline.ingestion.batching import split_batches
@@ -114,6 +116,10 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         partitions_def=event_day_partitions,
         deps=[staged_asset_key(source)],
         pool=f"raw_{source}_writer",
+        # A concurrent merge of the same day (sensor + manual backfill) makes this one retry.
+        retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
+        # Partition freshness in the UI: warn after 13 h without a new partition merged, fail after 26 h.
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=13)),
         description=f"Raw layer of `{source}`: one typed, deduplicated row per record, one Parquet file per event day.",
         check_specs=[partitioned_check_spec("event_ids_unique", f"raw_{source}",
                                             "No event id appears twice in the partition.")],

@@ -10,6 +10,7 @@ Blank lines are not records; ``line_no`` counts the file's non-empty lines from 
 
 from __future__ import annotations
 
+import gzip
 import json
 import zlib
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from analytics_pipeline.lake.storage import StorageRoot
 
 _SEPARATOR = "\x1f"
 _PEEK_BYTES = 64 * 1024
+_GLOB_CHARACTERS = "*?[{"
 _LINES_SCHEMA = pa.schema(
     [("file_seq", pa.int32()), ("file", pa.string()), ("line_no", pa.int64()),
      ("text", pa.string()), ("issue", pa.string())]
@@ -49,15 +51,20 @@ def csv_line_scan(paths: list[str], compression: str) -> str:
 
 
 def _read(root: StorageRoot, f: LandingFile, limit: int | None = None) -> tuple[bytes, str | None]:
-    """The file's (decompressed) bytes, and what went wrong if the stream ends early."""
+    """The file's (decompressed) bytes, at most ``limit`` of them, and what went wrong if the stream ends early."""
     with root.fs.open(f.path, "rb") as stream:
-        data = stream.read() if limit is None or f.compression == "gzip" else stream.read(limit)
-    if f.compression != "gzip":
-        return data, None
-    return _gunzip(data, limit)
+        if f.compression != "gzip":
+            return (stream.read() if limit is None else stream.read(limit)), None
+        if limit is not None:  # a peek: decompress only what is asked for
+            try:
+                return gzip.GzipFile(fileobj=stream).read(limit), None
+            except (EOFError, OSError, zlib.error) as exc:
+                return b"", f"unreadable file: {exc}"
+        data = stream.read()
+    return _gunzip(data)
 
 
-def _gunzip(data: bytes, limit: int | None) -> tuple[bytes, str | None]:
+def _gunzip(data: bytes) -> tuple[bytes, str | None]:
     """Decompress every gzip member; keep what a truncated or corrupt stream still yields."""
     out, rest = [], data
     try:
@@ -67,8 +74,6 @@ def _gunzip(data: bytes, limit: int | None) -> tuple[bytes, str | None]:
             if not decompressor.eof:
                 return b"".join(out), "unreadable file: the gzip stream is truncated"
             rest = decompressor.unused_data
-            if limit is not None and sum(map(len, out)) >= limit:
-                break
     except zlib.error as exc:
         return b"".join(out), f"unreadable file: corrupt gzip data ({exc})"
     return b"".join(out), None
@@ -76,6 +81,8 @@ def _gunzip(data: bytes, limit: int | None) -> tuple[bytes, str | None]:
 
 def _classify(con: duckdb.DuckDBPyConnection, root: StorageRoot, f: LandingFile) -> str:
     """'lines' (DuckDB scans it), 'document' (one JSON document) or 'python' (split in Python)."""
+    if any(c in f.path for c in _GLOB_CHARACTERS):  # DuckDB would expand the name as a pattern
+        return "python"
     head, problem = _read(root, f, _PEEK_BYTES)
     if problem:
         return "python"

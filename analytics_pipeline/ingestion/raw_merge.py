@@ -16,6 +16,10 @@ from analytics_pipeline.lake.parquet import write_parquet
 from analytics_pipeline.lake.storage import StorageRoot
 
 
+class ConcurrentMergeError(RuntimeError):
+    """Another merge replaced the partition while this one was computing; retrying is safe."""
+
+
 @dataclass
 class MergeResult:
     source: str
@@ -33,7 +37,8 @@ def merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
     staged = [lake.path(f.key) for f in lake.list_files(layout.staging_day(source, day))
               if f.key.endswith(".parquet")]
     partition_key = layout.raw_partition(source, day)
-    has_partition = lake.exists(partition_key)
+    version_before = lake.version(partition_key)
+    has_partition = version_before is not None
     result.staged_files = len(staged)
     if not staged and not has_partition:
         return result
@@ -64,9 +69,12 @@ def merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
         result.partition_rows = scalar(con, "SELECT count(*) FROM merged")
         result.data_through = str(scalar(con, "SELECT max(event_time) FROM merged"))
         if result.landed:
+            if lake.version(partition_key) != version_before:
+                raise ConcurrentMergeError(f"raw/{source} {day} was replaced by another merge; retry this one")
             write_parquet(con, lake, "SELECT * FROM merged", partition_key)
     finally:
         con.close()
     for path in staged:
-        lake.fs.rm(path)
+        if lake.fs.exists(path):  # a concurrent merge of the same day may have taken it already
+            lake.fs.rm(path)
     return result

@@ -73,6 +73,15 @@ class StorageRoot:
     def exists(self, *parts: str) -> bool:
         return self.fs.exists(self.path(*parts))
 
+    def version(self, *parts: str) -> str | None:
+        """What changes whenever the object is replaced (ETag on S3, mtime and size on disk); None if absent."""
+        try:
+            info = self.fs.info(self.path(*parts))
+        except FileNotFoundError:
+            return None
+        etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
+        return etag or f"{info.get('size')}:{_mtime(info)}:{info.get('ino', '')}"
+
     def read_bytes(self, *parts: str) -> bytes:
         return self.fs.cat_file(self.path(*parts))
 

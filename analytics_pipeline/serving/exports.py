@@ -6,6 +6,7 @@ import csv
 import decimal
 import io
 import json
+import math
 from pathlib import Path
 
 import pyarrow as pa
@@ -61,7 +62,13 @@ def _read(settings: Settings, name: str) -> QueryResult:
 
 
 def _records(result: QueryResult) -> list[dict]:
-    return [dict(zip(result.columns, row)) for row in result.rows]
+    return json_rows(result.columns, result.rows)
+
+
+def json_rows(result_columns: list[str], rows: list[tuple]) -> list[dict]:
+    """Rows as JSON-ready dicts: NaN and infinities become null (JSON has no NaN)."""
+    return [{c: (None if isinstance(v, float) and (math.isnan(v) or math.isinf(v)) else v)
+             for c, v in zip(result_columns, row)} for row in rows]
 
 
 def json_value(value):
@@ -83,7 +90,7 @@ def seed_json(tables: dict[str, QueryResult]) -> str:
         "models": _records(tables["model_costs"]),
         "timeseries": _records(tables["daily_runs"]),
     }
-    return json.dumps(document, default=json_value, indent=2)
+    return json.dumps(document, default=json_value, indent=2, allow_nan=False)
 
 
 def seed_csv(tables: dict[str, QueryResult]) -> str:
@@ -105,7 +112,7 @@ def _csv_value(value) -> str:
 
 def write_table(result: QueryResult, fmt: str, path: Path) -> None:
     if fmt == "json":
-        path.write_text(json.dumps(_records(result), default=json_value, indent=2))
+        path.write_text(json.dumps(_records(result), default=json_value, indent=2, allow_nan=False))
     elif fmt == "csv":
         with path.open("w", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")

@@ -42,9 +42,10 @@ def to_duckdb_sql(query: str, dialect: str, schema: str = "") -> str:
     statement = statements[0]
     if not isinstance(statement, exp.Query):
         raise QueryError(f"only read-only queries (SELECT, WITH, VALUES) may run; got {statement.key.upper()}")
-    qualified = [t for t in statement.find_all(exp.Table) if schema and t.db == schema]
-    for table in qualified:
+    qualified = [t for t in statement.find_all(exp.Table) if schema and t.db.lower() == schema.lower()]
+    for table in qualified:  # also drops a catalog part such as Athena's "AwsDataCatalog"
         table.set("db", None)
+        table.set("catalog", None)
     return statement.sql(dialect="duckdb") if dialect != "duckdb" or qualified else query
 
 

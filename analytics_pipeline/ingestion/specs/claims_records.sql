@@ -41,6 +41,16 @@ elements AS (
            unnest(members)::VARCHAR AS text, true AS is_json, NULL AS issue
     FROM containers WHERE members IS NOT NULL
 ),
+decoded AS (  -- a Lambda reading the Kinesis stream gets each change record base64-encoded in kinesis.data
+    SELECT file_seq, file, line_no, record_no, issue,
+           CASE WHEN kinesis_text IS NOT NULL THEN kinesis_text ELSE text END AS text,
+           CASE WHEN kinesis_text IS NOT NULL THEN json_valid(kinesis_text) ELSE is_json END AS is_json
+    FROM (
+        SELECT *, CASE WHEN is_json AND contains(text, '"kinesis"') AND json_type(text, '$.kinesis.data') = 'VARCHAR'
+                       THEN TRY(decode(from_base64(json_extract_string(text, '$.kinesis.data'))))
+                  END AS kinesis_text
+        FROM elements)
+),
 envelopes AS (
     SELECT *,
         CASE WHEN is_json THEN json_type(text) END AS json_kind,
@@ -50,7 +60,7 @@ envelopes AS (
             "dynamodb": {{"ApproximateCreationDateTime": "VARCHAR", "SequenceNumber": "VARCHAR",
                          "ApproximateCreationDateTimePrecision": "VARCHAR",
                          "Keys": "JSON", "NewImage": "JSON", "OldImage": "JSON"}}}}') END AS r
-    FROM elements
+    FROM decoded
 ),
 records AS (
     SELECT *,
