@@ -168,7 +168,7 @@ class _TracedConnection:
     def execute(self, query, *params):
         started = time.perf_counter()
         self._con.execute(query, *params)
-        self._log.append((time.perf_counter() - started, " ".join(str(query).split())[:150]))
+        self._log.append((time.perf_counter() - started, " ".join(str(query).split())[:400]))
         return self
 
     def __getattr__(self, name):
@@ -292,6 +292,17 @@ def worker_python(args: argparse.Namespace) -> dict:
             "peak_kb": _peak_rss_kb()}
 
 
+def code_fingerprint() -> str:
+    """A hash of the ingestion and lake code a worker imports: other people edit it while benchmarks run."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    package = HERE.parent / "analytics_pipeline"
+    for path in sorted([*package.glob("ingestion/**/*.py"), *package.glob("ingestion/**/*.sql"), *package.glob("lake/*.py")]):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def _cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
@@ -396,7 +407,7 @@ def rate(r: dict) -> float:
 
 
 def table(rows: list[dict], bare: dict, python: dict) -> list[str]:
-    lines = ["| path | records | seconds (best) | records/s | vs bare | vs per-record Python | CPU s | peak RSS |",
+    lines = ["| path | records | seconds (best round) | records/s | vs bare | vs per-record Python | CPU s | peak RSS (highest round) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['title']} | {r['records']:,} | {r['seconds']:.1f} | {rate(r):,.0f} | {rate(r) / rate(bare):.2f} | "
@@ -499,7 +510,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     if args.worker:
+        fingerprint = code_fingerprint()
         result = WORKERS[args.worker](args)
+        result["code_fingerprint"] = fingerprint
         Path(args.result).write_text(json.dumps(result))
         return
     if args.report_only:
@@ -552,8 +565,9 @@ def main(argv: list[str] | None = None) -> None:
     for label, (_, _, _, title) in paths.items():
         row = summarize(runs[label])
         row["title"] = title + (f", first {row['records']:,} records" if label == "python" and row["records"] < meta["records"] else "")
-        if label != "python" and row["records"] != meta["records"]:
-            print(f"WARNING: {label} read {row['records']:,} records, the file has {meta['records']:,}")
+        if row["rows_out"] != row["records"] or (label != "python" and row["records"] != meta["records"]):
+            print(f"WARNING: {label} read {row['records']:,} records and wrote {row['rows_out']:,} rows; "
+                  f"the file has {meta['records']:,}")
         rows.append(row)
     order = ["bare", "ours", "ours-limited", "python"]
     rows.sort(key=lambda r: order.index(r["label"]))
@@ -564,6 +578,11 @@ def main(argv: list[str] | None = None) -> None:
         traced = run_worker("ours", [*ours_args, "--profile"], None, "ours-profile")
         trace = statement_kinds(traced["trace"])
     loads = [r["load_before"] for label in runs for r in runs[label]]
+    fingerprints = sorted({r["code_fingerprint"] for label in runs if label.startswith("ours") for r in runs[label]})
+    host["code"] += f" (ingestion/lake fingerprint {', '.join(fingerprints)})"
+    if len(fingerprints) > 1:
+        print(f"WARNING: the ingestion code changed during the run ({', '.join(fingerprints)}); rerun when it is quiet")
+        host["code"] += " — CHANGED DURING THE RUN, numbers mix versions"
     section = report(args, meta, host, rows, when, loads, trace)
     print()
     print(section)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
 
-from analytics_pipeline.lake.duck import scalar, sql_list
+from analytics_pipeline.lake.duck import sql_list
 from analytics_pipeline.lake.storage import StorageRoot
 
 _SEPARATOR = "\x1f"
@@ -79,23 +79,63 @@ def _gunzip(data: bytes) -> tuple[bytes, str | None]:
     return b"".join(out), None
 
 
-def _classify(con: duckdb.DuckDBPyConnection, root: StorageRoot, f: LandingFile) -> str:
-    """'lines' (DuckDB scans it), 'document' (one JSON document) or 'python' (split in Python)."""
+@dataclass
+class FilePlan:
+    """How each landing file of a batch is read."""
+
+    scanned: list[LandingFile] = field(default_factory=list)  # DuckDB's line scan
+    line_counts: dict[int, int] = field(default_factory=dict)  # seq → rows the line scan returns
+    fast: list[LandingFile] = field(default_factory=list)  # scanned files that look like one record per line
+    python_rows: list[tuple] = field(default_factory=list)  # documents and files split in Python
+
+
+def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[LandingFile]) -> FilePlan:
+    plan = FilePlan()
+    for f in files:
+        mode, lines, head = _classify(con, root, f)
+        if mode == "document":
+            plan.python_rows.extend(_document_rows(root, f))
+        elif mode == "python":
+            plan.python_rows.extend(_python_rows(root, f))
+        else:
+            plan.scanned.append(f)
+            plan.line_counts[f.seq] = lines
+            if _one_record_per_line(head):
+                plan.fast.append(f)
+    return plan
+
+
+def _classify(con: duckdb.DuckDBPyConnection, root: StorageRoot, f: LandingFile) -> tuple[str, int, bytes]:
+    """'lines' (DuckDB scans it, with its line count), 'document' or 'python' (split in Python)."""
     if any(c in f.path for c in _GLOB_CHARACTERS):  # DuckDB would expand the name as a pattern
-        return "python"
+        return "python", 0, b""
     head, problem = _read(root, f, _PEEK_BYTES)
     if problem:
-        return "python"
+        return "python", 0, head
     first_lines = [line for line in head.split(b"\n") if line.strip()][:2]
     if head.lstrip()[:1] in (b"{", b"[") and not any(_holds_json_values(line) for line in first_lines):
-        return "document"
+        return "document", 0, head
     try:
-        overflowing = scalar(
-            con, f"SELECT count(overflow) + 0 * sum(strlen(line)) FROM {csv_line_scan([f.path], f.compression)}"
-        )
+        lines, overflowing = con.execute(
+            f"SELECT count(*), count(overflow) + 0 * sum(strlen(line)) FROM {csv_line_scan([f.path], f.compression)}"
+        ).fetchall()[0]
     except duckdb.Error:
-        return "python"
-    return "python" if overflowing else "lines"
+        return "python", 0, head
+    return ("python" if overflowing else "lines"), lines, head
+
+
+def _one_record_per_line(head: bytes) -> bool:
+    """The first line is one plain record (not a batch, an array or a Kinesis envelope)."""
+    first = next((line for line in head.split(b"\n") if line.strip()), b"")
+    return first.lstrip()[:1] == b"{" and b'"Records"' not in first and b'"kinesis"' not in first and _is_json(first)
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
 
 
 def _holds_json_values(line: bytes) -> bool:
@@ -154,32 +194,42 @@ def _document_rows(root: StorageRoot, f: LandingFile) -> list[tuple]:
 
 
 def register_landing_lines(
-    con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[LandingFile]
+    con: duckdb.DuckDBPyConnection, plan: FilePlan, scanned: list[LandingFile]
 ) -> None:
-    """Create the temp view ``landing_lines`` over ``files`` (in ``seq`` order)."""
-    scanned: dict[str, list[LandingFile]] = {}
-    python_rows: list[tuple] = []
-    for f in files:
-        mode = _classify(con, root, f)
-        if mode == "document":
-            python_rows.extend(_document_rows(root, f))
-        elif mode == "python":
-            python_rows.extend(_python_rows(root, f))
-        else:
-            scanned.setdefault(f.compression, []).append(f)
+    """Create the temp view ``landing_lines`` over the plan's Python rows and the ``scanned`` files."""
     con.register("landing_lines_python", pa.Table.from_pylist(
-        [dict(zip(_LINES_SCHEMA.names, r)) for r in python_rows], schema=_LINES_SCHEMA))
-    con.register("landing_file_names", pa.table({
-        "path": [f.path for f in files], "file_seq": [f.seq for f in files], "file": [f.key for f in files]}))
+        [dict(zip(_LINES_SCHEMA.names, r)) for r in plan.python_rows], schema=_LINES_SCHEMA))
     selects = ["SELECT * FROM landing_lines_python"]
-    for compression, group in scanned.items():
-        scan = csv_line_scan([f.path for f in group], compression)
+    for n, (compression, group) in enumerate(by_compression(scanned).items()):
+        name = f"landing_line_files_{n}"
+        register_row_offsets(con, name, group, plan.line_counts)
         selects.append(
             f"""SELECT file_seq, file, line_no, text, issue FROM (
-                    SELECT n.file_seq, n.file, s.line AS text, NULL AS issue,
-                           s.rn - min(s.rn) OVER (PARTITION BY s.filename) + 1 AS line_no
-                    FROM (SELECT row_number() OVER () AS rn, filename, line FROM {scan}) s
-                    JOIN landing_file_names n ON n.path = s.filename)
+                    SELECT f.file_seq, f.file, s.rn - f.row_offset AS line_no, s.line AS text, NULL AS issue
+                    FROM (SELECT row_number() OVER () AS rn, filename, line
+                          FROM {csv_line_scan([f.path for f in group], compression)}) s
+                    JOIN {name} f ON f.path = s.filename)
                 WHERE trim(text) <> ''"""
         )
     con.execute("CREATE OR REPLACE TEMP VIEW landing_lines AS " + "\nUNION ALL\n".join(selects))
+
+
+def by_compression(files: list[LandingFile]) -> dict[str, list[LandingFile]]:
+    groups: dict[str, list[LandingFile]] = {}
+    for f in files:
+        groups.setdefault(f.compression, []).append(f)
+    return groups
+
+
+def register_row_offsets(con: duckdb.DuckDBPyConnection, name: str, files: list[LandingFile],
+                         line_counts: dict[int, int]) -> None:
+    """``name(path, file_seq, file, row_offset)``: a scan of ``files`` in this order numbers its rows
+    1..N across all of them; row number − row_offset is the line number within the file. This keeps
+    line numbers streaming (no window over the text)."""
+    offsets, total = [], 0
+    for f in files:
+        offsets.append(total)
+        total += line_counts[f.seq]
+    con.register(name, pa.table({
+        "path": [f.path for f in files], "file_seq": pa.array([f.seq for f in files], pa.int32()),
+        "file": [f.key for f in files], "row_offset": pa.array(offsets, pa.int64())}))

@@ -8,7 +8,9 @@ present and counts them as duplicates, so the outcome is the same.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_list
@@ -32,6 +34,28 @@ class MergeResult:
     data_through: str | None = None
 
 
+def _publish_single_batch(lake: StorageRoot, staged: str, partition_key: str, result: MergeResult) -> MergeResult:
+    """A new day with one staged batch: that file, deduplicated and sorted when it was staged, becomes
+    the partition as it is (a rename locally, one server-side copy on S3)."""
+    con = connect(lake)
+    try:
+        rows, through = con.execute(
+            f"SELECT count(*), max(event_time) FROM read_parquet({sql_list([staged])}, hive_partitioning = false)"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    final = lake.path(partition_key)
+    if lake.is_s3:
+        lake.fs.copy(staged, final)
+        lake.fs.rm(staged)
+    else:
+        Path(final).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, final)
+    result.staged_rows = result.landed = result.partition_rows = rows
+    result.data_through = str(through)
+    return result
+
+
 def merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
     result = MergeResult(source=source, day=day)
     staged = [lake.path(f.key) for f in lake.list_files(layout.staging_day(source, day))
@@ -42,6 +66,8 @@ def merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
     result.staged_files = len(staged)
     if not staged and not has_partition:
         return result
+    if len(staged) == 1 and not has_partition:
+        return _publish_single_batch(lake, staged[0], partition_key, result)
     con = connect(lake)
     try:
         if has_partition:

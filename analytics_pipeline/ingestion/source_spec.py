@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from analytics_pipeline.lake.duck import sql_list
+
 
 @dataclass(frozen=True)
 class SourceSpec:
@@ -22,13 +24,30 @@ class SourceSpec:
     template_values: dict[str, str] = field(default_factory=dict)
     # Warehouse views over the raw layer: view name → SELECT over {raw}. Default: one view named after the source.
     raw_views: dict[str, str] = field(default_factory=dict)
+    # For templates with an {envelopes} slot: the CTEs that build envelopes from landing_lines, and
+    # (optional fast path) from read_json over clean JSON-lines files ({fast_paths}, {fast_compression}).
+    line_envelopes_template: str = ""
+    json_envelopes_template: str = ""
+
+    @property
+    def has_fast_path(self) -> bool:
+        return bool(self.json_envelopes_template)
 
     def views(self) -> dict[str, str]:
         return self.raw_views or {self.name: "SELECT * FROM {raw}"}
 
-    def records_sql(self, min_event_time: datetime, max_event_time: datetime) -> str:
-        return self.records_sql_template.format(
-            **self.template_values,
+    def records_sql(self, min_event_time: datetime, max_event_time: datetime,
+                    fast_paths: list[str] | None = None, fast_compression: str = "none") -> str:
+        """The parse SQL over ``landing_lines`` or, given ``fast_paths``, over read_json of those files."""
+        template = self.records_sql_template
+        extra = {}
+        if fast_paths is not None:
+            template = template.replace("{envelopes}", self.json_envelopes_template.strip())
+            extra = {"fast_paths": sql_list(fast_paths), "fast_compression": fast_compression}
+        elif self.line_envelopes_template:
+            template = template.replace("{envelopes}", self.line_envelopes_template.strip())
+        return template.format(
+            **self.template_values, **extra,
             min_event_time=min_event_time.strftime("%Y-%m-%d %H:%M:%S"),
             max_event_time=max_event_time.strftime("%Y-%m-%d %H:%M:%S"),
         )

@@ -12,11 +12,18 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pyarrow as pa
 
-from analytics_pipeline.ingestion.landing_lines import LandingFile, register_landing_lines
+from analytics_pipeline.ingestion.landing_lines import (
+    FilePlan,
+    LandingFile,
+    by_compression,
+    plan_files,
+    register_landing_lines,
+    register_row_offsets,
+)
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_literal
@@ -25,7 +32,6 @@ from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 
 _BOOKKEEPING = ["file_seq", "error_reason", "original_text"]
 _PROMOTABLE = {"S": "VARCHAR", "N": "DOUBLE", "BOOL": "BOOLEAN"}
-MAX_FUTURE = timedelta(days=1)
 
 
 @dataclass
@@ -68,15 +74,43 @@ def stage_batch(
     con = connect(lake, landing)
     try:
         landing_files = [LandingFile(seq=i, key=f.key, path=landing.path(f.key)) for i, f in enumerate(files)]
-        register_landing_lines(con, landing, landing_files)
-        records_sql = spec.records_sql(datetime.fromisoformat(partitions_start), now + MAX_FUTURE)
-        con.execute(f"CREATE TEMP TABLE parsed AS {records_sql}")
+        plan = plan_files(con, landing, landing_files)
+        _parse(con, spec, plan, datetime.fromisoformat(partitions_start), _end_of_day(now))
         _quarantine(con, lake, spec, result)
         _stage_good_rows(con, lake, spec, result)
         _write_manifest(con, lake, spec, files, result)
     finally:
         con.close()
     return result
+
+
+def _end_of_day(now: datetime) -> datetime:
+    """The newest accepted event time: the end of today (UTC), today's partition being the newest."""
+    return datetime.combine(now.date(), datetime.max.time()).replace(microsecond=0)
+
+
+def _parse(con, spec: SourceSpec, plan: FilePlan, earliest: datetime, latest: datetime) -> None:
+    """Create ``parsed``: every record of the batch, typed, with its error reason (if any).
+
+    Clean JSON-lines files take the fast path (DuckDB's JSON reader, one parse per line); a file
+    whose fast read does not account for every line, or holds a bad record, is read again through
+    the line path, which keeps positions and original text for the quarantine.
+    """
+    parts, fast_done = [], set()
+    for n, (compression, group) in enumerate(by_compression(plan.fast if spec.has_fast_path else []).items()):
+        register_row_offsets(con, "fast_files", group, plan.line_counts)
+        table = f"fast_rows_{n}"
+        con.execute(f"CREATE TEMP TABLE {table} AS "
+                    + spec.records_sql(earliest, latest, [f.path for f in group], compression))
+        found = {seq: (rows, bad) for seq, rows, bad in con.execute(
+            f"SELECT file_seq, count(*), count(error_reason) FROM {table} GROUP BY 1").fetchall()}
+        clean = [f.seq for f in group if found.get(f.seq) == (plan.line_counts[f.seq], 0)]
+        con.execute(f"DELETE FROM {table} WHERE NOT list_contains({clean}::INTEGER[], file_seq)")
+        fast_done.update(clean)
+        parts.append(f"SELECT * FROM {table}")
+    register_landing_lines(con, plan, [f for f in plan.scanned if f.seq not in fast_done])
+    parts.append(f"SELECT * FROM ({spec.records_sql(earliest, latest)})")
+    con.execute("CREATE TEMP TABLE parsed AS " + " UNION ALL BY NAME ".join(parts))
 
 
 def _quarantine(con, lake: StorageRoot, spec: SourceSpec, result: BatchResult) -> None:

@@ -206,12 +206,12 @@ def test_missing_claim_id(claims: ClaimsLake) -> None:
 
 @pytest.mark.parametrize("offset_days", [4, 365 * 70], ids=["days-ahead", "decades-ahead"])
 def test_event_time_in_the_future(claims: ClaimsLake, offset_days: int) -> None:
-    """NOW is 2024-06-01: events more than a day ahead of it cannot be real yet."""
+    """NOW is 2024-06-01: events after the end of that day (the newest partition) cannot be real yet."""
     created = epoch("2024-06-01", 0) + offset_days * 86400
     when = datetime.fromtimestamp(created, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     assert_bad_line_quarantined(
         claims, mutated(lambda r: r["dynamodb"].update(ApproximateCreationDateTime=created)),
-        f"event time {when} outside the accepted range 2024-01-01 00:00:00 .. 2024-06-02 00:00:00")
+        f"event time {when} outside the accepted range 2024-01-01 00:00:00 .. 2024-06-01 23:59:59")
 
 
 @pytest.mark.parametrize("created", [epoch("2023-12-31", 23, 59) + 59, 1703980800000],
@@ -220,7 +220,7 @@ def test_event_time_before_the_first_partition(claims: ClaimsLake, created: int)
     when = "2023-12-31 23:59:59" if created < 1e11 else "2023-12-31 00:00:00"
     assert_bad_line_quarantined(
         claims, mutated(lambda r: r["dynamodb"].update(ApproximateCreationDateTime=created)),
-        f"event time {when} outside the accepted range 2024-01-01 00:00:00 .. 2024-06-02 00:00:00")
+        f"event time {when} outside the accepted range 2024-01-01 00:00:00 .. 2024-06-01 23:59:59")
 
 
 # --------------------------------------------------------------------------- attributes of the wrong type

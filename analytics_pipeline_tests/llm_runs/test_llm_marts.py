@@ -97,7 +97,7 @@ class Lake:
 
 @contextlib.contextmanager
 def built_lake(tmp_path_factory: pytest.TempPathFactory, name: str, files, **env):
-    """A fresh data dir with ``files`` under landing/llm_runs/, brought up to date by ``run_pipeline``.
+    """A fresh data dir with ``files`` in the landing zone, brought up to date by ``run_pipeline``.
 
     The environment (ANALYTICS_*, DAGSTER_HOME) stays pointed at the lake until the context exits.
     """
@@ -111,8 +111,9 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory, name: str, files, **env
             mp.setenv(variable, str(value))
         settings = load_settings()
         landing = landing_root(settings)
-        for file_name, data in files:
-            landing.write_bytes(data, SOURCE, file_name)
+        for entry in files:  # (name, bytes) under landing/llm_runs/, or (source, name, bytes)
+            source, file_name, data = entry if len(entry) == 3 else (SOURCE, *entry)
+            landing.write_bytes(data, source, file_name)
         started = utc_now()
         reports = {r.source: r for r in run_pipeline(settings, progress=lambda _: None)}
         yield Lake(settings, mp, reports, started, utc_now())
@@ -425,8 +426,14 @@ R_TODAY = {  # "id", "project_name" and a nested qa verdict; a duration but no f
     "mode": "2-loop", "status": "running", "qa": {"status": "PASSED"},
     "models": [{"model": "gpt-4o-mini", "input_tokens": 4000, "output_tokens": 1000}],
 }
+R_OFFSET = {  # 01:30 on the first of this month at UTC+2 is 23:30 UTC on the last day of the previous month
+    "run_id": "run-offset", "project": "beta", "started_at": f"{FIRST_OF_MONTH.isoformat()}T01:30:00+02:00",
+    "finished_at": f"{FIRST_OF_MONTH.isoformat()}T01:40:00+02:00", "mode": "2-loop", "status": "completed",
+    "qa_status": "passed", "models": [{"model": "gpt-4o", "input_tokens": 100, "output_tokens": 10, "cost": 0.05}],
+    "total_cost": 0.05,
+}
 VALID_RUNS = [R_REPORTED, R_MIDNIGHT, R_COMPUTED, R_UNPRICED, R_MIXED, R_MISSING, R_PREVIOUS_MONTH,
-              R_FIRST_OF_MONTH, R_TODAY]
+              R_FIRST_OF_MONTH, R_TODAY, R_OFFSET]
 
 TRUNCATED = '{"run_id": "run-truncated", "project": "alpha", "started_at": "' + at(ago(1), 8)
 R_BAD_TOKENS = {"run_id": "run-bad-tokens", "project": "beta", "started_at": at(ago(1), 9),
@@ -473,12 +480,12 @@ ALL_SNAPSHOTS = JOBS_FILE_1 + JOBS_FILE_2 + JOBS_FILE_3
 HAND_FILES = [
     ("2026/runs-a.jsonl", jsonl(R_REPORTED, R_MIDNIGHT, R_COMPUTED, TRUNCATED, R_BAD_TOKENS)),
     ("2026/runs-b.jsonl.gz", gzip.compress(jsonl(R_UNPRICED, R_MIXED, R_MISSING, R_REPORTED, R_BAD_COST), mtime=0)),
-    ("2026/runs-c.json", (json.dumps({"runs": [R_PREVIOUS_MONTH, R_FIRST_OF_MONTH, R_TODAY]}, indent=2) + "\n").encode()),
+    ("2026/runs-c.json", (json.dumps({"runs": [R_PREVIOUS_MONTH, R_FIRST_OF_MONTH, R_TODAY, R_OFFSET]}, indent=2) + "\n").encode()),
     ("2026/jobs-1.jsonl", jsonl(*JOBS_FILE_1)),
     ("2026/jobs-2.jsonl", jsonl(*JOBS_FILE_2)),
     ("2026/jobs-3.jsonl", jsonl(*JOBS_FILE_3)),
 ]
-HAND_RECORDS = 5 + 5 + 3 + len(ALL_SNAPSHOTS)
+HAND_RECORDS = 5 + 5 + 4 + len(ALL_SNAPSHOTS)
 
 
 @pytest.fixture(scope="module")
@@ -550,7 +557,8 @@ def test_unpriced_model_costs_nothing_and_breaks_nothing(hand_lake):
     assert run == {"cost": 0.0, "cost_source": "unpriced", "total_tokens": 600}
     model = one(hand_lake.settings, "SELECT total_cost, cost_share, unpriced_rows FROM model_costs "
                                     "WHERE model_name = 'mystery-llm'")
-    assert model["total_cost"] in (None, 0.0) and model["cost_share"] == 0.0 and model["unpriced_rows"] == 2
+    assert model["cost_share"] == 0.0 and model["unpriced_rows"] == 2
+    assert model["total_cost"] == 0.0  # the seed's ModelSummary.total_cost is a float, not unknown
 
 
 def test_model_usage_rows(hand_lake, hand_runs):
@@ -583,6 +591,7 @@ def test_run_costs_rows(hand_lake, hand_runs):
             "run_date": run.started.date(),
         })
     assert actual["run-mixed"]["cost_source"] == "mixed"
+    assert actual["run-offset"]["run_date"] == LAST_OF_PREVIOUS_MONTH  # the UTC day, not the local one
     assert actual["run-midnight"]["run_date"] == ago(2) and actual["run-midnight"]["duration_seconds"] == 1800.0
     missing = actual["run-missing"]
     assert (missing["mode"], missing["status"], missing["qa_status"], missing["finished_at"],
@@ -606,13 +615,14 @@ def test_run_summary_every_field(hand_lake, hand_runs):
     assert set(row) == set(expected) | {"generated_at"}
     assert_row(row, expected)
     assert hand_lake.started.replace(microsecond=0) <= row["generated_at"] <= hand_lake.finished
-    # spelled out: passed = reported, unpriced, mixed, previous month, today; 7 judged (+ warning, failed)
-    assert (row["total_runs"], row["total_jobs"]) == (9, 6)
-    assert (row["qa_passed"], row["qa_warning"], row["qa_failed"], row["qa_error"], row["qa_not_run"]) == (5, 1, 1, 1, 1)
-    assert row["qa_pass_rate"] == approx(5 / 7)
-    assert (row["runs_2loop"], row["runs_3loop"]) == (4, 4)  # run-missing has no mode
+    # spelled out: passed = reported, unpriced, mixed, previous month, today, offset; + warning + failed judged
+    assert (row["total_runs"], row["total_jobs"]) == (10, 6)
+    assert (row["qa_passed"], row["qa_warning"], row["qa_failed"], row["qa_error"], row["qa_not_run"]) == (6, 1, 1, 1, 1)
+    assert row["qa_pass_rate"] == approx(6 / 8)
+    assert (row["runs_2loop"], row["runs_3loop"]) == (5, 4)  # run-missing has no mode
     this_month = {r.run_id for r in hand_runs.values() if r.started.date() >= FIRST_OF_MONTH}
-    assert "run-first-of-month" in this_month and "run-previous-month" not in this_month
+    assert "run-first-of-month" in this_month
+    assert not this_month & {"run-previous-month", "run-offset"}  # the month of started_at in UTC
     assert row["current_month_cost"] == approx(sum(hand_runs[r].cost for r in this_month))
 
 
@@ -641,13 +651,10 @@ def test_model_costs_every_field(hand_lake, hand_runs):
     assert [r["model_name"] for r in actual] == [e["model_name"] for e in expected]
     for row, exp in zip(actual, expected):
         assert set(row) == set(exp)
-        if exp["unpriced_rows"] and not exp["total_cost"]:
-            assert row["total_cost"] in (None, 0.0)
-            exp = {k: v for k, v in exp.items() if k != "total_cost"}
-        assert_row(row, exp)
+        assert_row(row, exp)  # a model priced nowhere costs 0.0 (the seed's ModelSummary.total_cost is a float)
     assert sum(r["cost_share"] for r in actual) == approx(1.0)
     gpt4o = next(r for r in actual if r["model_name"] == "gpt-4o")
-    assert gpt4o["usage_count"] == 4  # reported, midnight, mixed, previous month
+    assert gpt4o["usage_count"] == 5  # reported, midnight, mixed, previous month, offset
 
 
 def test_daily_runs_window_with_zero_days(hand_lake, hand_runs):

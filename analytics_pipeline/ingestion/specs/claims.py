@@ -77,9 +77,12 @@ def _null_patch() -> str:
 
 
 def claims_spec() -> SourceSpec:
+    sql = resources.files(__package__)
     return SourceSpec(
         name="claims",
-        records_sql_template=resources.files(__package__).joinpath("claims_records.sql").read_text(),
+        records_sql_template=sql.joinpath("claims_records.sql").read_text(),
+        line_envelopes_template=sql.joinpath("claims_envelopes_from_lines.sql").read_text(),
+        json_envelopes_template=sql.joinpath("claims_envelopes_from_json.sql").read_text(),
         template_values={
             "known_attribute_struct": _struct(),
             "known_attribute_columns": _columns(),
