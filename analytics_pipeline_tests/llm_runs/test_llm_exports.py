@@ -1,7 +1,7 @@
 """The seed's exports (JSON, sectioned CSV) and table exports (CSV/JSON/Parquet), empty lakes, and re-pricing.
 
 Two lakes, each built once by ``run_pipeline``: ``empty_lake`` (an empty landing zone: no LLM files at all)
-and ``price_lake`` (a few runs whose computed costs a price change and ``reprice`` move).
+and ``price_lake`` (a few runs whose computed costs a price change and ``reprice`` move; no monthly budget).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pytest
 
 from analytics_pipeline.cli import main
 from analytics_pipeline_tests.llm_runs.test_llm_marts import (
-    PRICES_FILE, TODAY, ago, approx, at, built_lake, jsonl, load_price_table, one, reference_run, rows,
+    PRICES_FILE, TODAY, ago, approx, at, built_lake, jsonl, latest_check_evaluations, load_price_table, one,
+    reference_run, rows,
 )
 
 SEED_SUMMARY_FIELDS = {
@@ -200,11 +201,25 @@ NEW_MINI_PRICE = {"model": "gpt-4o-mini", "effective_from": ago(2).isoformat(), 
 @pytest.fixture(scope="module")
 def price_lake(tmp_path_factory):
     files = [("runs.jsonl", jsonl(*PRICE_RUNS)), ("jobs.jsonl", jsonl(*PRICE_JOBS))]
-    with built_lake(tmp_path_factory, "prices", files, ANALYTICS_TIMESERIES_DAYS=7) as lake:
-        yield lake
+    with built_lake(tmp_path_factory, "prices", files, ANALYTICS_TIMESERIES_DAYS=7,
+                    ANALYTICS_MONTHLY_BUDGET="none") as lake:
+        yield lake, latest_check_evaluations()
+
+
+def test_no_budget_disables_the_budget(price_lake):
+    lake, evaluations = price_lake
+    summary = one(lake.settings, "SELECT * FROM run_summary")
+    assert (summary["monthly_budget"], summary["budget_remaining"], summary["budget_used_ratio"]) == (None, None, None)
+    runs = [reference_run(doc, load_price_table()) for doc in PRICE_RUNS]
+    this_month = [r for r in runs if (r.started.year, r.started.month) == (lake.finished.year, lake.finished.month)]
+    assert summary["current_month_cost"] == approx(sum(r.cost for r in this_month))
+    assert all(evaluations[name].passed for name in
+               ("budget_below_70_percent", "budget_below_90_percent", "budget_not_exceeded"))
+    assert evaluations["budget_not_exceeded"].description == "no monthly budget configured"
 
 
 def test_seed_json_export(price_lake, tmp_path, capsys):
+    price_lake, _ = price_lake
     code, out, err = export(capsys, "--format", "json", "--out", str(tmp_path))
     assert (code, out.strip(), err) == (0, str(tmp_path / "analytics.json"), "")
     document = json.loads((tmp_path / "analytics.json").read_text())
@@ -231,6 +246,7 @@ def test_seed_json_export(price_lake, tmp_path, capsys):
 
 
 def test_seed_csv_export(price_lake, tmp_path, capsys):
+    price_lake, _ = price_lake
     code, out, _ = export(capsys, "--format", "csv", "--out", str(tmp_path))
     assert code == 0 and out.strip() == str(tmp_path / "analytics.csv")
     sections = csv_sections((tmp_path / "analytics.csv").read_text())
@@ -265,6 +281,7 @@ def test_seed_csv_export(price_lake, tmp_path, capsys):
 
 
 def test_parquet_export_equals_the_marts(price_lake, tmp_path, capsys):
+    price_lake, _ = price_lake
     code, out, _ = export(capsys, "project_costs", "model_costs", "--format", "parquet", "--out", str(tmp_path))
     assert code == 0
     assert out.split() == [str(tmp_path / "project_costs.parquet"), str(tmp_path / "model_costs.parquet")]
@@ -288,6 +305,7 @@ def usage_by_run(lake) -> dict[tuple[str, str], dict]:
 
 
 def test_reprice_changes_only_the_chosen_days(price_lake, tmp_path, capsys, monkeypatch):
+    price_lake, _ = price_lake
     old_prices = load_price_table()
     before = usage_by_run(price_lake)
     before_costs = {r["run_id"]: r for r in rows(price_lake.settings, "SELECT * FROM llm_run_costs")}
