@@ -1,5 +1,6 @@
 """Realistic synthetic producers for every landing source."""
 
+
 from analytics_pipeline.demo.claims import claims_landing_files
 from analytics_pipeline.demo.llm_runs import llm_runs_landing_files
 

@@ -20,6 +20,8 @@ import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
+from analytics_pipeline.demo.window import window_end
+
 TABLE = "ICPA_Claims"
 AWS_REGION = "eu-west-2"
 STREAM_ARN = f"arn:aws:dynamodb:{AWS_REGION}:123456789012:table/{TABLE}/stream/2026-01-01T00:00:00.000"
@@ -351,9 +353,7 @@ def _file_name(file: dict) -> str:
 def claims_landing_files(days: int = 14, seed: int = 7, end: datetime | None = None,
                          claims_per_day: int = 250) -> Iterator[tuple[str, bytes]]:
     """Yield (relative_file_name, file_bytes) for landing/claims/. Deterministic for a given (days, seed, end, claims_per_day)."""
-    if end is None:
-        end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    end = end.replace(tzinfo=timezone.utc) if end.tzinfo is None else end.astimezone(timezone.utc)
+    end = window_end(end)
     start = end - timedelta(days=days)
     rng = random.Random(seed)
 

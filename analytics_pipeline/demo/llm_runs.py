@@ -31,6 +31,8 @@ import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
+from analytics_pipeline.demo.window import window_end
+
 # USD per 1,000 tokens: (input, output). The lake prices unpriced runs from the same table.
 DEMO_PRICES = {
     "gpt-4o": (0.0025, 0.01),
@@ -384,9 +386,7 @@ def _file_name(file: dict) -> str:
 def llm_runs_landing_files(days: int = 14, seed: int = 7, end: datetime | None = None,
                            runs_per_day: int = 40) -> Iterator[tuple[str, bytes]]:
     """Yield (relative_file_name, file_bytes) for landing/llm_runs/. Deterministic for given arguments."""
-    if end is None:
-        end = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    end = end.replace(tzinfo=timezone.utc) if end.tzinfo is None else end.astimezone(timezone.utc)
+    end = window_end(end)
     end = end.replace(microsecond=0)
     start = end - timedelta(days=days)
     rng = random.Random(seed)

@@ -9,7 +9,6 @@ import json
 import math
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analytics_pipeline.serving.sql_runner import QueryError, QueryResult, run_query, warehouse_tables
