@@ -19,7 +19,6 @@ import pytest
 from analytics_pipeline import runner
 from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.ingestion.cursor import RequestCursor
-from analytics_pipeline.ingestion.manifest import file_marker
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import Settings
 from analytics_pipeline_tests.conftest import lake_root, landing_root
