@@ -407,11 +407,13 @@ def rate(r: dict) -> float:
 
 
 def table(rows: list[dict], bare: dict, python: dict) -> list[str]:
-    lines = ["| path | records | seconds (best round) | records/s | vs bare | vs per-record Python | CPU s | peak RSS (highest round) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| path | records | seconds (best round) | records/s | vs bare | vs per-record Python | CPU s | "
+             "vs bare, by CPU | peak RSS (highest round) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        cpu_ratio = (bare["cpu_seconds"] / bare["records"]) / (r["cpu_seconds"] / r["records"])
         lines.append(f"| {r['title']} | {r['records']:,} | {r['seconds']:.1f} | {rate(r):,.0f} | {rate(r) / rate(bare):.2f} | "
-                     f"{rate(r) / rate(python):.2f} | {r['cpu_seconds']:.0f} | {r['peak_rss_mb']:,.0f} MB |")
+                     f"{rate(r) / rate(python):.2f} | {r['cpu_seconds']:.0f} | {cpu_ratio:.2f} | {r['peak_rss_mb']:,.0f} MB |")
     return lines
 
 

@@ -12,6 +12,7 @@ import dagster as dg
 import duckdb
 
 from analytics_pipeline.ingestion.assets import raw_asset_key
+from analytics_pipeline.ingestion.specs.llm_runs import LATEST_RUN_VERSION
 from analytics_pipeline.lake.duck import scalar
 from analytics_pipeline.llm_runs.prices import load_prices, register_prices
 from analytics_pipeline.settings import load_settings
@@ -50,11 +51,14 @@ def budget_checks(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
         "SELECT monthly_budget, current_month_cost, budget_used_ratio, qa_pass_rate, "
         "qa_passed + qa_warning + qa_failed FROM result_rows").fetchall()[0]
     floor = load_settings().qa_pass_rate_floor
-    figure = (f"${spent:,.2f} of ${budget:,.2f} this month ({ratio:.0%})" if budget else "no monthly budget configured")
+    if budget is None:
+        used, figure = 0.0, "no monthly budget configured"
+    else:
+        used = spent / budget if budget else (float("inf") if spent > 0 else 0.0)
+        figure = f"${spent:,.2f} of ${budget:,.2f} this month ({used:.0%})"
     meta = {"current_month_cost": dg.MetadataValue.float(float(spent)),
             "monthly_budget": dg.MetadataValue.float(float(budget or 0)),
-            "budget_used_ratio": dg.MetadataValue.float(float(ratio or 0))}
-    used = ratio or 0.0
+            "budget_used_ratio": dg.MetadataValue.float(float(min(used, 1e9)))}
     return [
         dg.AssetCheckResult(check_name="budget_below_70_percent", passed=used < 0.7,
                             severity=dg.AssetCheckSeverity.WARN, metadata=meta, description=figure),
@@ -98,7 +102,8 @@ model_usage = build_daily_table("llm_runs", TableSpec(
     name="llm_model_usage", layer="processed", group="llm_runs",
     description="One row per run × model, per start day: tokens and cost, reported or computed from the "
                 "price table (cost_source, price_version). Backfill days to re-price them.",
-    deps=[RAW], sql=lambda day: llm_sql("llm_model_usage", day=day), prepare=_register_prices,
+    deps=[RAW], sql=lambda day: llm_sql("llm_model_usage", day=day, latest_run_version=LATEST_RUN_VERSION),
+    prepare=_register_prices,
 ))
 
 USAGE = model_usage.key

@@ -5,7 +5,7 @@ Three lakes, each built once per module by ``run_pipeline``:
 * ``hand_lake``: a dozen hand-written run documents and job snapshots covering reported, computed and
   unpriced costs, missing fields, a run across midnight, the month boundary, out-of-order job snapshots,
   a re-delivered run and bad records;
-* ``checks_lake``: two runs (yesterday small, today ten times bigger), refreshed under three settings
+* ``checks_lake``: two runs (yesterday small, today ten times bigger), refreshed under four budgets
   to steer the budget, QA-floor and cost-spike checks (no budget at all: see test_llm_exports.py);
 * ``demo_llm_lake``: the demo producer's files, compared with an aggregation over the landing JSON.
 
@@ -81,6 +81,7 @@ def parse_time(text: str) -> datetime:
 class Lake:
     settings: Settings
     env: pytest.MonkeyPatch
+    variables: dict[str, str]  # the environment the lake was built (and last refreshed) with
     reports: dict[str, SourceReport]
     started: datetime
     finished: datetime
@@ -89,10 +90,19 @@ class Lake:
         """Change ANALYTICS_* settings and bring the lake up to date again (no new files: a refresh)."""
         for name, value in env.items():
             self.env.setenv(name, str(value))
+            self.variables[name] = str(value)
         self.settings = load_settings()
         self.started = utc_now()
         run_pipeline(self.settings, progress=lambda _: None)
         self.finished = utc_now()
+
+    def use(self, monkeypatch: pytest.MonkeyPatch) -> Settings:
+        """Point the environment at this lake for one test (the CLI reads it), whatever else is set up."""
+        for variable in [n for n in os.environ if n.startswith("ANALYTICS_")]:
+            monkeypatch.delenv(variable)
+        for variable, value in self.variables.items():
+            monkeypatch.setenv(variable, value)
+        return self.settings
 
 
 @contextlib.contextmanager
@@ -105,10 +115,10 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory, name: str, files, **env
     with pytest.MonkeyPatch.context() as mp:
         for variable in [n for n in os.environ if n.startswith("ANALYTICS_")]:
             mp.delenv(variable)
-        mp.setenv("ANALYTICS_DATA_DIR", str(data_dir))
-        mp.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))
-        for variable, value in env.items():
-            mp.setenv(variable, str(value))
+        variables = {"ANALYTICS_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home"),
+                     **{k: str(v) for k, v in env.items()}}
+        for variable, value in variables.items():
+            mp.setenv(variable, value)
         settings = load_settings()
         landing = landing_root(settings)
         for entry in files:  # (name, bytes) under landing/llm_runs/, or (source, name, bytes)
@@ -116,7 +126,7 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory, name: str, files, **env
             landing.write_bytes(data, source, file_name)
         started = utc_now()
         reports = {r.source: r for r in run_pipeline(settings, progress=lambda _: None)}
-        yield Lake(settings, mp, reports, started, utc_now())
+        yield Lake(settings, mp, variables, reports, started, utc_now())
 
 
 def rows(settings: Settings, sql: str) -> list[dict]:
@@ -478,12 +488,13 @@ JOBS_FILE_3 = [
 ALL_SNAPSHOTS = JOBS_FILE_1 + JOBS_FILE_2 + JOBS_FILE_3
 
 HAND_FILES = [
-    ("2026/runs-a.jsonl", jsonl(R_REPORTED, R_MIDNIGHT, R_COMPUTED, TRUNCATED, R_BAD_TOKENS)),
-    ("2026/runs-b.jsonl.gz", gzip.compress(jsonl(R_UNPRICED, R_MIXED, R_MISSING, R_REPORTED, R_BAD_COST), mtime=0)),
-    ("2026/runs-c.json", (json.dumps({"runs": [R_PREVIOUS_MONTH, R_FIRST_OF_MONTH, R_TODAY, R_OFFSET]}, indent=2) + "\n").encode()),
-    ("2026/jobs-1.jsonl", jsonl(*JOBS_FILE_1)),
-    ("2026/jobs-2.jsonl", jsonl(*JOBS_FILE_2)),
-    ("2026/jobs-3.jsonl", jsonl(*JOBS_FILE_3)),
+    ("hand/runs-a.jsonl", jsonl(R_REPORTED, R_MIDNIGHT, R_COMPUTED, TRUNCATED, R_BAD_TOKENS)),
+    ("hand/runs-b.jsonl.gz", gzip.compress(jsonl(R_UNPRICED, R_MIXED, R_MISSING, R_REPORTED, R_BAD_COST), mtime=0)),
+    ("hand/runs-c.json",
+     (json.dumps({"runs": [R_PREVIOUS_MONTH, R_FIRST_OF_MONTH, R_TODAY, R_OFFSET]}, indent=2) + "\n").encode()),
+    ("hand/jobs-1.jsonl", jsonl(*JOBS_FILE_1)),
+    ("hand/jobs-2.jsonl", jsonl(*JOBS_FILE_2)),
+    ("hand/jobs-3.jsonl", jsonl(*JOBS_FILE_3)),
 ]
 HAND_RECORDS = 5 + 5 + 4 + len(ALL_SNAPSHOTS)
 
@@ -515,13 +526,13 @@ def test_bad_records_are_quarantined_with_a_reason(hand_lake):
     errors = rows(hand_lake.settings, f"SELECT file, line, reason, original_text FROM ingest_errors "
                                       f"WHERE source = '{SOURCE}' ORDER BY file, line")
     by_line = {(e["file"].removeprefix(f"{SOURCE}/"), e["line"]): e for e in errors}
-    assert set(by_line) == {("2026/runs-a.jsonl", 4), ("2026/runs-a.jsonl", 5), ("2026/runs-b.jsonl.gz", 5)}
-    truncated = by_line[("2026/runs-a.jsonl", 4)]
+    assert set(by_line) == {("hand/runs-a.jsonl", 4), ("hand/runs-a.jsonl", 5), ("hand/runs-b.jsonl.gz", 5)}
+    truncated = by_line[("hand/runs-a.jsonl", 4)]
     assert truncated["reason"] == "invalid JSON" and truncated["original_text"] == TRUNCATED
-    bad_tokens = by_line[("2026/runs-a.jsonl", 5)]
+    bad_tokens = by_line[("hand/runs-a.jsonl", 5)]
     assert "non-numeric tokens/cost" in bad_tokens["reason"] and "lots" in bad_tokens["reason"]
     assert json.loads(bad_tokens["original_text"]) == R_BAD_TOKENS
-    assert by_line[("2026/runs-b.jsonl.gz", 5)]["reason"] == "total_cost is not a number: cheap"
+    assert by_line[("hand/runs-b.jsonl.gz", 5)]["reason"] == "total_cost is not a number: cheap"
     landed = {r["run_id"] for r in rows(hand_lake.settings, "SELECT run_id FROM llm_runs")}
     assert not landed & {"run-truncated", "run-bad-tokens", "run-bad-cost"}
 
@@ -540,8 +551,10 @@ def test_computed_cost_comes_from_the_price_table(hand_lake):
                       "output_per_1k": 0.0006}]
     row = one(hand_lake.settings, "SELECT * FROM llm_model_usage WHERE run_id = 'run-computed'")
     # 10,000 input tokens at $0.00015/1k + 2,000 output tokens at $0.0006/1k
-    assert row["cost"] == approx(10000 / 1000 * 0.00015 + 2000 / 1000 * 0.0006) == approx(0.0027)
-    assert (row["cost_source"], row["price_version"], row["reported_cost"]) == ("computed", "gpt-4o-mini@2024-07-18", None)
+    assert 10000 / 1000 * 0.00015 + 2000 / 1000 * 0.0006 == approx(0.0027)
+    assert row["cost"] == approx(0.0027)
+    assert (row["cost_source"], row["price_version"], row["reported_cost"]) == \
+        ("computed", "gpt-4o-mini@2024-07-18", None)
     run = one(hand_lake.settings, "SELECT cost, cost_source FROM llm_run_costs WHERE run_id = 'run-computed'")
     assert run["cost"] == approx(0.0027) and run["cost_source"] == "computed"
 
@@ -617,7 +630,8 @@ def test_run_summary_every_field(hand_lake, hand_runs):
     assert hand_lake.started.replace(microsecond=0) <= row["generated_at"] <= hand_lake.finished
     # spelled out: passed = reported, unpriced, mixed, previous month, today, offset; + warning + failed judged
     assert (row["total_runs"], row["total_jobs"]) == (10, 6)
-    assert (row["qa_passed"], row["qa_warning"], row["qa_failed"], row["qa_error"], row["qa_not_run"]) == (6, 1, 1, 1, 1)
+    assert (row["qa_passed"], row["qa_warning"], row["qa_failed"], row["qa_error"], row["qa_not_run"]) == \
+        (6, 1, 1, 1, 1)
     assert row["qa_pass_rate"] == approx(6 / 8)
     assert (row["runs_2loop"], row["runs_3loop"]) == (5, 4)  # run-missing has no mode
     this_month = {r.run_id for r in hand_runs.values() if r.started.date() >= FIRST_OF_MONTH}
@@ -631,7 +645,8 @@ def test_qa_summary(hand_lake, hand_runs):
     qa = qa_counts(list(hand_runs.values()))
     assert row == {"total_qa_runs": len(hand_runs) - qa["not_run"], "qa_passed": qa["passed"],
                    "qa_warning": qa["warning"], "qa_failed": qa["failed"], "qa_error": qa["error"],
-                   "qa_not_run": qa["not_run"], "pass_rate": approx(qa["passed"] / (qa["passed"] + qa["warning"] + qa["failed"]))}
+                   "qa_not_run": qa["not_run"],
+                   "pass_rate": approx(qa["passed"] / (qa["passed"] + qa["warning"] + qa["failed"]))}
 
 
 def test_project_costs_every_field(hand_lake, hand_runs):
@@ -692,7 +707,7 @@ def budget_for(ratio: float) -> str:
 
 @pytest.fixture(scope="module")
 def checks_lake(tmp_path_factory):
-    """The check evaluations and run_summary after the build and two refreshes under other settings."""
+    """The check evaluations and run_summary after the build and three refreshes under other settings."""
     steps = {}
     files = [("checks/runs.jsonl", jsonl(SPIKE_SMALL, SPIKE_BIG))]
     with built_lake(tmp_path_factory, "checks", files, ANALYTICS_MONTHLY_BUDGET=budget_for(0.75),
@@ -703,6 +718,8 @@ def checks_lake(tmp_path_factory):
         steps["95%"] = latest_check_evaluations(), one(lake.settings, "SELECT * FROM run_summary")
         lake.refresh(ANALYTICS_MONTHLY_BUDGET=budget_for(1.10))
         steps["110%"] = latest_check_evaluations(), one(lake.settings, "SELECT * FROM run_summary")
+        lake.refresh(ANALYTICS_MONTHLY_BUDGET="0")
+        steps["zero"] = latest_check_evaluations(), one(lake.settings, "SELECT * FROM run_summary")
         yield steps
 
 
@@ -755,6 +772,15 @@ def test_budget_exceeded_is_an_error(checks_lake):
     assert (checks["budget_below_70_percent"], checks["budget_below_90_percent"], checks["budget_not_exceeded"]) == \
         (False, False, False)
     assert evaluations["budget_not_exceeded"].severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_a_zero_budget_is_exceeded_by_any_spend(checks_lake):
+    """ANALYTICS_MONTHLY_BUDGET=0 is a budget of $0 ("none"/"off" disable the budget): $1.10 exceeds it."""
+    evaluations, summary = checks_lake["zero"]
+    assert summary["monthly_budget"] == 0.0
+    assert summary["budget_remaining"] == approx(-MONTH_COST)
+    assert not evaluations["budget_not_exceeded"].passed
+    assert not evaluations["budget_below_70_percent"].passed and not evaluations["budget_below_90_percent"].passed
 
 
 
@@ -850,11 +876,13 @@ def test_demo_marts_match_an_independent_aggregation(demo_llm_lake):
 
     expected = expected_run_summary(runs, current_jobs(list(seen.snapshots.values())), 50.0, lake.finished)
     assert_row(summary, {k: v for k, v in expected.items() if not isinstance(v, float)})
-    for key in ("avg_cost_per_run", "avg_duration_seconds", "qa_pass_rate", "current_month_cost"):
+    for key in ("avg_cost_per_run", "avg_duration_seconds", "qa_pass_rate", "monthly_budget", "current_month_cost",
+                "budget_remaining", "budget_used_ratio"):
         assert summary[key] == pytest.approx(expected[key], rel=1e-9, abs=1e-6), key
 
     projects = {r["project_name"]: r for r in rows(lake.settings, "SELECT * FROM project_costs")}
-    assert {p: r["runs_count"] for p, r in projects.items()} == dict(Counter(doc["project"] for doc in seen.runs.values()))
+    assert {p: r["runs_count"] for p, r in projects.items()} == \
+        dict(Counter(doc["project"] for doc in seen.runs.values()))
     for exp in expected_project_costs(runs):
         assert projects[exp["project_name"]]["total_cost"] == pytest.approx(exp["total_cost"], rel=1e-9, abs=1e-6)
         assert projects[exp["project_name"]]["total_tokens"] == exp["total_tokens"]

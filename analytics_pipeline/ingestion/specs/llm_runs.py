@@ -7,6 +7,13 @@ from importlib import resources
 
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 
+# A run can arrive more than once as it progresses (running, then finished, then QA'd): the most
+# complete version wins — finished before unfinished, then the later finish, then the later delivery.
+LATEST_RUN_VERSION = (
+    "QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY finished_at IS NULL, finished_at DESC, "
+    "qa_status IS NULL, source_file DESC, source_line DESC, source_record DESC NULLS LAST) = 1"
+)
+
 KNOWN_KEYS = [
     "run_id", "id", "job_id", "project", "project_name", "started_at", "finished_at", "created_at", "updated_at",
     "duration_seconds", "mode", "status", "qa_status", "qa", "total_cost", "models",
@@ -21,7 +28,8 @@ def llm_runs_spec() -> SourceSpec:
         entity_key="run_id",
         description="LLM orchestrator run documents and job-state snapshots (seed 004)",
         raw_views={
-            "llm_runs": "SELECT * EXCLUDE (record_kind, job_id, created_at, updated_at) FROM {raw} WHERE record_kind = 'run'",
+            "llm_runs": "SELECT * EXCLUDE (record_kind, job_id, created_at, updated_at) FROM {raw} WHERE record_kind = 'run' "
+            + LATEST_RUN_VERSION,
             "llm_job_snapshots": "SELECT event_id, job_id, run_id, project, status, created_at, started_at, updated_at, "
             "finished_at, event_time, event_date, source_file, source_line, source_record FROM {raw} "
             "WHERE record_kind = 'job'",

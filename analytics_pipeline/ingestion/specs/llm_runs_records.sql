@@ -107,7 +107,9 @@ checked AS (
 )
 SELECT
     CASE record_kind
-        WHEN 'run' THEN coalesce(r.run_id, r.id)
+        -- a run re-sent when it finishes (or when QA completes) is a new version of the run
+        WHEN 'run' THEN coalesce(r.run_id, r.id) || '@' || coalesce(strftime(finished_at_, '%Y-%m-%dT%H:%M:%S.%f'), '')
+                        || '/' || coalesce(lower(r.status), '') || '/' || coalesce(lower(coalesce(r.qa_status, r.qa.status)), '')
         WHEN 'job' THEN r.job_id || '@' || coalesce(strftime(event_time_, '%Y-%m-%dT%H:%M:%S.%f'), '') || '/' || coalesce(r.status, '')
     END AS event_id,
     record_kind,

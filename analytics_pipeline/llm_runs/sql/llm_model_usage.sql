@@ -1,8 +1,9 @@
 -- One row per run × model for the runs that started on the partition's day, with the cost the
 -- run reported or, when it reported none, the cost computed from the price table in force that
 -- day (ASOF join on effective_from). cost_source says which; price_version names the price used.
+-- Of a run delivered in several versions, the most complete one counts.
 WITH runs AS (
-    SELECT * FROM raw_day WHERE record_kind = 'run'
+    SELECT * FROM raw_day WHERE record_kind = 'run' {latest_run_version}
 ),
 usage AS (
     SELECT run_id, project, event_time AS started_at, mode, status, qa_status, reported_total_cost,

@@ -8,7 +8,7 @@ WITH usage AS (
     FROM llm_model_usage GROUP BY run_id
 )
 SELECT
-    r.run_id, r.project, r.started_at, r.finished_at, r.duration_seconds, r.mode, r.status,
+    r.run_id, r.project, coalesce(r.started_at, r.event_time) AS started_at, r.finished_at, r.duration_seconds, r.mode, r.status,
     coalesce(r.qa_status, 'not_run') AS qa_status,
     coalesce(u.input_tokens, 0) AS input_tokens,
     coalesce(u.output_tokens, 0) AS output_tokens,
@@ -18,6 +18,6 @@ SELECT
          WHEN len(u.sources) = 1 THEN u.sources[1]
          ELSE 'mixed' END AS cost_source,
     coalesce(u.models_used, 0) AS models_used,
-    CAST(r.started_at AS DATE) AS run_date
+    CAST(coalesce(r.started_at, r.event_time) AS DATE) AS run_date
 FROM llm_runs r LEFT JOIN usage u USING (run_id)
-ORDER BY r.started_at, r.run_id
+ORDER BY 3, r.run_id

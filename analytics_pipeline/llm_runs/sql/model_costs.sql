@@ -4,7 +4,7 @@ SELECT
     sum(input_tokens)::BIGINT AS input_tokens,
     sum(output_tokens)::BIGINT AS output_tokens,
     sum(total_tokens)::BIGINT AS total_tokens,
-    sum(cost) AS total_cost,
+    coalesce(sum(cost), 0) AS total_cost,
     count(DISTINCT run_id) AS usage_count,
     coalesce(sum(cost) / nullif(sum(sum(cost)) OVER (), 0), 0) AS cost_share,
     count(*) FILTER (WHERE cost_source = 'computed') AS computed_cost_rows,
