@@ -108,9 +108,13 @@ def _parse(con, spec: SourceSpec, plan: FilePlan, earliest: datetime, latest: da
         con.execute(f"DELETE FROM {table} WHERE NOT list_contains({clean}::INTEGER[], file_seq)")
         fast_done.update(clean)
         parts.append(f"SELECT * FROM {table}")
-    register_landing_lines(con, plan, [f for f in plan.scanned if f.seq not in fast_done])
-    parts.append(f"SELECT * FROM ({spec.records_sql(earliest, latest)})")
-    con.execute("CREATE TEMP TABLE parsed AS " + " UNION ALL BY NAME ".join(parts))
+    slow = [f for f in plan.scanned if f.seq not in fast_done]
+    if slow or plan.python_rows or not parts:
+        register_landing_lines(con, plan, slow)
+        con.execute(f"CREATE TEMP TABLE slow_rows AS {spec.records_sql(earliest, latest)}")
+        parts.append("SELECT * FROM slow_rows")
+    # a view, not a copy: the rows live once, in the tables above
+    con.execute("CREATE TEMP VIEW parsed AS " + " UNION ALL BY NAME ".join(parts))
 
 
 def _quarantine(con, lake: StorageRoot, spec: SourceSpec, result: BatchResult) -> None:
@@ -134,12 +138,24 @@ def _stage_good_rows(con, lake: StorageRoot, spec: SourceSpec, result: BatchResu
     promoted = _promoted_columns(con)
     result.promoted_columns = [name for name, _ in promoted]
     extra_select = "".join(f", {expr} AS {name}" for name, expr in promoted)
+    # Only the (few) later copies of a repeated event id are listed; the good rows stay where they are.
     con.execute(
-        f"""CREATE TEMP TABLE staged AS
-            SELECT * EXCLUDE ({", ".join(_BOOKKEEPING)}){extra_select}
-            FROM parsed WHERE error_reason IS NULL
-            QUALIFY row_number() OVER (
-                PARTITION BY event_id ORDER BY file_seq, source_line, source_record NULLS FIRST) = 1"""
+        """CREATE TEMP TABLE repeated_copies AS
+           SELECT file_seq, source_line, source_record FROM (
+               SELECT file_seq, source_line, source_record, row_number() OVER (
+                   PARTITION BY event_id ORDER BY file_seq, source_line, source_record NULLS FIRST) AS copy
+               FROM parsed
+               WHERE error_reason IS NULL AND event_id IN (
+                   SELECT event_id FROM parsed WHERE error_reason IS NULL GROUP BY 1 HAVING count(*) > 1))
+           WHERE copy > 1"""
+    )
+    con.execute(
+        f"""CREATE TEMP VIEW staged AS
+            SELECT p.* EXCLUDE ({", ".join(_BOOKKEEPING)}){extra_select}
+            FROM parsed p ANTI JOIN repeated_copies c
+              ON c.file_seq = p.file_seq AND c.source_line = p.source_line
+             AND c.source_record IS NOT DISTINCT FROM p.source_record
+            WHERE p.error_reason IS NULL"""
     )
     result.staged = scalar(con, "SELECT count(*) FROM staged")
     result.duplicates = result.records_in - result.quarantined - result.staged

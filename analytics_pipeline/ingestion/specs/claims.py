@@ -88,6 +88,7 @@ def claims_spec() -> SourceSpec:
             "known_attribute_columns": _columns(),
             "known_attribute_errors": _errors(),
             "known_attribute_names_null_patch": _null_patch(),
+            "known_attribute_names": "[" + ", ".join(f"'{name}'" for name in ["claim_id", *CLAIM_ATTRIBUTES]) + "]",
         },
         entity_key="claim_id",
         description="DynamoDB Streams change records of the claims table (seed 000)",

@@ -65,7 +65,10 @@ SELECT
     coalesce(k.claim_id.S, k.claim_id.N, a.claim_id.S, a.claim_id.N) AS claim_id,
     {known_attribute_columns},
     r.eventName = 'REMOVE' AS is_removed,
-    nullif(json_merge_patch(image, '{known_attribute_names_null_patch}'), '{{}}') AS extra_attributes,
+    -- listing the keys is cheaper than patching, and most records carry no extra attribute
+    CASE WHEN json_type(image) = 'OBJECT'
+              AND len(list_filter(json_keys(image), lambda k: NOT list_contains({known_attribute_names}, k))) > 0
+         THEN json_merge_patch(image, '{known_attribute_names_null_patch}') END AS extra_attributes,
     file AS source_file,
     line_no AS source_line,
     record_no AS source_record,
