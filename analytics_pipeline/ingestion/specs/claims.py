@@ -62,11 +62,11 @@ def _columns() -> str:
 
 
 def _errors() -> str:
+    """A present, non-NULL attribute whose converted column is NULL did not convert."""
     checks = []
     for name, kind in CLAIM_ATTRIBUTES.items():
-        value = _CONVERSIONS[kind].format(v=f"a.{name}")
         checks.append(
-            f"CASE WHEN a.{name} IS NOT NULL AND a.{name}.\"NULL\" IS NULL AND {value} IS NULL "
+            f"CASE WHEN a.{name} IS NOT NULL AND a.{name}.\"NULL\" IS NULL AND {name} IS NULL "
             f"THEN 'attribute {name} is not a {kind}: ' || left(json_extract(image, '$.{name}')::VARCHAR, 200) END"
         )
     return ",\n                ".join(checks)
@@ -88,6 +88,7 @@ def claims_spec() -> SourceSpec:
             "known_attribute_columns": _columns(),
             "known_attribute_errors": _errors(),
             "known_attribute_names_null_patch": _null_patch(),
+            "known_attribute_names_csv": ", ".join(CLAIM_ATTRIBUTES),
             "known_attribute_names": "[" + ", ".join(f"'{name}'" for name in ["claim_id", *CLAIM_ATTRIBUTES]) + "]",
         },
         entity_key="claim_id",

@@ -12,12 +12,15 @@ records AS (
         TRY_CAST(r.dynamodb.ApproximateCreationDateTime AS DOUBLE) AS created_raw
     FROM envelopes
 ),
-typed AS MATERIALIZED (  -- computed once: the checks and columns below read its structs many times
+typed AS (
     SELECT *,
         json_transform(image, '{known_attribute_struct}') AS a,
         json_transform(r.dynamodb.Keys, '{{"claim_id": {{"S": "VARCHAR", "N": "VARCHAR"}}}}') AS k,
         epoch_to_timestamp(created_raw) AS event_time_
     FROM records
+),
+converted AS MATERIALIZED (  -- computed once: the checks and the output both read these columns
+    SELECT *, {known_attribute_columns} FROM typed
 ),
 checked AS (
     SELECT *,
@@ -51,7 +54,7 @@ checked AS (
                 {known_attribute_errors}
             ) END
         ), '') AS error_reason
-    FROM typed
+    FROM converted
 )
 SELECT
     r.eventID AS event_id,
@@ -63,11 +66,11 @@ SELECT
     r.awsRegion AS aws_region,
     coalesce(r.tableName, regexp_extract(r.eventSourceARN, ':table/([^/]+)', 1)) AS table_name,
     coalesce(k.claim_id.S, k.claim_id.N, a.claim_id.S, a.claim_id.N) AS claim_id,
-    {known_attribute_columns},
+    {known_attribute_names_csv},
     r.eventName = 'REMOVE' AS is_removed,
     -- listing the keys is cheaper than patching, and most records carry no extra attribute
     CASE WHEN json_type(image) = 'OBJECT'
-              AND len(list_filter(json_keys(image), lambda k: NOT list_contains({known_attribute_names}, k))) > 0
+              AND len(list_filter(json_keys(image), lambda key: NOT list_contains({known_attribute_names}, key))) > 0
          THEN json_merge_patch(image, '{known_attribute_names_null_patch}') END AS extra_attributes,
     file AS source_file,
     line_no AS source_line,
