@@ -8,6 +8,7 @@ import dagster as dg
 
 from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.claims.domain import CLAIMS
+from analytics_pipeline.conversations.domain import CONVERSATIONS
 from analytics_pipeline.llm_runs.domain import LLM_RUNS
 from analytics_pipeline.ingestion.assets import build_raw_asset, build_staged_asset
 from analytics_pipeline.ingestion.sensors import build_landing_sensor, build_staged_days_sensor
@@ -16,7 +17,7 @@ from analytics_pipeline.partitions import event_day_partitions
 from analytics_pipeline.serving.assets import WarehouseResource, build_warehouse_asset
 from analytics_pipeline.settings import DEFAULT_SCHEMA, load_settings
 
-DOMAINS = [CLAIMS, LLM_RUNS]
+DOMAINS = [CLAIMS, LLM_RUNS, CONVERSATIONS]
 SOURCE_SPECS = [domain.spec for domain in DOMAINS]
 
 

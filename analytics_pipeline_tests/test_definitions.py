@@ -27,9 +27,12 @@ EXPECTED_ASSETS = {
     "project_costs": None,
     "model_costs": None,
     "daily_runs": None,
+    "staged_conversations": None,
+    "raw_conversations": "daily",
 }
 EXPECTED_SENSORS = {"claims_landing_sensor", "claims_staged_days_sensor", "llm_runs_landing_sensor",
-                    "llm_runs_staged_days_sensor", "lake_automation"}
+                    "llm_runs_staged_days_sensor", "conversations_landing_sensor",
+                    "conversations_staged_days_sensor", "lake_automation"}
 EXPECTED_CHECKS = {
     ("staged_claims", "quarantine_rate_at_most_1_percent"),
     ("raw_claims", "event_ids_unique"),
@@ -43,6 +46,8 @@ EXPECTED_CHECKS = {
     ("run_summary", "budget_not_exceeded"),
     ("run_summary", "qa_pass_rate_at_least_floor"),
     ("daily_runs", "no_cost_spike"),
+    ("staged_conversations", "quarantine_rate_at_most_1_percent"),
+    ("raw_conversations", "event_ids_unique"),
 }
 
 
@@ -51,7 +56,8 @@ def test_definitions_load_and_validate(lake_env):
     dg.Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
     assert {j.name for j in repo.get_all_jobs()} >= {"claims_ingest_job", "claims_daily_job", "llm_runs_ingest_job",
-                                                     "llm_runs_daily_job", "refresh_job"}
+                                                     "llm_runs_daily_job", "conversations_ingest_job",
+                                                     "conversations_daily_job", "refresh_job"}
     assert {s.name for s in repo.schedule_defs} == {"llm_marts_daily_refresh"}
 
 

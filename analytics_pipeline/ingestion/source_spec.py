@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
+
+import duckdb
 
 from analytics_pipeline.lake.duck import sql_list
 
@@ -28,6 +31,8 @@ class SourceSpec:
     # (optional fast path) from read_json over clean JSON-lines files ({fast_paths}, {fast_compression}).
     line_envelopes_template: str = ""
     json_envelopes_template: str = ""
+    # Registers what the parse SQL needs beyond the lake's macros (e.g. secrets bound as variables).
+    prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None
 
     @property
     def has_fast_path(self) -> bool:

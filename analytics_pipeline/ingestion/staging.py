@@ -74,6 +74,8 @@ def stage_batch(
     con = connect(lake, landing)
     try:
         landing_files = [LandingFile(seq=i, key=f.key, path=landing.path(f.key)) for i, f in enumerate(files)]
+        if spec.prepare:
+            spec.prepare(con)
         plan = plan_files(con, landing, landing_files)
         _parse(con, spec, plan, datetime.fromisoformat(partitions_start), _end_of_day(now))
         _quarantine(con, lake, spec, result)

@@ -1,0 +1,121 @@
+-- Assistant conversation events (seeds 001, 003) → one typed, PII-redacted row per event.
+-- Two shapes: EventBridge envelopes ("detail-type": "Query Processed", "Session Completed", other
+-- detail-types kept as generic events) and plain analytics events (event_id, event_type, timestamp, ...).
+-- Free text is redacted (redact_pii) and user ids pseudonymised with a keyed hash before anything is
+-- stored; the original text of a rejected record is redacted too. A str.format template: literal braces
+-- are doubled; conversations.py fills in {min_event_time}, {max_event_time}.
+WITH lines AS (
+    SELECT *, issue IS NULL AND json_valid(text) AS is_json FROM landing_lines
+),
+containers AS (
+    SELECT *,
+        CASE WHEN is_json AND left(ltrim(text), 1) = '[' THEN json_extract(text, '$[*]')
+             WHEN is_json AND json_type(text, '$.events') = 'ARRAY' THEN json_extract(text, '$.events[*]') END AS members
+    FROM lines
+),
+elements AS (
+    SELECT file_seq, file, line_no, NULL::INTEGER AS record_no, text, is_json, issue FROM containers WHERE members IS NULL
+    UNION ALL
+    SELECT file_seq, file, line_no, unnest(range(1, len(members) + 1))::INTEGER, unnest(members)::VARCHAR, true, NULL
+    FROM containers WHERE members IS NOT NULL
+),
+parsed AS (
+    SELECT *,
+        CASE WHEN is_json THEN json_type(text) END AS json_kind,
+        CASE WHEN is_json THEN json_transform(text, '{{
+            "id": "VARCHAR", "detail-type": "VARCHAR", "source": "VARCHAR", "time": "VARCHAR",
+            "detail": {{"session_id": "VARCHAR", "user_id": "VARCHAR", "agent_id": "VARCHAR", "query": "VARCHAR",
+                        "response_summary": "VARCHAR", "turns": "VARCHAR", "resolved": "VARCHAR", "escalated": "VARCHAR",
+                        "duration_ms": "VARCHAR", "channel": "VARCHAR", "platform": "VARCHAR",
+                        "metadata": {{"timestamp": "VARCHAR", "turn": "VARCHAR", "confidence_score": "VARCHAR",
+                                     "response_time_ms": "VARCHAR", "channel": "VARCHAR"}}}},
+            "event_id": "VARCHAR", "event_type": "VARCHAR", "timestamp": "VARCHAR", "session_id": "VARCHAR",
+            "user_id": "VARCHAR", "agent_id": "VARCHAR", "channel": "VARCHAR", "platform": "VARCHAR",
+            "duration_ms": "VARCHAR", "response_time_ms": "VARCHAR", "confidence": "VARCHAR", "sentiment": "VARCHAR",
+            "data": "JSON"}}') END AS r
+    FROM elements
+),
+shaped AS (
+    SELECT *,
+        CASE WHEN json_kind <> 'OBJECT' THEN NULL
+             WHEN r."detail-type" IS NOT NULL THEN 'eventbridge'
+             WHEN r.event_type IS NOT NULL OR r.event_id IS NOT NULL THEN 'event' END AS envelope,
+        coalesce(r.detail.query, json_extract_string(r.data, '$.text'), json_extract_string(r.data, '$.query')) AS raw_query
+    FROM parsed
+),
+typed AS (
+    SELECT *,
+        CASE envelope WHEN 'eventbridge' THEN r.id ELSE r.event_id END AS event_id_,
+        CASE envelope
+            WHEN 'eventbridge' THEN CASE r."detail-type" WHEN 'Query Processed' THEN 'query'
+                                                         WHEN 'Session Completed' THEN 'session_completed'
+                                     ELSE regexp_replace(lower(trim(r."detail-type")), '[^a-z0-9]+', '_', 'g') END
+            ELSE r.event_type END AS event_type_,
+        CASE envelope WHEN 'eventbridge' THEN parse_time(coalesce(r.detail.metadata.timestamp, r.time))
+                      ELSE parse_time(r.timestamp) END AS event_time_,
+        coalesce(r.detail.session_id, r.session_id) AS session_id_,
+        coalesce(r.detail.user_id, r.user_id) AS user_id_raw,
+        TRY_CAST(coalesce(r.detail.metadata.confidence_score, r.confidence) AS DOUBLE) AS confidence_,
+        TRY_CAST(coalesce(r.detail.metadata.response_time_ms, r.response_time_ms) AS DOUBLE) AS response_time_ms_,
+        TRY_CAST(coalesce(r.detail.duration_ms, r.duration_ms) AS DOUBLE) AS duration_ms_,
+        TRY_CAST(r.detail.metadata.turn AS INTEGER) AS turn_,
+        TRY_CAST(r.detail.turns AS INTEGER) AS turns_,
+        TRY_CAST(r.detail.resolved AS BOOLEAN) AS resolved_,
+        TRY_CAST(r.detail.escalated AS BOOLEAN) AS escalated_
+    FROM shaped
+),
+checked AS (
+    SELECT *,
+        nullif(concat_ws('; ',
+            issue,
+            CASE WHEN issue IS NULL AND NOT is_json THEN 'invalid JSON' END,
+            CASE WHEN is_json AND json_kind <> 'OBJECT'
+                 THEN 'unknown record shape: a JSON ' || json_kind_name(json_kind) || ', not an event' END,
+            CASE WHEN json_kind = 'OBJECT' AND envelope IS NULL
+                 THEN 'unknown record shape: neither an EventBridge envelope (detail-type) nor an analytics event (event_type)' END,
+            CASE WHEN envelope IS NOT NULL AND (event_id_ IS NULL OR event_id_ = '')
+                 THEN 'missing key ' || CASE envelope WHEN 'eventbridge' THEN 'id' ELSE 'event_id' END END,
+            CASE WHEN envelope IS NOT NULL AND event_type_ IS NULL THEN 'missing key event_type' END,
+            CASE WHEN envelope IS NOT NULL AND (session_id_ IS NULL OR session_id_ = '') THEN 'missing key session_id' END,
+            CASE WHEN envelope IS NOT NULL AND event_time_ IS NULL THEN 'missing or invalid time' END,
+            CASE WHEN event_time_ < TIMESTAMP '{min_event_time}' OR event_time_ > TIMESTAMP '{max_event_time}'
+                 THEN 'event time ' || event_time_ || ' outside the accepted range {min_event_time} .. {max_event_time}' END,
+            CASE WHEN coalesce(r.detail.metadata.confidence_score, r.confidence) IS NOT NULL AND confidence_ IS NULL
+                 THEN 'confidence is not a number' END,
+            CASE WHEN coalesce(r.detail.metadata.response_time_ms, r.response_time_ms) IS NOT NULL AND response_time_ms_ IS NULL
+                 THEN 'response_time_ms is not a number' END,
+            CASE WHEN coalesce(r.detail.duration_ms, r.duration_ms) IS NOT NULL AND duration_ms_ IS NULL
+                 THEN 'duration_ms is not a number' END
+        ), '') AS error_reason
+    FROM typed
+)
+SELECT
+    event_id_ AS event_id,
+    envelope,
+    event_type_ AS event_type,
+    event_time_ AS event_time,
+    CAST(event_time_ AS DATE) AS event_date,
+    session_id_ AS session_id,
+    pseudonym(user_id_raw) AS user_id,
+    coalesce(r.detail.agent_id, r.agent_id) AS agent_id,
+    coalesce(r.detail.metadata.channel, r.detail.channel, r.channel) AS channel,
+    coalesce(r.detail.platform, r.platform) AS platform,
+    redact_pii(raw_query) AS query,
+    redact_pii(r.detail.response_summary) AS response_summary,
+    turn_ AS turn,
+    turns_ AS turns,
+    resolved_ AS resolved,
+    escalated_ AS escalated,
+    confidence_ AS confidence,
+    response_time_ms_ AS response_time_ms,
+    duration_ms_ AS duration_ms,
+    r.sentiment AS sentiment,
+    redact_pii(r.data) AS data,
+    file AS source_file,
+    line_no AS source_line,
+    record_no AS source_record,
+    NULL::VARCHAR AS extra_attributes,
+    file_seq,
+    error_reason,
+    CASE WHEN error_reason IS NOT NULL THEN redact_pii(text) END AS original_text
+FROM checked

@@ -1,0 +1,99 @@
+"""Conversation events land typed, PII-free and pseudonymised; bad events are quarantined with reasons."""
+
+import json
+
+import duckdb
+import pytest
+
+from analytics_pipeline.ingestion.specs.conversations import conversations_spec
+from analytics_pipeline.ingestion.staging import stage_batch
+from analytics_pipeline_tests.conftest import lake_root, landing_root
+
+QUERY_WITH_PII = ("How do I fix low oil pressure? my name is John Smith, call +44 20 7946 0958 or 555-123-4567, "
+                  "mail john.smith@corp.co.uk, card 4111 1111 1111 1111")
+
+
+def eventbridge(event_id, detail_type, session, user, query=None, **metadata) -> dict:
+    detail = {"session_id": session, "user_id": user, "agent_id": "agent-turbine-ops",
+              "metadata": {"timestamp": "2026-03-02T10:30:00Z", **metadata}}
+    if query is not None:
+        detail["query"] = query
+    return {"version": "0", "id": event_id, "detail-type": detail_type, "source": "turbine.assistant",
+            "time": "2026-03-02T10:30:05Z", "detail": detail}
+
+
+def plain(event_id, event_type, session, user, **fields) -> dict:
+    return {"event_id": event_id, "event_type": event_type, "timestamp": "2026-03-02T10:31:00Z",
+            "session_id": session, "user_id": user, "agent_id": "agent-turbine-ops", **fields}
+
+
+def stage(settings, events: list, extra_lines: str = ""):
+    landing, lake = landing_root(settings), lake_root(settings)
+    landing.write_bytes(("\n".join(json.dumps(e) for e in events) + "\n" + extra_lines).encode(),
+                        "conversations", "events.jsonl")
+    result = stage_batch(lake, landing, conversations_spec(), landing.list_files("conversations"), "2024-01-01")
+    rows = duckdb.sql(f"SELECT * FROM read_parquet('{lake.path('staging/conversations/*/*.parquet')}') "
+                      f"ORDER BY event_id").fetchall() if result.staged else []
+    columns = [d[0] for d in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet("
+                                        f"'{lake.path('staging/conversations/*/*.parquet')}')").fetchall()] if rows else []
+    return result, [dict(zip(columns, r)) for r in rows], lake
+
+
+@pytest.fixture
+def keyed(lake_env, monkeypatch):
+    monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", "test-key-" + "x" * 32)
+    return lake_env
+
+
+def test_both_shapes_land_typed_and_redacted(keyed):
+    result, rows, _ = stage(keyed, [
+        eventbridge("e1", "Query Processed", "s1", "bob@example.com", QUERY_WITH_PII, turn=1,
+                    confidence_score=0.85, response_time_ms=420, channel="web"),
+        plain("e2", "message_received", "s1", "user-7", data={"text": "Startup procedure for SMT60 at 1500 rpm?"},
+              channel="web", confidence="0.6", response_time_ms=300),
+        eventbridge("e3", "Session Completed", "s1", "bob@example.com"),
+        eventbridge("e4", "Feedback Submitted", "s1", "bob@example.com"),
+    ])
+    assert (result.records_in, result.staged, result.quarantined) == (4, 4, 0)
+    by_id = {r["event_id"]: r for r in rows}
+    assert by_id["e1"]["query"] == ("How do I fix low oil pressure? my name is [NAME], call [PHONE] or [PHONE], "
+                                   "mail [EMAIL], card [CARD]")
+    assert (by_id["e1"]["event_type"], by_id["e1"]["confidence"], by_id["e1"]["turn"]) == ("query", 0.85, 1)
+    assert by_id["e2"]["query"] == "Startup procedure for SMT60 at 1500 rpm?"  # numbers that are not PII stay
+    assert (by_id["e3"]["event_type"], by_id["e4"]["event_type"]) == ("session_completed", "feedback_submitted")
+    assert all(r["user_id"].startswith("u_") and "@" not in r["user_id"] for r in rows)
+    assert by_id["e1"]["user_id"] == by_id["e3"]["user_id"] != by_id["e2"]["user_id"]
+
+
+def test_no_pii_anywhere_in_the_stored_files(keyed):
+    _, _, lake = stage(keyed, [eventbridge("e1", "Query Processed", "s1", "bob@example.com", QUERY_WITH_PII)],
+                       extra_lines='{"event_id": "bad", "event_type": "x", "session_id": "s", "timestamp": "never", '
+                                   '"user_id": "carol@example.com", "data": {"text": "card 4111-1111-1111-1111"}}\n')
+    for f in lake.list_files(""):
+        data = lake.read_bytes(f.key)
+        for secret in (b"bob@example.com", b"carol@example.com", b"4111", b"John Smith", b"7946"):
+            assert secret not in data, (f.key, secret)
+
+
+def test_pseudonyms_depend_on_the_key(keyed, monkeypatch):
+    _, first, _ = stage(keyed, [plain("e1", "session_started", "s1", "user-7")])
+    monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", "another-key-" + "y" * 32)
+    lake_root(keyed).delete("staging")
+    landing_root(keyed).delete("conversations")
+    _, second, _ = stage(keyed, [plain("e1", "session_started", "s1", "user-7")])
+    assert first[0]["user_id"] != second[0]["user_id"]
+
+
+@pytest.mark.parametrize("event, reason", [
+    (plain("e1", "message_received", None, "u"), "missing key session_id"),
+    ({"event_type": "message_received", "timestamp": "2026-03-02T10:31:00Z", "session_id": "s"},
+     "missing key event_id"),
+    (plain("e1", "message_received", "s", "u", confidence="high"), "confidence is not a number"),
+    ({"hello": 1}, "unknown record shape"),
+    ({**plain("e1", "message_received", "s", "u"), "timestamp": "yesterday"}, "missing or invalid time"),
+])
+def test_bad_events_are_quarantined_with_their_reason(keyed, event, reason):
+    result, _, lake = stage(keyed, [event])
+    assert (result.records_in, result.quarantined) == (1, 1)
+    (found,) = duckdb.sql(f"SELECT reason FROM '{lake.path('errors/conversations/*.parquet')}'").fetchall()
+    assert reason in found[0]
