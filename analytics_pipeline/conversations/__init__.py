@@ -1,0 +1,1 @@
+"""Conversations (seeds 001, 003): intents, flows, guidance, insights."""
