@@ -29,6 +29,7 @@ EXPECTED_ASSETS = {
     "daily_runs": None,
     "staged_conversations": None,
     "raw_conversations": "daily",
+    "conversation_sessions": None,
 }
 EXPECTED_SENSORS = {"claims_landing_sensor", "claims_staged_days_sensor", "llm_runs_landing_sensor",
                     "llm_runs_staged_days_sensor", "conversations_landing_sensor",
@@ -48,6 +49,7 @@ EXPECTED_CHECKS = {
     ("daily_runs", "no_cost_spike"),
     ("staged_conversations", "quarantine_rate_at_most_1_percent"),
     ("raw_conversations", "event_ids_unique"),
+    ("conversation_sessions", "no_pii_in_stored_text"),
 }
 
 

@@ -97,3 +97,33 @@ def test_bad_events_are_quarantined_with_their_reason(keyed, event, reason):
     assert (result.records_in, result.quarantined) == (1, 1)
     (found,) = duckdb.sql(f"SELECT reason FROM '{lake.path('errors/conversations/*.parquet')}'").fetchall()
     assert reason in found[0]
+
+
+def test_sessions_table_and_pii_guard_through_the_pipeline(keyed):
+    import dagster as dg
+
+    from analytics_pipeline.runner import run_pipeline
+    from analytics_pipeline.serving.sql_runner import run_query
+
+    events = [
+        eventbridge("e1", "Query Processed", "s1", "bob@example.com", QUERY_WITH_PII, turn=1, confidence_score=0.5),
+        eventbridge("e2", "Query Processed", "s1", "bob@example.com", "and the procedure?", turn=2,
+                    confidence_score=0.9),
+        {**eventbridge("e3", "Session Completed", "s1", "bob@example.com"),
+         "detail": {"session_id": "s1", "user_id": "bob@example.com", "turns": 2, "resolved": True,
+                    "escalated": False, "metadata": {"timestamp": "2026-03-02T10:45:00Z"}}},
+        plain("p1", "session_started", "s2", "user-9", channel="teams"),
+        plain("p2", "message_received", "s2", "user-9", data={"text": "vibration alarm on bearing 2"}),
+        plain("p3", "escalated_to_human", "s2", "user-9"),
+    ]
+    landing_root(keyed).write_bytes(("\n".join(json.dumps(e) for e in events) + "\n").encode(), "conversations", "a.jsonl")
+    reports = {r.source: r for r in run_pipeline(keyed, progress=lambda _: None)}
+    assert (reports["conversations"].records_in, reports["conversations"].landed) == (6, 6)
+    sessions = {r[0]: r[1:] for r in run_query(
+        keyed, "SELECT session_id, user_turns, turns, escalated, resolved, completed FROM conversation_sessions").rows}
+    assert sessions == {"s1": (2, 2, False, True, True), "s2": (1, 1, True, False, False)}
+    instance = dg.DagsterInstance.get()
+    key = dg.AssetCheckKey(dg.AssetKey("conversation_sessions"), "no_pii_in_stored_text")
+    (latest,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+    assert latest.status.value == "SUCCEEDED"
+    assert run_query(keyed, "SELECT count(*) FROM conversation_turns").rows[0][0] == 3
