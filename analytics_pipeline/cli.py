@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--dialect", choices=("duckdb", "athena"), default="duckdb")
     sql.set_defaults(handler=_sql)
 
+    guide = sub.add_parser("suggest", help="the likeliest next intents after a sequence of intents")
+    guide.add_argument("intents", nargs="+", metavar="INTENT")
+    guide.add_argument("--user", default=None, help="a (pseudonymised) user id to personalise with")
+    guide.set_defaults(handler=_suggest)
+
     dev = sub.add_parser("dev", help="start `dagster dev` with DAGSTER_HOME under the data dir")
     dev.set_defaults(handler=_dev)
     return parser
@@ -160,6 +165,23 @@ def _reprice(args, settings: Settings) -> int:
     rematerialize_days(settings, "llm_runs", [d.isoformat() for d in days],
                        progress=lambda line: print(f"  {line}", flush=True))
     print(f"re-priced {len(days)} days ({args.start} .. {args.end}) with the current price table")
+    return 0
+
+
+def _suggest(args, settings: Settings) -> int:
+    from analytics_pipeline.conversations.guidance import NextIntentGuide
+    from analytics_pipeline.serving.sql_runner import QueryError
+
+    try:
+        guide = NextIntentGuide.from_warehouse(settings)
+    except QueryError as err:
+        raise UserError(str(err)) from None
+    started = time.perf_counter()
+    suggestions = guide.suggest(args.intents, args.user)
+    elapsed_us = (time.perf_counter() - started) * 1e6
+    print(_table(("next intent", "probability", "based on"),
+                 [(s.intent, round(s.probability, 4), s.basis) for s in suggestions]))
+    print(f"\nlookup: {elapsed_us:.0f} µs")
     return 0
 
 

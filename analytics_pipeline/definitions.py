@@ -9,6 +9,7 @@ import dagster as dg
 from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.claims.domain import CLAIMS
 from analytics_pipeline.conversations.domain import CONVERSATIONS
+from analytics_pipeline.conversations.intents import IntentClassifierResource
 from analytics_pipeline.llm_runs.domain import LLM_RUNS
 from analytics_pipeline.ingestion.assets import build_raw_asset, build_staged_asset
 from analytics_pipeline.ingestion.sensors import build_landing_sensor, build_staged_days_sensor
@@ -32,7 +33,8 @@ def build_definitions() -> dg.Definitions:
     for domain in DOMAINS:
         source = domain.spec.name
         staged, raw = build_staged_asset(domain.spec), build_raw_asset(domain.spec)
-        lake_assets += [staged, raw, *domain.daily_assets, *domain.lake_tables]
+        lake_assets += [staged, raw, *domain.daily_assets, *domain.lake_tables, *domain.other_assets]
+        jobs += domain.jobs
         lake_tables += domain.lake_tables
         schedules += domain.schedules
         ingest_job = dg.define_asset_job(
@@ -73,6 +75,7 @@ def build_definitions() -> dg.Definitions:
                 landing_uri=_env("ANALYTICS_LANDING_URI", ""),
                 s3_endpoint_url=_env("ANALYTICS_S3_ENDPOINT_URL", ""),
             ),
+            "intent_classifier": IntentClassifierResource(plugin=_env("ANALYTICS_INTENT_CLASSIFIER", "")),
             "warehouse": WarehouseResource(
                 path=settings.warehouse_path, schema_name=_env("ANALYTICS_SCHEMA", DEFAULT_SCHEMA)
             ),

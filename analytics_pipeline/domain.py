@@ -17,3 +17,6 @@ class SourceDomain:
     # Unpartitioned, rebuilt (eagerly) whenever the source's lake tables change.
     lake_tables: list[dg.AssetsDefinition] = field(default_factory=list)
     schedules: list[dg.ScheduleDefinition] = field(default_factory=list)
+    # Assets outside the raw → daily → whole-lake flow (e.g. a trained model), with their own automation.
+    other_assets: list[dg.AssetsDefinition] = field(default_factory=list)
+    jobs: list = field(default_factory=list)

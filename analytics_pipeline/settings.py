@@ -28,6 +28,7 @@ class Settings:
     cost_spike_factor: float = 3.0
     qa_pass_rate_floor: float = 0.8
     model_prices_path: str = ""
+    human_interaction_cost: float = 5.0
 
     @property
     def warehouse_path(self) -> str:
@@ -57,6 +58,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         cost_spike_factor=_number(env, "ANALYTICS_COST_SPIKE_FACTOR", "3", float, minimum=1),
         qa_pass_rate_floor=_number(env, "ANALYTICS_QA_PASS_RATE_FLOOR", "0.8", float, minimum=0),
         model_prices_path=env.get("ANALYTICS_MODEL_PRICES", ""),
+        human_interaction_cost=_number(env, "ANALYTICS_HUMAN_INTERACTION_COST", "5", float, minimum=0),
     )
 
 

@@ -30,6 +30,16 @@ EXPECTED_ASSETS = {
     "staged_conversations": None,
     "raw_conversations": "daily",
     "conversation_sessions": None,
+    "intent_model": None,
+    "intents": "daily",
+    "intent_flows": None,
+    "next_intent_probabilities": None,
+    "user_profiles": None,
+    "weekly_flow_analysis": None,
+    "conversation_insights": None,
+    "nlu_insights": None,
+    "drop_off_points": None,
+    "user_journeys": None,
 }
 EXPECTED_SENSORS = {"claims_landing_sensor", "claims_staged_days_sensor", "llm_runs_landing_sensor",
                     "llm_runs_staged_days_sensor", "conversations_landing_sensor",
@@ -50,6 +60,9 @@ EXPECTED_CHECKS = {
     ("staged_conversations", "quarantine_rate_at_most_1_percent"),
     ("raw_conversations", "event_ids_unique"),
     ("conversation_sessions", "no_pii_in_stored_text"),
+    ("intent_model", "held_out_accuracy_floor"),
+    ("intents", "fallback_rate_below_ceiling"),
+    ("intents", "low_confidence_rate_below_ceiling"),
 }
 
 
@@ -59,8 +72,8 @@ def test_definitions_load_and_validate(lake_env):
     repo = defs.get_repository_def()
     assert {j.name for j in repo.get_all_jobs()} >= {"claims_ingest_job", "claims_daily_job", "llm_runs_ingest_job",
                                                      "llm_runs_daily_job", "conversations_ingest_job",
-                                                     "conversations_daily_job", "refresh_job"}
-    assert {s.name for s in repo.schedule_defs} == {"llm_marts_daily_refresh"}
+                                                     "conversations_daily_job", "intents_job", "refresh_job"}
+    assert {s.name for s in repo.schedule_defs} == {"llm_marts_daily_refresh", "intents_job_schedule"}
 
 
 def test_asset_graph_snapshot(lake_env):

@@ -1,5 +1,6 @@
 """Conversation tables (seeds 001, 003) built on the redacted raw layer, and the PII guard."""
 
+from datetime import datetime, timezone
 from importlib import resources
 
 import dagster as dg
@@ -8,9 +9,15 @@ import duckdb
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.ingestion.specs.conversations import PII_PATTERNS
 from analytics_pipeline.lake.duck import scalar, sql_literal
+from analytics_pipeline.settings import load_settings
 from analytics_pipeline.table_assets import TableSpec, build_lake_table
 
 RAW = raw_asset_key("conversations")
+INTENTS = dg.AssetKey("intents")
+SESSIONS = dg.AssetKey("conversation_sessions")
+EMPTY_INTENTS = ("SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS session_id, NULL::VARCHAR AS user_id, "
+                 "NULL::VARCHAR AS agent_id, NULL::TIMESTAMP AS event_time, NULL::VARCHAR AS query, "
+                 "NULL::VARCHAR AS intent, NULL::VARCHAR AS sub_intent, NULL::DOUBLE AS confidence WHERE false")
 
 
 def conversations_sql(name: str, **values) -> str:
@@ -44,4 +51,28 @@ lake_tables = [
         checks=pii_scan,
         chart=("Sessions by agent", "SELECT coalesce(agent_id, '?'), count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
     )),
+    *[build_lake_table(TableSpec(
+        name=name, layer="processed", group="conversations", deps=[INTENTS, SESSIONS], description=description,
+        sql=lambda name=name: conversations_sql(name), fallback_views={"intents": EMPTY_INTENTS},
+    )) for name, description in [
+        ("intent_flows", "Intent sequence per session → frequency, success rate, average completion time."),
+        ("next_intent_probabilities", "N-gram intent transitions with probabilities (n = 0, 1, 2) for next-intent guidance."),
+        ("user_profiles", "Per user: sessions, average session length, common intents, last active."),
+        ("weekly_flow_analysis", "Weekly dead ends and shortest paths to resolution."),
+    ]],
+    *[build_lake_table(TableSpec(
+        name=name, layer="marts", group="conversation_insights", deps=[INTENTS, SESSIONS], description=description,
+        sql=lambda name=name: conversations_sql(name, now=_now(), human_cost=load_settings().human_interaction_cost),
+        fallback_views={"intents": EMPTY_INTENTS},
+    )) for name, description in [
+        ("conversation_insights", "Conversations, average turns, completion rate, response time, automation rate "
+                                  "and cost savings per timeframe (24h/7d/30d/90d) and agent."),
+        ("nlu_insights", "Intent distribution, confidence, low-confidence and fallback rates per timeframe and agent."),
+        ("drop_off_points", "Abandoned sessions by last intent, per timeframe and agent."),
+        ("user_journeys", "Each session's intent path, timing and outcome."),
+    ]],
 ]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)

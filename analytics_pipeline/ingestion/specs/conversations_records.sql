@@ -59,9 +59,10 @@ typed AS (
         TRY_CAST(coalesce(r.detail.metadata.response_time_ms, r.response_time_ms) AS DOUBLE) AS response_time_ms_,
         TRY_CAST(coalesce(r.detail.duration_ms, r.duration_ms) AS DOUBLE) AS duration_ms_,
         TRY_CAST(r.detail.metadata.turn AS INTEGER) AS turn_,
-        TRY_CAST(r.detail.turns AS INTEGER) AS turns_,
-        TRY_CAST(r.detail.resolved AS BOOLEAN) AS resolved_,
-        TRY_CAST(r.detail.escalated AS BOOLEAN) AS escalated_
+        TRY_CAST(coalesce(r.detail.turns, json_extract_string(r.data, '$.turns')) AS INTEGER) AS turns_,
+        TRY_CAST(coalesce(r.detail.resolved, json_extract_string(r.data, '$.resolved')) AS BOOLEAN) AS resolved_,
+        coalesce(TRY_CAST(coalesce(r.detail.escalated, json_extract_string(r.data, '$.escalated')) AS BOOLEAN),
+                 CASE WHEN json_extract_string(r.data, '$.reason') = 'escalated' THEN true END) AS escalated_
     FROM shaped
 ),
 checked AS (

@@ -1,0 +1,23 @@
+-- Conversation metrics (seed 003) per timeframe (24h / 7d / 30d / 90d, ending {now}) and per agent
+-- (agent_id 'all' = every agent): conversations, average length in turns, completion rate, average
+-- response time, automation rate (sessions with no escalation to a human), and the cost saved by them
+-- at {human_cost} per human-handled conversation.
+WITH timeframes AS (
+    SELECT * FROM (VALUES ('24h', INTERVAL 1 DAY), ('7d', INTERVAL 7 DAY), ('30d', INTERVAL 30 DAY),
+                          ('90d', INTERVAL 90 DAY)) t(timeframe, span)
+),
+windowed AS (
+    SELECT t.timeframe, s.* FROM timeframes t
+    JOIN conversation_sessions s ON s.started_at > TIMESTAMP '{now}' - t.span AND s.started_at <= TIMESTAMP '{now}'
+)
+SELECT timeframe, coalesce(agent_id, 'all') AS agent_id,
+       count(*) AS conversations,
+       avg(turns) AS avg_turns,
+       avg((completed OR resolved)::INTEGER) AS completion_rate,
+       avg(avg_response_time_ms) AS avg_response_time_ms,
+       count(*) FILTER (WHERE escalated) AS escalations,
+       avg((NOT escalated)::INTEGER) AS automation_rate,
+       count(*) FILTER (WHERE NOT escalated) * {human_cost} AS cost_savings
+FROM windowed
+GROUP BY GROUPING SETS ((timeframe, agent_id), (timeframe))
+ORDER BY timeframe, agent_id

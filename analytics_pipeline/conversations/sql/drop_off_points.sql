@@ -1,0 +1,22 @@
+-- Where conversations are abandoned (seed 003): sessions neither resolved, completed nor escalated,
+-- by the intent of their last query and the turn they stopped at, per timeframe and agent.
+WITH timeframes AS (
+    SELECT * FROM (VALUES ('24h', INTERVAL 1 DAY), ('7d', INTERVAL 7 DAY), ('30d', INTERVAL 30 DAY),
+                          ('90d', INTERVAL 90 DAY)) t(timeframe, span)
+),
+last_intent AS (
+    SELECT session_id, last(intent ORDER BY event_time, event_id) AS last_intent, count(*) AS queries
+    FROM intents GROUP BY session_id
+),
+dropped AS (
+    SELECT t.timeframe, s.agent_id, coalesce(l.last_intent, '(no query)') AS last_intent, s.turns
+    FROM timeframes t
+    JOIN conversation_sessions s ON s.started_at > TIMESTAMP '{now}' - t.span AND s.started_at <= TIMESTAMP '{now}'
+    LEFT JOIN last_intent l USING (session_id)
+    WHERE NOT (s.resolved OR s.completed OR s.escalated)
+)
+SELECT timeframe, coalesce(agent_id, 'all') AS agent_id, last_intent, count(*) AS dropped_sessions,
+       avg(turns) AS avg_turns_before_drop
+FROM dropped
+GROUP BY GROUPING SETS ((timeframe, agent_id, last_intent), (timeframe, last_intent))
+ORDER BY timeframe, agent_id, dropped_sessions DESC, last_intent

@@ -1,0 +1,22 @@
+-- NLU metrics (seed 003) per timeframe and agent ('all' = every agent): per intent the number of
+-- queries and their share, average confidence, the rate below 0.7 confidence, and the fallback rate.
+WITH timeframes AS (
+    SELECT * FROM (VALUES ('24h', INTERVAL 1 DAY), ('7d', INTERVAL 7 DAY), ('30d', INTERVAL 30 DAY),
+                          ('90d', INTERVAL 90 DAY)) t(timeframe, span)
+),
+windowed AS (
+    SELECT t.timeframe, i.* FROM timeframes t
+    JOIN intents i ON i.event_time > TIMESTAMP '{now}' - t.span AND i.event_time <= TIMESTAMP '{now}'
+),
+per_intent AS (
+    SELECT timeframe, coalesce(agent_id, 'all') AS agent_id, intent,
+           count(*) AS queries, avg(confidence) AS avg_confidence,
+           avg((confidence < 0.7)::INTEGER) AS low_confidence_rate
+    FROM windowed
+    GROUP BY GROUPING SETS ((timeframe, agent_id, intent), (timeframe, intent))
+)
+SELECT *, queries / sum(queries) OVER (PARTITION BY timeframe, agent_id) AS share,
+       sum(queries) FILTER (WHERE intent = 'fallback') OVER (PARTITION BY timeframe, agent_id)
+           / sum(queries) OVER (PARTITION BY timeframe, agent_id) AS fallback_rate
+FROM per_intent
+ORDER BY timeframe, agent_id, queries DESC, intent

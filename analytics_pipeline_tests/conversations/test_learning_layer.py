@@ -1,0 +1,123 @@
+"""Intents, flows, transitions, profiles, insights and guidance on hand-written sessions, through the pipeline."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from analytics_pipeline.cli import main
+from analytics_pipeline.conversations.guidance import NextIntentGuide
+from analytics_pipeline.runner import run_pipeline
+from analytics_pipeline.serving.sql_runner import run_query
+from analytics_pipeline_tests.conftest import landing_root
+
+NOW = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+YESTERDAY = (NOW - timedelta(days=2)).replace(hour=23, minute=50, second=0)  # two nights ago
+TROUBLE = "How do I fix low oil pressure on the SMT60?"
+PROCEDURE = "What is the startup procedure for the SMT60?"
+DOCS = "Where can I find the maintenance manual for the fuel system?"
+
+
+def turn(event_id, session, user, query, at: datetime, agent="agent-turbine-ops"):
+    return {"event_id": event_id, "event_type": "message_received", "timestamp": at.isoformat() + "Z",
+            "session_id": session, "user_id": user, "agent_id": agent, "data": {"text": query}, "channel": "web",
+            "confidence": 0.9, "response_time_ms": 500}
+
+
+def event(event_id, kind, session, user, at: datetime, **fields):
+    return {"event_id": event_id, "event_type": kind, "timestamp": at.isoformat() + "Z", "session_id": session,
+            "user_id": user, "agent_id": "agent-turbine-ops", **fields}
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    data = tmp_path_factory.mktemp("conv") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ANALYTICS_DATA_DIR", str(data))
+        mp.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+        mp.setenv("ANALYTICS_PSEUDONYM_KEY", "k" * 40)
+        from analytics_pipeline.settings import load_settings
+
+        settings = load_settings()
+        t = YESTERDAY
+        events = [
+            # s1 spans midnight: troubleshooting > procedure > documentation, resolved
+            event("s1-0", "session_started", "s1", "user-1", t),
+            turn("s1-1", "s1", "user-1", TROUBLE, t + timedelta(minutes=1)),
+            turn("s1-2", "s1", "user-1", PROCEDURE, t + timedelta(minutes=12)),
+            turn("s1-3", "s1", "user-1", DOCS, t + timedelta(minutes=20)),
+            event("s1-4", "session_ended", "s1", "user-1", t + timedelta(minutes=25), data={"resolved": True}),
+            # s2: single turn, then escalated to a human
+            turn("s2-1", "s2", "user-1", TROUBLE, NOW - timedelta(hours=3)),
+            event("s2-2", "escalated_to_human", "s2", "user-1", NOW - timedelta(hours=3, minutes=-2)),
+            # s3: an empty session (started, never asked anything)
+            event("s3-0", "session_started", "s3", "user-2", NOW - timedelta(hours=2)),
+            # s4: an off-topic query, then drop-off
+            turn("s4-1", "s4", "user-2", "what's the weather like in Aberdeen tomorrow", NOW - timedelta(hours=1)),
+        ]
+        landing = landing_root(settings)
+        landing.write_bytes(("\n".join(json.dumps(e) for e in events[:-1]) + "\n").encode(), "conversations", "a.jsonl")
+        run_pipeline(settings, progress=lambda _: None)
+        # a late event of yesterday's session, in a later file
+        late = turn("s1-late", "s1", "user-1", PROCEDURE, t + timedelta(minutes=5))
+        landing.write_bytes((json.dumps(events[-1]) + "\n" + json.dumps(late) + "\n").encode(), "conversations", "b.jsonl")
+        run_pipeline(settings, progress=lambda _: None)
+        yield settings
+
+
+def rows(settings, sql):
+    result = run_query(settings, sql)
+    return [dict(zip(result.columns, r)) for r in result.rows]
+
+
+def test_every_query_gets_an_intent_with_version(lake):
+    found = {r["event_id"]: r for r in rows(lake, "SELECT * FROM intents")}
+    assert set(found) == {"s1-1", "s1-2", "s1-3", "s1-late", "s2-1", "s4-1"}
+    assert found["s1-1"]["intent"] == "troubleshooting"
+    assert found["s1-2"]["intent"] == "procedure"
+    assert found["s4-1"]["intent"] == "fallback"
+    assert all(r["classifier_version"].startswith("intent-classifier/v") and 0 <= r["confidence"] <= 1
+               for r in found.values())
+
+
+def test_sessions_flows_and_midnight(lake):
+    sessions = {r["session_id"]: r for r in rows(lake, "SELECT * FROM conversation_sessions")}
+    assert sessions["s1"]["user_turns"] == 4 and sessions["s1"]["resolved"]
+    assert sessions["s1"]["started_at"].date() != sessions["s1"]["ended_at"].date()  # spans midnight
+    assert sessions["s2"]["escalated"] and sessions["s3"]["user_turns"] == 0
+    journeys = {r["session_id"]: r for r in rows(lake, "SELECT * FROM user_journeys")}
+    assert journeys["s1"]["intent_path"] == "troubleshooting > procedure > procedure > documentation"
+    assert (journeys["s2"]["outcome"], journeys["s3"]["outcome"], journeys["s4"]["outcome"]) == (
+        "escalated", "completed" if sessions["s3"]["completed"] else "dropped", "dropped")
+
+
+def test_transitions_and_guidance_with_back_off(lake):
+    probabilities = {(r["n"], r["context"], r["next_intent"]): r["probability"]
+                     for r in rows(lake, "SELECT * FROM next_intent_probabilities")}
+    assert probabilities[(1, "troubleshooting", "procedure")] == 1.0
+    guide = NextIntentGuide.from_warehouse(lake)
+    (first, *_) = guide.suggest(["troubleshooting"])
+    assert (first.intent, first.probability) == ("procedure", 1.0)
+    unseen = guide.suggest(["safety", "safety"])  # never seen: backs off to the overall mix
+    assert unseen and unseen[0].basis == "overall mix"
+    assert abs(sum(p for (n, _, _), p in probabilities.items() if n == 0) - 1.0) < 1e-9
+
+
+def test_profiles_and_insights(lake):
+    profiles = {r["user_id"]: r for r in rows(lake, "SELECT * FROM user_profiles")}
+    assert sorted(p["sessions"] for p in profiles.values()) == [2, 2]
+    insights = {(r["timeframe"], r["agent_id"]): r for r in rows(lake, "SELECT * FROM conversation_insights")}
+    day = insights[("24h", "all")]
+    assert day["conversations"] == 3 and day["escalations"] == 1  # s2, s3, s4 started in the last 24 h
+    assert insights[("7d", "all")]["conversations"] == 4
+    nlu = rows(lake, "SELECT * FROM nlu_insights WHERE timeframe = '7d' AND agent_id = 'all'")
+    assert abs(sum(r["share"] for r in nlu) - 1.0) < 1e-9
+    assert all(abs(r["fallback_rate"] - 1 / 6) < 1e-9 for r in nlu)
+
+
+def test_suggest_cli(lake, capsys, monkeypatch):
+    monkeypatch.setenv("ANALYTICS_DATA_DIR", lake.data_dir)
+    assert main(["suggest", "troubleshooting"]) == 0
+    out = capsys.readouterr().out
+    assert "procedure" in out and "lookup:" in out
+
