@@ -40,6 +40,7 @@ EXPECTED_ASSETS = {
     "nlu_insights": None,
     "drop_off_points": None,
     "user_journeys": None,
+    "training_data": None,
 }
 EXPECTED_SENSORS = {"claims_landing_sensor", "claims_staged_days_sensor", "llm_runs_landing_sensor",
                     "llm_runs_staged_days_sensor", "conversations_landing_sensor",

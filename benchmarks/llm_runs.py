@@ -22,7 +22,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "llm_runs"
 README = HERE / "README.md"
-START, END = "<!-- llm-runs:start -->", "<!-- llm-runs:end -->"
 
 
 def main() -> int:
@@ -83,7 +82,7 @@ def main() -> int:
     ]
     print("\n".join(lines))
     if not args.no_readme:
-        _write_readme("\n".join(lines))
+        _write_section("llm_runs.py", "LLM runs, landing → marts", "\n".join(lines))
     return 0
 
 
@@ -98,13 +97,16 @@ def _machine() -> str:
             f"DuckDB {duckdb.__version__}.")
 
 
-def _write_readme(body: str) -> None:
+def _write_section(script: str, title: str, body: str) -> None:
+    """Write (or replace) this script's section of benchmarks/README.md, between its markers."""
+    slug = Path(script).stem.replace("_", "-")
+    start, end = f"<!-- {slug}:start -->", f"<!-- {slug}:end -->"
     text = README.read_text() if README.exists() else "# Benchmarks\n"
-    section = (f"## `llm_runs.py`: LLM runs, landing → marts\n\n{START}\n{body}\n{END}\n")
-    if START in text:
-        head, rest = text.split(START, 1)
-        head = head.rsplit("## `llm_runs.py`", 1)[0]
-        text = head + section + rest.split(END, 1)[1].lstrip("\n")
+    section = f"## `{script}`: {title}\n\n{start}\n{body}\n{end}\n"
+    if start in text:
+        head, rest = text.split(start, 1)
+        head = head.rsplit(f"## `{script}`", 1)[0]
+        text = head + section + rest.split(end, 1)[1].lstrip("\n")
     else:
         text = text.rstrip("\n") + "\n\n" + section
     README.write_text(text)

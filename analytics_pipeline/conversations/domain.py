@@ -9,6 +9,7 @@ import dagster as dg
 
 from analytics_pipeline.conversations.assets import lake_tables
 from analytics_pipeline.conversations.intents import intent_model, intents
+from analytics_pipeline.conversations.training_data import training_data
 from analytics_pipeline.domain import SourceDomain
 from analytics_pipeline.ingestion.specs.conversations import conversations_spec
 from analytics_pipeline.partitions import event_day_partitions
@@ -21,5 +22,5 @@ intents_schedule = dg.build_schedule_from_partitioned_job(intents_job, hour_of_d
 
 CONVERSATIONS = SourceDomain(
     spec=conversations_spec(), daily_assets=[intents], lake_tables=lake_tables,
-    schedules=[intents_schedule], other_assets=[intent_model], jobs=[intents_job],
+    schedules=[intents_schedule], other_assets=[intent_model, training_data], jobs=[intents_job],
 )

@@ -121,3 +121,19 @@ def test_suggest_cli(lake, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "procedure" in out and "lookup:" in out
 
+
+
+def test_training_data_jsonl(lake):
+    import dagster as dg
+
+    from analytics_pipeline.conversations.training_data import TRAINING_DATA_KEY, training_data
+    from analytics_pipeline.definitions import build_definitions
+    from analytics_pipeline_tests.conftest import lake_root
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ANALYTICS_DATA_DIR", lake.data_dir)
+        result = dg.materialize([training_data], resources=build_definitions().resources)
+    assert result.success
+    lines = [json.loads(line) for line in lake_root(lake).read_bytes(TRAINING_DATA_KEY).decode().splitlines()]
+    assert lines and all(set(r) == {"query", "intent", "confidence"} and r["confidence"] >= 0.8 for r in lines)
+    assert {"query": TROUBLE, "intent": "troubleshooting"}.items() <= next(r for r in lines if r["query"] == TROUBLE).items()
