@@ -24,6 +24,13 @@ def conversations_sql(name: str, **values) -> str:
     return resources.files(__package__).joinpath("sql", f"{name}.sql").read_text().format(**values)
 
 
+def register_timeframes(con: duckdb.DuckDBPyConnection) -> None:
+    """``timeframes(timeframe, span)``: the look-back windows every insight mart is computed for."""
+    con.execute("""CREATE OR REPLACE TEMP VIEW timeframes AS SELECT * FROM (VALUES
+        ('24h', INTERVAL 1 DAY), ('7d', INTERVAL 7 DAY), ('30d', INTERVAL 30 DAY), ('90d', INTERVAL 90 DAY))
+        t(timeframe, span)""")
+
+
 def pii_scan(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
     """Every stored free-text column of the raw layer, searched for what the redaction removes."""
     text_columns = ["query", "response_summary", "data"]
@@ -63,7 +70,7 @@ lake_tables = [
     *[build_lake_table(TableSpec(
         name=name, layer="marts", group="conversation_insights", deps=[INTENTS, SESSIONS], description=description,
         sql=lambda name=name: conversations_sql(name, now=_now(), human_cost=load_settings().human_interaction_cost),
-        fallback_views={"intents": EMPTY_INTENTS},
+        fallback_views={"intents": EMPTY_INTENTS}, prepare=register_timeframes,
     )) for name, description in [
         ("conversation_insights", "Conversations, average turns, completion rate, response time, automation rate "
                                   "and cost savings per timeframe (24h/7d/30d/90d) and agent."),

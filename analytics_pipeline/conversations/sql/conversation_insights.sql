@@ -2,11 +2,7 @@
 -- (agent_id 'all' = every agent): conversations, average length in turns, completion rate, average
 -- response time, automation rate (sessions with no escalation to a human), and the cost saved by them
 -- at {human_cost} per human-handled conversation.
-WITH timeframes AS (
-    SELECT * FROM (VALUES ('24h', INTERVAL 1 DAY), ('7d', INTERVAL 7 DAY), ('30d', INTERVAL 30 DAY),
-                          ('90d', INTERVAL 90 DAY)) t(timeframe, span)
-),
-windowed AS (
+WITH windowed AS (
     SELECT t.timeframe, s.* FROM timeframes t
     JOIN conversation_sessions s ON s.started_at > TIMESTAMP '{now}' - t.span AND s.started_at <= TIMESTAMP '{now}'
 )

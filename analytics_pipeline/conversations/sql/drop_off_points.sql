@@ -1,10 +1,6 @@
 -- Where conversations are abandoned (seed 003): sessions neither resolved, completed nor escalated,
 -- by the intent of their last query and the turn they stopped at, per timeframe and agent.
-WITH timeframes AS (
-    SELECT * FROM (VALUES ('24h', INTERVAL 1 DAY), ('7d', INTERVAL 7 DAY), ('30d', INTERVAL 30 DAY),
-                          ('90d', INTERVAL 90 DAY)) t(timeframe, span)
-),
-last_intent AS (
+WITH last_intent AS (
     SELECT session_id, last(intent ORDER BY event_time, event_id) AS last_intent, count(*) AS queries
     FROM intents GROUP BY session_id
 ),

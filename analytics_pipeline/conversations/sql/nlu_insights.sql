@@ -1,10 +1,6 @@
 -- NLU metrics (seed 003) per timeframe and agent ('all' = every agent): per intent the number of
 -- queries and their share, average confidence, the rate below 0.7 confidence, and the fallback rate.
-WITH timeframes AS (
-    SELECT * FROM (VALUES ('24h', INTERVAL 1 DAY), ('7d', INTERVAL 7 DAY), ('30d', INTERVAL 30 DAY),
-                          ('90d', INTERVAL 90 DAY)) t(timeframe, span)
-),
-windowed AS (
+WITH windowed AS (
     SELECT t.timeframe, i.* FROM timeframes t
     JOIN intents i ON i.event_time > TIMESTAMP '{now}' - t.span AND i.event_time <= TIMESTAMP '{now}'
 ),

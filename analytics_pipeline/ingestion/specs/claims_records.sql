@@ -25,10 +25,7 @@ converted AS MATERIALIZED (  -- computed once: the checks and the output both re
 checked AS (
     SELECT *,
         nullif(concat_ws('; ',
-            issue,
-            CASE WHEN issue IS NULL AND NOT is_json THEN 'invalid JSON' END,
-            CASE WHEN is_json AND json_kind <> 'OBJECT'
-                 THEN 'unknown record shape: a JSON ' || json_kind_name(json_kind) || ', not a change record' END,
+            shape_problems(issue, is_json, json_kind, 'a change record'),
             CASE WHEN json_kind = 'OBJECT' AND r.dynamodb IS NULL AND r.eventName IS NULL
                  THEN 'unknown record shape: no "dynamodb" or "eventName" key' END,
             CASE WHEN json_kind = 'OBJECT' AND (r.dynamodb IS NOT NULL OR r.eventName IS NOT NULL) THEN concat_ws('; ',

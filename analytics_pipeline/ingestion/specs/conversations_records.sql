@@ -68,10 +68,7 @@ typed AS (
 checked AS (
     SELECT *,
         nullif(concat_ws('; ',
-            issue,
-            CASE WHEN issue IS NULL AND NOT is_json THEN 'invalid JSON' END,
-            CASE WHEN is_json AND json_kind <> 'OBJECT'
-                 THEN 'unknown record shape: a JSON ' || json_kind_name(json_kind) || ', not an event' END,
+            shape_problems(issue, is_json, json_kind, 'an event'),
             CASE WHEN json_kind = 'OBJECT' AND envelope IS NULL
                  THEN 'unknown record shape: neither an EventBridge envelope (detail-type) nor an analytics event (event_type)' END,
             CASE WHEN envelope IS NOT NULL AND (event_id_ IS NULL OR event_id_ = '')

@@ -82,10 +82,7 @@ timed AS (
 checked AS (
     SELECT *,
         nullif(concat_ws('; ',
-            issue,
-            CASE WHEN issue IS NULL AND NOT is_json THEN 'invalid JSON' END,
-            CASE WHEN is_json AND json_kind <> 'OBJECT'
-                 THEN 'unknown record shape: a JSON ' || json_kind_name(json_kind) || ', not a run or job document' END,
+            shape_problems(issue, is_json, json_kind, 'a run or job document'),
             CASE WHEN json_kind = 'OBJECT' AND record_kind IS NULL
                  THEN 'unknown record shape: neither a run (run_id) nor a job snapshot (job_id)' END,
             CASE WHEN r.started_at IS NOT NULL AND started_at_ IS NULL THEN 'started_at is not a time: ' || r.started_at END,
