@@ -20,6 +20,9 @@ from analytics_pipeline.lake.views import lake_views
 
 # Views defined over other views: name → (the view they read, SQL with {schema} for its schema).
 DERIVED_VIEWS = {
+    # the seed's names for the flow tables
+    "flows": ("intent_flows", "SELECT * FROM {schema}.intent_flows"),
+    "sequences": ("next_intent_probabilities", "SELECT * FROM {schema}.next_intent_probabilities"),
     "claims_by_status": (
         "claims_current",
         "SELECT status, count(*) AS claims, count(*) FILTER (WHERE removed) AS removed_claims "

@@ -91,6 +91,11 @@ def test_sessions_flows_and_midnight(lake):
         "escalated", "completed" if sessions["s3"]["completed"] else "dropped", "dropped")
 
 
+def test_seed_names_of_the_flow_tables(lake):
+    assert rows(lake, "SELECT * FROM flows") == rows(lake, "SELECT * FROM intent_flows")
+    assert rows(lake, "SELECT * FROM sequences") == rows(lake, "SELECT * FROM next_intent_probabilities")
+
+
 def test_transitions_and_guidance_with_back_off(lake):
     probabilities = {(r["n"], r["context"], r["next_intent"]): r["probability"]
                      for r in rows(lake, "SELECT * FROM next_intent_probabilities")}
