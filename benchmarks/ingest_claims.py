@@ -68,6 +68,7 @@ def cached_dataset(records: int) -> dict | None:
 def worker_build(args: argparse.Namespace) -> dict:
     """Write ``args.records`` stream records, one JSON object per line, from the demo generator's internals."""
     from analytics_pipeline.demo import claims as gen
+    from analytics_pipeline.demo.sampling import poisson_arrivals
 
     records = args.records
     path = dataset_path(records)
@@ -86,7 +87,9 @@ def worker_build(args: argparse.Namespace) -> dict:
             rng = random.Random(f"bench-claims-{week}")
             start = DATA_START + timedelta(weeks=week)
             events = []
-            for t in gen._arrival_times(rng, start, start + timedelta(weeks=1), CLAIMS_PER_WEEKDAY):
+            arrivals = poisson_arrivals(rng, start, start + timedelta(weeks=1), CLAIMS_PER_WEEKDAY, gen.DAY_FACTORS,
+                                        gen.UK_HOUR_WEIGHTS, local_time=lambda hour: hour + gen._uk_offset(hour))
+            for t in arrivals:
                 claim_ids += 1
                 events.extend(gen._claim_events(rng, f"CLM-{claim_ids:07d}", t, LIFECYCLE_END))
             events.sort(key=lambda e: e["time"])

@@ -20,7 +20,7 @@ import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-from analytics_pipeline.demo.window import window_end
+from analytics_pipeline.demo.sampling import poisson_arrivals, window_end
 
 TABLE = "ICPA_Claims"
 AWS_REGION = "eu-west-2"
@@ -115,22 +115,6 @@ def _uk_offset(t: datetime) -> timedelta:
         day = datetime(t.year, month, 31, 1, tzinfo=timezone.utc)
         return day - timedelta(days=(day.weekday() + 1) % 7)
     return timedelta(hours=1) if last_sunday(3) <= t < last_sunday(10) else timedelta(0)
-
-
-def _arrival_times(rng: random.Random, start: datetime, end: datetime, claims_per_day: int) -> Iterator[datetime]:
-    """Claim submissions: a Poisson process busiest in UK office hours on weekdays (`claims_per_day` per weekday)."""
-    hour = start.replace(minute=0, second=0, microsecond=0)
-    total_weight = sum(UK_HOUR_WEIGHTS)
-    while hour < end:
-        local = hour + _uk_offset(hour)
-        rate = claims_per_day * DAY_FACTORS[local.weekday()] * UK_HOUR_WEIGHTS[local.hour] / total_weight
-        t = hour + timedelta(seconds=rng.expovariate(rate / 3600)) if rate > 0 else hour + timedelta(hours=1)
-        while t < hour + timedelta(hours=1):
-            arrival = t.replace(microsecond=0)
-            if start <= arrival <= end:
-                yield arrival
-            t += timedelta(seconds=rng.expovariate(rate / 3600))
-        hour += timedelta(hours=1)
 
 
 def _fraud_score(rng: random.Random, vehicle: str, region: str) -> float:
@@ -357,7 +341,8 @@ def claims_landing_files(days: int = 14, seed: int = 7, end: datetime | None = N
     start = end - timedelta(days=days)
     rng = random.Random(seed)
 
-    arrivals = list(_arrival_times(rng, start, end, claims_per_day))
+    arrivals = list(poisson_arrivals(rng, start, end, claims_per_day, DAY_FACTORS, UK_HOUR_WEIGHTS,
+                                     local_time=lambda hour: hour + _uk_offset(hour)))
     events = [e for n, t in enumerate(arrivals, 1) for e in _claim_events(rng, f"CLM-{n:06d}", t, end)]
     events.sort(key=lambda e: e["time"])
     sequence = 10**20 + rng.randrange(10**15)

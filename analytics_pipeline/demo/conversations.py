@@ -38,7 +38,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from analytics_pipeline.demo.window import window_end
+from analytics_pipeline.demo.sampling import new_id, window_end
 
 EVENT_SOURCE = "turbine.assistant"
 AWS_ACCOUNT = "123456789012"
@@ -370,14 +370,6 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def _new_id(rng: random.Random, prefix: str, hex_digits: int, taken: set) -> str:
-    while True:
-        value = f"{prefix}-{rng.getrandbits(4 * hex_digits):0{hex_digits}x}"
-        if value not in taken:
-            taken.add(value)
-            return value
-
-
 def _users(rng: random.Random, sessions_per_day: int) -> dict[str, list[dict]]:
     """The assistant's users by country: a site, a role, a usual channel and device, and how active they are.
 
@@ -599,7 +591,7 @@ def _session(rng: random.Random, ids: set, user: dict, started: datetime, night:
     unit, model = rng.choice(SITES[user["site"]][2])
     intent = "troubleshooting" if night else _weighted(rng, FIRST_INTENT)
     agent = AGENT_FOR_INTENT[intent] if rng.random() < 0.7 else user["agent"]
-    session = {"session_id": _new_id(rng, "session", 12, ids), "user": user, "agent_id": agent, "channel": channel,
+    session = {"session_id": new_id(rng, "session", 12, ids), "user": user, "agent_id": agent, "channel": channel,
                "platform": platform, "started": started,
                "producer": "eventbridge" if rng.random() < EVENTBRIDGE_SHARE else "analytics",
                "fill": _fillers(rng, user["site"], unit, model), "turns": [], "escalation": None}

@@ -31,7 +31,7 @@ import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-from analytics_pipeline.demo.window import window_end
+from analytics_pipeline.demo.sampling import new_id, poisson_arrivals, window_end
 
 # USD per 1,000 tokens: (input, output). The lake prices unpriced runs from the same table.
 DEMO_PRICES = {
@@ -92,29 +92,6 @@ def _seconds(rng: random.Random, median_s: float, sigma: float, low_s: float, hi
     return timedelta(seconds=max(1, round(seconds)))
 
 
-def _new_id(rng: random.Random, prefix: str, hex_digits: int, taken: set) -> str:
-    while True:
-        value = f"{prefix}-{rng.getrandbits(4 * hex_digits):0{hex_digits}x}"
-        if value not in taken:
-            taken.add(value)
-            return value
-
-
-def _launch_times(rng: random.Random, start: datetime, end: datetime, runs_per_day: int) -> Iterator[datetime]:
-    """Ad-hoc launches: a Poisson process busiest in working hours on weekdays (`runs_per_day` per weekday)."""
-    hour = start.replace(minute=0, second=0, microsecond=0)
-    total_weight = sum(UTC_HOUR_WEIGHTS)
-    while hour < end:
-        rate = runs_per_day * DAY_FACTORS[hour.weekday()] * UTC_HOUR_WEIGHTS[hour.hour] / total_weight
-        t = hour + timedelta(seconds=rng.expovariate(rate / 3600)) if rate > 0 else hour + timedelta(hours=1)
-        while t < hour + timedelta(hours=1):
-            launch = t.replace(microsecond=0)
-            if start <= launch <= end:
-                yield launch
-            t += timedelta(seconds=rng.expovariate(rate / 3600))
-        hour += timedelta(hours=1)
-
-
 def _models(rng: random.Random, project: str, mode: str) -> list[str]:
     """The distinct models a run calls: one from the project's favourites leads, cheaper helpers follow."""
     count = rng.choices((1, 2), weights=(45, 55))[0] if mode == "2-loop" else rng.choices((2, 3), weights=(45, 55))[0]
@@ -154,7 +131,7 @@ def _run(rng: random.Random, ids: set, project: str, started: datetime, end: dat
     if status == "failed":
         duration = timedelta(seconds=max(round(shortest_s), round(duration.total_seconds() * rng.uniform(0.2, 0.8))))
     usage = _usage(rng, project, _models(rng, project, mode), duration.total_seconds() / 60, boost)
-    run = {"run_id": _new_id(rng, "run", 12, ids), "project": project, "started": started,
+    run = {"run_id": new_id(rng, "run", 12, ids), "project": project, "started": started,
            "finished": started + duration, "mode": mode, "status": status, "qa_status": qa_status,
            "usage": usage, "priced": rng.random() >= UNPRICED_RATE, "subseconds": rng.uniform(0, 0.999)}
     if run["finished"] > end:
@@ -173,7 +150,7 @@ def _run(rng: random.Random, ids: set, project: str, started: datetime, end: dat
 def _job(rng: random.Random, ids: set, project: str, created: datetime, started: datetime | None,
          run: dict | None, end: datetime, cancelled: bool = False) -> list[dict]:
     """The job's snapshots up to `end`: queued, then running, then completed/failed/cancelled."""
-    job_id = _new_id(rng, "job", 10, ids)
+    job_id = new_id(rng, "job", 10, ids)
     base = {"job_id": job_id, "project": project, "created_at": _iso(created)}
     snapshots = [{**base, "status": "queued", "started_at": None, "updated_at": _iso(created), "finished_at": None}]
     if cancelled and started is None:       # cancelled while still waiting in the queue
@@ -219,7 +196,7 @@ def _launch(rng: random.Random, ids: set, project: str, launched: datetime, end:
 def _ad_hoc(rng: random.Random, ids: set, start: datetime, end: datetime, runs_per_day: int) -> Iterator[tuple]:
     """The everyday workload: each project's share of the launches, most of them through the job queue."""
     shares = [share for share, *_ in PROJECTS.values()]
-    for launched in _launch_times(rng, start, end, runs_per_day):
+    for launched in poisson_arrivals(rng, start, end, runs_per_day, DAY_FACTORS, UTC_HOUR_WEIGHTS):
         project = rng.choices(list(PROJECTS), weights=shares)[0]
         yield _launch(rng, ids, project, launched, end, via_job=rng.random() < JOB_SHARE)
 
