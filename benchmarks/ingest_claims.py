@@ -180,6 +180,7 @@ class _TracedConnection:
 
 def worker_ours(args: argparse.Namespace) -> dict:
     import duckdb
+    import pandas  # noqa: F401  (DuckDB's register() imports it; a Dagster process has it loaded already)
 
     from analytics_pipeline.ingestion import raw_merge, staging
     from analytics_pipeline.ingestion.raw_merge import merge_day

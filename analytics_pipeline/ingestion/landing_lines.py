@@ -22,7 +22,7 @@ from analytics_pipeline.lake.duck import sql_list
 from analytics_pipeline.lake.storage import StorageRoot
 
 _SEPARATOR = "\x1f"
-_PEEK_BYTES = 64 * 1024
+_PEEK_BYTES = 256 * 1024  # also the sample the fast path learns from (sample_values)
 _GLOB_CHARACTERS = "*?[{"
 _LINES_SCHEMA = pa.schema(
     [("file_seq", pa.int32()), ("file", pa.string()), ("line_no", pa.int64()),
@@ -86,6 +86,7 @@ class FilePlan:
     scanned: list[LandingFile] = field(default_factory=list)  # DuckDB's line scan
     line_counts: dict[int, int] = field(default_factory=dict)  # seq → rows the line scan returns
     fast: list[LandingFile] = field(default_factory=list)  # scanned files that look like one record per line
+    heads: dict[int, bytes] = field(default_factory=dict)  # seq → the first bytes of each fast file
     python_rows: list[tuple] = field(default_factory=list)  # documents and files split in Python
 
 
@@ -102,6 +103,7 @@ def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[La
             plan.line_counts[f.seq] = lines
             if _one_record_per_line(head):
                 plan.fast.append(f)
+                plan.heads[f.seq] = head
     return plan
 
 
@@ -122,6 +124,16 @@ def _classify(con: duckdb.DuckDBPyConnection, root: StorageRoot, f: LandingFile)
     except duckdb.Error:
         return "python", 0, head
     return ("python" if overflowing else "lines"), lines, head
+
+
+def sample_lines(plan: FilePlan, files: list[LandingFile], limit: int = 1000) -> list[bytes]:
+    """Up to ``limit`` whole lines from the heads of ``files`` (the last line of a head may be cut)."""
+    lines: list[bytes] = []
+    for f in files:
+        lines += [line for line in plan.heads.get(f.seq, b"").split(b"\n")[:-1] if line.strip()]
+        if len(lines) >= limit:
+            break
+    return lines[:limit]
 
 
 def _one_record_per_line(head: bytes) -> bool:

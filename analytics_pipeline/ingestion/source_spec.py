@@ -33,6 +33,9 @@ class SourceSpec:
     json_envelopes_template: str = ""
     # Registers what the parse SQL needs beyond the lake's macros (e.g. secrets bound as variables).
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+    # Fast path only: template values learnt from the first lines of the files, overriding ``template_values``
+    # (e.g. the attribute names the files carry beyond the typed ones).
+    sample_values: Callable[[list[bytes]], dict[str, str]] | None = None
 
     @property
     def has_fast_path(self) -> bool:
@@ -42,17 +45,21 @@ class SourceSpec:
         return self.raw_views or {self.name: "SELECT * FROM {raw}"}
 
     def records_sql(self, min_event_time: datetime, max_event_time: datetime,
-                    fast_paths: list[str] | None = None, fast_compression: str = "none") -> str:
-        """The parse SQL over ``landing_lines`` or, given ``fast_paths``, over read_json of those files."""
+                    fast_paths: list[str] | None = None, fast_compression: str = "none",
+                    sampled: dict[str, str] | None = None) -> str:
+        """The parse SQL over ``landing_lines`` or, given ``fast_paths``, over read_json of those files.
+
+        ``sampled``: what ``sample_values`` learnt from those files (fast path only).
+        """
         template = self.records_sql_template
-        extra = {}
+        values = dict(self.template_values)
         if fast_paths is not None:
             template = template.replace("{envelopes}", self.json_envelopes_template.strip())
-            extra = {"fast_paths": sql_list(fast_paths), "fast_compression": fast_compression}
+            values.update(sampled or {}, fast_paths=sql_list(fast_paths), fast_compression=fast_compression)
         elif self.line_envelopes_template:
             template = template.replace("{envelopes}", self.line_envelopes_template.strip())
         return template.format(
-            **self.template_values, **extra,
+            **values,
             min_event_time=min_event_time.strftime("%Y-%m-%d %H:%M:%S"),
             max_event_time=max_event_time.strftime("%Y-%m-%d %H:%M:%S"),
         )

@@ -23,6 +23,7 @@ from analytics_pipeline.ingestion.landing_lines import (
     plan_files,
     register_landing_lines,
     register_row_offsets,
+    sample_lines,
 )
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake import layout
@@ -101,9 +102,9 @@ def _parse(con, spec: SourceSpec, plan: FilePlan, earliest: datetime, latest: da
     parts, fast_done = [], set()
     for n, (compression, group) in enumerate(by_compression(plan.fast if spec.has_fast_path else []).items()):
         register_row_offsets(con, "fast_files", group, plan.line_counts)
-        table = f"fast_rows_{n}"
-        con.execute(f"CREATE TEMP TABLE {table} AS "
-                    + spec.records_sql(earliest, latest, [f.path for f in group], compression))
+        table, paths = f"fast_rows_{n}", [f.path for f in group]
+        sampled = spec.sample_values(sample_lines(plan, group)) if spec.sample_values else None
+        con.execute(f"CREATE TEMP TABLE {table} AS " + spec.records_sql(earliest, latest, paths, compression, sampled))
         found = {seq: (rows, bad) for seq, rows, bad in con.execute(
             f"SELECT file_seq, count(*), count(error_reason) FROM {table} GROUP BY 1").fetchall()}
         clean = [f.seq for f in group if found.get(f.seq) == (plan.line_counts[f.seq], 0)]

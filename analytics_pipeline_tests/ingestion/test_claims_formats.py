@@ -404,6 +404,25 @@ def test_extra_attributes_are_kept_and_scalars_promoted(claims: ClaimsLake) -> N
     assert (types["notes"], types["priority"], types["vip"]) == ("VARCHAR", "DOUBLE", "BOOLEAN")
 
 
+def test_extra_attributes_beyond_the_sampled_head_of_a_file_are_kept(claims: ClaimsLake) -> None:
+    """The fast path learns the extra attribute names from a file's first lines; records further down with
+    other names (or names that need quoting, or clash ignoring case) are kept all the same."""
+    filler = [insert(f"evt-{n}", f"c-{n}", DAY, n % 24, policy_number=f"P-{n}") for n in range(600)]
+    late = image("c-late", policy_number="P-late", late_note="seen only here", **{"odd name": 1, "Policy_Number": "x"})
+    claims.land("long.jsonl", jsonl([*filler, stream_record("evt-late", "INSERT", T0, "c-late", new=late)]))
+    assert claims.landing.list_files(SOURCE)[0].size > 300_000, "the last record lies beyond the sampled head"
+
+    result = claims.ingest()
+
+    assert (result.records_in, result.staged, result.quarantined) == (601, 601, 0)
+    rows = claims.raw_by_id()
+    assert json.loads(rows["evt-late"]["extra_attributes"]) == {
+        "policy_number": {"S": "P-late"}, "late_note": {"S": "seen only here"}, "odd name": {"N": "1"},
+        "Policy_Number": {"S": "x"}}
+    assert json.loads(rows["evt-7"]["extra_attributes"]) == {"policy_number": {"S": "P-7"}}
+    assert rows["evt-late"]["late_note"] == "seen only here"
+
+
 def test_promoted_scalar_that_is_null_in_some_records_keeps_its_type(claims: ClaimsLake) -> None:
     """DynamoDB writes a cleared attribute as {"NULL": true}; that is a missing value, not a new kind."""
     claims.land("nulls.jsonl", jsonl([

@@ -8,9 +8,11 @@ schema grows additively the way the Glue crawler grew it.
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 
 from analytics_pipeline.ingestion.source_spec import SourceSpec
+from analytics_pipeline.lake.duck import sql_literal
 
 # attribute → kind; kinds map to a DuckDB type and a conversion from the DynamoDB value.
 CLAIM_ATTRIBUTES: dict[str, str] = {
@@ -35,10 +37,9 @@ CLAIM_ATTRIBUTES: dict[str, str] = {
     "updated_at": "timestamp",
 }
 
-_DYNAMODB_VALUE = {
-    "S": "VARCHAR", "N": "VARCHAR", "BOOL": "VARCHAR", "NULL": "VARCHAR",
-    "M": "JSON", "L": "JSON", "SS": "JSON", "NS": "JSON", "B": "VARCHAR", "BS": "JSON",
-}
+# The DynamoDB types a typed attribute converts from; any other type (M, L, SS, ...) reads as a struct
+# of NULLs, which the attribute's check reports.
+_DYNAMODB_VALUE = {"S": "VARCHAR", "N": "VARCHAR", "BOOL": "VARCHAR", "NULL": "VARCHAR"}
 
 _CONVERSIONS = {
     "text": "coalesce({v}.S, {v}.N, {v}.BOOL)",
@@ -50,9 +51,62 @@ _CONVERSIONS = {
 }
 
 
-def _struct() -> str:
+# Attributes beyond the typed ones that a sample of the files shows are read by the same json_transform
+# (a second parse of every image costs more than the typed columns do); names that would need quoting
+# or clash with another name ignoring case are left to the fallback.
+_MAX_SAMPLED_ATTRIBUTES = 100
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def _struct(extras: list[str] = ()) -> str:
     attrs = {"claim_id": _DYNAMODB_VALUE, **{name: _DYNAMODB_VALUE for name in CLAIM_ATTRIBUTES}}
-    return json.dumps(attrs)
+    return json.dumps({**attrs, **{name: "JSON" for name in extras}})
+
+
+def _field(name: str) -> str:
+    return 'a."' + name.replace('"', '""') + '"'
+
+
+def _extra_attributes(extras: list[str] = ()) -> str:
+    """``extra_attributes``: JSON of the image's attributes beyond the typed ones (NULL when there are none).
+
+    When every key of the image is a typed or a sampled attribute, the JSON is written from the sampled
+    attributes json_transform already read; otherwise (an attribute the sample did not show, a repeated
+    key, a JSON null) the typed attributes are patched out of the image.
+    """
+    accounted = " + ".join(f"({_field(n)} IS NOT NULL)::INT" for n in ["claim_id", *CLAIM_ATTRIBUTES, *extras])
+    members = ", ".join(
+        f"CASE WHEN {_field(n)} IS NOT NULL THEN {sql_literal(json.dumps(n) + ':')} || {_field(n)} END" for n in extras
+    )
+    from_sample = f"nullif('{{' || concat_ws(',', {members}) || '}}', '{{}}')" if extras else "NULL"
+    patched = f"nullif(json_merge_patch(image, {sql_literal(_null_patch())}), '{{}}')"
+    return (f"CASE WHEN error_reason IS NULL THEN CASE WHEN len(json_keys(image)) = {accounted} "
+            f"THEN {from_sample} ELSE {patched} END END")
+
+
+def sampled_attributes(lines: list[bytes]) -> dict[str, str]:
+    """Template values for the fast path: the attributes beyond the typed ones that the sampled records carry."""
+    keys: set[str] = set()
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        stream = record.get("dynamodb") if isinstance(record, dict) else None
+        image = (stream.get("NewImage") or stream.get("OldImage")) if isinstance(stream, dict) else None
+        if isinstance(image, dict):
+            keys.update(image)
+    extras = _plain_extras(sorted(keys))
+    return {"known_attribute_struct": _struct(extras), "extra_attributes": _extra_attributes(extras)}
+
+
+def _plain_extras(keys: list[str]) -> list[str]:
+    taken = {name.lower() for name in ["claim_id", *CLAIM_ATTRIBUTES]}
+    lowered: dict[str, int] = {}
+    for key in keys:
+        lowered[key.lower()] = lowered.get(key.lower(), 0) + 1
+    plain = [k for k in keys if _PLAIN_NAME.fullmatch(k) and k.lower() not in taken and lowered[k.lower()] == 1]
+    return sorted(plain)[:_MAX_SAMPLED_ATTRIBUTES]
 
 
 def _columns() -> str:
@@ -87,10 +141,10 @@ def claims_spec() -> SourceSpec:
             "known_attribute_struct": _struct(),
             "known_attribute_columns": _columns(),
             "known_attribute_errors": _errors(),
-            "known_attribute_names_null_patch": _null_patch(),
+            "extra_attributes": _extra_attributes(),
             "known_attribute_names_csv": ", ".join(CLAIM_ATTRIBUTES),
-            "known_attribute_names": "[" + ", ".join(f"'{name}'" for name in ["claim_id", *CLAIM_ATTRIBUTES]) + "]",
         },
+        sample_values=sampled_attributes,
         entity_key="claim_id",
         description="DynamoDB Streams change records of the claims table (seed 000)",
     )

@@ -19,7 +19,7 @@ typed AS (
         epoch_to_timestamp(created_raw) AS event_time_
     FROM records
 ),
-converted AS MATERIALIZED (  -- computed once: the checks and the output both read these columns
+converted AS (
     SELECT *, {known_attribute_columns} FROM typed
 ),
 checked AS (
@@ -65,10 +65,7 @@ SELECT
     coalesce(k.claim_id.S, k.claim_id.N, a.claim_id.S, a.claim_id.N) AS claim_id,
     {known_attribute_names_csv},
     r.eventName = 'REMOVE' AS is_removed,
-    -- listing the keys is cheaper than patching, and most records carry no extra attribute
-    CASE WHEN json_type(image) = 'OBJECT'
-              AND len(list_filter(json_keys(image), lambda key: NOT list_contains({known_attribute_names}, key))) > 0
-         THEN json_merge_patch(image, '{known_attribute_names_null_patch}') END AS extra_attributes,
+    {extra_attributes} AS extra_attributes,
     file AS source_file,
     line_no AS source_line,
     record_no AS source_record,
