@@ -69,10 +69,13 @@ def plan_retention(
     """What the rules delete today. ``sources``: source → its daily tables (derived per event day)."""
     today = today or datetime.now(timezone.utc).date()
     report = RetentionReport(rules=rules.describe(), today=today.isoformat())
+    derived: list[StoredFile] | None = None  # every processed and mart file, listed once
     for source, daily_tables in sources.items():
         cutoff = {layer: _cutoff(today, rules.days(source, layer)) for layer in ("landing", "raw", "errors")}
         if cutoff["raw"]:
-            report.deletions += _raw_days(lake, source, daily_tables, cutoff["raw"])
+            if derived is None:
+                derived = [f for layer in ("processed", "marts") for f in lake.list_files(layer)]
+            report.deletions += _raw_days(lake, source, daily_tables, derived, cutoff["raw"])
         if cutoff["errors"]:
             report.deletions += _quarantine_days(lake, source, cutoff["errors"])
         if cutoff["landing"]:
@@ -117,19 +120,20 @@ def _partition_day(key: str) -> str | None:
     return folder[len(prefix):] if folder.startswith(prefix) else None
 
 
-def _raw_days(lake: StorageRoot, source: str, daily_tables: list[str], cutoff: str) -> list[Deletion]:
-    deletions = []
-    raw = [f for f in lake.list_files(f"raw/{source}") if f.key.endswith(".parquet")]
-    for day, files in sorted(_by_day(raw, lambda f: _partition_day(f.key) or "").items()):
-        if day and day < cutoff:
-            deletions.append(_parquet_deletion(lake, "raw", source, day, files))
-    for table in daily_tables:
-        for layer in ("processed", "marts"):
-            derived = [f for f in lake.list_files(f"{layer}/{table}") if f.key.endswith(".parquet")]
-            for day, files in sorted(_by_day(derived, lambda f: _partition_day(f.key) or "").items()):
-                if day and day < cutoff:
-                    deletions.append(_parquet_deletion(lake, f"{layer}/{table}", source, day, files))
-    return deletions
+def _raw_days(
+    lake: StorageRoot, source: str, daily_tables: list[str], derived: list[StoredFile], cutoff: str
+) -> list[Deletion]:
+    """The source's raw days before ``cutoff``, and the same days of its daily tables."""
+    raw = [("raw", f) for f in lake.list_files(f"raw/{source}")]
+    ours = [("/".join(f.key.split("/")[:2]), f) for f in derived if f.key.split("/")[1] in daily_tables]
+    grouped: dict[tuple[str, str], list[StoredFile]] = defaultdict(list)
+    for layer, f in raw + ours:
+        day = _partition_day(f.key)
+        if f.key.endswith(".parquet") and day and day < cutoff:
+            grouped[(layer, day)].append(f)
+    order = ["raw"] + [f"{layer}/{table}" for table in daily_tables for layer in ("processed", "marts")]
+    return [_parquet_deletion(lake, layer, source, day, files)
+            for (layer, day), files in sorted(grouped.items(), key=lambda item: (order.index(item[0][0]), item[0][1]))]
 
 
 def _quarantine_days(lake: StorageRoot, source: str, cutoff: str) -> list[Deletion]:
