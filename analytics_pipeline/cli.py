@@ -223,10 +223,11 @@ def _retention(args, settings: Settings) -> int:
     if not report.applied:
         print(f"\ndry run: would delete {totals}; run with --apply to delete")
         return 0
-    if any(d.root == "lake" for d in report.deletions):
+    refreshed = any(d.root == "lake" for d in report.deletions)
+    if refreshed:
         refresh_lake(settings)
     kept = f"; kept {len(report.kept_changed)} files replaced since listing" if report.kept_changed else ""
-    print(f"\ndeleted {totals}{kept}; lake tables and views refreshed")
+    print(f"\ndeleted {totals}{kept}" + ("; lake tables and views refreshed" if refreshed else ""))
     return 0
 
 
