@@ -1,4 +1,4 @@
-"""``analytics-pipeline``: demo, run, sql, dev."""
+"""``analytics-pipeline``: demo, run, sql, export, reprice, suggest, retention, compact, dev."""
 
 from __future__ import annotations
 
@@ -72,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     guide.add_argument("intents", nargs="+", metavar="INTENT")
     guide.add_argument("--user", default=None, help="a (pseudonymised) user id to personalise with")
     guide.set_defaults(handler=_suggest)
+
+    retention = sub.add_parser("retention", help="list what ANALYTICS_RETENTION puts past its period; --apply deletes it")
+    retention.add_argument("--apply", action="store_true", help="delete the listed files (default: dry run)")
+    retention.set_defaults(handler=_retention)
+
+    compact = sub.add_parser("compact", help="rewrite small quarantine and manifest files into few files")
+    compact.add_argument("--min-files", type=_positive_int, default=None,
+                         help="compact a day/month once it holds this many small files (default 4)")
+    compact.set_defaults(handler=_compact)
 
     dev = sub.add_parser("dev", help="start `dagster dev` with DAGSTER_HOME under the data dir")
     dev.set_defaults(handler=_dev)
@@ -200,6 +209,36 @@ def _sql(args, settings: Settings) -> int:
         print(json.dumps(json_rows(result.columns, result.rows), default=json_value, indent=2, allow_nan=False))
     else:
         print(_table(result.columns, result.rows))
+    return 0
+
+
+def _retention(args, settings: Settings) -> int:
+    from analytics_pipeline.runner import refresh_lake, run_operation
+
+    report = run_operation(settings, "retention_job", "lake_retention", {"apply": args.apply})
+    print(f"retention rules: {report.rules} (ANALYTICS_RETENTION); today {report.today} UTC")
+    print(_table(("layer", "source", "day", "files", "bytes", "rows"), report.rows_for_table()))
+    totals = (f"{report.files} files, {sum(d.bytes for d in report.deletions):,} bytes, "
+              f"{sum(d.rows for d in report.deletions):,} rows")
+    if not report.applied:
+        print(f"\ndry run: would delete {totals}; run with --apply to delete")
+        return 0
+    refreshed = any(d.root == "lake" for d in report.deletions)
+    if refreshed:
+        refresh_lake(settings)
+    kept = f"; kept {len(report.kept_changed)} files replaced since listing" if report.kept_changed else ""
+    print(f"\ndeleted {totals}{kept}" + ("; lake tables and views refreshed" if refreshed else ""))
+    return 0
+
+
+def _compact(args, settings: Settings) -> int:
+    from analytics_pipeline.runner import run_operation
+
+    config = {} if args.min_files is None else {"min_files": args.min_files}
+    results = run_operation(settings, "compaction_job", "lake_compaction", config)
+    print(_table(("layer", "source", "bucket", "files in", "bytes in", "files out", "bytes out", "rows"),
+                 [(r.layer, r.source, r.bucket, r.files_in, r.bytes_in, 1, r.bytes_out, r.rows_out) for r in results]))
+    print(f"\ncompacted {sum(r.files_in for r in results)} files into {len(results)}")
     return 0
 
 

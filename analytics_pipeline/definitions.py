@@ -14,6 +14,7 @@ from analytics_pipeline.llm_runs.domain import LLM_RUNS
 from analytics_pipeline.ingestion.assets import build_raw_asset, build_staged_asset
 from analytics_pipeline.ingestion.sensors import build_landing_sensor, build_staged_days_sensor
 from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.operations.jobs import build_operations
 from analytics_pipeline.partitions import event_day_partitions
 from analytics_pipeline.serving.assets import WarehouseResource, build_warehouse_asset
 from analytics_pipeline.settings import DEFAULT_SCHEMA, load_settings
@@ -54,6 +55,9 @@ def build_definitions() -> dg.Definitions:
         "refresh_job", selection=dg.AssetSelection.assets(*[t.key for t in lake_tables], warehouse.key),
         description="Rebuild the whole-lake tables and the warehouse views.",
     ))
+    operations = build_operations(DOMAINS)
+    jobs += operations.jobs
+    schedules += operations.schedules
     sensors.append(
         dg.AutomationConditionSensorDefinition(
             "lake_automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING,
@@ -65,6 +69,7 @@ def build_definitions() -> dg.Definitions:
         # seconds of start-up to every run, which is the landing → queryable latency.
         executor=dg.in_process_executor,
         assets=[*lake_assets, warehouse],
+        asset_checks=operations.checks,
         jobs=jobs,
         sensors=sensors,
         schedules=schedules,

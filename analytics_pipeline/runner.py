@@ -110,6 +110,24 @@ def rematerialize_days(settings: Settings, source: str, days: list[str], progres
         instance=instance, run_config=_QUIET, raise_on_error=False), "refreshing the lake tables")
 
 
+def run_operation(settings: Settings, job_name: str, op_name: str, config: dict):
+    """Run an operations job (retention, compaction) in-process and return its op's output."""
+    from analytics_pipeline.definitions import build_definitions
+
+    instance = dagster_instance(settings)
+    result = _succeeded(build_definitions().resolve_job_def(job_name).execute_in_process(
+        instance=instance, run_config={"ops": {op_name: {"config": config}}, **_QUIET}, raise_on_error=False), job_name)
+    return result.output_for_node(op_name)
+
+
+def refresh_lake(settings: Settings) -> None:
+    """Rebuild the whole-lake tables and the views (what the automation sensor does under the daemon)."""
+    from analytics_pipeline.definitions import build_definitions
+
+    _succeeded(build_definitions().resolve_job_def("refresh_job").execute_in_process(
+        instance=dagster_instance(settings), run_config=_QUIET, raise_on_error=False), "refreshing the lake tables")
+
+
 def _data_through(settings: Settings, source: str) -> str:
     """The newest event time in the source's raw layer (the whole lake, not just this run)."""
     lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)

@@ -13,6 +13,37 @@ from pathlib import Path
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_SCHEMA = "analytics"
 DEFAULT_PARTITIONS_START = "2024-01-01"
+DEFAULT_FRESHNESS_HOURS = 26.0
+# The landing sources (their specs live in analytics_pipeline.sources; a test keeps the two in step).
+SOURCE_NAMES = ("claims", "llm_runs", "conversations")
+# Layers with a retention period: landing files already taken in, raw event days (with the daily
+# partitions computed from them), quarantined records.
+RETENTION_LAYERS = ("landing", "raw", "errors")
+
+
+@dataclass(frozen=True)
+class RetentionRules:
+    """Days to keep per layer, with per-source overrides; ``None`` keeps forever (the default)."""
+
+    rules: tuple[tuple[str, int | None], ...] = ()  # ("errors" | "claims.raw", days)
+
+    def days(self, source: str, layer: str) -> int | None:
+        found = dict(self.rules)
+        return found.get(f"{source}.{layer}", found.get(layer))
+
+    def describe(self) -> str:
+        return ",".join(f"{key}={'none' if days is None else days}" for key, days in self.rules) or "keep everything"
+
+
+@dataclass(frozen=True)
+class FreshnessHours:
+    """How old a source's newest event may be before its freshness check warns."""
+
+    default: float = DEFAULT_FRESHNESS_HOURS
+    per_source: tuple[tuple[str, float], ...] = ()
+
+    def hours(self, source: str) -> float:
+        return dict(self.per_source).get(source, self.default)
 
 
 @dataclass(frozen=True)
@@ -29,6 +60,8 @@ class Settings:
     qa_pass_rate_floor: float = 0.8
     model_prices_path: str = ""
     human_interaction_cost: float = 5.0
+    retention: RetentionRules = RetentionRules()
+    freshness: FreshnessHours = FreshnessHours()
 
     @property
     def warehouse_path(self) -> str:
@@ -59,6 +92,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         qa_pass_rate_floor=_number(env, "ANALYTICS_QA_PASS_RATE_FLOOR", "0.8", float, minimum=0),
         model_prices_path=env.get("ANALYTICS_MODEL_PRICES", ""),
         human_interaction_cost=_number(env, "ANALYTICS_HUMAN_INTERACTION_COST", "5", float, minimum=0),
+        retention=_retention(env.get("ANALYTICS_RETENTION", "")),
+        freshness=_freshness(env.get("ANALYTICS_FRESHNESS_HOURS", "")),
     )
 
 
@@ -88,3 +123,65 @@ def _budget(text: str) -> float | None:
     if text.strip().lower() in ("", "none", "off"):
         return None
     return _number({"ANALYTICS_MONTHLY_BUDGET": text}, "ANALYTICS_MONTHLY_BUDGET", text, float, minimum=0)
+
+
+def _items(name: str, text: str) -> list[tuple[str | None, str]]:
+    """``a=1,b.c=2,3`` → [("a", "1"), ("b.c", "2"), (None, "3")]; a key may appear once."""
+    items, seen = [], set()
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        key, value = (key.strip().lower(), value.strip()) if sep else (None, key.strip())
+        if key in seen:
+            raise SettingsError(f"{name}: {key or 'the default'} is given twice")
+        seen.add(key)
+        items.append((key, value))
+    return items
+
+
+def _retention(text: str) -> RetentionRules:
+    """``landing=30,errors=90,raw=none,claims.raw=3650``: days per layer, per-source overrides."""
+    name = "ANALYTICS_RETENTION"
+    rules = []
+    for key, value in _items(name, text):
+        if key is None:
+            raise SettingsError(f"{name}: {value!r} needs a layer, e.g. errors={value} "
+                                f"(layers: {', '.join(RETENTION_LAYERS)})")
+        source, _, layer = key.rpartition(".")
+        if layer not in RETENTION_LAYERS:
+            raise SettingsError(f"{name}: unknown layer {layer!r} in {key!r} (layers: {', '.join(RETENTION_LAYERS)})")
+        if source and source not in SOURCE_NAMES:
+            raise SettingsError(f"{name}: unknown source {source!r} in {key!r} (sources: {', '.join(SOURCE_NAMES)})")
+        if value.lower() in ("none", "forever"):
+            rules.append((key, None))
+            continue
+        rules.append((key, int(_amount(name, key, value, "days", int, minimum=1))))
+    return RetentionRules(tuple(rules))
+
+
+def _freshness(text: str) -> FreshnessHours:
+    """``26`` for every source, ``26,llm_runs=72`` with an override, or only overrides."""
+    name = "ANALYTICS_FRESHNESS_HOURS"
+    default, per_source = DEFAULT_FRESHNESS_HOURS, []
+    for source, value in _items(name, text):
+        hours = _amount(name, source or "", value, "hours", float, minimum=0.01)
+        if source is None:
+            default = hours
+        elif source not in SOURCE_NAMES:
+            raise SettingsError(f"{name}: unknown source {source!r} (sources: {', '.join(SOURCE_NAMES)})")
+        else:
+            per_source.append((source, hours))
+    return FreshnessHours(default, tuple(per_source))
+
+
+def _amount(name: str, key: str, value: str, unit: str, kind, minimum: float) -> float:
+    given = f"{key}={value!r}" if key else repr(value)
+    try:
+        amount = kind(value)
+    except ValueError:
+        raise SettingsError(f"{name}: {given} is not a number of {unit}"
+                            + (" (or none)" if unit == "days" else "")) from None
+    if amount < minimum:
+        raise SettingsError(f"{name}: {given} must be at least {minimum:g} {unit}")
+    return amount

@@ -64,6 +64,9 @@ EXPECTED_CHECKS = {
     ("intent_model", "held_out_accuracy_floor"),
     ("intents", "fallback_rate_below_ceiling"),
     ("intents", "low_confidence_rate_below_ceiling"),
+    ("raw_claims", "data_fresh"),
+    ("raw_llm_runs", "data_fresh"),
+    ("raw_conversations", "data_fresh"),
 }
 
 
@@ -73,8 +76,13 @@ def test_definitions_load_and_validate(lake_env):
     repo = defs.get_repository_def()
     assert {j.name for j in repo.get_all_jobs()} >= {"claims_ingest_job", "claims_daily_job", "llm_runs_ingest_job",
                                                      "llm_runs_daily_job", "conversations_ingest_job",
-                                                     "conversations_daily_job", "intents_job", "refresh_job"}
-    assert {s.name for s in repo.schedule_defs} == {"llm_marts_daily_refresh", "intents_job_schedule"}
+                                                     "conversations_daily_job", "intents_job", "refresh_job",
+                                                     "retention_job", "compaction_job", "freshness_checks_job"}
+    schedules = {s.name: s for s in repo.schedule_defs}
+    assert set(schedules) == {"llm_marts_daily_refresh", "intents_job_schedule", "retention_daily",
+                              "compaction_hourly", "freshness_checks_hourly"}
+    # deleting data is opt-in: the retention schedule is off until someone turns it on
+    assert schedules["retention_daily"].default_status == dg.DefaultScheduleStatus.STOPPED
 
 
 def test_asset_graph_snapshot(lake_env):
@@ -111,3 +119,10 @@ def test_resources_follow_environment(lake_env, monkeypatch):
     assert lake.lake_uri.get_value() == "s3://bucket/prefix/lake"
     assert lake.landing_uri == ""
     assert warehouse.schema_name.get_value() == "icpa_analytics_db"
+
+
+def test_settings_name_every_source():
+    from analytics_pipeline.settings import SOURCE_NAMES
+    from analytics_pipeline.sources import SOURCE_SPECS
+
+    assert list(SOURCE_NAMES) == [spec.name for spec in SOURCE_SPECS]

@@ -5,7 +5,6 @@ of a new day does not grow with the lake. The processed tables (current state, t
 hard cases) span claims' whole lives and are rebuilt from the raw layer when it changes.
 """
 
-from datetime import datetime, timedelta, timezone
 from importlib import resources
 
 import dagster as dg
@@ -13,11 +12,12 @@ import dagster as dg
 from analytics_pipeline.claims import vocabulary as v
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.lake.duck import scalar
+from analytics_pipeline.operations.freshness import freshness_result
 from analytics_pipeline.partitions import partitioned_check_spec
+from analytics_pipeline.settings import load_settings
 from analytics_pipeline.table_assets import TableSpec, build_daily_table, build_lake_table
 
 RAW = raw_asset_key("claims")
-FRESHNESS_HOURS = 26
 
 
 def claims_sql(name: str, **values: str) -> str:
@@ -50,19 +50,10 @@ def agreement_rate_result(con, check_name: str) -> dg.AssetCheckResult:
 def current_state_checks(con) -> list[dg.AssetCheckResult]:
     duplicates = scalar(con, "SELECT count(*) - count(DISTINCT event_id) FROM claims")
     through = scalar(con, "SELECT max(event_time) FROM claims")
-    if through is None:
-        through = datetime(1970, 1, 1)
-    age = datetime.now(timezone.utc).replace(tzinfo=None) - through
     return [
         dg.AssetCheckResult(check_name="claims_event_ids_unique", passed=duplicates == 0,
                             severity=dg.AssetCheckSeverity.ERROR, metadata={"duplicate_event_ids": duplicates}),
-        dg.AssetCheckResult(
-            check_name="claims_fresh", passed=age <= timedelta(hours=FRESHNESS_HOURS),
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"data_through": dg.MetadataValue.text(str(through)),
-                      "age_hours": dg.MetadataValue.float(age.total_seconds() / 3600)},
-            description=f"newest claims event is {age.total_seconds() / 3600:.1f} h old (limit {FRESHNESS_HOURS} h)",
-        ),
+        freshness_result("claims_fresh", "claims", through, load_settings().freshness.hours("claims")),
     ]
 
 
@@ -103,7 +94,7 @@ processed_tables = [
             dg.AssetCheckSpec("claims_event_ids_unique", asset="claims_current",
                               description="No event id appears twice across the raw claims layer."),
             dg.AssetCheckSpec("claims_fresh", asset="claims_current",
-                              description=f"The newest claims event is at most {FRESHNESS_HOURS} h old."),
+                              description="The newest claims event is at most ANALYTICS_FRESHNESS_HOURS old (default 26 h)."),
         ],
         checks=current_state_checks,
     ),

@@ -18,6 +18,7 @@ from analytics_pipeline.ingestion.staging import BatchResult, stage_batch
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_literal
 from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.operations.freshness import source_data_through
 from analytics_pipeline.partitions import event_day_partitions, partitioned_check_spec
 from analytics_pipeline.settings import load_settings
 
@@ -136,6 +137,9 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 "duplicates": result.duplicates,
                 "dagster/row_count": result.partition_rows,
                 "data_through": dg.MetadataValue.text(result.data_through or "no data"),
+                # the source's newest event, whichever day this run merged (its data_fresh check reads the same)
+                "source_data_through": dg.MetadataValue.text(
+                    str(source_data_through(lake.lake_root(), source) or "no data")),
             }
         )
         yield dg.AssetCheckResult(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import duckdb
+
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, sql_list
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
@@ -12,20 +14,33 @@ def file_marker(f: StoredFile) -> str:
     return f.etag or f"{f.size}:{f.mtime:.6f}"
 
 
+def manifest_rows(lake: StorageRoot, source: str, columns: str = "file, etag, size, mtime") -> list[tuple]:
+    """``columns`` of every manifest row of ``source``.
+
+    Compaction replaces many manifest files by one; a file listed a moment before it was removed
+    makes the read fail, so the listing is taken again (the rows are in the compacted file by then).
+    """
+    for attempt in range(3):
+        manifests = [lake.path(f.key) for f in lake.list_files(f"manifests/{source}") if f.key.endswith(".parquet")]
+        if not manifests:
+            return []
+        con = connect(lake)
+        try:
+            return con.execute(
+                f"SELECT {columns} FROM read_parquet({sql_list(manifests)}, union_by_name = true)"
+            ).fetchall()
+        except (duckdb.IOException, FileNotFoundError):
+            if attempt == 2:
+                raise
+        finally:
+            con.close()
+    return []
+
+
 def taken_files(lake: StorageRoot, source: str) -> dict[str, set[str]]:
     """key → markers of the versions already ingested."""
-    manifests = [lake.path(f.key) for f in lake.list_files(f"manifests/{source}") if f.key.endswith(".parquet")]
-    if not manifests:
-        return {}
-    con = connect(lake)
-    try:
-        rows = con.execute(
-            f"SELECT file, etag, size, mtime FROM read_parquet({sql_list(manifests)}, union_by_name = true)"
-        ).fetchall()
-    finally:
-        con.close()
     taken: dict[str, set[str]] = {}
-    for key, etag, size, mtime in rows:
+    for key, etag, size, mtime in manifest_rows(lake, source):
         taken.setdefault(key, set()).add(file_marker(StoredFile(key, size, mtime, etag or "")))
     return taken
 

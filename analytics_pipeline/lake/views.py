@@ -31,15 +31,22 @@ def lake_views(lake: StorageRoot, specs: list[SourceSpec]) -> list[ViewDefinitio
         for name, sql in spec.views().items()
     ]
     if has_files(lake, "errors"):
-        views.append(ViewDefinition("ingest_errors", f"SELECT * FROM {parquet_scan(lake, 'errors/*/*.parquet', hive=False)}"))
+        views.append(ViewDefinition("ingest_errors", _once_per_key(lake, "errors", "source, batch_id, file, line, record")))
     if has_files(lake, "manifests"):
-        views.append(ViewDefinition("ingested_files", f"SELECT * FROM {parquet_scan(lake, 'manifests/*/*.parquet', hive=False)}"))
+        views.append(ViewDefinition("ingested_files", _once_per_key(lake, "manifests", "source, batch_id, file")))
     for layer in ("processed", "marts"):
         for table in _tables(lake, layer):
             partitioned = not lake.exists(layout.table_file(layer, table))
             glob = layout.table_glob(layer, table, partitioned)
             views.append(ViewDefinition(table, f"SELECT * FROM {parquet_scan(lake, glob, hive=partitioned)}"))
     return views
+
+
+def _once_per_key(lake: StorageRoot, layer: str, key: str) -> str:
+    """Rows of a per-batch layer, each once: while compaction replaces batch files by one file, both
+    exist for a moment (see operations/compaction.py)."""
+    return (f"SELECT * FROM {parquet_scan(lake, f'{layer}/*/*.parquet', hive=False)} "
+            f"QUALIFY row_number() OVER (PARTITION BY {key}) = 1")
 
 
 def _tables(lake: StorageRoot, layer: str) -> list[str]:

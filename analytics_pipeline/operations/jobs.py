@@ -1,0 +1,198 @@
+"""Operations as Dagster objects: the retention and compaction jobs, freshness checks, their schedules.
+
+- ``retention_job`` lists what ``ANALYTICS_RETENTION`` puts past its period (a dry run, the default
+  when launched by hand) or deletes it (``apply: true``, which its schedule sets — the schedule is
+  off until someone turns it on). Deleted event days are reported as empty materializations of the
+  raw and daily assets, so the whole-lake tables are rebuilt by the automation; the views are
+  rebuilt in the same run.
+- ``compaction_job`` rewrites small quarantine and manifest files (hourly, on by default: it never
+  changes what a query returns).
+- ``data_fresh`` on every ``raw_<source>``: the newest event against ``ANALYTICS_FRESHNESS_HOURS``
+  (WARN), after every merge and hourly by ``freshness_checks_job`` — also when nothing arrives.
+"""
+
+from dataclasses import dataclass
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+from pydantic import Field
+
+from analytics_pipeline.domain import SourceDomain
+from analytics_pipeline.ingestion.assets import raw_asset_key
+from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.metadata import markdown_table
+from analytics_pipeline.operations.compaction import (
+    MIN_FILES,
+    SMALL_FILE_BYTES,
+    TARGET_FILE_BYTES,
+    CompactionResult,
+    compact,
+    plan_compaction,
+)
+from analytics_pipeline.operations.freshness import freshness_result, source_data_through
+from analytics_pipeline.operations.retention import RetentionReport, apply_retention, plan_retention
+from analytics_pipeline.serving.assets import WarehouseResource
+from analytics_pipeline.serving.warehouse import build_warehouse
+from analytics_pipeline.settings import load_settings
+from analytics_pipeline.sources import SOURCE_SPECS
+
+MAINTENANCE_POOL = "lake_maintenance"
+MB = 1024 * 1024
+REPORT_COLUMNS = ["layer", "source", "day", "files", "bytes", "rows"]
+COMPACTION_COLUMNS = ["layer", "source", "bucket", "files_in", "bytes_in", "rows_in", "bytes_out", "rows_out", "output"]
+
+
+class RetentionConfig(dg.Config):
+    apply: bool = Field(default=False, description="Delete what the report lists; false only reports (dry run).")
+
+
+class CompactionConfig(dg.Config):
+    min_files: int = Field(default=MIN_FILES, description="Compact a bucket once it holds this many small files.")
+    small_file_mb: float = Field(default=SMALL_FILE_BYTES / MB, description="Files below this size count as small.")
+    target_file_mb: float = Field(default=TARGET_FILE_BYTES / MB, description="Size of the compacted files.")
+
+
+@dataclass(frozen=True)
+class Operations:
+    jobs: list
+    schedules: list[dg.ScheduleDefinition]
+    checks: list[dg.AssetChecksDefinition]
+
+
+def build_operations(domains: list[SourceDomain]) -> Operations:
+    daily_tables = {d.spec.name: [a.key.to_user_string() for a in d.daily_assets] for d in domains}
+    sources = list(daily_tables)
+    retention_job = _retention_job(daily_tables)
+    compaction_job = _compaction_job(sources)
+    checks = [_freshness_check(source) for source in sources]
+    freshness_job = dg.define_asset_job(
+        "freshness_checks_job", selection=dg.AssetSelection.checks(*checks),
+        description="Evaluate every source's data_fresh check (also when no data arrives).",
+    )
+    schedules = [
+        dg.ScheduleDefinition(
+            name="retention_daily", job=retention_job, cron_schedule="30 3 * * *", execution_timezone="UTC",
+            run_config=dg.RunConfig(ops={"lake_retention": RetentionConfig(apply=True)}),
+            default_status=dg.DefaultScheduleStatus.STOPPED,
+            description="Apply ANALYTICS_RETENTION at 03:30 UTC. Off until turned on: run retention_job "
+                        "(a dry run) or `analytics-pipeline retention` first to see what it deletes.",
+        ),
+        dg.ScheduleDefinition(
+            name="compaction_hourly", job=compaction_job, cron_schedule="17 * * * *", execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Rewrite small quarantine and manifest files every hour.",
+        ),
+        dg.ScheduleDefinition(
+            name="freshness_checks_hourly", job=freshness_job, cron_schedule="7 * * * *", execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Check every source's data-through time every hour.",
+        ),
+    ]
+    return Operations([retention_job, compaction_job, freshness_job], schedules, checks)
+
+
+def _retention_job(daily_tables: dict[str, list[str]]) -> dg.JobDefinition:
+    @dg.op(name="lake_retention", pool=MAINTENANCE_POOL, out=dg.Out(RetentionReport),
+           description="List (dry run) or delete what is past its retention period (ANALYTICS_RETENTION).")
+    def lake_retention(context: dg.OpExecutionContext, config: RetentionConfig, lake: LakeResource):
+        lake_root, landing = lake.lake_root(), lake.landing_root()
+        report = plan_retention(lake_root, landing, load_settings().retention, daily_tables)
+        context.log.info(f"retention ({report.rules}): {report.files} files past their period")
+        if config.apply:
+            apply_retention(lake_root, landing, report)
+            yield from _emptied_partitions(report, context.run_id)
+        yield dg.Output(report, metadata=_retention_metadata(report))
+
+    @dg.op(name="refresh_views_after_retention", pool="warehouse_writer", out={},
+           description="Rebuild the warehouse views when retention deleted lake files (a view over a folder "
+                       "left empty would fail).")
+    def refresh_views(context: dg.OpExecutionContext, report: RetentionReport, lake: LakeResource,
+                      warehouse: WarehouseResource):
+        if not report.applied or not any(d.root == "lake" for d in report.deletions):
+            context.log.info("nothing deleted from the lake; views unchanged")
+            return
+        views = build_warehouse(lake.lake_root(), warehouse.path, warehouse.schema_name, SOURCE_SPECS)
+        yield dg.AssetMaterialization(asset_key="warehouse", metadata={
+            "views": dg.MetadataValue.json(views), "reason": "retention deleted lake files"})
+
+    @dg.job(name="retention_job", tags={"analytics/operation": "retention"},
+            description="Retention per layer and source: a dry-run report unless `apply: true`.")
+    def retention_job():
+        refresh_views(lake_retention())
+
+    return retention_job
+
+
+def _emptied_partitions(report: RetentionReport, run_id: str):
+    """Deleted event days as empty materializations of the raw and daily assets (what the UI and the
+    automation of the whole-lake tables go by)."""
+    kept = set(report.kept_changed)
+    for d in report.deletions:
+        if d.layer in ("landing", "errors") or any(key in kept for key, _ in d.keys):
+            continue
+        asset = raw_asset_key(d.source) if d.layer == "raw" else dg.AssetKey(d.layer.split("/", 1)[1])
+        yield dg.AssetMaterialization(asset_key=asset, partition=d.day, metadata={
+            "dagster/row_count": 0, "deleted_rows": d.rows,
+            "retention": dg.MetadataValue.text(f"deleted by retention ({report.rules}) in run {run_id[:8]}")})
+
+
+def _retention_metadata(report: RetentionReport) -> dict:
+    return {
+        "mode": "applied" if report.applied else "dry run",
+        "rules": report.rules,
+        "today": report.today,
+        "files": report.files,
+        "bytes": sum(d.bytes for d in report.deletions),
+        "rows": sum(d.rows for d in report.deletions),
+        "kept_changed": dg.MetadataValue.json(report.kept_changed),
+        "report": _markdown(REPORT_COLUMNS, report.rows_for_table()),
+    }
+
+
+def _compaction_job(sources: list[str]) -> dg.JobDefinition:
+    @dg.op(name="lake_compaction", pool=MAINTENANCE_POOL, out=dg.Out(list),
+           description="Rewrite buckets of small quarantine and manifest files into few files.")
+    def lake_compaction(context: dg.OpExecutionContext, config: CompactionConfig, lake: LakeResource):
+        root = lake.lake_root()
+        groups = plan_compaction(root, sources, config.min_files, int(config.small_file_mb * MB),
+                                 int(config.target_file_mb * MB))
+        results: list[CompactionResult] = []
+        for n, group in enumerate(groups, start=1):
+            results.append(compact(root, group))
+            context.log.info(f"{n}/{len(groups)}: {group.layer}/{group.source} {group.bucket}: "
+                             f"{len(group.inputs)} files → {results[-1].output}")
+        return dg.Output(results, metadata={
+            "files_in": sum(r.files_in for r in results), "files_out": len(results),
+            "bytes_in": sum(r.bytes_in for r in results), "bytes_out": sum(r.bytes_out for r in results),
+            "rows": sum(r.rows_out for r in results),
+            "compacted": _markdown(COMPACTION_COLUMNS, [
+                (r.layer, r.source, r.bucket, r.files_in, r.bytes_in, r.rows_in, r.bytes_out, r.rows_out,
+                 r.output.rsplit("/", 1)[-1]) for r in results]),
+        })
+
+    @dg.job(name="compaction_job", tags={"analytics/operation": "compaction"},
+            description="Small-file compaction of errors/ and manifests/; query results do not change.")
+    def compaction_job():
+        lake_compaction()
+
+    return compaction_job
+
+
+def _freshness_check(source: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=raw_asset_key(source), name="data_fresh",
+                    description=f"The newest {source} event is at most ANALYTICS_FRESHNESS_HOURS old (WARN).")
+    def data_fresh(lake: LakeResource) -> dg.AssetCheckResult:
+        through = source_data_through(lake.lake_root(), source)
+        return freshness_result("data_fresh", source, through, load_settings().freshness.hours(source))
+
+    return data_fresh
+
+
+def _markdown(columns: list[str], rows: list[tuple]) -> dg.MetadataValue:
+    con = duckdb.connect()
+    try:
+        con.register("report", pa.table({c: [row[i] for row in rows] for i, c in enumerate(columns)}))
+        return markdown_table(con, "SELECT * FROM report", limit=50)
+    finally:
+        con.close()

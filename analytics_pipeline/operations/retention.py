@@ -1,0 +1,188 @@
+"""Retention per layer and source: what is older than its period, listed first, deleted only on request.
+
+Layers (see ``settings.RetentionRules``):
+- ``landing``: landing files the lake has taken in (the manifest holds their key and version),
+  by modification day. A file not taken in yet is never deleted. The manifests stay, so the
+  landing sensor still knows the file was taken, and the lake keeps every row it produced.
+- ``raw``: event-day partitions, together with the partitions the source's daily assets computed
+  from them (daily marts, ``llm_model_usage``, ``intents``), so no derived day outlives its data.
+- ``errors``: quarantined records, by the day they were quarantined (a batch file's modification
+  day, or the day in a compacted file's name).
+
+A day is deleted when it is older than its period: ``day < today - days``. The plan records each
+file's version (ETag, or size and modification time); applying lists the folders again and deletes
+a file only if it is still that version, so a partition replaced by a merge after the listing is
+kept (and listed again by the next run).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from analytics_pipeline.ingestion.manifest import file_marker, manifest_rows
+from analytics_pipeline.lake import layout
+from analytics_pipeline.lake.duck import connect, sql_list
+from analytics_pipeline.lake.storage import StorageRoot, StoredFile
+from analytics_pipeline.operations.compaction import file_bucket
+from analytics_pipeline.settings import RetentionRules
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """One line of the report: the files of one layer, source and day that are past their period."""
+
+    layer: str  # landing | raw | errors | <layer>/<daily table>
+    source: str
+    day: str
+    keys: tuple[tuple[str, str], ...]  # (key under its root, version when listed)
+    bytes: int
+    rows: int
+
+    @property
+    def root(self) -> str:
+        return "landing" if self.layer == "landing" else "lake"
+
+
+@dataclass
+class RetentionReport:
+    rules: str
+    today: str
+    deletions: list[Deletion] = field(default_factory=list)
+    applied: bool = False
+    kept_changed: list[str] = field(default_factory=list)  # listed, but replaced before deletion
+
+    @property
+    def files(self) -> int:
+        return sum(len(d.keys) for d in self.deletions)
+
+    def rows_for_table(self) -> list[tuple]:
+        return [(d.layer, d.source, d.day, len(d.keys), d.bytes, d.rows) for d in self.deletions]
+
+
+def plan_retention(
+    lake: StorageRoot, landing: StorageRoot, rules: RetentionRules, sources: dict[str, list[str]],
+    today: date | None = None,
+) -> RetentionReport:
+    """What the rules delete today. ``sources``: source → its daily tables (derived per event day)."""
+    today = today or datetime.now(timezone.utc).date()
+    report = RetentionReport(rules=rules.describe(), today=today.isoformat())
+    derived: list[StoredFile] | None = None  # every processed and mart file, listed once
+    for source, daily_tables in sources.items():
+        cutoff = {layer: _cutoff(today, rules.days(source, layer)) for layer in ("landing", "raw", "errors")}
+        if cutoff["raw"]:
+            if derived is None:
+                derived = [f for layer in ("processed", "marts") for f in lake.list_files(layer)]
+            report.deletions += _raw_days(lake, source, daily_tables, derived, cutoff["raw"])
+        if cutoff["errors"]:
+            report.deletions += _quarantine_days(lake, source, cutoff["errors"])
+        if cutoff["landing"]:
+            report.deletions += _landing_days(lake, landing, source, cutoff["landing"])
+    return report
+
+
+def apply_retention(lake: StorageRoot, landing: StorageRoot, report: RetentionReport) -> RetentionReport:
+    """Delete what ``report`` lists, file by file, each only if it is still the version listed."""
+    roots = {"lake": lake, "landing": landing}
+    listed: dict[tuple[str, str], dict[str, str]] = {}  # (root, folder) → key → version now
+    for deletion in report.deletions:
+        root = roots[deletion.root]
+        for key, version in deletion.keys:
+            folder = key.rsplit("/", 1)[0]
+            if (deletion.root, folder) not in listed:
+                listed[(deletion.root, folder)] = {f.key: file_marker(f) for f in root.list_files(folder)}
+            if listed[(deletion.root, folder)].get(key) != version:
+                report.kept_changed.append(key)
+                continue
+            root.delete(key)
+            _remove_empty_folder(root, key)
+    report.applied = True
+    return report
+
+
+def _cutoff(today: date, days: int | None) -> str | None:
+    """Days before this one (ISO) are past the period; None keeps everything."""
+    return None if days is None else (today - timedelta(days=days)).isoformat()
+
+
+def _by_day(files: list[StoredFile], day_of) -> dict[str, list[StoredFile]]:
+    grouped: dict[str, list[StoredFile]] = defaultdict(list)
+    for f in files:
+        grouped[day_of(f)].append(f)
+    return grouped
+
+
+def _partition_day(key: str) -> str | None:
+    prefix = f"{layout.PARTITION_COLUMN}="
+    folder = key.split("/")[-2] if key.count("/") >= 2 else ""
+    return folder[len(prefix):] if folder.startswith(prefix) else None
+
+
+def _raw_days(
+    lake: StorageRoot, source: str, daily_tables: list[str], derived: list[StoredFile], cutoff: str
+) -> list[Deletion]:
+    """The source's raw days before ``cutoff``, and the same days of its daily tables."""
+    raw = [("raw", f) for f in lake.list_files(f"raw/{source}")]
+    ours = [("/".join(f.key.split("/")[:2]), f) for f in derived if f.key.split("/")[1] in daily_tables]
+    grouped: dict[tuple[str, str], list[StoredFile]] = defaultdict(list)
+    for layer, f in raw + ours:
+        day = _partition_day(f.key)
+        if f.key.endswith(".parquet") and day and day < cutoff:
+            grouped[(layer, day)].append(f)
+    order = ["raw"] + [f"{layer}/{table}" for table in daily_tables for layer in ("processed", "marts")]
+    return [_parquet_deletion(lake, layer, source, day, files)
+            for (layer, day), files in sorted(grouped.items(), key=lambda item: (order.index(item[0][0]), item[0][1]))]
+
+
+def _quarantine_days(lake: StorageRoot, source: str, cutoff: str) -> list[Deletion]:
+    errors = [f for f in lake.list_files(f"errors/{source}") if f.key.endswith(".parquet")]
+    return [
+        _parquet_deletion(lake, "errors", source, day, files)
+        for day, files in sorted(_by_day(errors, lambda f: file_bucket(f, "day")).items()) if day < cutoff
+    ]
+
+
+def _landing_days(lake: StorageRoot, landing: StorageRoot, source: str, cutoff: str) -> list[Deletion]:
+    taken: dict[tuple[str, str], int] = {}
+    for key, etag, size, mtime, records_in in manifest_rows(lake, source, "file, etag, size, mtime, records_in"):
+        taken[(key, file_marker(StoredFile(key, size, mtime, etag or "")))] = int(records_in or 0)
+    old = [f for f in landing.list_files(source)
+           if (f.key, file_marker(f)) in taken and _utc_day(f.mtime) < cutoff]
+    return [
+        Deletion("landing", source, day, tuple((f.key, file_marker(f)) for f in files),
+                 sum(f.size for f in files), sum(taken[(f.key, file_marker(f))] for f in files))
+        for day, files in sorted(_by_day(old, lambda f: _utc_day(f.mtime)).items())
+    ]
+
+
+def _parquet_deletion(lake: StorageRoot, layer: str, source: str, day: str, files: list[StoredFile]) -> Deletion:
+    return Deletion(layer, source, day, tuple((f.key, file_marker(f)) for f in files),
+                    sum(f.size for f in files), _parquet_rows(lake, files))
+
+
+def _parquet_rows(lake: StorageRoot, files: list[StoredFile]) -> int:
+    """Rows from the files' footers (no data is read)."""
+    con = connect(lake)
+    try:
+        paths = sql_list([lake.path(f.key) for f in files])
+        rows = con.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata({paths})").fetchall()
+    finally:
+        con.close()
+    return int(rows[0][0] or 0)
+
+
+def _utc_day(mtime: float) -> str:
+    return datetime.fromtimestamp(mtime, timezone.utc).date().isoformat()
+
+
+def _remove_empty_folder(root: StorageRoot, key: str) -> None:
+    """A local partition folder left empty goes too (S3 has no folders)."""
+    if root.is_s3:
+        return
+    folder = Path(root.path(key)).parent
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
