@@ -29,6 +29,7 @@ class Settings:
     qa_pass_rate_floor: float = 0.8
     model_prices_path: str = ""
     human_interaction_cost: float = 5.0
+    dashboards_dir: str = ""  # users' own dashboard YAML files
 
     @property
     def warehouse_path(self) -> str:
@@ -59,6 +60,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         qa_pass_rate_floor=_number(env, "ANALYTICS_QA_PASS_RATE_FLOOR", "0.8", float, minimum=0),
         model_prices_path=env.get("ANALYTICS_MODEL_PRICES", ""),
         human_interaction_cost=_number(env, "ANALYTICS_HUMAN_INTERACTION_COST", "5", float, minimum=0),
+        dashboards_dir=_absolute(env.get("ANALYTICS_DASHBOARDS_DIR") or str(Path(data_dir) / "dashboards")),
     )
 
 
