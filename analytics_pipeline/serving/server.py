@@ -168,9 +168,11 @@ class DashboardServer(ThreadingHTTPServer):
     request_queue_size = 128
 
 
-def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> DashboardServer:
+def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
+                refresh_interval: float = 1.0) -> DashboardServer:
     """A server bound to ``host:port`` (port 0: any free port), not yet serving."""
-    handler = type("Handler", (DashboardHandler,), {"cache": SiteCache(site_dir(settings)), "settings": settings})
+    cache = SiteCache(site_dir(settings), refresh_interval)
+    handler = type("Handler", (DashboardHandler,), {"cache": cache, "settings": settings})
     try:
         return DashboardServer((host, port), handler)
     except OSError as err:
