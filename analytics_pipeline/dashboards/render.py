@@ -38,7 +38,7 @@ figure.chart{margin:4px 0 0}figure.chart svg{width:100%;height:auto;display:bloc
 .pie-wrap{display:flex;gap:18px;align-items:center}.pie-wrap figure{flex:0 0 190px}.pie-wrap .legend{flex-direction:column;flex:1}
 .pie-wrap .legend span{display:flex;justify-content:space-between;gap:10px}.pie-wrap .legend em{font-style:normal;color:#7b8794;font-variant-numeric:tabular-nums}
 table{width:100%;border-collapse:collapse;font-size:12.5px}th{text-align:left;font-weight:600;color:#52606d;border-bottom:2px solid #e1e6ec;padding:6px 8px;white-space:nowrap}
-td{padding:5px 8px;border-bottom:1px solid #eef1f4;vertical-align:top}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td{padding:5px 8px;border-bottom:1px solid #eef1f4;vertical-align:top}td.nowrap{white-space:nowrap}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tbody tr:hover{background:#f7f9fb}.table-wrap{max-height:420px;overflow:auto}.more{font-size:12px;color:#7b8794;margin-top:6px}
 .budget .figures{display:flex;gap:28px;flex-wrap:wrap;font-size:13px;margin:6px 0 2px}.budget .figures b{font-size:20px;display:block;color:#102a43}
 .empty{padding:26px 8px;text-align:center;color:#9aa5b1;font-size:13px}
@@ -182,12 +182,16 @@ def _table(w: dict) -> str:
         return _empty()
     numeric = [c["format"] not in ("text", "date") for c in d["columns"]]
     head = "".join(f'<th class="{"num" if n else ""}">{escape(c["label"])}</th>' for c, n in zip(d["columns"], numeric))
-    rows = "".join("<tr>" + "".join(
-        f'<td class="{"num" if n else ""}">{escape(format_value(v, c["format"], cur))}</td>'
-        for v, c, n in zip(row, d["columns"], numeric)) + "</tr>" for row in d["rows"])
+    rows = "".join("<tr>" + "".join(_td(format_value(v, c["format"], cur), n)
+                                    for v, c, n in zip(row, d["columns"], numeric)) + "</tr>" for row in d["rows"])
     more = (f'<div class="more">Showing {len(d["rows"])} of {d["total_rows"]} rows</div>'
             if d["total_rows"] > len(d["rows"]) else "")
     return f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>{more}'
+
+
+def _td(text: str, numeric: bool) -> str:
+    cls = "num" if numeric else "nowrap" if len(text) <= 24 else ""
+    return f'<td class="{cls}">{escape(text)}</td>'
 
 
 def _gauge(w: dict) -> str:

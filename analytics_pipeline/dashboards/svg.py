@@ -24,12 +24,15 @@ def _text(x: float, y: float, text: str, anchor: str = "middle", size: int = 12,
             f"{escape(text)}</text>")
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+def nice_ticks(low: float, high: float, count: int = 5, whole: bool = False) -> list[float]:
+    """Round axis ticks covering [low, high]; ``whole``: counts, so no step below 1."""
     if high == low:
         high = low + (abs(low) or 1)
     raw = (high - low) / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    if whole:
+        step = max(1, math.ceil(step))
     start = math.floor(low / step) * step
     ticks, value = [], start
     while value < high + step * 0.999:
@@ -38,10 +41,10 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def _value_axis(values: list[float], stacked_totals: list[float] | None = None) -> list[float]:
+def _value_axis(values: list[float], fmt: str, stacked_totals: list[float] | None = None) -> list[float]:
     finite = [v for v in (stacked_totals or values) if v is not None]
     low, high = min(finite + [0.0]), max(finite + [0.0])
-    return nice_ticks(low, high)
+    return nice_ticks(low, high, whole=fmt == "integer")
 
 
 def bar_or_line_chart(data: dict, width: int, height: int, currency: str) -> str:
@@ -52,7 +55,7 @@ def bar_or_line_chart(data: dict, width: int, height: int, currency: str) -> str
     line, stacked = data["chart_type"] == "line", data.get("stacked") and data["chart_type"] == "bar"
     values = [v for ds in datasets for v in ds["data"] if v is not None]
     totals = [sum(ds["data"][i] or 0 for ds in datasets) for i in range(len(labels))] if stacked else None
-    ticks = _value_axis(values, totals)
+    ticks = _value_axis(values, fmt, totals)
     y_label_width = max(len(format_value(t, fmt, currency, compact=True)) for t in ticks) * 7 + 14
     left, right, top, bottom = max(44, y_label_width), 14, 12, 44
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -72,7 +75,8 @@ def bar_or_line_chart(data: dict, width: int, height: int, currency: str) -> str
     every = max(1, math.ceil(n / max(1, plot_w // 58)))
     for i, lab in enumerate(labels):
         if i % every == 0:
-            body.append(_text(left + slot * (i + 0.5), height - bottom + 16, _clip(lab, 12), size=11))
+            body.append(_text(left + slot * (i + 0.5), height - bottom + 16,
+                              _clip(lab, max(4, int(slot * every / 6.5))), size=11))
     if data.get("x_label"):
         body.append(_text(left + plot_w / 2, height - 6, data["x_label"], size=11, fill=TEXT))
     if line:
@@ -114,11 +118,11 @@ def bar_or_line_chart(data: dict, width: int, height: int, currency: str) -> str
 
 def _horizontal_bars(labels, datasets, fmt, width, currency) -> str:
     row_h = 26 if len(datasets) == 1 else 16 * len(datasets) + 8
-    left = min(220, max(len(x) for x in labels) * 7 + 16) if labels else 80
+    left = min(width // 3, max(len(x) for x in labels) * 7 + 16) if labels else 80
     top, bottom, right = 8, 28, 70
     height = top + bottom + row_h * len(labels)
     values = [v for ds in datasets for v in ds["data"] if v is not None]
-    ticks = _value_axis(values)
+    ticks = _value_axis(values, fmt)
     lo, hi = ticks[0], ticks[-1]
     plot_w = width - left - right
 
@@ -132,7 +136,7 @@ def _horizontal_bars(labels, datasets, fmt, width, currency) -> str:
     bar_h = (row_h - 8) / len(datasets)
     for i, lab in enumerate(labels):
         y0 = top + i * row_h + 4
-        body.append(_text(left - 8, y0 + (row_h - 8) / 2 + 4, _clip(lab, 30), "end", 12, TEXT))
+        body.append(_text(left - 8, y0 + (row_h - 8) / 2 + 4, _clip(lab, (left - 16) // 7), "end", 12, TEXT))
         for k, ds in enumerate(datasets):
             v = ds["data"][i]
             if v is None:
@@ -232,7 +236,8 @@ def heatmap(data: dict, width: int, currency: str) -> str:
     every = max(1, math.ceil(len(xs) / max(1, (width - left) // 34)))
     for i, lab in enumerate(xs):
         if i % every == 0:
-            body.append(_text(left + (i + 0.5) * cell_w, top + cell_h * len(ys) + 14, _clip(lab, 10), size=11))
+            body.append(_text(left + (i + 0.5) * cell_w, top + cell_h * len(ys) + 14,
+                              _clip(lab, max(3, int(cell_w * every / 6.5))), size=11))
     legend_y = height - 22
     gradient = "".join(f'<stop offset="{k * 25}%" stop-color="{_blue(k / 4)}"/>' for k in range(5))
     body.append(f'<defs><linearGradient id="heat-{id(data)}">{gradient}</linearGradient></defs>')
