@@ -18,7 +18,10 @@ MAX_PARALLEL_QUERIES = 4
 def generate(settings: Settings, dashboard: Dashboard) -> dict:
     """The dashboard document: metadata, freshness and every widget with status ``ready`` or ``failed``."""
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_QUERIES, thread_name_prefix=f"dash-{dashboard.id}") as pool:
+    # On S3 each query's connection registers the s3fs filesystem, which DuckDB allows once per open
+    # database instance: parallel connections to the same warehouse would collide, so they take turns.
+    workers = 1 if settings.lake_uri.startswith("s3://") else MAX_PARALLEL_QUERIES
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"dash-{dashboard.id}") as pool:
         freshness = pool.submit(_data_through, settings, dashboard) if dashboard.data_through_sql else None
         widgets = list(pool.map(lambda w: _widget(settings, w), dashboard.widgets))
     data_through, freshness_error = freshness.result() if freshness else (None, None)
@@ -52,8 +55,8 @@ def _widget(settings: Settings, widget: Widget) -> dict:
     except (QueryError, WidgetDataError) as err:
         entry.update(status="failed", error=str(err), row_count=0, data=None)
     except Exception as err:  # noqa: BLE001 - one widget's surprise must not take the dashboard down
-        entry.update(status="failed", error=f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}",
-                     row_count=0, data=None)
+        first_line = (str(err).strip().splitlines() or [""])[0]
+        entry.update(status="failed", error=f"{type(err).__name__}: {first_line}", row_count=0, data=None)
     entry["query_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return entry
 
