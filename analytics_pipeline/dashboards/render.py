@@ -116,8 +116,11 @@ def _card(w: dict) -> str:
     if w["status"] != "ready":
         return (f'<section class="card span-{w["span"]} {kind} failed" {attrs}>{head}<div class="error">'
                 f'This widget could not be computed.<code>{escape(w["error"] or "")}</code></div></section>')
-    body = {"kpi-card": _kpi, "bar-chart": _chart, "line-chart": _chart, "pie-chart": _pie, "table": _table,
-            "gauge": _gauge, "heatmap": _heatmap, "budget-bar": _budget}[w["type"]](w)
+    try:
+        body = {"kpi-card": _kpi, "bar-chart": _chart, "line-chart": _chart, "pie-chart": _pie, "table": _table,
+                "gauge": _gauge, "heatmap": _heatmap, "budget-bar": _budget}[w["type"]](w)
+    except Exception as err:  # noqa: BLE001 - a widget that cannot be drawn must not take the page down
+        body = f'<div class="error">This widget could not be drawn.<code>{escape(type(err).__name__)}: {escape(str(err))}</code></div>'
     return f'<section class="card span-{w["span"]} {kind}" {attrs}>{head}{body}</section>'
 
 
@@ -212,8 +215,9 @@ def _budget(w: dict) -> str:
     cur = d["currency"]
     if d["limit"] is None:
         return '<div class="empty">No monthly budget configured (ANALYTICS_MONTHLY_BUDGET)</div>'
+    used = f'{d["ratio"]:.0%}' if d["ratio"] is not None else "over budget" if d["level"] == "critical" else "0%"
     figures = (f'<div class="figures"><span>Spent this month<b>{escape(format_value(d["value"], d["format"], cur))}</b></span>'
                f'<span>Budget<b>{escape(format_value(d["limit"], d["format"], cur))}</b></span>'
                f'<span>Remaining<b>{escape(format_value(d["remaining"], d["format"], cur))}</b></span>'
-               f'<span>Used<b style="color:{svg.LEVEL_COLOURS[d["level"]]}">{d["ratio"]:.0%}</b></span></div>')
+               f'<span>Used<b style="color:{svg.LEVEL_COLOURS[d["level"]]}">{used}</b></span></div>')
     return f'{figures}<figure class="chart">{svg.budget_bar(d, WIDTH_BY_SPAN[w["span"]])}</figure>'

@@ -251,7 +251,7 @@ def heatmap(data: dict, width: int, currency: str) -> str:
 def budget_bar(data: dict, width: int) -> str:
     height, left, right, top = 64, 4, 22, 14
     track = width - left - right
-    ratio = data["ratio"] or 0.0
+    ratio = data["ratio"] if data["ratio"] is not None else 1.0 if data["level"] == "critical" else 0.0
     colour = LEVEL_COLOURS[data["level"]]
     scale = max(1.0, ratio)
     body = [f'<rect x="{left}" y="{top}" width="{track}" height="18" rx="9" fill="{GRID}"/>']

@@ -168,10 +168,15 @@ def _budget(widget: Widget, columns, rows) -> dict:
     spent = _number(row[columns.index(_column(columns, o, "value", 0))]) if row else None
     budget = _number(row[columns.index(_column(columns, o, "limit", 1))]) if row else None
     warn, alert = o.get("warn_at", 0.7), o.get("alert_at", 0.9)
-    ratio = spent / budget if spent is not None and budget else None
-    level = "none" if ratio is None else "critical" if ratio >= alert else "warning" if ratio >= warn else "ok"
+    if spent is None or budget is None:
+        ratio, level = None, "none"
+    elif budget > 0:
+        ratio = spent / budget
+        level = "critical" if ratio >= alert else "warning" if ratio >= warn else "ok"
+    else:  # a zero budget is a budget: any spend exceeds it
+        ratio, level = None, "critical" if spent > 0 else "ok"
     return {"value": spent, "limit": budget, "ratio": ratio, "level": level, "warn_at": warn, "alert_at": alert,
-            "remaining": budget - spent if ratio is not None else None, "format": o.get("format", "currency"),
+            "remaining": budget - spent if level != "none" else None, "format": o.get("format", "currency"),
             "currency": o.get("currency", "USD")}
 
 
