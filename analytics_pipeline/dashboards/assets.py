@@ -31,36 +31,44 @@ def dashboard_deps(dashboard: Dashboard, asset_names: set[str]) -> list[dg.Asset
     return [dg.AssetKey(n) for n in sorted(names & asset_names)] + [dg.AssetKey("warehouse")]
 
 
-def build_dashboard_asset(dashboard: Dashboard, asset_names: set[str]) -> dg.AssetsDefinition:
-    name = f"dashboard_{dashboard.id}"
+def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str]) -> dg.AssetsDefinition:
+    """One asset per dashboard (``dashboard_<id>``), computed in one step: each is materialized, and
+    automated, on its own; the shared step only saves Dagster a step start-up per dashboard."""
+    by_key = {dg.AssetKey(f"dashboard_{d.id}"): d for d in dashboards}
 
-    @dg.asset(
-        name=name,
-        group_name="dashboards",
-        kinds={"html", "json"},
-        deps=dashboard_deps(dashboard, asset_names),
-        automation_condition=ON_LAKE_UPDATE,
-        description=f"{dashboard.title} ({dashboard.audience}): {dashboard.description}".strip(": "),
-        metadata={"definition": dg.MetadataValue.path(dashboard.source), "widgets": len(dashboard.widgets)},
-        check_specs=[dg.AssetCheckSpec("widgets_ready", asset=name,
-                                       description="Every widget's query ran and its result fit the widget.")],
+    @dg.multi_asset(
+        name="dashboards",
+        can_subset=True,
+        specs=[dg.AssetSpec(
+            key, group_name="dashboards", kinds={"html", "json"}, deps=dashboard_deps(d, asset_names),
+            automation_condition=ON_LAKE_UPDATE,
+            description=f"{d.title} ({d.audience}): {d.description}".strip(": "),
+            metadata={"definition": dg.MetadataValue.path(d.source), "widgets": len(d.widgets)},
+        ) for key, d in by_key.items()],
+        check_specs=[dg.AssetCheckSpec("widgets_ready", asset=key,
+                                       description="Every widget's query ran and its result fit the widget.")
+                     for key in by_key],
     )
-    def dashboard_asset(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+    def dashboards_asset(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
         settings = dataclasses.replace(
             load_settings(), data_dir=str(Path(warehouse.path).parent), lake_uri=lake.lake_root().uri,
             s3_endpoint_url=lake.s3_endpoint_url, schema=warehouse.schema_name)
-        doc = generate(settings, dashboard)
-        paths = publish(site_dir(settings), doc)
-        failed = [w for w in doc["widgets"] if w["status"] == "failed"]
-        for widget in failed:
-            context.log.warning(f"widget {widget['id']} failed: {widget['error']}")
-        yield dg.MaterializeResult(metadata=dashboard_metadata(doc, paths))
-        yield dg.AssetCheckResult(
-            check_name="widgets_ready", passed=not failed, severity=dg.AssetCheckSeverity.WARN,
-            description=("; ".join(f"{w['id']}: {w['error']}" for w in failed) or "all widgets ready")[:1000],
-            metadata={"failed": len(failed)})
+        for key, dashboard in by_key.items():
+            if key not in context.selected_asset_keys:
+                continue
+            doc = generate(settings, dashboard)
+            paths = publish(site_dir(settings), doc)
+            failed = [w for w in doc["widgets"] if w["status"] == "failed"]
+            for widget in failed:
+                context.log.warning(f"{dashboard.id}: widget {widget['id']} failed: {widget['error']}")
+            yield dg.MaterializeResult(asset_key=key, metadata=dashboard_metadata(doc, paths))
+            if dg.AssetCheckKey(key, "widgets_ready") in context.selected_asset_check_keys:
+                yield dg.AssetCheckResult(
+                    asset_key=key, check_name="widgets_ready", passed=not failed,
+                    severity=dg.AssetCheckSeverity.WARN, metadata={"failed": len(failed)},
+                    description=("; ".join(f"{w['id']}: {w['error']}" for w in failed) or "all widgets ready")[:1000])
 
-    return dashboard_asset
+    return dashboards_asset
 
 
 def dashboard_metadata(doc: dict, paths: dict[str, Path]) -> dict:

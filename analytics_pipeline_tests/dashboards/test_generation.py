@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from analytics_pipeline.dashboards.assets import build_dashboard_asset
+from analytics_pipeline.dashboards.assets import build_dashboards_asset
 from analytics_pipeline.dashboards.definition import SHIPPED_DIR, load_dashboard
 from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.definitions import SOURCE_SPECS, build_definitions
@@ -95,7 +95,7 @@ def test_a_broken_widget_fails_alone_and_the_dashboard_still_publishes(lake_env,
     path.write_text(BROKEN)
     defs = build_definitions()
     warehouse = build_warehouse_asset([], ON_LAKE_UPDATE, SOURCE_SPECS)
-    asset = build_dashboard_asset(load_dashboard(path), set())
+    asset = build_dashboards_asset([load_dashboard(path)], set())
     result = dg.materialize([warehouse, asset], resources=defs.resources, raise_on_error=False)
 
     assert result.success
