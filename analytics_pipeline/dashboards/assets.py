@@ -13,7 +13,7 @@ from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.dashboards.definition import Dashboard
 from analytics_pipeline.dashboards.formatting import format_value, short_date_labels
 from analytics_pipeline.dashboards.generate import generate
-from analytics_pipeline.dashboards.site import publish, site_dir
+from analytics_pipeline.dashboards.site import prune, publish, site_dir
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.metadata import bar_chart_markdown
 from analytics_pipeline.serving.assets import WarehouseResource
@@ -53,6 +53,8 @@ def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str]) -
         settings = dataclasses.replace(
             load_settings(), data_dir=str(Path(warehouse.path).parent), lake_uri=lake.lake_root().uri,
             s3_endpoint_url=lake.s3_endpoint_url, schema=warehouse.schema_name)
+        for removed in prune(site_dir(settings), {d.id for d in dashboards}):
+            context.log.info(f"removed the files of dashboard {removed}: it is no longer defined")
         for key, dashboard in by_key.items():
             if key not in context.selected_asset_keys:
                 continue

@@ -33,6 +33,15 @@ def publish(site: Path, doc: dict) -> dict[str, Path]:
     return paths
 
 
+def prune(site: Path, keep: set[str]) -> list[str]:
+    """Remove the files of dashboards that are no longer defined (their YAML file was deleted)."""
+    gone = sorted(p.stem for p in (site / "data").glob("*.json") if p.stem not in keep)
+    for dashboard_id in gone:
+        (site / "data" / f"{dashboard_id}.json").unlink(missing_ok=True)
+        (site / "dashboards" / f"{dashboard_id}.html").unlink(missing_ok=True)
+    return gone
+
+
 def read_documents(site: Path) -> list[dict]:
     folder = site / "data"
     if not folder.is_dir():

@@ -111,6 +111,21 @@ def test_a_broken_widget_fails_alone_and_the_dashboard_still_publishes(lake_env,
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
 
 
+def test_files_of_a_deleted_dashboard_are_removed(lake_env, tmp_path):
+    site = Path(lake_env.data_dir) / "site"
+    (site / "data").mkdir(parents=True)
+    (site / "data" / "gone.json").write_text("{}")
+    path = tmp_path / "kept.yaml"
+    path.write_text("id: kept\ntitle: Kept\naudience: A\ncategory: C\n"
+                    "widgets:\n  - {id: one, title: One, type: kpi-card, sql: 'SELECT 1'}\n")
+    defs = build_definitions()
+    warehouse = build_warehouse_asset([], ON_LAKE_UPDATE, SOURCE_SPECS)
+    assert dg.materialize([warehouse, build_dashboards_asset([load_dashboard(path)], set())],
+                          resources=defs.resources).success
+    assert sorted(p.name for p in (site / "data").iterdir()) == ["kept.json"]
+    assert "gone" not in (site / "index.html").read_text()
+
+
 def test_shipped_definitions_load(lake_env):
     for path in sorted(SHIPPED_DIR.glob("*.yaml")):
         assert load_dashboard(path).id == path.stem
