@@ -1,4 +1,4 @@
-"""``analytics-pipeline``: demo, run, sql, export, reprice, suggest, retention, compact, dev."""
+"""``analytics-pipeline``: demo, run, sql, export, reprice, suggest, serve, retention, compact, dev."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from datetime import date, timedelta
 
+from analytics_pipeline.dashboards.definition import DashboardDefinitionError
 from analytics_pipeline.serving.exports import FORMATS, json_rows, json_value
 from analytics_pipeline.settings import Settings, SettingsError, load_settings
 
@@ -24,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args, load_settings())
-    except (UserError, SettingsError) as err:
+    except (UserError, SettingsError, DashboardDefinitionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001 - the one place that turns failures into one line
@@ -81,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     compact.add_argument("--min-files", type=_positive_int, default=None,
                          help="compact a day/month once it holds this many small files (default 4)")
     compact.set_defaults(handler=_compact)
+    serve = sub.add_parser("serve", help="serve the dashboards (HTML) and their JSON API")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.set_defaults(handler=_serve)
 
     dev = sub.add_parser("dev", help="start `dagster dev` with DAGSTER_HOME under the data dir")
     dev.set_defaults(handler=_dev)
@@ -146,6 +151,7 @@ def _run(args, settings: Settings) -> int:
     print()
     print(_table(header, rows))
     print(f"\ndone in {time.monotonic() - started:.1f}s; warehouse: {settings.warehouse_path}")
+    print(f"dashboards: {os.path.join(settings.data_dir, 'site', 'index.html')} (or `analytics-pipeline serve`)")
     return 0
 
 
@@ -239,6 +245,22 @@ def _compact(args, settings: Settings) -> int:
     print(_table(("layer", "source", "bucket", "files in", "bytes in", "files out", "bytes out", "rows"),
                  [(r.layer, r.source, r.bucket, r.files_in, r.bytes_in, 1, r.bytes_out, r.rows_out) for r in results]))
     print(f"\ncompacted {sum(r.files_in for r in results)} files into {len(results)}")
+def _serve(args, settings: Settings) -> int:
+    from analytics_pipeline.dashboards.site import site_dir
+    from analytics_pipeline.serving.server import make_server
+
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port {args.port} is not a port number (0-65535)")
+    server = make_server(settings, args.host, args.port)
+    host, port = server.server_address[:2]
+    if not (site_dir(settings) / "data").is_dir():
+        print(f"no dashboards under {site_dir(settings)} yet: run `analytics-pipeline demo` or `run`; "
+              "they appear here when generated", flush=True)
+    print(f"serving dashboards on http://{host}:{port}/ (API: /api/v1/dashboards); Ctrl-C stops", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
     return 0
 
 

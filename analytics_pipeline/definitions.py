@@ -10,6 +10,8 @@ from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.claims.domain import CLAIMS
 from analytics_pipeline.conversations.domain import CONVERSATIONS
 from analytics_pipeline.conversations.intents import IntentClassifierResource
+from analytics_pipeline.dashboards.assets import build_dashboards_asset
+from analytics_pipeline.dashboards.definition import dashboard_files, load_dashboards
 from analytics_pipeline.llm_runs.domain import LLM_RUNS
 from analytics_pipeline.ingestion.assets import build_raw_asset, build_staged_asset
 from analytics_pipeline.ingestion.sensors import build_landing_sensor, build_staged_days_sensor
@@ -51,9 +53,12 @@ def build_definitions() -> dg.Definitions:
         jobs += [ingest_job, daily_job]
         sensors += [build_landing_sensor(source, ingest_job), build_staged_days_sensor(source, daily_job)]
     warehouse = build_warehouse_asset([a.key for a in lake_assets], ON_LAKE_UPDATE, SOURCE_SPECS)
+    asset_names = {key.to_user_string() for a in lake_assets for key in a.keys}
+    dashboards = build_dashboards_asset(load_dashboards(dashboard_files(settings.dashboards_dir)), asset_names)
     jobs.append(dg.define_asset_job(
-        "refresh_job", selection=dg.AssetSelection.assets(*[t.key for t in lake_tables], warehouse.key),
-        description="Rebuild the whole-lake tables and the warehouse views.",
+        "refresh_job",
+        selection=dg.AssetSelection.assets(*[t.key for t in lake_tables], warehouse.key, *dashboards.keys),
+        description="Rebuild the whole-lake tables, the warehouse views and the dashboards.",
     ))
     operations = build_operations(DOMAINS)
     jobs += operations.jobs
@@ -68,7 +73,7 @@ def build_definitions() -> dg.Definitions:
         # Steps are DuckDB statements that use both cores themselves; a process per step only adds
         # seconds of start-up to every run, which is the landing → queryable latency.
         executor=dg.in_process_executor,
-        assets=[*lake_assets, warehouse],
+        assets=[*lake_assets, warehouse, dashboards],
         asset_checks=operations.checks,
         jobs=jobs,
         sensors=sensors,

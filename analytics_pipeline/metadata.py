@@ -19,15 +19,20 @@ def markdown_table(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20) 
 
 def markdown_bars(con: duckdb.DuckDBPyConnection, query: str, title: str) -> dg.MetadataValue:
     """A horizontal bar chart of a (label, value) query, drawn with block characters."""
-    rows = con.execute(query).fetchall()
+    return dg.MetadataValue.md(bar_chart_markdown(con.execute(query).fetchall(), title))
+
+
+def bar_chart_markdown(rows: list[tuple], title: str, fmt=None) -> str:
+    """(label, value) rows as horizontal bars of block characters; ``fmt`` formats the values."""
+    fmt = fmt or _cell
     top = max((float(v or 0) for _, v in rows), default=0.0) or 1.0
     lines = [f"**{title}**", "", "```"]
     width = max((len(str(label)) for label, _ in rows), default=0)
     for label, value in rows:
         bar = "█" * max(1 if value else 0, round(_BAR_WIDTH * float(value or 0) / top))
-        lines.append(f"{str(label).ljust(width)}  {bar} {_cell(value)}")
+        lines.append(f"{str(label).ljust(width)}  {bar} {fmt(value)}")
     lines.append("```")
-    return dg.MetadataValue.md("\n".join(lines))
+    return "\n".join(lines)
 
 
 def _cell(value) -> str:

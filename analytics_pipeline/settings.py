@@ -62,6 +62,7 @@ class Settings:
     human_interaction_cost: float = 5.0
     retention: RetentionRules = RetentionRules()
     freshness: FreshnessHours = FreshnessHours()
+    dashboards_dir: str = ""  # users' own dashboard YAML files
 
     @property
     def warehouse_path(self) -> str:
@@ -94,6 +95,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         human_interaction_cost=_number(env, "ANALYTICS_HUMAN_INTERACTION_COST", "5", float, minimum=0),
         retention=_retention(env.get("ANALYTICS_RETENTION", "")),
         freshness=_freshness(env.get("ANALYTICS_FRESHNESS_HOURS", "")),
+        dashboards_dir=_absolute(env.get("ANALYTICS_DASHBOARDS_DIR") or str(Path(data_dir) / "dashboards")),
     )
 
 

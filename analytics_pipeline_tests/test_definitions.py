@@ -41,6 +41,11 @@ EXPECTED_ASSETS = {
     "drop_off_points": None,
     "user_journeys": None,
     "training_data": None,
+    "dashboard_financial_operations": None,
+    "dashboard_model_performance": None,
+    "dashboard_operational_efficiency": None,
+    "dashboard_conversation_insights": None,
+    "dashboard_llm_costs": None,
 }
 EXPECTED_SENSORS = {"claims_landing_sensor", "claims_staged_days_sensor", "llm_runs_landing_sensor",
                     "llm_runs_staged_days_sensor", "conversations_landing_sensor",
@@ -67,6 +72,11 @@ EXPECTED_CHECKS = {
     ("raw_claims", "data_fresh"),
     ("raw_llm_runs", "data_fresh"),
     ("raw_conversations", "data_fresh"),
+    ("dashboard_financial_operations", "widgets_ready"),
+    ("dashboard_model_performance", "widgets_ready"),
+    ("dashboard_operational_efficiency", "widgets_ready"),
+    ("dashboard_conversation_insights", "widgets_ready"),
+    ("dashboard_llm_costs", "widgets_ready"),
 }
 
 
@@ -99,6 +109,8 @@ def test_asset_graph_snapshot(lake_env):
     assert {dep.asset_key.to_user_string() for dep in specs["raw_claims"].deps} == {"staged_claims"}
     assert specs["raw_claims"].freshness_policy.fail_window.to_timedelta().total_seconds() == 26 * 3600
     assert "raw_claims" in {dep.asset_key.to_user_string() for dep in specs["financial_ops_daily"].deps}
+    assert {dep.asset_key.to_user_string() for dep in specs["dashboard_llm_costs"].deps} == {
+        "warehouse", "raw_llm_runs", "daily_runs", "model_costs", "project_costs", "qa_summary", "run_summary"}
 
 
 def test_checks_and_sensors_snapshot(lake_env):

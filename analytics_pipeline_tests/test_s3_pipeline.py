@@ -6,7 +6,9 @@ through the same filesystem, and the warehouse views point at s3:// paths.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import dagster as dg
@@ -189,6 +191,10 @@ def test_run_pipeline_on_s3_lands_partitions_quarantine_and_views_then_a_late_fi
     assert run_query(settings, finance_sql).rows == [(OLD_DAY, 2, 0.03, 2, 840.0), (DAY, 1, 0.05, 0, 0.0)]
     assert len(bucket.keys(f"{lake}/manifests/claims/")) == 2
     assert bucket.keys(f"{lake}/staging/") == []
+    # the claims dashboards are generated over the S3 lake too
+    finance = json.loads((Path(settings.data_dir) / "site" / "data" / "financial_operations.json").read_text())
+    assert finance["status"] == "ready"
+    assert {w["id"]: w for w in finance["widgets"]}["payouts_released"]["data"]["value"] == 840.0
 
     instance = runner.dagster_instance(settings)
     try:

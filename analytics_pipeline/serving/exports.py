@@ -110,12 +110,18 @@ def _csv_value(value) -> str:
 
 
 def write_table(result: QueryResult, fmt: str, path: Path) -> None:
-    if fmt == "json":
-        path.write_text(json.dumps(_records(result), default=json_value, indent=2, allow_nan=False))
-    elif fmt == "csv":
-        with path.open("w", newline="") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(result.columns)
-            writer.writerows([_csv_value(v) for v in row] for row in result.rows)
+    if fmt in ("json", "csv"):
+        path.write_bytes(table_bytes(result, fmt))
     else:
         pq.write_table(result.arrow, path)
+
+
+def table_bytes(result: QueryResult, fmt: str) -> bytes:
+    """A table as JSON (a list of records) or CSV (header row first), UTF-8."""
+    if fmt == "json":
+        return json.dumps(_records(result), default=json_value, indent=2, allow_nan=False).encode()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(result.columns)
+    writer.writerows([_csv_value(v) for v in row] for row in result.rows)
+    return buffer.getvalue().encode()

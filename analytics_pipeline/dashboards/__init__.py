@@ -1,0 +1,1 @@
+"""Dashboards declared in YAML: widget data (Chart.js v4 shapes), self-contained HTML pages, one asset each."""

@@ -1,0 +1,109 @@
+"""One asset per dashboard: regenerated eagerly after the marts it reads and the warehouse views.
+
+The materialization tells the story in the Dagster UI: widget statuses, KPI values, every chart as
+Markdown bars, and the Chart.js data as JSON; the page and data files are linked as paths.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import dagster as dg
+
+from analytics_pipeline.automation import ON_LAKE_UPDATE
+from analytics_pipeline.dashboards.definition import Dashboard
+from analytics_pipeline.dashboards.formatting import format_value, short_date_labels
+from analytics_pipeline.dashboards.generate import generate
+from analytics_pipeline.dashboards.site import prune, publish, site_dir
+from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.metadata import bar_chart_markdown
+from analytics_pipeline.serving.assets import WarehouseResource
+from analytics_pipeline.settings import load_settings
+
+# Warehouse views that are not asset names themselves → the asset that backs them.
+VIEW_ASSETS = {"claims": "raw_claims", "llm_runs": "raw_llm_runs", "conversation_events": "raw_conversations",
+               "conversation_turns": "raw_conversations", "claims_by_status": "claims_current",
+               "flows": "intent_flows", "sequences": "next_intent_probabilities"}
+CHART_TYPES = ("bar-chart", "line-chart", "pie-chart")
+
+
+def dashboard_deps(dashboard: Dashboard, asset_names: set[str]) -> list[dg.AssetKey]:
+    names = {VIEW_ASSETS.get(t, t) for t in dashboard.tables}
+    return [dg.AssetKey(n) for n in sorted(names & asset_names)] + [dg.AssetKey("warehouse")]
+
+
+def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str]) -> dg.AssetsDefinition:
+    """One asset per dashboard (``dashboard_<id>``), computed in one step: each is materialized, and
+    automated, on its own; the shared step only saves Dagster a step start-up per dashboard."""
+    by_key = {dg.AssetKey(f"dashboard_{d.id}"): d for d in dashboards}
+
+    @dg.multi_asset(
+        name="dashboards",
+        can_subset=True,
+        specs=[dg.AssetSpec(
+            key, group_name="dashboards", kinds={"html", "json"}, deps=dashboard_deps(d, asset_names),
+            automation_condition=ON_LAKE_UPDATE,
+            description=f"{d.title} ({d.audience}): {d.description}".strip(": "),
+            metadata={"definition": dg.MetadataValue.path(d.source), "widgets": len(d.widgets)},
+        ) for key, d in by_key.items()],
+        check_specs=[dg.AssetCheckSpec("widgets_ready", asset=key,
+                                       description="Every widget's query ran and its result fit the widget.")
+                     for key in by_key],
+    )
+    def dashboards_asset(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
+        settings = dataclasses.replace(
+            load_settings(), data_dir=str(Path(warehouse.path).parent), lake_uri=lake.lake_root().uri,
+            s3_endpoint_url=lake.s3_endpoint_url, schema=warehouse.schema_name)
+        for removed in prune(site_dir(settings), {d.id for d in dashboards}):
+            context.log.info(f"removed the files of dashboard {removed}: it is no longer defined")
+        for key, dashboard in by_key.items():
+            if key not in context.selected_asset_keys:
+                continue
+            doc = generate(settings, dashboard)
+            paths = publish(site_dir(settings), doc)
+            failed = [w for w in doc["widgets"] if w["status"] == "failed"]
+            for widget in failed:
+                context.log.warning(f"{dashboard.id}: widget {widget['id']} failed: {widget['error']}")
+            yield dg.MaterializeResult(asset_key=key, metadata=dashboard_metadata(doc, paths))
+            if dg.AssetCheckKey(key, "widgets_ready") in context.selected_asset_check_keys:
+                yield dg.AssetCheckResult(
+                    asset_key=key, check_name="widgets_ready", passed=not failed,
+                    severity=dg.AssetCheckSeverity.WARN, metadata={"failed": len(failed)},
+                    description=("; ".join(f"{w['id']}: {w['error']}" for w in failed) or "all widgets ready")[:1000])
+
+    return dashboards_asset
+
+
+def dashboard_metadata(doc: dict, paths: dict[str, Path]) -> dict:
+    widgets = doc["widgets"]
+    table = ["| widget | type | status | rows | ms | error |", "|---|---|---|---|---|---|"]
+    table += [f"| {w['title']} | {w['type']} | {w['status']} | {w['row_count']} | {w['query_ms']:.0f} | "
+              f"{(w['error'] or '').replace('|', '/')} |" for w in widgets]
+    kpis = ["| KPI | value |", "|---|---|"] + [
+        f"| {w['title']} | {format_value(w['data']['value'], w['data']['format'], w['options'].get('currency', 'USD'))} |"
+        for w in widgets if w["status"] == "ready" and w["type"] in ("kpi-card", "gauge")]
+    charts = [_chart_markdown(w) for w in widgets if w["status"] == "ready" and w["type"] in CHART_TYPES]
+    return {
+        "status": doc["status"],
+        "widgets_ready": len(widgets) - doc["widgets_failed"],
+        "widgets_failed": doc["widgets_failed"],
+        "generated_at": doc["generated_at"],
+        "data_through": doc["data_through"] or "",
+        "generation_ms": doc["generation_ms"],
+        "widgets": dg.MetadataValue.md("\n".join(table)),
+        "kpis": dg.MetadataValue.md("\n".join(kpis)),
+        "charts": dg.MetadataValue.md("\n\n".join(c for c in charts if c) or "(no chart data)"),
+        "chart_data": dg.MetadataValue.json({w["id"]: w["data"] for w in widgets
+                                             if w["status"] == "ready" and w["type"] in CHART_TYPES}),
+        "page": dg.MetadataValue.path(str(paths["page"])),
+        "data": dg.MetadataValue.path(str(paths["data"])),
+    }
+
+
+def _chart_markdown(widget: dict) -> str:
+    data = widget["data"]
+    if not data["labels"]:
+        return ""
+    dataset = data["datasets"][0]
+    fmt = lambda v: format_value(v, data["format"], widget["options"].get("currency", "USD"))  # noqa: E731
+    title = widget["title"] + (f" — {dataset['label']}" if len(data["datasets"]) > 1 else "")
+    return bar_chart_markdown(list(zip(short_date_labels(data["labels"]), dataset["data"])), title, fmt)[:4000]

@@ -1,0 +1,56 @@
+"""Where generated dashboards live: ``<data dir>/site/`` (local, beside ``warehouse.duckdb``).
+
+    site/index.html                 the index of every generated dashboard
+    site/dashboards/<id>.html       one self-contained page per dashboard
+    site/data/<id>.json             the widget data ``serve`` answers ``/api/v1/dashboards/<id>`` with
+
+Each file is written beside its final name and renamed into place, so readers (``serve``, a browser)
+see the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+from analytics_pipeline.dashboards.render import render_dashboard, render_index
+from analytics_pipeline.settings import Settings
+
+
+def site_dir(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "site"
+
+
+def publish(site: Path, doc: dict) -> dict[str, Path]:
+    """Write the dashboard's JSON and HTML, then rebuild the index from every dashboard's JSON."""
+    paths = {"data": site / "data" / f"{doc['id']}.json", "page": site / "dashboards" / f"{doc['id']}.html",
+             "index": site / "index.html"}
+    _write_atomic(paths["data"], json.dumps(doc, allow_nan=False, separators=(",", ":")).encode())
+    _write_atomic(paths["page"], render_dashboard(doc).encode())
+    _write_atomic(paths["index"], render_index(read_documents(site)).encode())
+    return paths
+
+
+def prune(site: Path, keep: set[str]) -> list[str]:
+    """Remove the files of dashboards that are no longer defined (their YAML file was deleted)."""
+    gone = sorted(p.stem for p in (site / "data").glob("*.json") if p.stem not in keep)
+    for dashboard_id in gone:
+        (site / "data" / f"{dashboard_id}.json").unlink(missing_ok=True)
+        (site / "dashboards" / f"{dashboard_id}.html").unlink(missing_ok=True)
+    return gone
+
+
+def read_documents(site: Path) -> list[dict]:
+    folder = site / "data"
+    if not folder.is_dir():
+        return []
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

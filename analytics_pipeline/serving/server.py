@@ -1,0 +1,188 @@
+"""``analytics-pipeline serve``: the dashboards' HTML pages and a JSON API, answered from memory.
+
+The generated files under ``<data dir>/site/`` are held in memory and re-read when they change (a
+background thread checks once a second), so a request never waits for a query: pages and dashboard data come straight
+from bytes in memory. Only the export endpoints query the warehouse (read-only).
+
+    GET /                                   index page
+    GET /dashboards/{id}.html               a dashboard page
+    GET /api/v1/dashboards[?category=&audience=]   the list, with status and freshness
+    GET /api/v1/dashboards/{id}             a dashboard's widget data
+    GET /api/v1/export/{mart}.csv|.json     a warehouse table
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from analytics_pipeline.dashboards.render import render_index
+from analytics_pipeline.dashboards.site import site_dir
+from analytics_pipeline.serving.exports import table_bytes
+from analytics_pipeline.serving.sql_runner import QueryError, run_query, warehouse_tables
+from analytics_pipeline.settings import Settings
+
+JSON, HTML = "application/json", "text/html; charset=utf-8"
+SUMMARY_FIELDS = ("id", "title", "audience", "category", "description", "status", "generated_at", "data_through",
+                  "widget_count", "widgets_failed")
+LIST_FILTERS = ("category", "audience")
+
+
+@dataclass
+class Snapshot:
+    """Everything the server answers with, ready as bytes."""
+
+    index: bytes = b""
+    pages: dict[str, bytes] = field(default_factory=dict)
+    documents: dict[str, bytes] = field(default_factory=dict)
+    summaries: list[dict] = field(default_factory=list)
+    listing: bytes = b""
+
+
+class SiteCache:
+    """The site folder in memory; a background thread reloads it when a file in it changes (every ``interval`` s)."""
+
+    def __init__(self, site: Path, interval: float = 1.0):
+        self.site, self.interval = site, interval
+        self._signature = None
+        self._snapshot = Snapshot()
+        self._stop = threading.Event()
+        self.refresh()
+        threading.Thread(target=self._watch, name="site-watch", daemon=True).start()
+
+    def get(self) -> Snapshot:
+        return self._snapshot
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.refresh()
+            except OSError:  # a file vanished between listing and reading; the next round sees the new state
+                continue
+
+    def refresh(self) -> None:
+        files = sorted(p for p in self.site.glob("**/*") if p.is_file() and not p.name.startswith("."))
+        signature = [(str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files]
+        if signature != self._signature:
+            self._snapshot = _load(self.site)  # one assignment: readers see the old snapshot or the new one
+            self._signature = signature
+
+
+def _load(site: Path) -> Snapshot:
+    documents, summaries = {}, []
+    for path in sorted((site / "data").glob("*.json")):
+        raw = path.read_bytes()
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            continue  # a file being replaced by hand; the next check picks it up
+        documents[doc["id"]] = raw
+        summaries.append({**{k: doc.get(k) for k in SUMMARY_FIELDS}, "url": f"/api/v1/dashboards/{doc['id']}",
+                          "page": f"/dashboards/{doc['id']}.html"})
+    summaries.sort(key=lambda s: (s["category"], s["audience"], s["title"]))
+    pages = {p.stem: p.read_bytes() for p in (site / "dashboards").glob("*.html")}
+    index = (site / "index.html").read_bytes() if (site / "index.html").exists() else render_index([]).encode()
+    return Snapshot(index=index, pages=pages, documents=documents, summaries=summaries,
+                    listing=_json({"count": len(summaries), "dashboards": summaries}))
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+class DashboardHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse the connection
+    disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart (Nagle × delayed ACK)
+    server_version = "analytics-pipeline"
+    cache: SiteCache
+    settings: Settings
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
+        parts = urlsplit(self.path)
+        path, query = unquote(parts.path).rstrip("/") or "/", parse_qs(parts.query)
+        snapshot = self.cache.get()
+        if path in ("/", "/index.html"):
+            return self._send(200, HTML, snapshot.index)
+        if path.startswith("/dashboards/"):
+            page = snapshot.pages.get(path.removeprefix("/dashboards/").removesuffix(".html"))
+            return self._send(200, HTML, page) if page else self._error(404, f"no dashboard page {path}")
+        if path == "/api/v1/dashboards":
+            return self._listing(snapshot, query)
+        if path.startswith("/api/v1/dashboards/"):
+            dashboard_id = path.removeprefix("/api/v1/dashboards/")
+            doc = snapshot.documents.get(dashboard_id)
+            return self._send(200, JSON, doc) if doc else self._error(404, f"unknown dashboard {dashboard_id!r}")
+        if path.startswith("/api/v1/export/"):
+            return self._export(path.removeprefix("/api/v1/export/"))
+        return self._error(404, f"no such path {path}")
+
+    def _listing(self, snapshot: Snapshot, query: dict) -> None:
+        unknown = sorted(set(query) - set(LIST_FILTERS))
+        if unknown:
+            return self._error(400, f"unknown parameter(s) {', '.join(unknown)}; filters: {', '.join(LIST_FILTERS)}")
+        if not query:
+            return self._send(200, JSON, snapshot.listing)
+        chosen = [s for s in snapshot.summaries
+                  if all(str(s[k]).lower() in {v.lower() for v in query[k]} for k in query)]
+        return self._send(200, JSON, _json({"count": len(chosen), "dashboards": chosen}))
+
+    def _export(self, name: str) -> None:
+        mart, _, fmt = name.rpartition(".")
+        if fmt not in ("csv", "json") or not mart:
+            return self._error(404, f"exports are /api/v1/export/<table>.csv or .json, not {name!r}")
+        try:
+            if mart not in warehouse_tables(self.settings):
+                return self._error(404, f"unknown table {mart!r}")
+            body = table_bytes(run_query(self.settings, f'SELECT * FROM "{mart}"'), fmt)
+        except QueryError as err:
+            return self._error(503, str(err))
+        content_type = "text/csv; charset=utf-8" if fmt == "csv" else JSON
+        self._send(200, content_type, body, {"Content-Disposition": f'attachment; filename="{mart}.{fmt}"'})
+
+    def _error(self, status: int, message: str) -> None:
+        self._send(status, JSON, _json({"error": message, "status": status}))
+
+    def _send(self, status: int, content_type: str, body: bytes, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet: no line per request
+        pass
+
+
+class DashboardServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+    cache: SiteCache | None = None
+
+    def server_close(self) -> None:
+        super().server_close()
+        if self.cache:
+            self.cache.stop()
+
+
+def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
+                refresh_interval: float = 1.0) -> DashboardServer:
+    """A server bound to ``host:port`` (port 0: any free port), not yet serving."""
+    cache = SiteCache(site_dir(settings), refresh_interval)
+    handler = type("Handler", (DashboardHandler,), {"cache": cache, "settings": settings})
+    try:
+        server = DashboardServer((host, port), handler)
+    except OSError as err:
+        cache.stop()
+        raise OSError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    server.cache = cache
+    return server

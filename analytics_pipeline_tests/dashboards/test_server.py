@@ -1,0 +1,121 @@
+"""``serve`` answers with real HTTP requests on 127.0.0.1: pages, the dashboard API, exports, errors."""
+
+import csv
+import io
+import json
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from analytics_pipeline.cli import main
+from analytics_pipeline.serving.server import make_server
+from analytics_pipeline.serving.sql_runner import run_query
+
+
+def _get(base: str, path: str) -> tuple[int, str, bytes]:
+    try:
+        with urllib.request.urlopen(base + path, timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers["Content-Type"], err.read()
+
+
+@pytest.fixture
+def running(request):
+    """Start a server for the given settings; yields a function returning its base URL."""
+    servers = []
+
+    def start(settings, **kwargs) -> str:
+        server = make_server(settings, "127.0.0.1", 0, **kwargs)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_dashboard_api_answers_from_the_generated_files(use_dashboards_lake, running):
+    base = running(use_dashboards_lake)
+    status, content_type, body = _get(base, "/api/v1/dashboards")
+    listing = json.loads(body)
+    assert status == 200 and content_type == "application/json"
+    ids = {d["id"] for d in listing["dashboards"]}
+    assert {"financial_operations", "model_performance", "operational_efficiency", "conversation_insights",
+            "llm_costs"} <= ids and listing["count"] == len(ids)
+    assert all(d["status"] == "ready" and d["generated_at"] and d["widget_count"] > 0 for d in listing["dashboards"])
+
+    claims = json.loads(_get(base, "/api/v1/dashboards?category=claims")[2])
+    assert {d["id"] for d in claims["dashboards"]} == {"financial_operations", "model_performance",
+                                                       "operational_efficiency"}
+    cfo = json.loads(_get(base, "/api/v1/dashboards?category=Claims&audience=cfo")[2])
+    assert [d["id"] for d in cfo["dashboards"]] == ["financial_operations"]
+
+    site = Path(use_dashboards_lake.data_dir) / "site"
+    with ThreadPoolExecutor(8) as pool:  # concurrent clients get the same bytes as the file
+        answers = list(pool.map(lambda i: _get(base, "/api/v1/dashboards/llm_costs"), range(40)))
+    assert {a[0] for a in answers} == {200}
+    assert {a[2] for a in answers} == {(site / "data" / "llm_costs.json").read_bytes()}
+
+    status, content_type, page = _get(base, "/dashboards/llm_costs.html")
+    assert status == 200 and content_type.startswith("text/html") and b"LLM cost and budget" in page
+    assert _get(base, "/")[2] == (site / "index.html").read_bytes()
+
+
+def test_unknown_ids_and_bad_parameters_are_json_errors(use_dashboards_lake, running):
+    base = running(use_dashboards_lake)
+    for path, status, message in [("/api/v1/dashboards/no_such_board", 404, "unknown dashboard 'no_such_board'"),
+                                  ("/dashboards/no_such_board.html", 404, "no dashboard page"),
+                                  ("/api/v1/export/no_such_table.csv", 404, "unknown table 'no_such_table'"),
+                                  ("/api/v1/export/run_summary.xlsx", 404, "exports are"),
+                                  ("/api/v1/dashboards?colour=red", 400, "unknown parameter(s) colour"),
+                                  ("/nowhere", 404, "no such path")]:
+        got, content_type, body = _get(base, path)
+        assert (got, content_type) == (status, "application/json"), path
+        assert message in json.loads(body)["error"], path
+
+
+def test_exports_are_the_warehouse_tables(use_dashboards_lake, running):
+    base = running(use_dashboards_lake)
+    expected = run_query(use_dashboards_lake, "SELECT project_name, runs_count FROM project_costs ORDER BY 1").rows
+    status, content_type, body = _get(base, "/api/v1/export/project_costs.csv")
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert status == 200 and content_type.startswith("text/csv")
+    assert sorted((r["project_name"], int(r["runs_count"])) for r in rows) == expected
+    records = json.loads(_get(base, "/api/v1/export/project_costs.json")[2])
+    assert sorted((r["project_name"], r["runs_count"]) for r in records) == expected
+
+
+def test_new_and_changed_files_are_served_without_a_restart(use_dashboards_lake, running, tmp_path):
+    copy = tmp_path / "data"
+    shutil.copytree(Path(use_dashboards_lake.data_dir) / "site", copy / "site")
+    base = running(replace(use_dashboards_lake, data_dir=str(copy)), refresh_interval=0.05)
+    assert _get(base, "/api/v1/dashboards/extra")[0] == 404
+    doc = json.loads((copy / "site" / "data" / "llm_costs.json").read_text())
+    (copy / "site" / "data" / "extra.json").write_text(json.dumps({**doc, "id": "extra", "title": "Extra"}))
+    deadline = time.monotonic() + 10
+    while _get(base, "/api/v1/dashboards/extra")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert json.loads(_get(base, "/api/v1/dashboards/extra")[2])["title"] == "Extra"
+    assert "extra" in {d["id"] for d in json.loads(_get(base, "/api/v1/dashboards")[2])["dashboards"]}
+
+
+def test_serve_binds_loopback_and_a_taken_port_is_one_line_exit_1(lake_env, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: OSError: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert main(["serve", "--port", "70000"]) == 2
