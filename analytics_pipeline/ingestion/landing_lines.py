@@ -22,6 +22,8 @@ from analytics_pipeline.lake.duck import sql_list
 from analytics_pipeline.lake.storage import StorageRoot
 
 _SEPARATOR = "\x1f"
+_BLANK = b" \t\r"  # a line of only these is blank: not a record (both the DuckDB scan and the Python split)
+_BLANK_SQL = "' ' || chr(9) || chr(13)"
 _PEEK_BYTES = 64 * 1024
 _GLOB_CHARACTERS = "*?[{"
 _LINES_SCHEMA = pa.schema(
@@ -112,7 +114,7 @@ def _classify(con: duckdb.DuckDBPyConnection, root: StorageRoot, f: LandingFile)
     head, problem = _read(root, f, _PEEK_BYTES)
     if problem:
         return "python", 0, head
-    first_lines = [line for line in head.split(b"\n") if line.strip()][:2]
+    first_lines = [line for line in head.split(b"\n") if line.strip(_BLANK)][:2]
     if head.lstrip()[:1] in (b"{", b"[") and not any(_holds_json_values(line) for line in first_lines):
         return "document", 0, head
     try:
@@ -133,7 +135,7 @@ def _one_record_per_line(head: bytes) -> bool:
 def _is_json(line: bytes) -> bool:
     try:
         json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON is still JSON to DuckDB, but not for this peek
         return False
     return True
 
@@ -150,7 +152,7 @@ def _holds_json_values(line: bytes) -> bool:
             _, position = decoder.raw_decode(text, position)
             while position < len(text) and text[position].isspace():
                 position += 1
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 
@@ -161,12 +163,12 @@ def _python_rows(root: StorageRoot, f: LandingFile) -> list[tuple]:
     pieces = data.split(b"\n")
     if problem and pieces:
         tail = pieces.pop()  # the line the stream was cut in
-        rows_tail = [(tail, problem)] if tail.strip() else [(b"", problem)]
+        rows_tail = [(tail, problem)] if tail.strip(_BLANK) else [(b"", problem)]
     else:
         rows_tail = []
     for raw in pieces:
         line_no += 1 if raw.rstrip(b"\r") else 0
-        if raw.strip():
+        if raw.strip(_BLANK):
             rows.append((f.seq, f.key, line_no, *_decode(raw.rstrip(b"\r"))))
     for tail, reason in rows_tail:
         rows.append((f.seq, f.key, line_no + 1, tail.decode("utf-8", "replace"), reason))
@@ -188,7 +190,7 @@ def _document_rows(root: StorageRoot, f: LandingFile) -> list[tuple]:
         return _python_rows(root, f)
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return _python_rows(root, f)
     return [(f.seq, f.key, 1, text, None)]
 
@@ -209,7 +211,7 @@ def register_landing_lines(
                     FROM (SELECT row_number() OVER () AS rn, filename, line
                           FROM {csv_line_scan([f.path for f in group], compression)}) s
                     JOIN {name} f ON f.path = s.filename)
-                WHERE CASE WHEN left(text, 1) IN (' ', chr(9), chr(13)) THEN trim(text) <> '' ELSE text <> '' END"""
+                WHERE CASE WHEN left(text, 1) IN (' ', chr(9), chr(13)) THEN trim(text, {_BLANK_SQL}) <> '' ELSE text <> '' END"""
         )
     con.execute("CREATE OR REPLACE TEMP VIEW landing_lines AS " + "\nUNION ALL\n".join(selects))
 
