@@ -6,12 +6,15 @@ Three ways in, one relation out:
 - files DuckDB cannot scan as UTF-8 lines (invalid UTF-8, the 0x1F separator inside a line, a
   truncated gzip stream) are split in Python so every line keeps its exact text and gets an ``issue``.
 Blank lines are not records; ``line_no`` counts the file's non-empty lines from 1.
+A local landing file that is a link leading outside the landing zone is never read: it becomes one
+quarantine row saying so (a landing key is only ever data, never a path the lake writes to).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import zlib
 from dataclasses import dataclass, field
 
@@ -25,6 +28,7 @@ _SEPARATOR = "\x1f"
 _BLANK = b" \t\r"  # a line of only these is blank: not a record (both the DuckDB scan and the Python split)
 _BLANK_SQL = "' ' || chr(9) || chr(13)"
 _PEEK_BYTES = 64 * 1024
+OUTSIDE_LANDING_ZONE = "refused: the file is a link that leads outside the landing zone; it was not read"
 _GLOB_CHARACTERS = "*?[{"
 _LINES_SCHEMA = pa.schema(
     [("file_seq", pa.int32()), ("file", pa.string()), ("line_no", pa.int64()),
@@ -94,6 +98,9 @@ class FilePlan:
 def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[LandingFile]) -> FilePlan:
     plan = FilePlan()
     for f in files:
+        if _leads_outside(root, f):  # never read: one quarantine row says why
+            plan.python_rows.append((f.seq, f.key, 1, "", OUTSIDE_LANDING_ZONE))
+            continue
         mode, lines, head = _classify(con, root, f)
         if mode == "document":
             plan.python_rows.extend(_document_rows(root, f))
@@ -105,6 +112,14 @@ def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[La
             if _one_record_per_line(head):
                 plan.fast.append(f)
     return plan
+
+
+def _leads_outside(root: StorageRoot, f: LandingFile) -> bool:
+    """A local landing file whose real path is not below the landing root (a symlink out of it)."""
+    if root.is_s3:
+        return False
+    base = os.path.realpath(root.uri)
+    return os.path.commonpath([base, os.path.realpath(f.path)]) != base
 
 
 def _classify(con: duckdb.DuckDBPyConnection, root: StorageRoot, f: LandingFile) -> tuple[str, int, bytes]:
