@@ -6,6 +6,7 @@ Dagster resources read the same variables through ``EnvVar``; the CLI and tests 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -13,6 +14,9 @@ from pathlib import Path
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_SCHEMA = "analytics"
 DEFAULT_PARTITIONS_START = "2024-01-01"
+DEFAULT_QUERY_TIMEOUT_SECONDS = 30.0
+DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Settings:
     qa_pass_rate_floor: float = 0.8
     model_prices_path: str = ""
     human_interaction_cost: float = 5.0
+    query_timeout_seconds: float = DEFAULT_QUERY_TIMEOUT_SECONDS  # SQL runner: a query is interrupted after this
+    query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT  # SQL runner: DuckDB memory_limit of a query's connection
 
     @property
     def warehouse_path(self) -> str:
@@ -59,6 +65,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         qa_pass_rate_floor=_number(env, "ANALYTICS_QA_PASS_RATE_FLOOR", "0.8", float, minimum=0),
         model_prices_path=env.get("ANALYTICS_MODEL_PRICES", ""),
         human_interaction_cost=_number(env, "ANALYTICS_HUMAN_INTERACTION_COST", "5", float, minimum=0),
+        query_timeout_seconds=_number(env, "ANALYTICS_QUERY_TIMEOUT_SECONDS", str(DEFAULT_QUERY_TIMEOUT_SECONDS),
+                                      float, minimum=0.001),
+        query_memory_limit=_size(env, "ANALYTICS_QUERY_MEMORY_LIMIT", DEFAULT_QUERY_MEMORY_LIMIT),
     )
 
 
@@ -75,6 +84,13 @@ def _number(env, name: str, default: str, kind, minimum: float):
     if value < minimum:
         raise SettingsError(f"{name}={text!r} must be at least {minimum}")
     return value
+
+
+def _size(env, name: str, default: str) -> str:
+    text = (env.get(name) or default).strip()
+    if not _SIZE.fullmatch(text):
+        raise SettingsError(f"{name}={text!r} is not a size such as 512MB or 2GB")
+    return text
 
 
 def _day(text: str) -> str:
