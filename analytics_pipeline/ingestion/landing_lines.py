@@ -5,7 +5,8 @@ Three ways in, one relation out:
 - whole-document files (a pretty-printed Lambda batch) become one row holding the document;
 - files DuckDB cannot scan as UTF-8 lines (invalid UTF-8, the 0x1F separator inside a line, a
   truncated gzip stream) are split in Python so every line keeps its exact text and gets an ``issue``.
-Blank lines are not records; ``line_no`` counts the file's non-empty lines from 1.
+Lines end at LF, CRLF or a lone CR on every path; blank lines (only spaces, tabs, CRs) are not records;
+``line_no`` counts the file's non-empty lines from 1.
 A local landing file that is a link leading outside the landing zone is never read: it becomes one
 quarantine row saying so (a landing key is only ever data, never a path the lake writes to).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import zlib
 from dataclasses import dataclass, field
 
@@ -27,6 +29,8 @@ from analytics_pipeline.lake.storage import StorageRoot
 _SEPARATOR = "\x1f"
 _BLANK = b" \t\r"  # a line of only these is blank: not a record (both the DuckDB scan and the Python split)
 _BLANK_SQL = "' ' || chr(9) || chr(13)"
+# Where a line ends: LF, CRLF or a lone CR, as DuckDB's line scan splits them (it cannot be told otherwise).
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
 _PEEK_BYTES = 64 * 1024
 OUTSIDE_LANDING_ZONE = "refused: the file is a link that leads outside the landing zone; it was not read"
 _GLOB_CHARACTERS = "*?[{"
@@ -175,16 +179,16 @@ def _holds_json_values(line: bytes) -> bool:
 def _python_rows(root: StorageRoot, f: LandingFile) -> list[tuple]:
     data, problem = _read(root, f)
     rows, line_no = [], 0
-    pieces = data.split(b"\n")
+    pieces = _NEWLINE.split(data)
     if problem and pieces:
         tail = pieces.pop()  # the line the stream was cut in
         rows_tail = [(tail, problem)] if tail.strip(_BLANK) else [(b"", problem)]
     else:
         rows_tail = []
     for raw in pieces:
-        line_no += 1 if raw.rstrip(b"\r") else 0
+        line_no += 1 if raw else 0
         if raw.strip(_BLANK):
-            rows.append((f.seq, f.key, line_no, *_decode(raw.rstrip(b"\r"))))
+            rows.append((f.seq, f.key, line_no, *_decode(raw)))
     for tail, reason in rows_tail:
         rows.append((f.seq, f.key, line_no + 1, tail.decode("utf-8", "replace"), reason))
     return rows

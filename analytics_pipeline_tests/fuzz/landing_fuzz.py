@@ -157,8 +157,10 @@ def lines(draw, source: str, huge_bytes: int = 300_000) -> bytes:
         return draw(st.sampled_from([b"", b" ", b"\t", b"\r", b"  \t "]))
     if kind == "container":
         members = draw(st.lists(st.one_of(records(), json_values), max_size=3))
-        key = draw(st.sampled_from([None, *CONTAINER_KEYS[source]]))
-        return _dumps(members if key is None else {key: members})
+        keys = draw(st.sampled_from([(), *((k,) for k in CONTAINER_KEYS[source]), CONTAINER_KEYS[source]]))
+        if not keys:
+            return _dumps(members)
+        return _dumps({key: members[n::len(keys)] for n, key in enumerate(keys)} | draw(st.sampled_from([{}, {"v": 1}])))
     if kind == "concatenated":
         return draw(st.sampled_from([b"", b" "])).join(_dumps(r) for r in draw(st.lists(records(), min_size=2, max_size=3)))
     if kind == "huge":
@@ -221,9 +223,9 @@ def _members(source: str, value) -> int:
     if isinstance(value, list):
         return len(value)
     if isinstance(value, dict):
-        for key in CONTAINER_KEYS[source]:
-            if isinstance(value.get(key), list):
-                return len(value[key])
+        lists = [value[key] for key in CONTAINER_KEYS[source] if isinstance(value.get(key), list)]
+        if lists:
+            return sum(len(members) for members in lists)  # {"runs": [...], "jobs": [...]}: both
     return 1
 
 
@@ -259,12 +261,12 @@ def expected_records(source: str, name: str, data: bytes) -> int:
             value = _json(text)
             if value is not _INVALID:
                 return _members(source, value)
-    pieces = data.split(b"\n")
+    pieces = re.split(rb"\r\n|\r|\n", data)  # a line ends at LF, CRLF or a lone CR (README, "Quarantine")
     cut = 0
     if truncated:
         pieces.pop()
         cut = 1
-    return sum(line_records(source, p.rstrip(b"\r")) for p in pieces if not _is_blank(p)) + cut
+    return sum(line_records(source, p) for p in pieces if not _is_blank(p)) + cut
 
 
 def _utf8(data: bytes) -> str | None:

@@ -11,8 +11,10 @@ containers AS (
         CASE
             WHEN NOT is_json THEN NULL
             WHEN left(ltrim(text), 1) = '[' THEN json_extract(text, '$[*]')
-            WHEN json_type(text, '$.runs') = 'ARRAY' THEN json_extract(text, '$.runs[*]')
-            WHEN json_type(text, '$.jobs') = 'ARRAY' THEN json_extract(text, '$.jobs[*]')
+            -- a document may carry both lists: every member of each is a record
+            WHEN json_type(text, '$.runs') = 'ARRAY' OR json_type(text, '$.jobs') = 'ARRAY' THEN list_concat(
+                CASE WHEN json_type(text, '$.runs') = 'ARRAY' THEN json_extract(text, '$.runs[*]') ELSE []::JSON[] END,
+                CASE WHEN json_type(text, '$.jobs') = 'ARRAY' THEN json_extract(text, '$.jobs[*]') ELSE []::JSON[] END)
         END AS members
     FROM lines
 ),

@@ -1,0 +1,50 @@
+"""The cases the fuzzing found, kept as plain examples (each was a crash or a miscount before its fix)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from analytics_pipeline_tests.fuzz.landing_fuzz import LandingFileCase, check, deep, fresh_workdir, ingest
+from analytics_pipeline_tests.records import insert
+
+RECORD = json.dumps(insert("e-1", "c-1", "2024-03-01")).encode()
+RUN = {"run_id": "r-1", "started_at": "2024-03-01T10:00:00Z", "models": []}
+JOB = {"job_id": "j-1", "status": "completed", "updated_at": "2024-03-01T10:00:00Z"}
+
+
+@pytest.fixture(autouse=True)
+def pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", "fuzz-key")
+
+
+def ingested(source: str, name: str, data: bytes):
+    with fresh_workdir() as workdir:
+        accounting = ingest(source, [LandingFileCase(name, data)], Path(workdir))
+    check(accounting)
+    return accounting
+
+
+def test_a_line_of_tabs_is_blank_not_a_record():
+    assert ingested("claims", "a.jsonl", RECORD + b"\n\t\n \t\r\n").records_in == 1
+
+
+@pytest.mark.parametrize("name", ["deep.jsonl", "deep.json.gz"])
+def test_deeply_nested_json_is_quarantined_not_a_crash(name):
+    data = deep(5000) + b"\n" + RECORD + b"\n"
+    accounting = ingested("claims", name, gzip.compress(data) if name.endswith(".gz") else data)
+    assert (accounting.records_in, accounting.quarantined, accounting.raw_rows) == (2, 1, 1)
+
+
+def test_a_lone_carriage_return_ends_a_line_on_every_path():
+    data = RECORD + b"\r" + RECORD.replace(b"e-1", b"e-2") + b"\n"
+    assert ingested("claims", "cr.jsonl", data).raw_rows == 2  # the DuckDB line scan
+    assert ingested("claims", "cr-cut.jsonl.gz", gzip.compress(data)[:-4]).raw_rows == 2  # the Python split
+
+
+def test_a_document_with_runs_and_jobs_keeps_both():
+    accounting = ingested("llm_runs", "both.json", json.dumps({"runs": [RUN], "jobs": [JOB]}, indent=2).encode())
+    assert (accounting.records_in, accounting.raw_rows) == (2, 2)
