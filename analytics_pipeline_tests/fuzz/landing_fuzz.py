@@ -19,6 +19,7 @@ import json
 import re
 import tempfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -256,17 +257,23 @@ def expected_records(source: str, name: str, data: bytes) -> int:
     if name.endswith(".gz"):
         data, truncated = _gunzip_prefix(data)
     if not truncated:
-        text = _utf8(data)
-        if text is not None and text.lstrip()[:1] in ("{", "[") and "\n" in text.strip():
-            value = _json(text)
-            if value is not _INVALID:
-                return _members(source, value)
+        document = _document(data)
+        if document is not _INVALID:
+            return _members(source, document)
     pieces = re.split(rb"\r\n|\r|\n", data)  # a line ends at LF, CRLF or a lone CR (README, "Quarantine")
     cut = 0
     if truncated:
         pieces.pop()
         cut = 1
     return sum(line_records(source, p) for p in pieces if not _is_blank(p)) + cut
+
+
+def _document(data: bytes):
+    """A file of several lines that is one JSON value (a pretty-printed batch), else the sentinel."""
+    text = _utf8(data)
+    if text is not None and text.lstrip()[:1] in ("{", "[") and "\n" in text.strip():
+        return _json(text)
+    return _INVALID
 
 
 def _utf8(data: bytes) -> str | None:
@@ -288,6 +295,26 @@ def _gunzip_prefix(data: bytes) -> tuple[bytes, bool]:
             return b"".join(out), True
         rest = d.unused_data
     return b"".join(out), False
+
+
+def faults(source: str, f: LandingFileCase) -> Counter:
+    """The hostile constructs a file holds, by kind (for the soak's figures)."""
+    found: Counter = Counter()
+    data, truncated = _gunzip_prefix(f.data) if f.name.endswith(".gz") else (f.data, False)
+    found["truncated gzip file"] += truncated
+    found["empty file"] += not data.strip(b" \t\r\n")
+    if not truncated and _document(data) is not _INVALID:
+        found["pretty-printed document"] += 1
+        return found
+    for piece in re.split(rb"\r\n|\r|\n", data):
+        if _is_blank(piece):
+            continue
+        text = _utf8(piece)
+        found["invalid UTF-8 line"] += text is None
+        found["line that is not one JSON value"] += text is not None and _json(text) is _INVALID
+        found["line over 100 kB"] += len(piece) > 100_000
+        found["line nested over 500 levels"] += piece.count(b"{") > 500
+    return found
 
 
 # --------------------------------------------------------------------------- the lake's accounting
