@@ -14,6 +14,7 @@ to the bytes of any file, so a mutated or cut file is counted the same way.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import re
@@ -143,7 +144,7 @@ def deep(depth: int) -> bytes:
 def lines(draw, source: str, huge_bytes: int = 300_000) -> bytes:
     records = RECORDS[source]
     kind = draw(st.sampled_from(["record", "record", "record", "mutated", "mutated", "json", "text", "bytes",
-                                 "blank", "container", "concatenated", "huge", "deep", "cut"]))
+                                 "blank", "container", "concatenated", "huge", "deep", "cut", "kinesis"]))
     if kind == "record":
         return _dumps(draw(records()))
     if kind == "mutated":
@@ -168,6 +169,9 @@ def lines(draw, source: str, huge_bytes: int = 300_000) -> bytes:
         record = draw(records())
         record["padding"] = "x" * draw(st.integers(huge_bytes // 2, huge_bytes))
         return _dumps(record)
+    if kind == "kinesis":  # a Kinesis envelope whose base64 payload is a record, or any bytes
+        payload = draw(st.one_of(records().map(_dumps), st.binary(max_size=30)))
+        return _dumps({"kinesis": {"data": base64.b64encode(payload).decode()}, "eventSource": "aws:kinesis"})
     if kind == "deep":
         return deep(draw(st.sampled_from([64, 1000, 5000])))
     line = _dumps(draw(records()))  # "cut": a line broken off mid-record
@@ -199,8 +203,13 @@ def landing_files(draw, source: str, max_lines: int = 12, huge_bytes: int = 300_
     data = text
     if suffix.endswith(".gz"):
         data = gzip.compress(text, mtime=0)
-        if draw(st.integers(0, 3)) == 0 and len(data) > 2:  # a truncated upload
+        damage = draw(st.integers(0, 5))
+        if damage == 0 and len(data) > 2:  # a truncated upload
             data = data[: draw(st.integers(1, len(data) - 1))]
+        elif damage == 1:  # named .gz, but not gzip at all
+            data = text
+        elif damage == 2:  # two gzip members back to back (a valid stream)
+            data += gzip.compress(draw(lines(source, huge_bytes)) + b"\n", mtime=0)
     return LandingFileCase(f"f{draw(st.integers(0, 10**6))}{suffix}", data)
 
 
