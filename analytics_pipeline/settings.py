@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_SCHEMA = "analytics"
@@ -56,7 +57,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         lake_uri=_absolute(env.get("ANALYTICS_LAKE_URI") or str(Path(data_dir) / "lake")),
         landing_uri=_absolute(env.get("ANALYTICS_LANDING_URI") or str(Path(data_dir) / "landing")),
-        s3_endpoint_url=env.get("ANALYTICS_S3_ENDPOINT_URL", ""),
+        s3_endpoint_url=_endpoint(env.get("ANALYTICS_S3_ENDPOINT_URL", "")),
         schema=env.get("ANALYTICS_SCHEMA") or DEFAULT_SCHEMA,
         partitions_start=_day(env.get("ANALYTICS_PARTITIONS_START") or DEFAULT_PARTITIONS_START),
         monthly_budget=_budget(env.get("ANALYTICS_MONTHLY_BUDGET", "50")),
@@ -84,6 +85,14 @@ def _number(env, name: str, default: str, kind, minimum: float):
     if value < minimum:
         raise SettingsError(f"{name}={text!r} must be at least {minimum}")
     return value
+
+
+def _endpoint(url: str) -> str:
+    """An S3 endpoint without credentials in it: those would show in the UI, in logs and in errors."""
+    if urlsplit(url).username is not None or urlsplit(url).password is not None:
+        raise SettingsError("ANALYTICS_S3_ENDPOINT_URL holds credentials; give them as AWS_ACCESS_KEY_ID and "
+                            "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) instead")
+    return url
 
 
 def _size(env, name: str, default: str) -> str:

@@ -24,7 +24,7 @@ import pytest
 from analytics_pipeline.demo.conversations import conversations_landing_files
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.serving.sql_runner import QueryError, locked_connection, run_query
-from analytics_pipeline.settings import load_settings
+from analytics_pipeline.settings import SettingsError, load_settings
 from analytics_pipeline_tests.records import insert, jsonl
 
 SECRETS = {
@@ -166,3 +166,10 @@ def test_the_runner_connection_on_s3_reads_the_lake_and_nothing_beside_it(s3_run
         assert con.execute("SELECT count(*) FROM conversation_events").fetchall()[0][0] > 0
     finally:
         con.close()
+
+
+def test_an_endpoint_url_with_credentials_is_refused_without_echoing_them():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"ANALYTICS_S3_ENDPOINT_URL": f"http://minio:{SECRETS['AWS_SECRET_ACCESS_KEY']}@127.0.0.1:9000"})
+    assert "AWS_ACCESS_KEY_ID" in str(caught.value)
+    assert_no_secret(str(caught.value), "the settings error")
