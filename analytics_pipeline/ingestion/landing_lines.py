@@ -230,7 +230,8 @@ def register_landing_lines(
                     FROM (SELECT row_number() OVER () AS rn, filename, line
                           FROM {csv_line_scan([f.path for f in group], compression)}) s
                     JOIN {name} f ON f.path = s.filename)
-                WHERE CASE WHEN left(text, 1) IN (' ', chr(9), chr(13)) THEN trim(text, {_BLANK_SQL}) <> '' ELSE text <> '' END"""
+                WHERE CASE WHEN left(text, 1) IN (' ', chr(9), chr(13)) THEN trim(text, {_BLANK_SQL}) <> ''
+                           ELSE text <> '' END"""
         )
     con.execute("CREATE OR REPLACE TEMP VIEW landing_lines AS " + "\nUNION ALL\n".join(selects))
 

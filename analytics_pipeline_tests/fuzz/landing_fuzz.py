@@ -162,9 +162,11 @@ def lines(draw, source: str, huge_bytes: int = 300_000) -> bytes:
         keys = draw(st.sampled_from([(), *((k,) for k in CONTAINER_KEYS[source]), CONTAINER_KEYS[source]]))
         if not keys:
             return _dumps(members)
-        return _dumps({key: members[n::len(keys)] for n, key in enumerate(keys)} | draw(st.sampled_from([{}, {"v": 1}])))
+        extra = draw(st.sampled_from([{}, {"v": 1}]))
+        return _dumps({key: members[n::len(keys)] for n, key in enumerate(keys)} | extra)
     if kind == "concatenated":
-        return draw(st.sampled_from([b"", b" "])).join(_dumps(r) for r in draw(st.lists(records(), min_size=2, max_size=3)))
+        glue = draw(st.sampled_from([b"", b" "]))
+        return glue.join(_dumps(r) for r in draw(st.lists(records(), min_size=2, max_size=3)))
     if kind == "huge":
         record = draw(records())
         record["padding"] = "x" * draw(st.integers(huge_bytes // 2, huge_bytes))

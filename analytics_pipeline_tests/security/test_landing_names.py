@@ -42,7 +42,8 @@ LOCAL_NAMES = [
     "l" * 249 + ".jsonl", "..jsonl", "...json",
 ]
 # Keys S3 accepts on top of those: dot segments, an empty segment, NUL (the S3 server refuses a newline in a key).
-S3_NAMES = [*(n for n in LOCAL_NAMES if "\n" not in n), "../../escape.jsonl", "../../../../lake/raw/claims/x.jsonl", "./dot.jsonl", "/abs.jsonl",
+S3_NAMES = [*(n for n in LOCAL_NAMES if "\n" not in n), "../../escape.jsonl", "../../../../lake/raw/claims/x.jsonl",
+            "./dot.jsonl", "/abs.jsonl",
             "a/../../b.jsonl", "nul\x00byte.jsonl", "sub/" + "k" * 900 + ".jsonl"]
 
 

@@ -106,27 +106,23 @@ def test_cli_output_and_errors_hold_no_secret(s3_run):
 
 
 def test_dagster_events_and_metadata_hold_no_secret(s3_run):
-    env, *_ = s3_run
-    os.environ["DAGSTER_HOME"], previous = env["DAGSTER_HOME"], os.environ.get("DAGSTER_HOME")
+    instance = dg.DagsterInstance.get()  # the fixture's DAGSTER_HOME
     try:
-        instance = dg.DagsterInstance.get()
         runs = instance.get_runs()
         assert len(runs) >= 4  # staging, day merges, the warehouse, the failed staging run
         assert any(run.status == dg.DagsterRunStatus.FAILURE for run in runs)
+        materialized = 0
         for run in runs:
             assert_no_secret(repr(run.run_config) + repr(run.tags), f"run {run.run_id} config/tags")
             events = instance.all_logs(run.run_id)
             assert events
             assert_no_secret("\n".join(repr(e) for e in events), f"the event log of run {run.run_id}")
-        materialized = [e for r in runs for e in instance.all_logs(r.run_id) if e.is_dagster_event
-                        and e.dagster_event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
-        assert any("records_in" in repr(e) for e in materialized)  # the metadata was there to search
-        instance.dispose()
+            materialized += sum(e.is_dagster_event
+                                and e.dagster_event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+                                for e in events)
+        assert materialized >= 3  # the metadata was there to search
     finally:
-        if previous is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = previous
+        instance.dispose()
 
 
 def test_files_under_the_data_dir_hold_no_secret(s3_run):
