@@ -10,6 +10,7 @@ the warehouse) and every object the lake wrote, read back as rows.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -21,6 +22,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from analytics_pipeline.cli import main
 from analytics_pipeline.demo.conversations import conversations_landing_files
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.serving.sql_runner import QueryError, locked_connection, run_query
@@ -40,6 +42,13 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=600)
 
 
+def _cli_in_process(*args: str) -> subprocess.CompletedProcess:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(scope="module")
 def s3_run(s3_server: str, tmp_path_factory: pytest.TempPathFactory):
     """Conversations taken from landing into the S3 lake (staging, day merges, warehouse) with secrets set,
@@ -53,8 +62,10 @@ def s3_run(s3_server: str, tmp_path_factory: pytest.TempPathFactory):
     s3 = boto3.client("s3", endpoint_url=s3_server, aws_access_key_id=SECRETS["AWS_ACCESS_KEY_ID"],
                       aws_secret_access_key=SECRETS["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
-    for name, data in conversations_landing_files(days=1, seed=5, sessions_per_day=4):
-        s3.put_object(Bucket=bucket, Key=f"landing/conversations/{name}", Body=data)
+    files = list(conversations_landing_files(days=1, seed=5, sessions_per_day=4))
+    for name, data in files:
+        if name.startswith(files[0][0][:10]):  # one event day: one daily run
+            s3.put_object(Bucket=bucket, Key=f"landing/conversations/{name}", Body=data)
     with pytest.MonkeyPatch.context() as mp:
         for name in [n for n in os.environ if n.startswith(("ANALYTICS_", "AWS_"))]:
             mp.delenv(name)
@@ -64,7 +75,8 @@ def s3_run(s3_server: str, tmp_path_factory: pytest.TempPathFactory):
         s3.put_object(Bucket=bucket, Key="landing/claims/one.jsonl", Body=jsonl([insert("e-1", "c-1", "2024-03-01")]))
         outputs = [
             # a user error whose query asks for the key and the S3 secret
-            _cli(env, "sql", "SELECT getvariable('pseudonym_key') AS k, current_setting('s3_secret_access_key') AS s"),
+            _cli_in_process("sql", "SELECT getvariable('pseudonym_key') AS k, "
+                            "current_setting('s3_secret_access_key') AS s"),
             # a run that fails on S3: claims files land in a bucket the lake cannot write to
             _cli({**env, "ANALYTICS_LAKE_URI": "s3://no-such-lake-bucket/lake",
                   "ANALYTICS_LANDING_URI": f"s3://{bucket}/landing"}, "run"),
