@@ -219,16 +219,36 @@ def landing_files(draw, source: str, max_lines: int = 12, huge_bytes: int = 300_
 
 
 def _json(text: str):
-    """The parsed value, or a sentinel when ``text`` is not one strict JSON value."""
-    def reject(constant):
-        raise ValueError(constant)
+    """The parsed value, or ``_INVALID`` when ``text`` is not one JSON value.
+
+    JSON as DuckDB's reader takes it: Python's parser (which, like DuckDB, accepts NaN and Infinity),
+    and for what it refuses, DuckDB's own verdict (it also accepts trailing commas, ``inf``, ``nan``);
+    a value valid to DuckDB that Python cannot take apart (nesting past its recursion limit) is opaque."""
     try:
-        return json.loads(text, parse_constant=reject)
+        return json.loads(text)
     except (ValueError, RecursionError):
+        pass
+    valid, normal = _duckdb().execute(
+        "SELECT json_valid($1), CASE WHEN json_valid($1) THEN json($1)::VARCHAR END", [text]).fetchall()[0]
+    if not valid:
         return _INVALID
+    try:
+        return json.loads(normal)
+    except (ValueError, RecursionError):
+        return _OPAQUE
+
+
+_DUCKDB: list = []
+
+
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    if not _DUCKDB:
+        _DUCKDB.append(duckdb.connect())
+    return _DUCKDB[0]
 
 
 _INVALID = object()
+_OPAQUE = object()  # valid JSON, not a container we could see into
 
 
 def _members(source: str, value) -> int:
@@ -283,7 +303,10 @@ def _document(data: bytes):
     """A file of several lines that is one JSON value (a pretty-printed batch), else the sentinel."""
     text = _utf8(data)
     if text is not None and text.lstrip()[:1] in ("{", "[") and "\n" in text.strip():
-        return _json(text)
+        try:  # strict here: a document DuckDB alone would take is read line by line
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            pass
     return _INVALID
 
 

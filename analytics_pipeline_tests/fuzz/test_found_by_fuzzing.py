@@ -48,3 +48,28 @@ def test_a_lone_carriage_return_ends_a_line_on_every_path():
 def test_a_document_with_runs_and_jobs_keeps_both():
     accounting = ingested("llm_runs", "both.json", json.dumps({"runs": [RUN], "jobs": [JOB]}, indent=2).encode())
     assert (accounting.records_in, accounting.raw_rows) == (2, 2)
+
+
+@pytest.mark.parametrize("source, items", [
+    ("claims", [insert("a", "c-1", "2024-03-01"), insert("b", "c-2", "2024-03-01")]),
+    ("llm_runs", [RUN, {**RUN, "run_id": "r-2"}]),
+    ("conversations", [{"event_id": f"e-{n}", "event_type": "query", "timestamp": "2024-03-01T10:00:00Z",
+                        "session_id": "s-1"} for n in (1, 2)]),
+])
+def test_an_array_after_whitespace_is_still_a_batch(source, items):
+    """A pretty-printed array document that starts with a newline, and an array line indented by a tab."""
+    document = ingested(source, "batch.json", b"\n" + json.dumps(items, indent=2).encode())
+    line = ingested(source, "batch.jsonl", b"\t" + json.dumps(items).encode() + b"\n")
+    assert (document.raw_rows, line.raw_rows) == (2, 2)
+
+
+@pytest.mark.parametrize("literal", [b"Infinity", b"-Infinity", b"NaN", b"1e999", b'"Infinity"', b'"nan"'])
+def test_numbers_that_are_not_finite_are_quarantined(literal):
+    status = b'"status": {"S": "SUBMITTED"}'
+    claim = RECORD.replace(status, b'"claim_amount": {"N": ' + literal + b"}, " + status)
+    run = json.dumps({**RUN, "total_cost": "X"}).encode().replace(b'"X"', literal)
+    event = (b'{"event_id": "e-1", "event_type": "query", "timestamp": "2024-03-01T10:00:00Z", "session_id": "s-1", '
+             b'"confidence": ' + literal + b"}")
+    for source, line in [("claims", claim), ("llm_runs", run), ("conversations", event)]:
+        accounting = ingested(source, "inf.jsonl", line + b"\n")
+        assert (accounting.records_in, accounting.quarantined) == (1, 1), (source, accounting)
