@@ -3,7 +3,7 @@
 A query may read the warehouse's views and nothing else. Three walls, each enough on its own for
 what it covers:
 - the sqlglot gate (``to_duckdb_sql``): one query statement; no table function but
-  range/generate_series/unnest; no function that reads files or URLs (read_csv, read_parquet,
+  range/generate_series/unnest and the catalogue's (duckdb_views() and the like); no function that reads files or URLs (read_csv, read_parquet,
   read_json, read_text, read_blob, glob, sniff_csv, parquet_scan, query, ...); no table named like a
   file or URL (DuckDB's ``FROM 'file.csv'`` replacement scans);
 - DuckDB's own parser: exactly one statement, of type SELECT (so DuckDB runs what the gate checked);
@@ -32,8 +32,12 @@ from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.settings import Settings
 
 DIALECTS = {"duckdb": "duckdb", "athena": "athena"}
-# Table functions a query may use: they compute, they read nothing.
+# Table functions a query may use: they compute, or describe the warehouse's own catalogue.
 ALLOWED_TABLE_FUNCTIONS = (exp.GenerateSeries, exp.Unnest)
+CATALOGUE_FUNCTIONS = re.compile(
+    r"duckdb_(views|tables|columns|schemas|databases|types|constraints|functions|keywords)|pragma_table_info",
+    re.IGNORECASE,
+)
 # Functions that read files, URLs or run SQL text, by name (DuckDB's and its extensions').
 FILE_READING_FUNCTION = re.compile(
     r"(read_\w+|\w+_scan|parquet_\w+|sniff_csv|glob|query|query_table|iceberg_\w+|delta_\w+|load_\w+|getenv)",
@@ -81,9 +85,10 @@ def _refuse_outside_reads(statement: exp.Expression) -> None:
     """Only the warehouse's tables may be read: no file-reading function, table function or file name."""
     for node in statement.walk():
         if isinstance(node, exp.Table):
-            if not isinstance(node.this, (exp.Identifier, *ALLOWED_TABLE_FUNCTIONS)):
+            if not isinstance(node.this, (exp.Identifier, *ALLOWED_TABLE_FUNCTIONS)) \
+                    and not CATALOGUE_FUNCTIONS.fullmatch(_function_name(node.this)):
                 raise QueryError(f"{_function_name(node.this)}() may not be used: only the warehouse's tables "
-                                 "(and range, generate_series, unnest) can be queried")
+                                 "(and range, generate_series, unnest, duckdb_views() and the like) can be queried")
             if isinstance(node.this, exp.Identifier) and _FILE_LIKE_NAME.search(node.name):
                 raise QueryError(f"{node.name!r} looks like a file or URL: only the warehouse's tables can be queried")
         elif isinstance(node, exp.Func) and FILE_READING_FUNCTION.fullmatch(_function_name(node)):

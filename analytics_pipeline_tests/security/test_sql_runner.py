@@ -74,6 +74,7 @@ FILE_READS = [
     "SELECT * FROM read_text('{out}/secret.csv')",
     "SELECT content FROM read_blob('{out}/secret.csv')",
     "SELECT * FROM glob('{out}/*')",
+    "SELECT * FROM duckdb_settings()",
     "SELECT * FROM sniff_csv('{out}/secret.csv')",
     "SELECT * FROM query('SELECT * FROM read_csv(''{out}/secret.csv'')')",
     "SELECT * FROM '{out}/secret.csv'",
@@ -142,6 +143,8 @@ def test_the_warehouse_views_over_the_lake_keep_working(use_demo_lake):
     assert run_query(settings, "SELECT sum(x) FROM range(10) t(x)").rows == [(45,)]
     assert run_query(settings, "SELECT count(*) FROM unnest([1, 2, 3])").rows == [(3,)]
     assert run_query(settings, "SELECT count(*) FROM claims", "athena").rows[0][0] > 0
+    assert ("claims",) in run_query(settings, "SELECT view_name FROM duckdb_views() WHERE NOT internal").rows
+    assert run_query(settings, "SELECT count(*) FROM pragma_table_info('claims')").rows[0][0] > 10
 
 
 def test_a_query_is_interrupted_at_the_time_limit(use_demo_lake, monkeypatch, capsys):
