@@ -3,9 +3,9 @@
 A query may read the warehouse's views and nothing else. Three walls, each enough on its own for
 what it covers:
 - the sqlglot gate (``to_duckdb_sql``): one query statement; no table function but
-  range/generate_series/unnest and the catalogue's (duckdb_views() and the like); no function that reads files or URLs (read_csv, read_parquet,
-  read_json, read_text, read_blob, glob, sniff_csv, parquet_scan, query, ...); no table named like a
-  file or URL (DuckDB's ``FROM 'file.csv'`` replacement scans);
+  range/generate_series/unnest and the catalogue's (duckdb_views() and the like); no function that
+  reads files or URLs (read_csv, read_parquet, read_json, read_text, read_blob, glob, sniff_csv,
+  parquet_scan, query, ...); no table named like a file or URL (DuckDB's ``FROM 'file.csv'``);
 - DuckDB's own parser: exactly one statement, of type SELECT (so DuckDB runs what the gate checked);
 - the connection: opened read-only, with external access off except the lake's folder or S3 prefix
   (which the views read), no extension install or autoload, a memory limit, and the configuration
