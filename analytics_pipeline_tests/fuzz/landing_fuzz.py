@@ -73,7 +73,7 @@ def claims_records(draw) -> dict:
     kind = draw(st.sampled_from(["INSERT", "MODIFY", "REMOVE"]))
     attrs = draw(st.dictionaries(st.sampled_from(["claim_amount", "status", "fraud_score", "adjuster_override",
                                                   "incident_date", "created_at", "region", "policy_number",
-                                                  "Odd Name", "documents"]),
+                                                  "Odd Name", "documents", "", "a\\b", "*", 'q"t']),
                                  json_values, max_size=4))
     img = image(claim_id, **attrs)
     created = _epoch(day, hour) * draw(st.sampled_from([1, 1000, 1_000_000]))

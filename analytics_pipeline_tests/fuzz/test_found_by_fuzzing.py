@@ -73,3 +73,15 @@ def test_numbers_that_are_not_finite_are_quarantined(literal):
     for source, line in [("claims", claim), ("llm_runs", run), ("conversations", event)]:
         accounting = ingested(source, "inf.jsonl", line + b"\n")
         assert (accounting.records_in, accounting.quarantined) == (1, 1), (source, accounting)
+
+
+def test_extra_attribute_names_that_are_no_json_path_do_not_stop_the_batch():
+    """An empty name, a backslash, a quote or a "*" in an attribute name: the record lands, the name is kept."""
+    names = ["", "a\\", "*", 'c"d', "e\\\"f", "$", "[0]"]
+    records = []
+    for n, name in enumerate(names):
+        record = insert(f"e-{n}", f"c-{n}", "2024-03-01")
+        record["dynamodb"]["NewImage"][name] = {"N": "5"}
+        records.append(json.dumps(record).encode())
+    accounting = ingested("claims", "names.jsonl", b"\n".join(records) + b"\n")
+    assert (accounting.records_in, accounting.raw_rows) == (len(names), len(names))
