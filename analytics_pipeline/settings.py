@@ -6,9 +6,11 @@ Dagster resources read the same variables through ``EnvVar``; the CLI and tests 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_SCHEMA = "analytics"
@@ -44,6 +46,9 @@ class FreshnessHours:
 
     def hours(self, source: str) -> float:
         return dict(self.per_source).get(source, self.default)
+DEFAULT_QUERY_TIMEOUT_SECONDS = 30.0
+DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class Settings:
     retention: RetentionRules = RetentionRules()
     freshness: FreshnessHours = FreshnessHours()
     dashboards_dir: str = ""  # users' own dashboard YAML files
+    query_timeout_seconds: float = DEFAULT_QUERY_TIMEOUT_SECONDS  # SQL runner: a query is interrupted after this
+    query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT  # SQL runner: DuckDB memory_limit of a query's connection
 
     @property
     def warehouse_path(self) -> str:
@@ -84,7 +91,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         lake_uri=_absolute(env.get("ANALYTICS_LAKE_URI") or str(Path(data_dir) / "lake")),
         landing_uri=_absolute(env.get("ANALYTICS_LANDING_URI") or str(Path(data_dir) / "landing")),
-        s3_endpoint_url=env.get("ANALYTICS_S3_ENDPOINT_URL", ""),
+        s3_endpoint_url=_endpoint(env.get("ANALYTICS_S3_ENDPOINT_URL", "")),
         schema=env.get("ANALYTICS_SCHEMA") or DEFAULT_SCHEMA,
         partitions_start=_day(env.get("ANALYTICS_PARTITIONS_START") or DEFAULT_PARTITIONS_START),
         monthly_budget=_budget(env.get("ANALYTICS_MONTHLY_BUDGET", "50")),
@@ -96,6 +103,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         retention=_retention(env.get("ANALYTICS_RETENTION", "")),
         freshness=_freshness(env.get("ANALYTICS_FRESHNESS_HOURS", "")),
         dashboards_dir=_absolute(env.get("ANALYTICS_DASHBOARDS_DIR") or str(Path(data_dir) / "dashboards")),
+        query_timeout_seconds=_number(env, "ANALYTICS_QUERY_TIMEOUT_SECONDS", str(DEFAULT_QUERY_TIMEOUT_SECONDS),
+                                      float, minimum=0.001),
+        query_memory_limit=_size(env, "ANALYTICS_QUERY_MEMORY_LIMIT", DEFAULT_QUERY_MEMORY_LIMIT),
     )
 
 
@@ -112,6 +122,21 @@ def _number(env, name: str, default: str, kind, minimum: float):
     if value < minimum:
         raise SettingsError(f"{name}={text!r} must be at least {minimum}")
     return value
+
+
+def _endpoint(url: str) -> str:
+    """An S3 endpoint without credentials in it: those would show in the UI, in logs and in errors."""
+    if urlsplit(url).username is not None or urlsplit(url).password is not None:
+        raise SettingsError("ANALYTICS_S3_ENDPOINT_URL holds credentials; give them as AWS_ACCESS_KEY_ID and "
+                            "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) instead")
+    return url
+
+
+def _size(env, name: str, default: str) -> str:
+    text = (env.get(name) or default).strip()
+    if not _SIZE.fullmatch(text):
+        raise SettingsError(f"{name}={text!r} is not a size such as 512MB or 2GB")
+    return text
 
 
 def _day(text: str) -> str:

@@ -5,13 +5,18 @@ Three ways in, one relation out:
 - whole-document files (a pretty-printed Lambda batch) become one row holding the document;
 - files DuckDB cannot scan as UTF-8 lines (invalid UTF-8, the 0x1F separator inside a line, a
   truncated gzip stream) are split in Python so every line keeps its exact text and gets an ``issue``.
-Blank lines are not records; ``line_no`` counts the file's non-empty lines from 1.
+Lines end at LF, CRLF or a lone CR on every path; blank lines (only spaces, tabs, CRs) are not records;
+``line_no`` counts the file's non-empty lines from 1.
+A local landing file that is a link leading outside the landing zone is never read: it becomes one
+quarantine row saying so (a landing key is only ever data, never a path the lake writes to).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
+import re
 import zlib
 from dataclasses import dataclass, field
 
@@ -22,7 +27,12 @@ from analytics_pipeline.lake.duck import sql_list
 from analytics_pipeline.lake.storage import StorageRoot
 
 _SEPARATOR = "\x1f"
+_BLANK = b" \t\r"  # a line of only these is blank: not a record (both the DuckDB scan and the Python split)
+_BLANK_SQL = "' ' || chr(9) || chr(13)"
+# Where a line ends: LF, CRLF or a lone CR, as DuckDB's line scan splits them (it cannot be told otherwise).
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
 _PEEK_BYTES = 256 * 1024  # also the sample the fast path learns from (sample_values)
+OUTSIDE_LANDING_ZONE = "refused: the file is a link that leads outside the landing zone; it was not read"
 _GLOB_CHARACTERS = "*?[{"
 _LINES_SCHEMA = pa.schema(
     [("file_seq", pa.int32()), ("file", pa.string()), ("line_no", pa.int64()),
@@ -93,6 +103,9 @@ class FilePlan:
 def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[LandingFile]) -> FilePlan:
     plan = FilePlan()
     for f in files:
+        if _leads_outside(root, f):  # never read: one quarantine row says why
+            plan.python_rows.append((f.seq, f.key, 1, "", OUTSIDE_LANDING_ZONE))
+            continue
         mode, lines, head = _classify(con, root, f)
         if mode == "document":
             plan.python_rows.extend(_document_rows(root, f))
@@ -107,6 +120,14 @@ def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[La
     return plan
 
 
+def _leads_outside(root: StorageRoot, f: LandingFile) -> bool:
+    """A local landing file whose real path is not below the landing root (a symlink out of it)."""
+    if root.is_s3:
+        return False
+    base = os.path.realpath(root.uri)
+    return os.path.commonpath([base, os.path.realpath(f.path)]) != base
+
+
 def _classify(con: duckdb.DuckDBPyConnection, root: StorageRoot, f: LandingFile) -> tuple[str, int, bytes]:
     """'lines' (DuckDB scans it, with its line count), 'document' or 'python' (split in Python)."""
     if any(c in f.path for c in _GLOB_CHARACTERS):  # DuckDB would expand the name as a pattern
@@ -114,7 +135,7 @@ def _classify(con: duckdb.DuckDBPyConnection, root: StorageRoot, f: LandingFile)
     head, problem = _read(root, f, _PEEK_BYTES)
     if problem:
         return "python", 0, head
-    first_lines = [line for line in head.split(b"\n") if line.strip()][:2]
+    first_lines = [line for line in head.split(b"\n") if line.strip(_BLANK)][:2]
     if head.lstrip()[:1] in (b"{", b"[") and not any(_holds_json_values(line) for line in first_lines):
         return "document", 0, head
     try:
@@ -145,7 +166,7 @@ def _one_record_per_line(head: bytes) -> bool:
 def _is_json(line: bytes) -> bool:
     try:
         json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON is still JSON to DuckDB, but not for this peek
         return False
     return True
 
@@ -162,7 +183,7 @@ def _holds_json_values(line: bytes) -> bool:
             _, position = decoder.raw_decode(text, position)
             while position < len(text) and text[position].isspace():
                 position += 1
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 
@@ -170,16 +191,16 @@ def _holds_json_values(line: bytes) -> bool:
 def _python_rows(root: StorageRoot, f: LandingFile) -> list[tuple]:
     data, problem = _read(root, f)
     rows, line_no = [], 0
-    pieces = data.split(b"\n")
+    pieces = _NEWLINE.split(data)
     if problem and pieces:
         tail = pieces.pop()  # the line the stream was cut in
-        rows_tail = [(tail, problem)] if tail.strip() else [(b"", problem)]
+        rows_tail = [(tail, problem)] if tail.strip(_BLANK) else [(b"", problem)]
     else:
         rows_tail = []
     for raw in pieces:
-        line_no += 1 if raw.rstrip(b"\r") else 0
-        if raw.strip():
-            rows.append((f.seq, f.key, line_no, *_decode(raw.rstrip(b"\r"))))
+        line_no += 1 if raw else 0
+        if raw.strip(_BLANK):
+            rows.append((f.seq, f.key, line_no, *_decode(raw)))
     for tail, reason in rows_tail:
         rows.append((f.seq, f.key, line_no + 1, tail.decode("utf-8", "replace"), reason))
     return rows
@@ -200,7 +221,7 @@ def _document_rows(root: StorageRoot, f: LandingFile) -> list[tuple]:
         return _python_rows(root, f)
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return _python_rows(root, f)
     return [(f.seq, f.key, 1, text, None)]
 
@@ -221,7 +242,8 @@ def register_landing_lines(
                     FROM (SELECT row_number() OVER () AS rn, filename, line
                           FROM {csv_line_scan([f.path for f in group], compression)}) s
                     JOIN {name} f ON f.path = s.filename)
-                WHERE CASE WHEN left(text, 1) IN (' ', chr(9), chr(13)) THEN trim(text) <> '' ELSE text <> '' END"""
+                WHERE CASE WHEN left(text, 1) IN (' ', chr(9), chr(13)) THEN trim(text, {_BLANK_SQL}) <> ''
+                           ELSE text <> '' END"""
         )
     con.execute("CREATE OR REPLACE TEMP VIEW landing_lines AS " + "\nUNION ALL\n".join(selects))
 

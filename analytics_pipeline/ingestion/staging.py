@@ -181,9 +181,11 @@ def _promoted_columns(con) -> list[tuple[str, str]]:
     """Scalar attributes beyond the typed columns become columns of their own (additive schema)."""
     found = con.execute(
         """SELECT name, list_distinct(list(kind) FILTER (WHERE kind <> 'NULL')) AS kinds FROM (
-               SELECT name, json_keys(json_extract(extra_attributes, '$."' || replace(name, '"', '\\"') || '"'))[1] AS kind
+               SELECT name, json_keys(json_extract(extra_attributes, '$."' || replace(replace(name, '\\', '\\\\'), '"', '\\"') || '"'))[1] AS kind
                FROM (SELECT unnest(json_keys(extra_attributes)) AS name, extra_attributes
-                     FROM parsed WHERE error_reason IS NULL AND extra_attributes IS NOT NULL))
+                     FROM parsed WHERE error_reason IS NULL AND extra_attributes IS NOT NULL)
+               -- no JSON path names "" or a key holding "*" (a wildcard even when quoted): those stay in extra_attributes
+               WHERE name <> '' AND NOT contains(name, '*'))
            GROUP BY name ORDER BY name"""
     ).fetchall()
     existing = {row[0] for row in con.execute("DESCRIBE parsed").fetchall()}
@@ -195,7 +197,7 @@ def _promoted_columns(con) -> list[tuple[str, str]]:
         if not column or column[0].isdigit() or column in existing:
             continue
         existing.add(column)
-        path = sql_literal('$."' + name.replace('"', '\\"') + '"')
+        path = sql_literal('$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"')
         if len(kinds) == 1 and kinds[0] in _PROMOTABLE:
             value = f"TRY_CAST(json_extract_string(extra_attributes, {path} || '.{kinds[0]}') AS {_PROMOTABLE[kinds[0]]})"
         else:

@@ -18,6 +18,8 @@ CREATE OR REPLACE TEMP MACRO epoch_to_timestamp(x) AS
          ELSE make_timestamp(CAST(CASE WHEN abs(x) > 1e14 THEN x
                                        WHEN abs(x) > 1e11 THEN x * 1e3
                                        ELSE x * 1e6 END AS BIGINT)) END;
+CREATE OR REPLACE TEMP MACRO finite_double(x) AS  -- 'NaN', 'Infinity', 1e999 are not numbers to land
+    CASE WHEN isfinite(TRY_CAST(x AS DOUBLE)) THEN TRY_CAST(x AS DOUBLE) END;
 CREATE OR REPLACE TEMP MACRO parse_time(x) AS
     coalesce(TRY_CAST(TRY_CAST(x AS TIMESTAMPTZ) AS TIMESTAMP), epoch_to_timestamp(TRY_CAST(x AS DOUBLE)));
 CREATE OR REPLACE TEMP MACRO json_kind_name(kind) AS

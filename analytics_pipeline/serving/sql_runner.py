@@ -1,7 +1,24 @@
-"""Read-only SQL over the warehouse, in DuckDB or Athena/Presto dialect (transpiled by sqlglot)."""
+"""Read-only SQL over the warehouse, in DuckDB or Athena/Presto dialect (transpiled by sqlglot).
+
+A query may read the warehouse's views and nothing else. Three walls, each enough on its own for
+what it covers:
+- the sqlglot gate (``to_duckdb_sql``): one query statement; no table function but
+  range/generate_series/unnest and the catalogue's (duckdb_views() and the like); no function that
+  reads files or URLs (read_csv, read_parquet, read_json, read_text, read_blob, glob, sniff_csv,
+  parquet_scan, query, ...); no table named like a file or URL (DuckDB's ``FROM 'file.csv'``);
+- DuckDB's own parser: exactly one statement, of type SELECT (so DuckDB runs what the gate checked);
+- the connection: opened read-only, with external access off except the lake's folder or S3 prefix
+  (which the views read), no extension install or autoload, a memory limit, and the configuration
+  locked. Writes, ATTACH, INSTALL/LOAD, COPY, EXPORT, PRAGMA and SET fail there too.
+A query that runs longer than ``ANALYTICS_QUERY_TIMEOUT_SECONDS`` is interrupted.
+"""
 
 from __future__ import annotations
 
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,10 +27,23 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from analytics_pipeline.lake.duck import sql_literal
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.settings import Settings
 
 DIALECTS = {"duckdb": "duckdb", "athena": "athena"}
+# Table functions a query may use: they compute, or describe the warehouse's own catalogue.
+ALLOWED_TABLE_FUNCTIONS = (exp.GenerateSeries, exp.Unnest)
+CATALOGUE_FUNCTIONS = re.compile(
+    r"duckdb_(views|tables|columns|schemas|databases|types|constraints|functions|keywords)|pragma_table_info",
+    re.IGNORECASE,
+)
+# Functions that read files, URLs or run SQL text, by name (DuckDB's and its extensions').
+FILE_READING_FUNCTION = re.compile(
+    r"(read_\w+|\w+_scan|parquet_\w+|sniff_csv|glob|query|query_table|iceberg_\w+|delta_\w+|load_\w+|getenv)",
+    re.IGNORECASE,
+)
+_FILE_LIKE_NAME = re.compile(r"[./\\:~]")  # a view name never holds these; a path or URL does
 
 
 class QueryError(Exception):
@@ -28,7 +58,8 @@ class QueryResult:
 
 
 def to_duckdb_sql(query: str, dialect: str, schema: str = "") -> str:
-    """Parse ``query`` in ``dialect``, refuse anything but a single read-only query, emit DuckDB SQL.
+    """Parse ``query`` in ``dialect``, refuse anything but a single read-only query of the warehouse's
+    tables, emit DuckDB SQL.
 
     Tables qualified with ``schema`` (e.g. the seed's ``icpa_analytics_db.claims``) resolve to the
     warehouse's views whatever schema the warehouse was built with.
@@ -42,6 +73,7 @@ def to_duckdb_sql(query: str, dialect: str, schema: str = "") -> str:
     statement = statements[0]
     if not isinstance(statement, exp.Query):
         raise QueryError(f"only read-only queries (SELECT, WITH, VALUES) may run; got {statement.key.upper()}")
+    _refuse_outside_reads(statement)
     qualified = [t for t in statement.find_all(exp.Table) if schema and t.db.lower() == schema.lower()]
     for table in qualified:  # also drops a catalog part such as Athena's "AwsDataCatalog"
         table.set("db", None)
@@ -49,11 +81,57 @@ def to_duckdb_sql(query: str, dialect: str, schema: str = "") -> str:
     return statement.sql(dialect="duckdb") if dialect != "duckdb" or qualified else query
 
 
-def run_query(settings: Settings, query: str, dialect: str = "duckdb") -> QueryResult:
+def _refuse_outside_reads(statement: exp.Expression) -> None:
+    """Only the warehouse's tables may be read: no file-reading function, table function or file name."""
+    for node in statement.walk():
+        if isinstance(node, exp.Table):
+            if not isinstance(node.this, (exp.Identifier, *ALLOWED_TABLE_FUNCTIONS)) \
+                    and not CATALOGUE_FUNCTIONS.fullmatch(_function_name(node.this)):
+                raise QueryError(f"{_function_name(node.this)}() may not be used: only the warehouse's tables "
+                                 "(and range, generate_series, unnest, duckdb_views() and the like) can be queried")
+            if isinstance(node.this, exp.Identifier) and _FILE_LIKE_NAME.search(node.name):
+                raise QueryError(f"{node.name!r} looks like a file or URL: only the warehouse's tables can be queried")
+        elif isinstance(node, exp.Func) and FILE_READING_FUNCTION.fullmatch(_function_name(node)):
+            raise QueryError(f"{_function_name(node)}() reads files, URLs or SQL text and may not be used")
+
+
+def _function_name(node: exp.Expression) -> str:
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower()
+    if isinstance(node, exp.Func):
+        return node.sql_name().lower()
+    return node.key.lower()
+
+
+def run_query(settings: Settings, query: str, dialect: str = "duckdb", *,
+              timeout_seconds: float | None = None) -> QueryResult:
+    """Run one read-only query on the warehouse; ``timeout_seconds`` overrides the setting."""
     sql = to_duckdb_sql(query, dialect, settings.schema)
     if not Path(settings.warehouse_path).exists():
         raise QueryError(f"no warehouse at {settings.warehouse_path}: run `analytics-pipeline run` (or `demo`) first")
-    con = duckdb.connect(settings.warehouse_path, read_only=True)
+    limit = settings.query_timeout_seconds if timeout_seconds is None else timeout_seconds
+    con = locked_connection(settings)
+    try:
+        _refuse_unless_one_select(con, sql)
+        with _interrupt_after(con, limit):
+            table = con.sql(sql).to_arrow_table()
+        return QueryResult(table.column_names, [tuple(r.values()) for r in table.to_pylist()], table)
+    except duckdb.InterruptException:
+        raise QueryError(f"query exceeded the {limit:g} s limit (ANALYTICS_QUERY_TIMEOUT_SECONDS)") from None
+    except duckdb.OutOfMemoryException:
+        raise QueryError(f"query exceeded the memory limit of {settings.query_memory_limit} "
+                         "(ANALYTICS_QUERY_MEMORY_LIMIT)") from None
+    except duckdb.Error as err:
+        raise QueryError(_first_line(err)) from None
+    finally:
+        con.close()
+
+
+def locked_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """The warehouse, read-only; the lake is the only place outside it that the connection can read."""
+    con = duckdb.connect(settings.warehouse_path, read_only=True, config={
+        "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+        "allow_community_extensions": False, "memory_limit": settings.query_memory_limit})
     try:
         con.execute("SET TimeZone = 'UTC'")
         lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
@@ -61,13 +139,36 @@ def run_query(settings: Settings, query: str, dialect: str = "duckdb") -> QueryR
             con.register_filesystem(lake.fs)
         schemas = {row[0] for row in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
         search_path = f"{settings.schema},main" if settings.schema in schemas else "main"
-        con.execute(f"SET search_path = '{search_path}'")
-        table = con.sql(sql).to_arrow_table()
-        return QueryResult(table.column_names, [tuple(r.values()) for r in table.to_pylist()], table)
+        con.execute(f"SET search_path = {sql_literal(search_path)}")
+        con.execute(f"SET allowed_directories = [{sql_literal(lake.path() + '/')}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _refuse_unless_one_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """DuckDB's own parser agrees: one statement, a SELECT (no parser differential can smuggle in more)."""
+    try:
+        statements = con.extract_statements(sql)
     except duckdb.Error as err:
         raise QueryError(_first_line(err)) from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        kinds = ", ".join(s.type.name for s in statements) or "nothing"
+        raise QueryError(f"only one read-only query may run; DuckDB reads {kinds}")
+
+
+@contextmanager
+def _interrupt_after(con: duckdb.DuckDBPyConnection, seconds: float) -> Iterator[None]:
+    timer = threading.Timer(seconds, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
     finally:
-        con.close()
+        timer.cancel()
 
 
 def warehouse_tables(settings: Settings) -> set[str]:

@@ -43,7 +43,7 @@ _DYNAMODB_VALUE = {"S": "VARCHAR", "N": "VARCHAR", "BOOL": "VARCHAR", "NULL": "V
 
 _CONVERSIONS = {
     "text": "coalesce({v}.S, {v}.N, {v}.BOOL)",
-    "number": "TRY_CAST(coalesce({v}.N, {v}.S) AS DOUBLE)",
+    "number": "finite_double(coalesce({v}.N, {v}.S))",
     "boolean": "dynamodb_boolean({v})",
     "timestamp": "coalesce(TRY_CAST(TRY_CAST({v}.S AS TIMESTAMPTZ) AS TIMESTAMP), "
     "epoch_to_timestamp(TRY_CAST({v}.N AS DOUBLE)))",

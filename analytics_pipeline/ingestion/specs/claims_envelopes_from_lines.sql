@@ -24,7 +24,7 @@ containers AS (
     SELECT *,
         CASE
             WHEN NOT is_json THEN NULL
-            WHEN left(ltrim(text), 1) = '[' THEN json_extract(text, '$[*]')
+            WHEN left(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), 1) = '[' THEN json_extract(text, '$[*]')
             WHEN contains(text, '"Records"') AND json_type(text, '$.Records') = 'ARRAY'
                 THEN json_extract(text, '$.Records[*]')
         END AS members

@@ -9,7 +9,7 @@ WITH lines AS (
 ),
 containers AS (
     SELECT *,
-        CASE WHEN is_json AND left(ltrim(text), 1) = '[' THEN json_extract(text, '$[*]')
+        CASE WHEN is_json AND left(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), 1) = '[' THEN json_extract(text, '$[*]')
              WHEN is_json AND json_type(text, '$.events') = 'ARRAY' THEN json_extract(text, '$.events[*]') END AS members
     FROM lines
 ),
@@ -55,9 +55,9 @@ typed AS (
                       ELSE parse_time(r.timestamp) END AS event_time_,
         coalesce(r.detail.session_id, r.session_id) AS session_id_,
         coalesce(r.detail.user_id, r.user_id) AS user_id_raw,
-        TRY_CAST(coalesce(r.detail.metadata.confidence_score, r.confidence) AS DOUBLE) AS confidence_,
-        TRY_CAST(coalesce(r.detail.metadata.response_time_ms, r.response_time_ms) AS DOUBLE) AS response_time_ms_,
-        TRY_CAST(coalesce(r.detail.duration_ms, r.duration_ms) AS DOUBLE) AS duration_ms_,
+        finite_double(coalesce(r.detail.metadata.confidence_score, r.confidence)) AS confidence_,
+        finite_double(coalesce(r.detail.metadata.response_time_ms, r.response_time_ms)) AS response_time_ms_,
+        finite_double(coalesce(r.detail.duration_ms, r.duration_ms)) AS duration_ms_,
         TRY_CAST(r.detail.metadata.turn AS INTEGER) AS turn_,
         TRY_CAST(coalesce(r.detail.turns, json_extract_string(r.data, '$.turns')) AS INTEGER) AS turns_,
         TRY_CAST(coalesce(r.detail.resolved, json_extract_string(r.data, '$.resolved')) AS BOOLEAN) AS resolved_,

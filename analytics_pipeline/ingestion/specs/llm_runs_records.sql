@@ -10,9 +10,11 @@ containers AS (
     SELECT *,
         CASE
             WHEN NOT is_json THEN NULL
-            WHEN left(ltrim(text), 1) = '[' THEN json_extract(text, '$[*]')
-            WHEN json_type(text, '$.runs') = 'ARRAY' THEN json_extract(text, '$.runs[*]')
-            WHEN json_type(text, '$.jobs') = 'ARRAY' THEN json_extract(text, '$.jobs[*]')
+            WHEN left(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), 1) = '[' THEN json_extract(text, '$[*]')
+            -- a document may carry both lists: every member of each is a record
+            WHEN json_type(text, '$.runs') = 'ARRAY' OR json_type(text, '$.jobs') = 'ARRAY' THEN list_concat(
+                CASE WHEN json_type(text, '$.runs') = 'ARRAY' THEN json_extract(text, '$.runs[*]') ELSE []::JSON[] END,
+                CASE WHEN json_type(text, '$.jobs') = 'ARRAY' THEN json_extract(text, '$.jobs[*]') ELSE []::JSON[] END)
         END AS members
     FROM lines
 ),
@@ -56,20 +58,20 @@ typed AS (
             'model': coalesce(m.model, m.model_name, m.name),
             'input_tokens': TRY_CAST(coalesce(m.input_tokens, m.prompt_tokens) AS BIGINT),
             'output_tokens': TRY_CAST(coalesce(m.output_tokens, m.completion_tokens) AS BIGINT),
-            'cost': TRY_CAST(coalesce(m.cost, m.cost_usd) AS DOUBLE)}}) AS models_,
+            'cost': finite_double(coalesce(m.cost, m.cost_usd))}}) AS models_,
         list_filter(raw_models, lambda m:
             (coalesce(m.input_tokens, m.prompt_tokens) IS NOT NULL
                 AND TRY_CAST(coalesce(m.input_tokens, m.prompt_tokens) AS BIGINT) IS NULL)
             OR (coalesce(m.output_tokens, m.completion_tokens) IS NOT NULL
                 AND TRY_CAST(coalesce(m.output_tokens, m.completion_tokens) AS BIGINT) IS NULL)
-            OR (coalesce(m.cost, m.cost_usd) IS NOT NULL AND TRY_CAST(coalesce(m.cost, m.cost_usd) AS DOUBLE) IS NULL)
+            OR (coalesce(m.cost, m.cost_usd) IS NOT NULL AND finite_double(coalesce(m.cost, m.cost_usd)) IS NULL)
             OR coalesce(m.model, m.model_name, m.name) IS NULL) AS bad_models,
         parse_time(r.started_at) AS started_at_,
         parse_time(r.finished_at) AS finished_at_,
         parse_time(r.created_at) AS created_at_,
         parse_time(r.updated_at) AS updated_at_,
-        TRY_CAST(r.duration_seconds AS DOUBLE) AS duration_,
-        TRY_CAST(r.total_cost AS DOUBLE) AS total_cost_
+        finite_double(r.duration_seconds) AS duration_,
+        finite_double(r.total_cost) AS total_cost_
     FROM shaped
 ),
 timed AS (
