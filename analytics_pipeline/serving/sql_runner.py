@@ -127,25 +127,32 @@ def run_query(settings: Settings, query: str, dialect: str = "duckdb", *,
         con.close()
 
 
+_OPENING = threading.Lock()
+
+
 def locked_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """The warehouse, read-only; the lake is the only place outside it that the connection can read."""
-    con = duckdb.connect(settings.warehouse_path, read_only=True, config={
-        "autoinstall_known_extensions": False, "autoload_known_extensions": False,
-        "allow_community_extensions": False, "memory_limit": settings.query_memory_limit})
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
-        if lake.is_s3:
-            con.register_filesystem(lake.fs)
-        schemas = {row[0] for row in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
-        search_path = f"{settings.schema},main" if settings.schema in schemas else "main"
-        con.execute(f"SET search_path = {sql_literal(search_path)}")
-        con.execute(f"SET allowed_directories = [{sql_literal(lake.path() + '/')}]")
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-    except BaseException:
-        con.close()
-        raise
+    """The warehouse, read-only; the lake is the only place outside it that the connection can read.
+
+    Connections opened at the same time in one process (a dashboard's parallel widgets) share one
+    database instance, so the instance is configured and locked once, by whichever opens it first.
+    The views exist unqualified in ``main`` too, so no search path is needed.
+    """
+    lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+    with _OPENING:
+        con = duckdb.connect(settings.warehouse_path, read_only=True, config={
+            "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+            "allow_community_extensions": False, "memory_limit": settings.query_memory_limit})
+        try:
+            if not con.execute("SELECT current_setting('lock_configuration')").fetchall()[0][0]:
+                con.execute("SET GLOBAL TimeZone = 'UTC'")
+                con.execute(f"SET allowed_directories = [{sql_literal(lake.path() + '/')}]")
+                con.execute("SET enable_external_access = false")
+                con.execute("SET lock_configuration = true")
+            if lake.is_s3:
+                con.register_filesystem(lake.fs)
+        except BaseException:
+            con.close()
+            raise
     return con
 
 
