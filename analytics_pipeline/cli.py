@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - the one place that turns failures into one line
         if not _is_environment_error(err):
             raise
-        print(f"error: {_one_line(err)}", file=sys.stderr)
+        print(f"error: {_s3_context(err)}{_one_line(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -86,6 +87,24 @@ def _is_environment_error(err: Exception) -> bool:
     from analytics_pipeline.runner import RunFailed
 
     return isinstance(err, (OSError, BotoCoreError, ClientError, RunFailed, PriceTableError))
+
+
+_S3_SIGNS = re.compile(r"s3://|endpoint URL|An error occurred \(|\[Errno 121\]|Remote I/O|(Read|Connect) timeout|botocore|s3fs")
+
+
+def _s3_context(err: BaseException) -> str:
+    """``S3 at <endpoint>: `` when the lake or landing zone is on S3 and the failure came from talking to it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    settings = load_settings()
+    if not (settings.lake_uri.startswith("s3://") or settings.landing_uri.startswith("s3://")):
+        return ""
+    chain, seen = err, 0
+    while chain is not None and seen < 10:
+        if isinstance(chain, (BotoCoreError, ClientError)) or _S3_SIGNS.search(str(chain)):
+            return f"S3 at {settings.s3_endpoint_url or 'AWS'}: "
+        chain, seen = chain.__cause__ or chain.__context__, seen + 1
+    return ""
 
 
 def _one_line(err: Exception) -> str:

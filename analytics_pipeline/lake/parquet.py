@@ -16,8 +16,7 @@ def write_parquet(con: duckdb.DuckDBPyConnection, root: StorageRoot, query: str,
     target = root.staging_path_for(final)
     try:
         result = con.execute(f"COPY ({query}) TO {sql_literal(target)} ({PARQUET_OPTIONS})").fetchall()
-    except BaseException:
+        root.publish(target, final)
+    finally:
         root.discard(target)
-        raise
-    root.publish(target, final)
     return int(result[0][0]) if result else 0

@@ -4,8 +4,8 @@
 
 CALL is ``replace`` (``os.replace``, the publish step of every atomic write: a temp file or a staged
 batch renamed over its final name) or ``remove`` (``os.remove``, staging files deleted after a merge).
-The N-th call whose target (destination for ``replace``) matches REGEX kills the process before the
-call happens, as a power cut or the OOM killer would. Only the kill is added: every call before it
+The N-th call whose target matches REGEX (``SRC -> DST`` for ``replace``, the path for ``remove``)
+kills the process before the call happens, as a power cut or the OOM killer would. Only the kill is added: every call before it
 goes through unchanged, and the product code is not touched.
 """
 
@@ -21,7 +21,7 @@ def arm(call: str, pattern: str, nth: int) -> None:
 
     def guarded(*args, **kwargs):
         nonlocal seen
-        target = str(args[1] if call == "replace" else args[0])
+        target = f"{args[0]} -> {args[1]}" if call == "replace" else str(args[0])
         if re.search(pattern, target):
             seen += 1
             if seen == nth:
