@@ -36,7 +36,8 @@ run_coordinator:
   config:
     dequeue_interval_seconds: 1
 """
-_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# A failed step is reported once, by RunFailed (one line); its logs and stack trace are in the UI.
+_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 class RunFailed(RuntimeError):

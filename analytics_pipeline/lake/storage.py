@@ -6,9 +6,12 @@ Storage is a configuration choice, never an ``if`` in the assets: every caller g
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -101,6 +104,26 @@ class StorageRoot:
         target = self.path(*parts)
         if self.fs.exists(target):
             self.fs.rm(target, recursive=True)
+
+    @contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        """Hold ``key``'s lock while the block runs: one writer at a time per object on this machine.
+
+        A local lake takes an advisory file lock (``.locks/`` under the root), which every process
+        on the machine respects whatever Dagster's pools say. S3 has no locks; writers there rely on
+        the caller's version check just before publishing.
+        """
+        if self.is_s3:
+            yield
+            return
+        lock = Path(self.path(".locks", f"{key.replace('/', '__')}.lock"))
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def staging_path_for(self, final: str) -> str:
         """A local file to write before publishing ``final``: beside it locally, in the temp dir for S3.

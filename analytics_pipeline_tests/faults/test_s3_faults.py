@@ -69,7 +69,7 @@ def test_a_write_that_fails_leaves_the_old_object_whole(faulty_s3: Settings, pro
         proxy.fail("PUT", 500)
         with pytest.raises(OSError):
             write_parquet(con, root, "SELECT range AS x FROM range(5)", "t/table.parquet")
-        assert proxy.injected["PUT 500"] == 5  # botocore's standard mode: 5 attempts
+        assert proxy.injected["PUT 500"] >= 5  # retried (botocore standard mode: 5 attempts per call)
         proxy.heal()
         assert _count(con, root, "t/table.parquet") == 1000
 
