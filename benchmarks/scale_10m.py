@@ -248,14 +248,14 @@ def main() -> int:
     args = parser.parse_args()
 
     base = base_file(args)
-    when = datetime.now(timezone.utc)
+    when, code = datetime.now(timezone.utc), ingest_claims._code_version()  # the code the runs import
     results = {}
     if not args.skip_local:
         results["local lake, gzip landing files"] = local_run(args, base)
     if args.s3_records:
         results["S3 (moto on 127.0.0.1): landing + lake on S3"] = s3_run(args, base)
     lines = [
-        f"Run {when:%Y-%m-%d %H:%M} UTC, code {ingest_claims._code_version()} · "
+        f"Run {when:%Y-%m-%d %H:%M} UTC, code {code} · "
         f"`uv run python benchmarks/scale_10m.py --copies {args.copies} --memory-limit {args.memory_limit} "
         f"--s3-records {args.s3_records}`" + (f" (base file {args.base})" if args.base else ""),
         "",
