@@ -38,6 +38,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def console() -> None:
+    """The console script. After a failure it exits without the interpreter's teardown: a failed step's
+    traceback stays referenced inside Dagster and s3fs, and DuckDB's bindings would print every object
+    it holds as a "leaked instance" — dozens of lines after the one-line error."""
+    code = main()
+    if code == 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="analytics-pipeline", description=__doc__)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -253,4 +265,4 @@ def _numeric(text: str) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

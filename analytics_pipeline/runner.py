@@ -48,11 +48,18 @@ def _succeeded(result: dg.ExecuteInProcessResult, what: str) -> dg.ExecuteInProc
     if result.success:
         return result
     failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    detail = "; ".join(
-        f"{e.step_key}: {(e.step_failure_data.error.message if e.step_failure_data.error else 'failed').strip().splitlines()[0]}"
-        for e in failures
-    ) or "the run failed"
+    detail = "; ".join(f"{e.step_key}: {_first_line(e.step_failure_data.error)}" for e in failures) or "the run failed"
     raise RunFailed(f"{what} failed (run {result.run_id[:8]}, see `analytics-pipeline dev`): {detail}")
+
+
+def _first_line(error) -> str:
+    """What went wrong in the step, not Dagster's wrapper around it: ``OSError: …``."""
+    while error is not None and error.cls_name == "DagsterExecutionStepExecutionError" and error.cause is not None:
+        error = error.cause
+    if error is None:
+        return "failed"
+    lines = error.message.strip().splitlines() or [error.cls_name or "failed"]
+    return lines[0]
 
 
 @dataclass

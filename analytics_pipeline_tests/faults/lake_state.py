@@ -64,7 +64,7 @@ def run_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def run_killed_at(settings: Settings, call: str, pattern: str, nth: int = 1, timeout: float = 300) -> str:
+def run_killed_at(settings: Settings, call: str, pattern: str, nth: int = 1, timeout: float = 900) -> str:
     """``analytics-pipeline run`` in a subprocess, SIGKILLed at the nth matching ``os.<call>``; returns its output."""
     proc = subprocess.run([sys.executable, str(KILL_AT), call, pattern, str(nth), "--", "run"], env=run_env(settings),
                           capture_output=True, text=True, timeout=timeout)
@@ -73,7 +73,7 @@ def run_killed_at(settings: Settings, call: str, pattern: str, nth: int = 1, tim
     return proc.stdout
 
 
-def run_cli(settings: Settings, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(settings: Settings, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run([str(CLI), *args], env=run_env(settings), capture_output=True, text=True, timeout=timeout)
 
 

@@ -3,8 +3,7 @@
 The landing files are the session demo lake's (copied with their modification times), so the demo
 lake — built by one clean run — is the reference. Files arrive in two groups, so the second group
 also exercises the full merge of a day that already has a raw partition. Each run is killed at a
-publish step (the ``os.replace`` of a finished temp file, a staged batch renamed into raw, the
-warehouse swap) or right after a merge published, before its staging files were removed; after
+publish step (the ``os.replace`` of a finished temp file, the warehouse swap) or right after a merge published, before its staging files were removed; after
 every kill a reader must see whole files only, and the final rerun must give the clean run's views.
 """
 
@@ -31,8 +30,6 @@ from analytics_pipeline_tests.faults.lake_state import (
 FIRST_GROUP_KILLS = [
     ("mid staging write (one day's staging file published, the next still a temp file)",
      "replace", r"\.tmp -> .*/staging/claims/.*\.parquet$", 2),
-    ("mid raw publish (a new day's staged batch renamed into raw, the next not yet)",
-     "replace", r"/staging/claims/.* -> .*/raw/claims/.*/part-0\.parquet$", 2),
     ("mid daily marts (the day's raw partition published, its staging files gone)",
      "replace", r"\.tmp -> .*/marts/.*/part-0\.parquet$", 3),
     ("mid whole-lake table write", "replace", r"\.tmp -> .*/processed/claims_current/data\.parquet$", 1),
