@@ -129,8 +129,8 @@ class StorageRoot:
         """A local file to write before publishing ``final``: beside it locally, in the temp dir for S3.
 
         On S3 the finished file is then uploaded in one go (``publish``), so the object appears whole
-        or not at all. DuckDB never writes to the final key itself: a write through the filesystem
-        that fails half-way can still close its handle later and upload what it had buffered.
+        or not at all. DuckDB never writes to the final key itself: a COPY through s3fs that fails
+        half-way still closes its file, and s3fs uploads what it had (a good object became 0 bytes).
         """
         if self.is_s3:
             handle, path = tempfile.mkstemp(prefix="analytics-", suffix=".tmp")

@@ -25,9 +25,9 @@ CLI = Path(sys.executable).with_name("analytics-pipeline")
 VOLATILE_COLUMNS = {"batch_id", "generated_at"}
 
 
-def _normal(value):
+def normal(value):
     if isinstance(value, float):
-        return f"{value:.10g}"  # sums of doubles may differ in the last bits with thread scheduling
+        return f"{value:.10g}"  # sums of doubles differ in the last bits with row order and threads
     return value
 
 
@@ -41,7 +41,7 @@ def view_fingerprints(settings: Settings, ignore: set[str] = frozenset()) -> dic
     for view in sorted(warehouse_tables(settings)):
         result = run_query(settings, f'SELECT * FROM "{view}"')
         keep = [i for i, c in enumerate(result.columns) if c not in VOLATILE_COLUMNS | ignore]
-        rows = sorted(json.dumps([_normal(row[i]) for i in keep], default=str) for row in result.rows)
+        rows = sorted(json.dumps([normal(row[i]) for i in keep], default=str) for row in result.rows)
         digest = hashlib.sha256("\n".join([*(result.columns[i] for i in keep), *rows]).encode()).hexdigest()
         fingerprints[view] = (len(rows), digest[:16])
     return fingerprints

@@ -16,7 +16,7 @@ from analytics_pipeline import runner
 from analytics_pipeline.definitions import SOURCE_SPECS, build_definitions
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.serving.warehouse import build_warehouse
-from analytics_pipeline_tests.faults.lake_state import copy_landing, landing_keys, run_env
+from analytics_pipeline_tests.faults.lake_state import copy_landing, landing_keys, normal, run_env
 
 RUN_DAY = Path(__file__).with_name("run_day.py")
 
@@ -29,7 +29,8 @@ def _day_files(settings, day: str) -> dict[str, str]:
     with duckdb.connect() as con:
         for path in files:
             table = con.sql(f"SELECT * FROM read_parquet('{path}')").to_arrow_table()
-            rows = sorted(json.dumps(row, sort_keys=True, default=str) for row in table.to_pylist())
+            rows = sorted(json.dumps({k: normal(v) for k, v in row.items()}, sort_keys=True, default=str)
+                          for row in table.to_pylist())
             digests[str(path.relative_to(lake))] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
     return digests
 
