@@ -64,6 +64,13 @@ def write_landing(data: Path, claims_per_day: int, days: int) -> list[tuple[str,
     return files
 
 
+def _chunks(items: list, n: int) -> list[list]:
+    """``items`` cut into ``n`` consecutive runs. Delivering them out of order would change which copy of a
+    redelivered record is kept (the first to arrive), and so its provenance columns, not its data."""
+    size = -(-len(items) // n)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
 def clean_reference(args) -> tuple:
     data = WORK / "clean"
     shutil.rmtree(data, ignore_errors=True)
@@ -83,7 +90,7 @@ def kill_soak(args, reference, clean_seconds: float, files: list) -> dict:
     shutil.rmtree(data, ignore_errors=True)
     settings = settings_for(data)
     rng = random.Random(args.seed)
-    deliveries = [files[i::args.deliveries] for i in range(args.deliveries)]
+    deliveries = _chunks(files, args.deliveries)  # in the producers' order, as files arrive
     delivered, kills, timed, at_points, finished, checks = 0, 0, 0, 0, 0, 0
     for n in range(args.kills):
         if delivered < len(deliveries) and n % max(1, args.kills // args.deliveries) == 0:
@@ -143,7 +150,7 @@ def s3_soak(args, reference) -> dict:
         settings = settings_for(data, ANALYTICS_LANDING_URI="s3://soak/landing", ANALYTICS_LAKE_URI="s3://soak/lake",
                                 ANALYTICS_S3_ENDPOINT_URL=proxy.endpoint)
         keys = lake_state.landing_keys(reference)
-        batches = [keys[i::args.s3_runs] for i in range(args.s3_runs)]
+        batches = _chunks(keys, args.s3_runs)
         failed_runs = succeeded = one_line = 0
         for n, batch in enumerate(batches):
             for key in batch:
@@ -170,10 +177,14 @@ def s3_soak(args, reference) -> dict:
         done = lake_state.run_cli(settings, "run", timeout=1800)
         assert done.returncode == 0, done.stderr
         ignore = lake_state.STORAGE_COLUMNS
-        same = lake_state.view_fingerprints(settings, ignore) == lake_state.view_fingerprints(reference, ignore)
+        ours, clean = lake_state.view_fingerprints(settings, ignore), lake_state.view_fingerprints(reference, ignore)
+        differing = sorted(v for v in ours.keys() | clean.keys() if ours.get(v) != clean.get(v))
+        same = not differing
+        print(f"  views that differ from the clean run: {differing}", flush=True)
         rows, distinct = run_query(settings, "SELECT count(*), count(DISTINCT event_id) FROM claims").rows[0]
         return {"runs": len(batches), "failed_runs": failed_runs, "succeeded": succeeded, "one_line": one_line,
                 "injected": dict(proxy.injected), "requests": sum(proxy.requests.values()), "same": same, "rows": rows,
+                "differing": differing,
                 "duplicates": rows - distinct}
     finally:
         proxy.close()
@@ -222,7 +233,7 @@ def main() -> int:
             f"| S3 faults (proxy before moto) | {sum(s3['injected'].values())} faulty responses ({injected}) of "
             f"{s3['requests']:,} requests; outages and slow responses at random | {s3['runs'] + 1} "
             f"({s3['failed_runs']} failed cleanly) | {records:,} | {s3['rows']:,} | {records - s3['rows']:,} | "
-            f"{s3['duplicates']} | {'yes' if s3['same'] else '**no**'} |")
+            f"{s3['duplicates']} | {'yes' if s3['same'] else '**no**: ' + ', '.join(s3['differing'])} |")
     lines.append("")
     if kills:
         lines.append(f"After each of the {kills['checks']} kills a reader saw whole files only (no event id twice in raw, "

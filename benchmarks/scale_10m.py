@@ -41,6 +41,18 @@ BIN = Path(sys.executable).parent
 BASE_RECORDS = 1_100_000  # the size ingest_claims.py builds by default
 
 
+METHOD = (
+    "Method: the 1.1 M-record stream file of `ingest_claims.py` is written `--copies` times as gzip JSON-lines "
+    "landing files of 100 k records, each copy with its own claim ids and event ids (so every record is distinct; "
+    "the copies share event times, so each event day holds `--copies` × the base day's records). "
+    "`analytics-pipeline run` runs as a subprocess with `ANALYTICS_DUCKDB_MEMORY_LIMIT` (DuckDB spills beyond it; "
+    "Python, Dagster and Arrow buffers are outside the limit); the resident memory of its whole process tree is "
+    "sampled from /proc every 0.2 s. Staging batches are cut at 500 files or 512 MB of (compressed) files. The S3 "
+    "run puts the landing zone and the lake in a bucket of a moto server on 127.0.0.1; the warehouse views read "
+    "`s3://` paths through s3fs."
+)
+
+
 def write_copy(base: str, copy: int, landing: str, records_per_file: int, limit: int | None) -> tuple[int, int]:
     """Write the base file's records as copy ``copy`` (own claim and event ids) into gzip landing files."""
     folder = Path(landing) / "claims" / "scale" / f"copy-{copy:02d}"
@@ -277,7 +289,7 @@ def main() -> int:
                      f"{r['counts']['claims_current']:,} claims in `claims_current`; peak sampled {r['samples']} times"
                      f"{extra}; views read `{r['counts']['view_on']}` paths.")
     lines += ["", "Records lost = records in − landed − quarantined − duplicates (from the run's report) / "
-              "records in − rows in the `claims` view − rows in `ingest_errors` − duplicates."]
+              "records in − rows in the `claims` view − rows in `ingest_errors` − duplicates.", "", METHOD]
     print("\n".join(lines))
     if not args.no_readme:
         _write_section("scale_10m.py", "10 M+ records with bounded memory; the S3 lake end to end", "\n".join(lines))

@@ -89,6 +89,15 @@ def landing_keys(settings: Settings, source: str = "claims") -> list[str]:
     return [f.key for f in StorageRoot(settings.landing_uri).list_files(source)]
 
 
+def split_inside_a_day(keys: list[str], share: float) -> int:
+    """An index near ``share`` of the (day-foldered) keys that falls between two files of the same day,
+    so both groups of files hold records of that day and the second group merges into its partition."""
+    day = keys[int(len(keys) * share)].rsplit("/", 1)[0]
+    same_day = [i for i, key in enumerate(keys) if key.rsplit("/", 1)[0] == day]
+    assert len(same_day) >= 2, f"{day} has one landing file"
+    return same_day[len(same_day) // 2]
+
+
 def assert_nothing_partial_visible(settings: Settings) -> None:
     """Readers see whole files only: no duplicate event ids in raw, every view answers, and the views
     count exactly the rows of the published Parquet files (never a ``.tmp`` one)."""

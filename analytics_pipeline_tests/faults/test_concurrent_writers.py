@@ -16,7 +16,7 @@ from analytics_pipeline import runner
 from analytics_pipeline.definitions import SOURCE_SPECS, build_definitions
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.serving.warehouse import build_warehouse
-from analytics_pipeline_tests.faults.lake_state import copy_landing, landing_keys, normal, run_env
+from analytics_pipeline_tests.faults.lake_state import copy_landing, landing_keys, normal, run_env, split_inside_a_day
 
 RUN_DAY = Path(__file__).with_name("run_day.py")
 
@@ -46,9 +46,10 @@ def test_the_same_day_merged_by_four_runs_at_once_equals_one_run(demo_lake, lake
     keys = landing_keys(reference)
     runner.dagster_instance(lake_env).dispose()  # DAGSTER_HOME with the pools of `run` (raw_claims_writer: 1)
     # files in two batches: the day where they meet has two staged batches, so it takes the full merge
-    copy_landing(reference, lake_env, keys[: len(keys) // 2])
+    split = split_inside_a_day(keys, 1 / 2)
+    copy_landing(reference, lake_env, keys[:split])
     _stage(lake_env)
-    copy_landing(reference, lake_env, keys[len(keys) // 2:])
+    copy_landing(reference, lake_env, keys[split:])
     _stage(lake_env)
     staged = {p.parent.name.split("=")[1]: len(list(p.parent.glob("*.parquet")))
               for p in Path(lake_env.lake_uri).glob("staging/claims/*/*.parquet")}

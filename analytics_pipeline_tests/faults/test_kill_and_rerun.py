@@ -21,6 +21,7 @@ from analytics_pipeline_tests.faults.lake_state import (
     leftovers,
     run_cli,
     run_killed_at,
+    split_inside_a_day,
     unfinished_runs,
     view_definitions,
     view_fingerprints,
@@ -61,7 +62,7 @@ def _kill_and_check(settings: Settings, where: str, call: str, pattern: str, nth
 def test_killed_runs_leave_nothing_partial_and_a_rerun_equals_a_clean_run(demo_lake, lake_env, clean_fingerprints):
     reference, _ = demo_lake
     keys = landing_keys(reference)
-    split = len(keys) * 2 // 3
+    split = split_inside_a_day(keys, 2 / 3)
     copy_landing(reference, lake_env, keys[:split])
 
     for where, call, pattern, nth in FIRST_GROUP_KILLS:
