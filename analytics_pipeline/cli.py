@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -31,11 +32,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - the one place that turns failures into one line
         if not _is_environment_error(err):
             raise
-        print(f"error: {_one_line(err)}", file=sys.stderr)
+        print(f"error: {_s3_context(err)}{_one_line(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def console() -> None:
+    """The console script. After a failure it exits without the interpreter's teardown: a failed step's
+    traceback stays referenced inside Dagster and s3fs, and DuckDB's bindings would print every object
+    it holds as a "leaked instance" — dozens of lines after the one-line error."""
+    code = main()
+    if code == 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,6 +113,24 @@ def _is_environment_error(err: Exception) -> bool:
     from analytics_pipeline.runner import RunFailed
 
     return isinstance(err, (OSError, BotoCoreError, ClientError, RunFailed, PriceTableError))
+
+
+_S3_SIGNS = re.compile(r"s3://|endpoint URL|An error occurred \(|\[Errno 121\]|Remote I/O|(Read|Connect) timeout|botocore|s3fs")
+
+
+def _s3_context(err: BaseException) -> str:
+    """``S3 at <endpoint>: `` when the lake or landing zone is on S3 and the failure came from talking to it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    settings = load_settings()
+    if not (settings.lake_uri.startswith("s3://") or settings.landing_uri.startswith("s3://")):
+        return ""
+    chain, seen = err, 0
+    while chain is not None and seen < 10:
+        if isinstance(chain, (BotoCoreError, ClientError)) or _S3_SIGNS.search(str(chain)):
+            return f"S3 at {settings.s3_endpoint_url or 'AWS'}: "
+        chain, seen = chain.__cause__ or chain.__context__, seen + 1
+    return ""
 
 
 def _one_line(err: Exception) -> str:
@@ -295,4 +326,4 @@ def _numeric(text: str) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -16,6 +16,7 @@ import dagster as dg
 from analytics_pipeline.lake.duck import connect, scalar
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.lake.tables import register_source_view
+from analytics_pipeline.orphaned_runs import PROCESS_TAG, release_orphaned_runs, this_process
 from analytics_pipeline.settings import Settings
 
 DAGSTER_YAML = """\
@@ -35,7 +36,8 @@ run_coordinator:
   config:
     dequeue_interval_seconds: 1
 """
-_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# A failed step is reported once, by RunFailed (one line); its logs and stack trace are in the UI.
+_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 class RunFailed(RuntimeError):
@@ -46,11 +48,18 @@ def _succeeded(result: dg.ExecuteInProcessResult, what: str) -> dg.ExecuteInProc
     if result.success:
         return result
     failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    detail = "; ".join(
-        f"{e.step_key}: {(e.step_failure_data.error.message if e.step_failure_data.error else 'failed').strip().splitlines()[0]}"
-        for e in failures
-    ) or "the run failed"
+    detail = "; ".join(f"{e.step_key}: {_first_line(e.step_failure_data.error)}" for e in failures) or "the run failed"
     raise RunFailed(f"{what} failed (run {result.run_id[:8]}, see `analytics-pipeline dev`): {detail}")
+
+
+def _first_line(error) -> str:
+    """What went wrong in the step, not Dagster's wrapper around it: ``OSError: …``."""
+    while error is not None and error.cls_name == "DagsterExecutionStepExecutionError" and error.cause is not None:
+        error = error.cause
+    if error is None:
+        return "failed"
+    lines = error.message.strip().splitlines() or [error.cls_name or "failed"]
+    return lines[0]
 
 
 @dataclass
@@ -74,10 +83,23 @@ def dagster_instance(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+def _runner_instance(settings: Settings, progress: Callable[[str], None]) -> dg.DagsterInstance:
+    """The instance, after failing the runs a killed earlier ``run`` left unfinished (and freeing their pools)."""
+    instance = dagster_instance(settings)
+    released = release_orphaned_runs(instance)
+    if released:
+        progress(f"marked {len(released)} runs of a killed earlier process as failed: {', '.join(r[:8] for r in released)}")
+    return instance
+
+
+def _tags(tags: dict | None = None) -> dict:
+    return {**(tags or {}), PROCESS_TAG: this_process()}
+
+
 def run_pipeline(settings: Settings, progress: Callable[[str], None] = print) -> list[SourceReport]:
     from analytics_pipeline.definitions import SOURCE_SPECS, build_definitions
 
-    instance = dagster_instance(settings)
+    instance = _runner_instance(settings, progress)
     defs = build_definitions()
     reports = []
     for spec in SOURCE_SPECS:
@@ -87,7 +109,7 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print) ->
         reports.append(report)
     progress("refreshing whole-lake tables and warehouse views")
     _succeeded(defs.resolve_job_def("refresh_job").execute_in_process(
-        instance=instance, run_config=_QUIET, raise_on_error=False), "refreshing the lake tables")
+        instance=instance, run_config=_QUIET, tags=_tags(), raise_on_error=False), "refreshing the lake tables")
     for report in reports:
         report.data_through = _data_through(settings, report.source)
     return reports
@@ -97,17 +119,17 @@ def rematerialize_days(settings: Settings, source: str, days: list[str], progres
     """Re-run the source's daily job for ``days`` (e.g. to re-price them), then refresh the lake tables."""
     from analytics_pipeline.definitions import build_definitions
 
-    instance = dagster_instance(settings)
+    instance = _runner_instance(settings, progress)
     defs = build_definitions()
     job = defs.resolve_job_def(f"{source}_daily_job")
     for n, day in enumerate(days, start=1):
         progress(f"{source}: day {day} ({n}/{len(days)})")
         _succeeded(job.execute_in_process(partition_key=day, instance=instance, run_config=_QUIET,
-                                          tags={"analytics/reason": "reprice"}, raise_on_error=False),
+                                          tags=_tags({"analytics/reason": "reprice"}), raise_on_error=False),
                    f"{source} day {day}")
     progress("refreshing whole-lake tables and warehouse views")
     _succeeded(defs.resolve_job_def("refresh_job").execute_in_process(
-        instance=instance, run_config=_QUIET, raise_on_error=False), "refreshing the lake tables")
+        instance=instance, run_config=_QUIET, tags=_tags(), raise_on_error=False), "refreshing the lake tables")
 
 
 def run_operation(settings: Settings, job_name: str, op_name: str, config: dict):
@@ -159,7 +181,7 @@ def _stage(defs, instance, report: SourceReport, progress) -> None:
     for n, request in enumerate(requests, start=1):
         progress(f"{report.source}: staging batch {n}/{len(requests)} ({request.tags.get('analytics/files')} files)")
         config = {**_as_dict(request.run_config), **_QUIET}
-        result = _succeeded(job.execute_in_process(run_config=config, instance=instance, tags=request.tags,
+        result = _succeeded(job.execute_in_process(run_config=config, instance=instance, tags=_tags(request.tags),
                                                    raise_on_error=False), f"{report.source} staging batch {n}")
         meta = _all_metadata(result, f"staged_{report.source}")
         report.files += meta.get("files", 0)
@@ -174,7 +196,7 @@ def _merge_days(defs, instance, report: SourceReport, progress) -> None:
     for n, request in enumerate(requests, start=1):
         progress(f"{report.source}: day {request.partition_key} ({n}/{len(requests)}): merge raw partition, recompute marts")
         result = _succeeded(job.execute_in_process(
-            partition_key=request.partition_key, instance=instance, tags=request.tags, run_config=_QUIET,
+            partition_key=request.partition_key, instance=instance, tags=_tags(request.tags), run_config=_QUIET,
             raise_on_error=False), f"{report.source} day {request.partition_key}")
         meta = _all_metadata(result, f"raw_{report.source}")
         report.landed += meta.get("landed", 0)

@@ -57,6 +57,18 @@ def _publish_single_batch(lake: StorageRoot, staged: str, partition_key: str, re
 
 
 def merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
+    """Merge ``day``'s staged rows into its raw partition, one merge of a partition at a time.
+
+    On a local lake the partition's lock makes a second merge of the same day (sensor + manual
+    backfill, with or without Dagster's pools) wait and then find the work done. On S3 the
+    partition's version is compared once more just before publishing; a merge that lost the race
+    raises ``ConcurrentMergeError`` and its Dagster retry merges again.
+    """
+    with lake.exclusive(layout.raw_partition(source, day)):
+        return _merge_day(lake, source, day)
+
+
+def _merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
     result = MergeResult(source=source, day=day)
     staged = [lake.path(f.key) for f in lake.list_files(layout.staging_day(source, day))
               if f.key.endswith(".parquet")]
@@ -95,9 +107,11 @@ def merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
         result.partition_rows = scalar(con, "SELECT count(*) FROM merged")
         result.data_through = str(scalar(con, "SELECT max(event_time) FROM merged"))
         if result.landed:
-            if lake.version(partition_key) != version_before:
-                raise ConcurrentMergeError(f"raw/{source} {day} was replaced by another merge; retry this one")
-            write_parquet(con, lake, "SELECT * FROM merged", partition_key)
+            def unchanged_since_read() -> None:
+                if lake.version(partition_key) != version_before:
+                    raise ConcurrentMergeError(f"raw/{source} {day} was replaced by another merge; retry this one")
+
+            write_parquet(con, lake, "SELECT * FROM merged", partition_key, before_publish=unchanged_since_read)
     finally:
         con.close()
     for path in staged:

@@ -2,7 +2,9 @@
 
 The second sensor is what turns a late file into a backfill: a file holding records of an old
 day stages rows under that day, and the sensor asks for that day's partition (and its
-downstream daily assets) to be recomputed.
+downstream daily assets) to be recomputed. It also asks again for a day whose latest run failed
+(or was killed): its raw merge may have finished — staging files gone — while its daily marts
+did not.
 """
 
 import hashlib
@@ -15,6 +17,7 @@ from analytics_pipeline.ingestion.cursor import RequestCursor
 from analytics_pipeline.ingestion.manifest import file_marker, pending_files, staged_days
 from analytics_pipeline.ingestion.staging import batch_id_for
 from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.orphaned_runs import release_orphaned_runs
 
 RUN_KEY_VERSION = "v2"
 SENSOR_INTERVAL_SECONDS = 5
@@ -25,6 +28,7 @@ ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dagste
 def _runs_active(context: dg.SensorEvaluationContext, job_name: str) -> bool:
     if context.instance is None:
         return False
+    release_orphaned_runs(context.instance)  # a killed `analytics-pipeline run` left them STARTED
     runs = context.instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=ACTIVE), limit=1)
     return bool(runs)
 
@@ -68,9 +72,11 @@ def build_staged_days_sensor(source: str, job) -> dg.SensorDefinition:
         description=f"Merges staged `{source}` rows into their event-day partitions (late days included).",
     )
     def staged_days_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
-        days = {day: _fingerprint(files) for day, files in staged_days(lake.lake_root(), source).items()}
+        active = _runs_active(context, job.name)
+        days = {**_failed_days(context, job.name),
+                **{day: _fingerprint(files) for day, files in staged_days(lake.lake_root(), source).items()}}
         cursor = RequestCursor.parse(context.cursor)
-        wanted, following = cursor.plan(days, _runs_active(context, job.name))
+        wanted, following = cursor.plan(days, active)
         if not wanted:
             reason = f"{len(days)} staged days of {source} are in runs on their way" if days else f"nothing staged for {source}"
             return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=following.serialise())
@@ -84,6 +90,15 @@ def build_staged_days_sensor(source: str, job) -> dg.SensorDefinition:
         )
 
     return staged_days_sensor
+
+
+def _failed_days(context: dg.SensorEvaluationContext, job_name: str) -> dict[str, str]:
+    """Days whose latest run of the daily job failed or was canceled → a marker naming that run."""
+    if context.instance is None:
+        return {}
+    latest = context.instance.get_run_partition_data(dg.RunsFilter(job_name=job_name))
+    return {p.partition: f"failed-{p.run_id[:12]}" for p in latest
+            if p.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)}
 
 
 def _fingerprint(names: list[str]) -> str:

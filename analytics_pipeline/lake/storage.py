@@ -6,8 +6,12 @@ Storage is a configuration choice, never an ``if`` in the assets: every caller g
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -101,22 +105,49 @@ class StorageRoot:
         if self.fs.exists(target):
             self.fs.rm(target, recursive=True)
 
-    def staging_path_for(self, final: str) -> str:
-        """Where to write before publishing ``final``: beside it locally, ``final`` itself on S3.
+    @contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        """Hold ``key``'s lock while the block runs: one writer at a time per object on this machine.
 
-        An S3 object appears whole when its upload completes, so S3 needs no temp object.
+        A local lake takes an advisory file lock (``.locks/`` under the root), which every process
+        on the machine respects whatever Dagster's pools say. S3 has no locks; writers there rely on
+        the caller's version check just before publishing.
         """
         if self.is_s3:
-            return final
+            yield
+            return
+        lock = Path(self.path(".locks", f"{key.replace('/', '__')}.lock"))
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def staging_path_for(self, final: str) -> str:
+        """A local file to write before publishing ``final``: beside it locally, in the temp dir for S3.
+
+        On S3 the finished file is then uploaded in one go (``publish``), so the object appears whole
+        or not at all. DuckDB never writes to the final key itself: a COPY through s3fs that fails
+        half-way still closes its file, and s3fs uploads what it had (a good object became 0 bytes).
+        """
+        if self.is_s3:
+            handle, path = tempfile.mkstemp(prefix="analytics-", suffix=".tmp")
+            os.close(handle)
+            return path
         Path(final).parent.mkdir(parents=True, exist_ok=True)
         return f"{final}.{uuid.uuid4().hex}.tmp"
 
     def publish(self, written: str, final: str) -> None:
-        if written != final:
+        if self.is_s3:
+            self.fs.put_file(written, final)
+        else:
             os.replace(written, final)
 
     def discard(self, written: str) -> None:
-        if not self.is_s3 and os.path.exists(written):
+        """Remove what ``staging_path_for`` gave, if it is still there (it is not after a local publish)."""
+        if os.path.exists(written):
             os.remove(written)
 
 
@@ -127,11 +158,19 @@ def _mtime(info: dict) -> float:
     return float(value)
 
 
+# How hard to try before a call to S3 fails: botocore's standard retry mode (5xx, throttling, connection
+# errors; exponential backoff with jitter) and timeouts, so a dead endpoint fails in seconds, not minutes.
+S3_CONFIG = {"connect_timeout": 3, "read_timeout": 30, "retries": {"max_attempts": 5, "mode": "standard"}}
+S3FS_RETRIES = 2  # s3fs's own loop around botocore (timeouts, dropped connections); each try is retried above
+
+
 def s3_filesystem(endpoint_url: str = "") -> fsspec.AbstractFileSystem:
     """An s3fs filesystem; credentials come from the usual AWS environment variables."""
     import s3fs
 
     client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
-    return s3fs.S3FileSystem(
-        client_kwargs=client_kwargs, skip_instance_cache=True, use_listings_cache=False
+    fs = s3fs.S3FileSystem(
+        client_kwargs=client_kwargs, config_kwargs=S3_CONFIG, skip_instance_cache=True, use_listings_cache=False
     )
+    fs.retries = S3FS_RETRIES
+    return fs

@@ -1,0 +1,140 @@
+"""S3 that is down, failing or slow, through a fault-injecting proxy in front of the S3 server on 127.0.0.1.
+
+Transient faults are retried and the run gives the clean run's views; persistent ones fail the run
+with one line naming S3 and its endpoint; nothing half-written is ever visible, and a rerun after
+the fault clears gives the clean run's views.
+"""
+
+from __future__ import annotations
+
+import glob
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from analytics_pipeline.lake.duck import connect
+from analytics_pipeline.lake.parquet import write_parquet
+from analytics_pipeline.lake.storage import StorageRoot
+from analytics_pipeline.settings import Settings, load_settings
+from analytics_pipeline_tests.faults.lake_state import (
+    STORAGE_COLUMNS,
+    copy_landing,
+    landing_keys,
+    run_cli,
+    view_fingerprints,
+)
+from analytics_pipeline_tests.faults.s3_proxy import FaultProxy
+
+
+@pytest.fixture
+def proxy(s3_server: str):
+    proxy = FaultProxy(s3_server)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def faulty_s3(s3_lake_env: Settings, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Landing and lake on the S3 server, reached through the proxy."""
+    monkeypatch.setenv("ANALYTICS_S3_ENDPOINT_URL", proxy.endpoint)
+    return load_settings()
+
+
+def _objects(settings: Settings, s3_server: str, prefix: str) -> dict[str, int]:
+    bucket, _, root = settings.lake_uri.removeprefix("s3://").partition("/")
+    client = boto3.client("s3", endpoint_url=s3_server)
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{root}/{prefix}")
+    return {o["Key"]: o["Size"] for page in pages for o in page.get("Contents", [])}
+
+
+def _count(con, root: StorageRoot, key: str) -> int:
+    return con.execute(f"SELECT count(*) FROM read_parquet('{root.path(key)}')").fetchall()[0][0]
+
+
+def _local_temps() -> set[str]:
+    return set(glob.glob(str(Path(tempfile.gettempdir()) / "analytics-*.tmp")))
+
+
+def test_a_write_that_fails_leaves_the_old_object_whole(faulty_s3: Settings, proxy: FaultProxy):
+    root = StorageRoot(faulty_s3.lake_uri, proxy.endpoint)
+    con = connect(root)
+    temps = _local_temps()
+    try:
+        write_parquet(con, root, "SELECT range AS x FROM range(1000)", "t/table.parquet")
+
+        # the query fails after rows were written: the old object stays (it used to become a 0-byte object)
+        failing = "SELECT CASE WHEN range < 150000 THEN range ELSE error('bad row') END AS x FROM range(200000)"
+        with pytest.raises(Exception, match="bad row"):
+            write_parquet(con, root, failing, "t/table.parquet")
+        assert _count(con, root, "t/table.parquet") == 1000
+
+        # every upload answered 500: retried, then failed; the old object stays
+        proxy.fail("PUT", 500)
+        with pytest.raises(OSError):
+            write_parquet(con, root, "SELECT range AS x FROM range(5)", "t/table.parquet")
+        assert proxy.injected["PUT 500"] >= 5  # retried (botocore standard mode: 5 attempts per call)
+        proxy.heal()
+        assert _count(con, root, "t/table.parquet") == 1000
+
+        # one 503 (SlowDown) on the upload: retried, and the new object is there
+        proxy.fail("PUT", 503, nth=1)
+        write_parquet(con, root, "SELECT range AS x FROM range(7)", "t/table.parquet")
+        assert proxy.injected["PUT 503"] == 1
+        assert _count(con, root, "t/table.parquet") == 7
+    finally:
+        con.close()
+    assert _local_temps() == temps
+
+
+def test_s3_down_or_failing_fails_the_run_in_one_line_and_a_rerun_with_transient_faults_equals_a_clean_run(
+    demo_lake, faulty_s3: Settings, proxy: FaultProxy, s3_server: str, tmp_path: Path
+):
+    demo, _ = demo_lake
+    keys = landing_keys(demo)[:12]
+    landing = StorageRoot(faulty_s3.landing_uri, s3_server)
+    for key in keys:
+        landing.write_bytes((Path(demo.landing_uri) / key).read_bytes(), key)
+    # the clean run: the same files in a local lake
+    reference = load_settings({"ANALYTICS_DATA_DIR": str(tmp_path / "clean")})
+    copy_landing(demo, reference, keys)
+    assert run_cli(reference, "run").returncode == 0
+
+    # the server is down: the run fails fast, in one line naming S3 and the endpoint
+    proxy.down()
+    started = time.monotonic()
+    down = run_cli(faulty_s3, "run")
+    assert down.returncode == 1, down.stderr
+    assert down.stderr.startswith(f"error: S3 at {proxy.endpoint}: ") and down.stderr.count("\n") == 1, down.stderr
+    assert time.monotonic() - started < 90
+    assert _objects(faulty_s3, s3_server, "") == {}
+    proxy.up()
+
+    # the manifest upload (the last write of a staging batch) keeps failing: the run fails, and every
+    # object that is there is whole; without a manifest the files are taken again next time
+    proxy.fail("PUT", 500, path=r"/lake/manifests/")
+    failing = run_cli(faulty_s3, "run")
+    assert failing.returncode == 1 and failing.stderr.startswith(f"error: S3 at {proxy.endpoint}: "), failing.stderr
+    assert "Traceback" not in failing.stderr and failing.stderr.count("\n") == 1
+    written = _objects(faulty_s3, s3_server, "")
+    assert written and not any("/manifests/" in key for key in written)
+    root = StorageRoot(faulty_s3.lake_uri, s3_server)
+    con = connect(root)
+    try:
+        for key in written:
+            assert _count(con, root, key.partition("/")[2]) > 0, key
+    finally:
+        con.close()
+
+    # faults that clear on retry, and a slow server: the rerun succeeds with the clean run's views
+    proxy.heal()
+    proxy.delay = 0.01
+    proxy.fail("PUT", 503, every=4)
+    proxy.fail("GET", 500, every=200)
+    rerun = run_cli(faulty_s3, "run")
+    assert rerun.returncode == 0, rerun.stderr
+    assert proxy.injected["PUT 503"] > 0 and proxy.injected["GET 500"] > 0
+    proxy.heal()
+    assert view_fingerprints(faulty_s3, STORAGE_COLUMNS) == view_fingerprints(reference, STORAGE_COLUMNS)
