@@ -40,8 +40,13 @@ CREATE OR REPLACE TEMP MACRO dynamodb_boolean(v) AS
 def connect(
     *roots: StorageRoot, database: str = ":memory:", read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """A connection that can read and write every root given (local paths or s3://)."""
-    config = {}
+    """A connection that can read and write every root given (local paths or s3://).
+
+    ``async_threads = 0``: file writes happen on the query's own threads. DuckDB 2.0's async write
+    queue deadlocked a plain local ``COPY … TO`` once earlier tests in the same process had used it
+    (seen twice in the full test suite, in ``ManagedAsyncWriteStreamQueue``).
+    """
+    config: dict = {"async_threads": 0}
     memory_limit = os.environ.get("ANALYTICS_DUCKDB_MEMORY_LIMIT")
     if memory_limit:
         config["memory_limit"] = memory_limit
