@@ -54,7 +54,8 @@ def build_definitions() -> dg.Definitions:
         sensors += [build_landing_sensor(source, ingest_job), build_staged_days_sensor(source, daily_job)]
     warehouse = build_warehouse_asset([a.key for a in lake_assets], ON_LAKE_UPDATE, SOURCE_SPECS)
     asset_names = {key.to_user_string() for a in lake_assets for key in a.keys}
-    dashboards = build_dashboards_asset(load_dashboards(dashboard_files(settings.dashboards_dir)), asset_names)
+    dashboards = build_dashboards_asset(load_dashboards(dashboard_files(settings.dashboards_dir)), asset_names,
+                                        SOURCE_SPECS)
     jobs.append(dg.define_asset_job(
         "refresh_job",
         selection=dg.AssetSelection.assets(*[t.key for t in lake_tables], warehouse.key, *dashboards.keys),

@@ -13,34 +13,40 @@ from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.dashboards.definition import Dashboard
 from analytics_pipeline.dashboards.formatting import format_value, short_date_labels
 from analytics_pipeline.dashboards.generate import generate
-from analytics_pipeline.dashboards.site import prune, publish, site_dir
+from analytics_pipeline.dashboards.site import prune, publish, publish_index, site_dir
+from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.metadata import bar_chart_markdown
 from analytics_pipeline.serving.assets import WarehouseResource
+from analytics_pipeline.serving.warehouse import DERIVED_VIEWS
 from analytics_pipeline.settings import load_settings
 
-# Warehouse views that are not asset names themselves → the asset that backs them.
-VIEW_ASSETS = {"claims": "raw_claims", "llm_runs": "raw_llm_runs", "conversation_events": "raw_conversations",
-               "conversation_turns": "raw_conversations", "claims_by_status": "claims_current",
-               "flows": "intent_flows", "sequences": "next_intent_probabilities"}
 CHART_TYPES = ("bar-chart", "line-chart", "pie-chart")
 
 
-def dashboard_deps(dashboard: Dashboard, asset_names: set[str]) -> list[dg.AssetKey]:
-    names = {VIEW_ASSETS.get(t, t) for t in dashboard.tables}
+def view_assets(specs: list[SourceSpec]) -> dict[str, str]:
+    """Warehouse views that are not asset names themselves → the asset that backs them."""
+    raw = {view: f"raw_{spec.name}" for spec in specs for view in spec.views()}
+    return raw | {view: reads for view, (reads, _) in DERIVED_VIEWS.items()}
+
+
+def dashboard_deps(dashboard: Dashboard, asset_names: set[str], views: dict[str, str]) -> list[dg.AssetKey]:
+    names = {views.get(t, t) for t in dashboard.tables}
     return [dg.AssetKey(n) for n in sorted(names & asset_names)] + [dg.AssetKey("warehouse")]
 
 
-def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str]) -> dg.AssetsDefinition:
+def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str],
+                           specs: list[SourceSpec] = ()) -> dg.AssetsDefinition:
     """One asset per dashboard (``dashboard_<id>``), computed in one step: each is materialized, and
     automated, on its own; the shared step only saves Dagster a step start-up per dashboard."""
     by_key = {dg.AssetKey(f"dashboard_{d.id}"): d for d in dashboards}
+    views = view_assets(list(specs))
 
     @dg.multi_asset(
         name="dashboards",
         can_subset=True,
         specs=[dg.AssetSpec(
-            key, group_name="dashboards", kinds={"html", "json"}, deps=dashboard_deps(d, asset_names),
+            key, group_name="dashboards", kinds={"html", "json"}, deps=dashboard_deps(d, asset_names, views),
             automation_condition=ON_LAKE_UPDATE,
             description=f"{d.title} ({d.audience}): {d.description}".strip(": "),
             metadata={"definition": dg.MetadataValue.path(d.source), "widgets": len(d.widgets)},
@@ -69,6 +75,7 @@ def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str]) -
                     asset_key=key, check_name="widgets_ready", passed=not failed,
                     severity=dg.AssetCheckSeverity.WARN, metadata={"failed": len(failed)},
                     description=("; ".join(f"{w['id']}: {w['error']}" for w in failed) or "all widgets ready")[:1000])
+        publish_index(site_dir(settings))
 
     return dashboards_asset
 

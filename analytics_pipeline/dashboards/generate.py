@@ -18,10 +18,7 @@ MAX_PARALLEL_QUERIES = 4
 def generate(settings: Settings, dashboard: Dashboard) -> dict:
     """The dashboard document: metadata, freshness and every widget with status ``ready`` or ``failed``."""
     started = time.perf_counter()
-    # On S3 each query's connection registers the s3fs filesystem, which DuckDB allows once per open
-    # database instance: parallel connections to the same warehouse would collide, so they take turns.
-    workers = 1 if settings.lake_uri.startswith("s3://") else MAX_PARALLEL_QUERIES
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"dash-{dashboard.id}") as pool:
+    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_QUERIES, thread_name_prefix=f"dash-{dashboard.id}") as pool:
         freshness = pool.submit(_data_through, settings, dashboard) if dashboard.data_through_sql else None
         widgets = list(pool.map(lambda w: _widget(settings, w), dashboard.widgets))
     data_through, freshness_error = freshness.result() if freshness else (None, None)

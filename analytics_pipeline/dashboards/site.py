@@ -11,11 +11,10 @@ see the old file or the new one, never half of one.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 
 from analytics_pipeline.dashboards.render import render_dashboard, render_index
+from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.settings import Settings
 
 
@@ -24,13 +23,17 @@ def site_dir(settings: Settings) -> Path:
 
 
 def publish(site: Path, doc: dict) -> dict[str, Path]:
-    """Write the dashboard's JSON and HTML, then rebuild the index from every dashboard's JSON."""
-    paths = {"data": site / "data" / f"{doc['id']}.json", "page": site / "dashboards" / f"{doc['id']}.html",
-             "index": site / "index.html"}
-    _write_atomic(paths["data"], json.dumps(doc, allow_nan=False, separators=(",", ":")).encode())
-    _write_atomic(paths["page"], render_dashboard(doc).encode())
-    _write_atomic(paths["index"], render_index(read_documents(site)).encode())
-    return paths
+    """Write the dashboard's JSON and HTML (``publish_index`` then lists every dashboard)."""
+    root = StorageRoot(str(site))
+    root.write_bytes(json.dumps(doc, allow_nan=False, separators=(",", ":")).encode(), "data", f"{doc['id']}.json")
+    root.write_bytes(render_dashboard(doc).encode(), "dashboards", f"{doc['id']}.html")
+    return {"data": site / "data" / f"{doc['id']}.json", "page": site / "dashboards" / f"{doc['id']}.html",
+            "index": site / "index.html"}
+
+
+def publish_index(site: Path) -> None:
+    """Rebuild the index from every dashboard's JSON (once per generation, after the dashboards)."""
+    StorageRoot(str(site)).write_bytes(render_index(read_documents(site)).encode(), "index.html")
 
 
 def prune(site: Path, keep: set[str]) -> list[str]:
@@ -48,9 +51,3 @@ def read_documents(site: Path) -> list[dict]:
         return []
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -64,7 +64,7 @@ class SiteCache:
         while not self._stop.wait(self.interval):
             try:
                 self.refresh()
-            except OSError:  # a file vanished between listing and reading; the next round sees the new state
+            except Exception:  # noqa: BLE001 - a file vanished or is half-edited: keep serving, look again next round
                 continue
 
     def refresh(self) -> None:
@@ -83,10 +83,12 @@ def _load(site: Path) -> Snapshot:
             doc = json.loads(raw)
         except ValueError:
             continue  # a file being replaced by hand; the next check picks it up
+        if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
+            continue  # not a generated dashboard document
         documents[doc["id"]] = raw
         summaries.append({**{k: doc.get(k) for k in SUMMARY_FIELDS}, "url": f"/api/v1/dashboards/{doc['id']}",
                           "page": f"/dashboards/{doc['id']}.html"})
-    summaries.sort(key=lambda s: (s["category"], s["audience"], s["title"]))
+    summaries.sort(key=lambda s: (str(s["category"]), str(s["audience"]), str(s["title"])))
     pages = {p.stem: p.read_bytes() for p in (site / "dashboards").glob("*.html")}
     index = (site / "index.html").read_bytes() if (site / "index.html").exists() else render_index([]).encode()
     return Snapshot(index=index, pages=pages, documents=documents, summaries=summaries,

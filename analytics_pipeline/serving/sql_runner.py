@@ -110,7 +110,10 @@ def run_query(settings: Settings, query: str, dialect: str = "duckdb", *,
     if not Path(settings.warehouse_path).exists():
         raise QueryError(f"no warehouse at {settings.warehouse_path}: run `analytics-pipeline run` (or `demo`) first")
     limit = settings.query_timeout_seconds if timeout_seconds is None else timeout_seconds
-    con = locked_connection(settings)
+    try:
+        con = locked_connection(settings)
+    except duckdb.Error as err:
+        raise QueryError(_first_line(err)) from None
     try:
         _refuse_unless_one_select(con, sql)
         with _interrupt_after(con, limit):
@@ -133,8 +136,9 @@ _OPENING = threading.Lock()
 def locked_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
     """The warehouse, read-only; the lake is the only place outside it that the connection can read.
 
-    Connections opened at the same time in one process (a dashboard's parallel widgets) share one
-    database instance, so the instance is configured and locked once, by whichever opens it first.
+    Connections opened at the same time in one process (a dashboard's parallel widgets, concurrent
+    API requests) share one database instance, so the instance is configured and locked, and the S3
+    filesystem registered, once, by whichever opens it first.
     The views exist unqualified in ``main`` too, so no search path is needed.
     """
     lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
@@ -148,7 +152,7 @@ def locked_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
                 con.execute(f"SET allowed_directories = [{sql_literal(lake.path() + '/')}]")
                 con.execute("SET enable_external_access = false")
                 con.execute("SET lock_configuration = true")
-            if lake.is_s3:
+            if lake.is_s3 and not con.filesystem_is_registered(lake.fs.protocol[0]):
                 con.register_filesystem(lake.fs)
         except BaseException:
             con.close()
@@ -182,8 +186,14 @@ def warehouse_tables(settings: Settings) -> set[str]:
     """Names of the views the warehouse holds (unqualified)."""
     if not Path(settings.warehouse_path).exists():
         raise QueryError(f"no warehouse at {settings.warehouse_path}: run `analytics-pipeline run` (or `demo`) first")
-    with duckdb.connect(settings.warehouse_path, read_only=True) as con:
+    try:
+        con = locked_connection(settings)  # the same configuration as every other reader in this process
+    except duckdb.Error as err:
+        raise QueryError(_first_line(err)) from None
+    try:
         return {row[0] for row in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    finally:
+        con.close()
 
 
 def _first_line(err: Exception) -> str:
