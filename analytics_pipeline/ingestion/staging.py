@@ -105,9 +105,13 @@ def _parse(con, spec: SourceSpec, plan: FilePlan, earliest: datetime, latest: da
         table, paths = f"fast_rows_{n}", [f.path for f in group]
         sampled = spec.sample_values(sample_lines(plan, group)) if spec.sample_values else None
         con.execute(f"CREATE TEMP TABLE {table} AS " + spec.records_sql(earliest, latest, paths, compression, sampled))
-        found = {seq: (rows, bad) for seq, rows, bad in con.execute(
-            f"SELECT file_seq, count(*), count(error_reason) FROM {table} GROUP BY 1").fetchall()}
-        clean = [f.seq for f in group if found.get(f.seq) == (plan.line_counts[f.seq], 0)]
+        # Line numbers count rows across the group: a file is clean when it holds every one of its lines,
+        # numbered 1..N (a line an earlier file's read skipped would shift them), and no bad record.
+        found = {seq: tuple(counts) for seq, *counts in con.execute(
+            f"SELECT file_seq, count(*), count(error_reason), min(source_line), max(source_line) "
+            f"FROM {table} GROUP BY 1").fetchall()}
+        clean = [f.seq for f in group
+                 if found.get(f.seq) == (plan.line_counts[f.seq], 0, 1, plan.line_counts[f.seq])]
         con.execute(f"DELETE FROM {table} WHERE NOT list_contains({clean}::INTEGER[], file_seq)")
         fast_done.update(clean)
         parts.append(f"SELECT * FROM {table}")

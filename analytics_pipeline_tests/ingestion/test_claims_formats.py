@@ -445,6 +445,36 @@ def test_promoted_scalar_that_is_null_in_some_records_keeps_its_type(claims: Cla
 # --------------------------------------------------------------------------- duplicates
 
 
+def test_records_of_back_to_back_batches_on_one_line_are_distinct_records(claims: ClaimsLake) -> None:
+    """Two Lambda batches written back to back on one line: their records are numbered across the line, so
+    a record that repeats an earlier one is the only duplicate (the other batch's record is not taken for one)."""
+    a, b = insert("evt-a", "c-1", DAY), insert("evt-b", "c-2", DAY)
+    line = json.dumps({"Records": [a]}) + json.dumps({"Records": [b]})
+    claims.land("batches.jsonl", (json.dumps(a) + "\n" + line + "\n").encode())
+
+    result = claims.ingest()
+
+    assert (result.records_in, result.staged, result.quarantined, result.duplicates) == (3, 2, 0, 1)
+    rows = claims.raw_by_id()
+    assert sorted(rows) == ["evt-a", "evt-b"]
+    assert (rows["evt-a"]["source_line"], rows["evt-b"]["source_line"], rows["evt-b"]["source_record"]) == (1, 2, 2)
+
+
+def test_a_line_the_json_reader_skips_does_not_shift_the_next_files_lines(claims: ClaimsLake) -> None:
+    """A spaces-only line is a line to DuckDB's line scan but nothing to its JSON reader: the file holding it
+    leaves the fast path, and the next file of the batch keeps its own line numbers."""
+    claims.land("a.jsonl", (json.dumps(insert("evt-1", "c-1", DAY)) + "\n   \n"
+                            + json.dumps(insert("evt-2", "c-2", DAY)) + "\n").encode())
+    claims.land("b.jsonl", jsonl([insert("evt-3", "c-3", DAY), insert("evt-4", "c-4", DAY)]))
+
+    result = claims.ingest()
+
+    assert (result.records_in, result.staged, result.quarantined) == (4, 4, 0)
+    rows = claims.raw_by_id()
+    assert [(rows[e]["source_file"].rsplit("/", 1)[-1], rows[e]["source_line"]) for e in sorted(rows)] == [
+        ("a.jsonl", 1), ("a.jsonl", 3), ("b.jsonl", 1), ("b.jsonl", 2)]
+
+
 def test_duplicates_in_one_file_land_once(claims: ClaimsLake) -> None:
     first = insert("evt-1", "c-1", DAY, status="SUBMITTED")
     claims.land("dups.jsonl", jsonl([first, insert("evt-2", "c-2", DAY), first,

@@ -30,13 +30,21 @@ containers AS (
         END AS members
     FROM values_
 ),
-elements AS (
-    SELECT file_seq, file, line_no, part_no AS record_no, text, is_json, issue FROM containers
+members_ AS (
+    SELECT file_seq, file, line_no, part_no, NULL::INTEGER AS member_no, text, is_json, issue FROM containers
     WHERE members IS NULL
     UNION ALL
-    SELECT file_seq, file, line_no, unnest(range(1, len(members) + 1))::INTEGER AS record_no,
+    SELECT file_seq, file, line_no, part_no, unnest(range(1, len(members) + 1))::INTEGER AS member_no,
            unnest(members)::VARCHAR AS text, true AS is_json, NULL AS issue
     FROM containers WHERE members IS NOT NULL
+),
+elements AS (  -- (line, record) names one record: the records of back-to-back parts are numbered across the line
+    SELECT file_seq, file, line_no, member_no AS record_no, text, is_json, issue FROM members_ WHERE part_no IS NULL
+    UNION ALL
+    SELECT file_seq, file, line_no,
+           row_number() OVER (PARTITION BY file_seq, line_no ORDER BY part_no, member_no NULLS FIRST)::INTEGER,
+           text, is_json, issue
+    FROM members_ WHERE part_no IS NOT NULL
 ),
 decoded AS (  -- a Lambda reading the Kinesis stream gets each change record base64-encoded in kinesis.data
     SELECT file_seq, file, line_no, record_no, issue,
