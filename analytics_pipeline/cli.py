@@ -276,6 +276,9 @@ def _compact(args, settings: Settings) -> int:
     print(_table(("layer", "source", "bucket", "files in", "bytes in", "files out", "bytes out", "rows"),
                  [(r.layer, r.source, r.bucket, r.files_in, r.bytes_in, 1, r.bytes_out, r.rows_out) for r in results]))
     print(f"\ncompacted {sum(r.files_in for r in results)} files into {len(results)}")
+    return 0
+
+
 def _serve(args, settings: Settings) -> int:
     from analytics_pipeline.dashboards.site import site_dir
     from analytics_pipeline.serving.server import make_server

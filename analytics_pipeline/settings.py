@@ -16,6 +16,9 @@ DEFAULT_DATA_DIR = "./data"
 DEFAULT_SCHEMA = "analytics"
 DEFAULT_PARTITIONS_START = "2024-01-01"
 DEFAULT_FRESHNESS_HOURS = 26.0
+DEFAULT_QUERY_TIMEOUT_SECONDS = 30.0
+DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
 # The landing sources (their specs live in analytics_pipeline.sources; a test keeps the two in step).
 SOURCE_NAMES = ("claims", "llm_runs", "conversations")
 # Layers with a retention period: landing files already taken in, raw event days (with the daily
@@ -46,9 +49,6 @@ class FreshnessHours:
 
     def hours(self, source: str) -> float:
         return dict(self.per_source).get(source, self.default)
-DEFAULT_QUERY_TIMEOUT_SECONDS = 30.0
-DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
-_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

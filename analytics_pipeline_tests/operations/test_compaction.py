@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from analytics_pipeline import runner
+from analytics_pipeline.cli import main
 from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.ingestion.manifest import pending_files, staged_days
 from analytics_pipeline.ingestion.raw_merge import merge_day
@@ -62,7 +63,7 @@ def _compact_job(defs, instance, min_files: int = 2):
     return result.output_for_node("lake_compaction")
 
 
-def test_compaction_keeps_query_results_and_the_sensor_quiet(lake_env):
+def test_compaction_keeps_query_results_and_the_sensor_quiet(lake_env, capsys):
     for n in range(5):
         _ingest(lake_env, n, DAYS[1 + n % 2])
     _merge_and_serve(lake_env)
@@ -82,6 +83,9 @@ def test_compaction_keeps_query_results_and_the_sensor_quiet(lake_env):
                                           resources=defs.resources))
     assert not tick.run_requests and "no new files" in tick.skip_reason.skip_message
     assert _compact_job(defs, instance) == []  # nothing small left to compact
+    capsys.readouterr()
+    assert main(["compact"]) == 0  # the CLI runs the same job
+    assert "compacted 0 files into 0" in capsys.readouterr().out
 
 
 def test_files_written_during_compaction_are_left_for_the_next_run(lake_env):
