@@ -1,12 +1,12 @@
 -- Conversation metrics (seed 003) per timeframe (24h / 7d / 30d / 90d, ending {now}) and per agent
--- (agent_id 'all' = every agent): conversations, average length in turns, completion rate, average
+-- (agent_id 'all' = every agent, '(none)' = sessions without an agent): conversations, average length in turns, completion rate, average
 -- response time, automation rate (sessions with no escalation to a human), and the cost saved by them
 -- at {human_cost} per human-handled conversation.
 WITH windowed AS (
     SELECT t.timeframe, s.* FROM timeframes t
     JOIN conversation_sessions s ON s.started_at > TIMESTAMP '{now}' - t.span AND s.started_at <= TIMESTAMP '{now}'
 )
-SELECT timeframe, coalesce(agent_id, 'all') AS agent_id,
+SELECT timeframe, CASE WHEN grouping(agent_id) = 1 THEN 'all' ELSE coalesce(agent_id, '(none)') END AS agent_id,
        count(*) AS conversations,
        avg(turns) AS avg_turns,
        avg((completed OR resolved)::INTEGER) AS completion_rate,

@@ -11,7 +11,7 @@ dropped AS (
     LEFT JOIN last_intent l USING (session_id)
     WHERE NOT (s.resolved OR s.completed OR s.escalated)
 )
-SELECT timeframe, coalesce(agent_id, 'all') AS agent_id, last_intent, count(*) AS dropped_sessions,
+SELECT timeframe, CASE WHEN grouping(agent_id) = 1 THEN 'all' ELSE coalesce(agent_id, '(none)') END AS agent_id, last_intent, count(*) AS dropped_sessions,
        avg(turns) AS avg_turns_before_drop
 FROM dropped
 GROUP BY GROUPING SETS ((timeframe, agent_id, last_intent), (timeframe, last_intent))
