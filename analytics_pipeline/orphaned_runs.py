@@ -44,7 +44,7 @@ def _is_alive(process: str) -> bool:
         return True  # another machine's process: not ours to judge
     if Path("/proc").is_dir():
         ticks = _start_ticks(int(pid))
-        return ticks is not None and (not started or ticks == started)
+        return ticks is not None and (not started or not ticks or ticks == started)  # "" = unreadable
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from analytics_pipeline.lake.duck import connect, scalar
 from analytics_pipeline.lake.storage import StorageRoot
-from analytics_pipeline.lake.tables import register_source_view
+from analytics_pipeline.operations.freshness import source_data_through
 from analytics_pipeline.orphaned_runs import PROCESS_TAG, release_orphaned_runs, this_process
 from analytics_pipeline.settings import Settings
 
@@ -108,8 +107,7 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print) ->
         _merge_days(defs, instance, report, progress)
         reports.append(report)
     progress("refreshing whole-lake tables and warehouse views")
-    _succeeded(defs.resolve_job_def("refresh_job").execute_in_process(
-        instance=instance, run_config=_QUIET, tags=_tags(), raise_on_error=False), "refreshing the lake tables")
+    _refresh(defs, instance)
     for report in reports:
         report.data_through = _data_through(settings, report.source)
     return reports
@@ -128,17 +126,17 @@ def rematerialize_days(settings: Settings, source: str, days: list[str], progres
                                           tags=_tags({"analytics/reason": "reprice"}), raise_on_error=False),
                    f"{source} day {day}")
     progress("refreshing whole-lake tables and warehouse views")
-    _succeeded(defs.resolve_job_def("refresh_job").execute_in_process(
-        instance=instance, run_config=_QUIET, tags=_tags(), raise_on_error=False), "refreshing the lake tables")
+    _refresh(defs, instance)
 
 
 def run_operation(settings: Settings, job_name: str, op_name: str, config: dict):
     """Run an operations job (retention, compaction) in-process and return its op's output."""
     from analytics_pipeline.definitions import build_definitions
 
-    instance = dagster_instance(settings)
+    instance = _runner_instance(settings, print)
     result = _succeeded(build_definitions().resolve_job_def(job_name).execute_in_process(
-        instance=instance, run_config={"ops": {op_name: {"config": config}}, **_QUIET}, raise_on_error=False), job_name)
+        instance=instance, run_config={"ops": {op_name: {"config": config}}, **_QUIET}, tags=_tags(),
+        raise_on_error=False), job_name)
     return result.output_for_node(op_name)
 
 
@@ -146,20 +144,18 @@ def refresh_lake(settings: Settings) -> None:
     """Rebuild the whole-lake tables and the views (what the automation sensor does under the daemon)."""
     from analytics_pipeline.definitions import build_definitions
 
-    _succeeded(build_definitions().resolve_job_def("refresh_job").execute_in_process(
-        instance=dagster_instance(settings), run_config=_QUIET, raise_on_error=False), "refreshing the lake tables")
+    _refresh(build_definitions(), _runner_instance(settings, print))
+
+
+def _refresh(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    _succeeded(defs.resolve_job_def("refresh_job").execute_in_process(
+        instance=instance, run_config=_QUIET, tags=_tags(), raise_on_error=False), "refreshing the lake tables")
 
 
 def _data_through(settings: Settings, source: str) -> str:
     """The newest event time in the source's raw layer (the whole lake, not just this run)."""
-    lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
-    con = connect(lake)
-    try:
-        if not register_source_view(con, lake, source, "source_rows"):
-            return ""
-        return str(scalar(con, "SELECT max(event_time) FROM source_rows") or "")
-    finally:
-        con.close()
+    through = source_data_through(StorageRoot(settings.lake_uri, settings.s3_endpoint_url), source)
+    return "" if through is None else str(through)
 
 
 def _evaluate(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: str) -> list[dg.RunRequest]:

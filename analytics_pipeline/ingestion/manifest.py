@@ -62,9 +62,8 @@ def _is_landing_file(key: str) -> bool:
 def staged_days(lake: StorageRoot, source: str) -> dict[str, list[str]]:
     """day → staged batch files waiting for that day's raw merge."""
     days: dict[str, list[str]] = {}
-    prefix = f"{layout.PARTITION_COLUMN}="
     for f in lake.list_files(f"staging/{source}"):
-        parts = f.key.split("/")
-        if len(parts) >= 4 and parts[2].startswith(prefix) and f.key.endswith(".parquet"):
-            days.setdefault(parts[2][len(prefix):], []).append(parts[-1])
+        day = layout.partition_day(f.key)
+        if day and f.key.endswith(".parquet"):
+            days.setdefault(day, []).append(f.key.rsplit("/", 1)[-1])
     return days

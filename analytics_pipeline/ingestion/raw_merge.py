@@ -45,6 +45,8 @@ def _publish_single_batch(lake: StorageRoot, staged: str, partition_key: str, re
     finally:
         con.close()
     final = lake.path(partition_key)
+    if lake.version(partition_key) is not None:  # S3 has no lock: another merge published the day meanwhile
+        raise ConcurrentMergeError(f"{partition_key} was published by another merge; retry this one")
     if lake.is_s3:
         lake.fs.copy(staged, final)
         lake.fs.rm(staged)

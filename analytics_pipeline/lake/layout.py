@@ -12,6 +12,13 @@ from __future__ import annotations
 PARTITION_COLUMN = "event_date"
 
 
+def partition_day(key: str) -> str | None:
+    """The event day of a file in a day's folder (``…/event_date=D/<file>``), else None."""
+    parts = key.split("/")
+    prefix = f"{PARTITION_COLUMN}="
+    return parts[-2][len(prefix):] if len(parts) >= 2 and parts[-2].startswith(prefix) else None
+
+
 def raw_partition(source: str, day: str) -> str:
     return f"raw/{source}/{PARTITION_COLUMN}={day}/part-0.parquet"
 

@@ -23,14 +23,6 @@ def has_files(root: StorageRoot, prefix: str) -> bool:
     return any(f.key.endswith(".parquet") for f in root.list_files(prefix))
 
 
-def register_source_view(con: duckdb.DuckDBPyConnection, root: StorageRoot, source: str, view: str) -> bool:
-    """Create ``view`` over every raw partition of ``source``; False when the source has no data yet."""
-    if not has_files(root, f"raw/{source}"):
-        return False
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {parquet_scan(root, layout.raw_glob(source))}")
-    return True
-
-
 def register_raw_day(con: duckdb.DuckDBPyConnection, root: StorageRoot, source: str, day: str) -> bool:
     """Create ``raw_day`` over one raw partition; False when that day has no data."""
     key = layout.raw_partition(source, day)

@@ -15,13 +15,8 @@ from analytics_pipeline.lake.storage import StorageRoot
 
 def raw_days(lake: StorageRoot, source: str) -> list[str]:
     """The event days that have a raw partition, oldest first."""
-    prefix = f"{layout.PARTITION_COLUMN}="
-    days = []
-    for f in lake.list_files(f"raw/{source}"):
-        parts = f.key.split("/")
-        if len(parts) == 4 and parts[2].startswith(prefix) and f.key == layout.raw_partition(source, parts[2][len(prefix):]):
-            days.append(parts[2][len(prefix):])
-    return sorted(days)
+    days = ((f.key, layout.partition_day(f.key)) for f in lake.list_files(f"raw/{source}"))
+    return sorted(day for key, day in days if day and key == layout.raw_partition(source, day))
 
 
 def source_data_through(lake: StorageRoot, source: str) -> datetime | None:

@@ -114,12 +114,6 @@ def _by_day(files: list[StoredFile], day_of) -> dict[str, list[StoredFile]]:
     return grouped
 
 
-def _partition_day(key: str) -> str | None:
-    prefix = f"{layout.PARTITION_COLUMN}="
-    folder = key.split("/")[-2] if key.count("/") >= 2 else ""
-    return folder[len(prefix):] if folder.startswith(prefix) else None
-
-
 def _raw_days(
     lake: StorageRoot, source: str, daily_tables: list[str], derived: list[StoredFile], cutoff: str
 ) -> list[Deletion]:
@@ -128,7 +122,7 @@ def _raw_days(
     ours = [("/".join(f.key.split("/")[:2]), f) for f in derived if f.key.split("/")[1] in daily_tables]
     grouped: dict[tuple[str, str], list[StoredFile]] = defaultdict(list)
     for layer, f in raw + ours:
-        day = _partition_day(f.key)
+        day = layout.partition_day(f.key)
         if f.key.endswith(".parquet") and day and day < cutoff:
             grouped[(layer, day)].append(f)
     order = ["raw"] + [f"{layer}/{table}" for table in daily_tables for layer in ("processed", "marts")]
