@@ -16,11 +16,6 @@ RUN = {"run_id": "r-1", "started_at": "2024-03-01T10:00:00Z", "models": []}
 JOB = {"job_id": "j-1", "status": "completed", "updated_at": "2024-03-01T10:00:00Z"}
 
 
-@pytest.fixture(autouse=True)
-def pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", "fuzz-key")
-
-
 def ingested(source: str, name: str, data: bytes):
     with fresh_workdir() as workdir:
         accounting = ingest(source, [LandingFileCase(name, data)], Path(workdir))

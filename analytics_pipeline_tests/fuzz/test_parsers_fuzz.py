@@ -17,11 +17,6 @@ from hypothesis import given, strategies as st
 from analytics_pipeline_tests.fuzz.landing_fuzz import SPECS, check, fresh_workdir, ingest, landing_files
 
 
-@pytest.fixture(autouse=True)
-def pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", "fuzz-key")
-
-
 def _batches(source: str):
     return st.lists(landing_files(source), min_size=1, max_size=3)
 
