@@ -10,10 +10,13 @@ _BAR_WIDTH = 30
 
 def markdown_table(con: duckdb.DuckDBPyConnection, query: str, limit: int = 20) -> dg.MetadataValue:
     cursor = con.execute(f"SELECT * FROM ({query}) LIMIT {limit}")
-    names = [d[0] for d in cursor.description]
-    rows = cursor.fetchall()
+    return markdown_rows([d[0] for d in cursor.description], cursor.fetchall())
+
+
+def markdown_rows(names: list[str], rows: list[tuple], limit: int = 20) -> dg.MetadataValue:
+    """Rows already in hand as a Markdown table (the first ``limit`` of them)."""
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows[:limit]]
     return dg.MetadataValue.md("\n".join(lines))
 
 

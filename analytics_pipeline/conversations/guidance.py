@@ -31,14 +31,15 @@ class NextIntentGuide:
 
     @classmethod
     def from_warehouse(cls, settings: Settings) -> "NextIntentGuide":
-        if "next_intent_probabilities" not in warehouse_tables(settings):
+        tables = warehouse_tables(settings)
+        if "next_intent_probabilities" not in tables:
             raise QueryError("no learned intent transitions yet: land conversations and run the pipeline first")
         transitions: dict[tuple[int, str], dict[str, float]] = defaultdict(dict)
         for n, context, intent, probability in run_query(
                 settings, "SELECT n, context, next_intent, probability FROM next_intent_probabilities").rows:
             transitions[(n, context)][intent] = probability
         users = {}
-        if "user_profiles" in warehouse_tables(settings):
+        if "user_profiles" in tables:
             users = {u: list(c or []) for u, c in run_query(settings, "SELECT user_id, common_intents FROM user_profiles").rows}
         return cls(dict(transitions), users)
 
@@ -63,7 +64,3 @@ class NextIntentGuide:
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
         return [Suggestion(intent, probability, basis) for intent, probability in ranked]
 
-
-def suggest(settings: Settings, intents: list[str], user: str | None = None, k: int = 3) -> list[Suggestion]:
-    """One-off lookup (loads the table each call; keep a ``NextIntentGuide`` for repeated lookups)."""
-    return NextIntentGuide.from_warehouse(settings).suggest(intents, user, k)

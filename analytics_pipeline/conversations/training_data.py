@@ -1,14 +1,13 @@
 """``training_data``: (query, intent, confidence) as JSON Lines for external training (seed 001)."""
 
-import json
-
 import dagster as dg
 
 from analytics_pipeline.conversations.intents import intents
+from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect
+from analytics_pipeline.lake.parquet import write_parquet
 from analytics_pipeline.lake.resource import LakeResource
-from analytics_pipeline.lake.views import register_lake_views
-from analytics_pipeline.sources import SOURCE_SPECS
+from analytics_pipeline.lake.tables import has_files, parquet_scan
 
 TRAINING_DATA_KEY = "processed/training_data/training_data.jsonl"
 MIN_CONFIDENCE = 0.8
@@ -23,16 +22,15 @@ MIN_CONFIDENCE = 0.8
 )
 def training_data(context: dg.AssetExecutionContext, lake: LakeResource):
     root = lake.lake_root()
+    source = (parquet_scan(root, layout.table_glob("processed", "intents", partitioned=True))
+              if has_files(root, "processed/intents")
+              else "(SELECT NULL::VARCHAR AS query, NULL::VARCHAR AS intent, NULL::DOUBLE AS confidence WHERE false)")
     con = connect(root)
     try:
-        register_lake_views(con, root, SOURCE_SPECS)
-        exists = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'intents'").fetchall()[0][0]
-        rows = con.execute(
-            f"""SELECT query, intent, max(confidence) AS confidence FROM intents
-                WHERE confidence >= {MIN_CONFIDENCE} GROUP BY query, intent ORDER BY query, intent"""
-        ).fetchall() if exists else []
+        rows = write_parquet(con, root, f"""
+            SELECT query, intent, round(max(confidence), 4) AS confidence FROM {source}
+            WHERE confidence >= {MIN_CONFIDENCE} GROUP BY query, intent ORDER BY query, intent""",
+            TRAINING_DATA_KEY, copy_options="FORMAT JSON")
     finally:
         con.close()
-    text = "".join(json.dumps({"query": q, "intent": i, "confidence": round(c, 4)}) + "\n" for q, i, c in rows)
-    root.write_bytes(text.encode(), TRAINING_DATA_KEY)
-    return dg.MaterializeResult(metadata={"dagster/row_count": len(rows), "path": root.path(TRAINING_DATA_KEY)})
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "path": root.path(TRAINING_DATA_KEY)})

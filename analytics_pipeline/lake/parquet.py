@@ -13,16 +13,16 @@ PARQUET_OPTIONS = "FORMAT PARQUET, COMPRESSION SNAPPY, ROW_GROUP_SIZE 122880"
 
 
 def write_parquet(con: duckdb.DuckDBPyConnection, root: StorageRoot, query: str, key: str,
-                  before_publish: Callable[[], None] | None = None) -> int:
+                  before_publish: Callable[[], None] | None = None, copy_options: str = PARQUET_OPTIONS) -> int:
     """Write the result of ``query`` to ``key`` under ``root`` atomically; returns rows written.
 
     ``before_publish`` runs after the file is written and before it replaces ``key`` (e.g. a version
-    check); if it raises, nothing is published.
+    check); if it raises, nothing is published. ``copy_options``: another format, e.g. ``FORMAT JSON``.
     """
     final = root.path(key)
     target = root.staging_path_for(final)
     try:
-        result = con.execute(f"COPY ({query}) TO {sql_literal(target)} ({PARQUET_OPTIONS})").fetchall()
+        result = con.execute(f"COPY ({query}) TO {sql_literal(target)} ({copy_options})").fetchall()
         if before_publish:
             before_publish()
         root.publish(target, final)

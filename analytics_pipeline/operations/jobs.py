@@ -14,14 +14,12 @@
 from dataclasses import dataclass
 
 import dagster as dg
-import duckdb
-import pyarrow as pa
 from pydantic import Field
 
 from analytics_pipeline.domain import SourceDomain
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.lake.resource import LakeResource
-from analytics_pipeline.metadata import markdown_table
+from analytics_pipeline.metadata import markdown_rows
 from analytics_pipeline.operations.compaction import (
     MIN_FILES,
     SMALL_FILE_BYTES,
@@ -190,9 +188,4 @@ def _freshness_check(source: str) -> dg.AssetChecksDefinition:
 
 
 def _markdown(columns: list[str], rows: list[tuple]) -> dg.MetadataValue:
-    con = duckdb.connect()
-    try:
-        con.register("report", pa.table({c: [row[i] for row in rows] for i, c in enumerate(columns)}))
-        return markdown_table(con, "SELECT * FROM report", limit=50)
-    finally:
-        con.close()
+    return markdown_rows(columns, rows, limit=50)

@@ -27,7 +27,7 @@ from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, sql_list
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 from analytics_pipeline.operations.compaction import file_bucket
-from analytics_pipeline.settings import RetentionRules
+from analytics_pipeline.settings import RETENTION_LAYERS, RetentionRules
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def plan_retention(
     report = RetentionReport(rules=rules.describe(), today=today.isoformat())
     derived: list[StoredFile] | None = None  # every processed and mart file, listed once
     for source, daily_tables in sources.items():
-        cutoff = {layer: _cutoff(today, rules.days(source, layer)) for layer in ("landing", "raw", "errors")}
+        cutoff = {layer: _cutoff(today, rules.days(source, layer)) for layer in RETENTION_LAYERS}
         if cutoff["raw"]:
             if derived is None:
                 derived = [f for layer in ("processed", "marts") for f in lake.list_files(layer)]
