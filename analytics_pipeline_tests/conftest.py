@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -14,6 +10,7 @@ import pytest
 
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.settings import Settings, load_settings
+from analytics_pipeline_tests.s3_server import moto_server
 
 
 @pytest.fixture
@@ -34,33 +31,11 @@ def lake_root(settings: Settings) -> StorageRoot:
     return StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def s3_server():
     """A real S3-protocol server (moto in server mode) on 127.0.0.1; yields its endpoint URL."""
-    port = _free_port()
-    moto = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        raise RuntimeError("moto server did not start")
-    yield endpoint
-    proc.terminate()
-    proc.wait(timeout=10)
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""What a reader sees: fingerprints of every warehouse view, and the invariants a killed run must keep."""
+"""What a reader sees: digests of rows and of every warehouse view, and the invariants a killed run must keep."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.serving.sql_runner import run_query, warehouse_tables
 from analytics_pipeline.settings import Settings
 
-KILL_AT = Path(__file__).with_name("kill_at.py")
+KILL_AT = Path(__file__).with_name("faults") / "kill_at.py"
 CLI = Path(sys.executable).with_name("analytics-pipeline")
 # Bookkeeping that legitimately differs between two correct runs: which sensor batch took a file
 # (files arriving in two groups make two batches), and when the LLM summary was computed.
@@ -35,15 +35,21 @@ def normal(value):
 STORAGE_COLUMNS = {"etag", "mtime"}
 
 
+def rows_digest(columns, rows, ignore=()) -> tuple[int, str]:
+    """(row count, order-independent hash of the column names and every row), leaving out the ``ignore``
+    columns; floats compared to 10 significant digits (``normal``)."""
+    keep = [i for i, c in enumerate(columns) if c not in ignore]
+    lines = sorted(json.dumps([normal(row[i]) for i in keep], default=str) for row in rows)
+    return len(lines), hashlib.sha256("\n".join([*(columns[i] for i in keep), *lines]).encode()).hexdigest()
+
+
 def view_fingerprints(settings: Settings, ignore: set[str] = frozenset()) -> dict[str, tuple[int, str]]:
-    """view → (row count, order-independent hash of all rows), for every view of the warehouse."""
+    """view → ``rows_digest`` of all its rows (``VOLATILE_COLUMNS`` and ``ignore`` left out), for every view
+    of the warehouse."""
     fingerprints = {}
     for view in sorted(warehouse_tables(settings)):
         result = run_query(settings, f'SELECT * FROM "{view}"')
-        keep = [i for i, c in enumerate(result.columns) if c not in VOLATILE_COLUMNS | ignore]
-        rows = sorted(json.dumps([normal(row[i]) for i in keep], default=str) for row in result.rows)
-        digest = hashlib.sha256("\n".join([*(result.columns[i] for i in keep), *rows]).encode()).hexdigest()
-        fingerprints[view] = (len(rows), digest[:16])
+        fingerprints[view] = rows_digest(result.columns, result.rows, VOLATILE_COLUMNS | ignore)
     return fingerprints
 
 

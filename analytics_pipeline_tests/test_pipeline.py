@@ -1,6 +1,5 @@
 """The whole graph on demo data: counts reconcile, marts match an independent computation, reruns are no-ops."""
 
-import hashlib
 import json
 from collections import Counter, defaultdict
 
@@ -10,16 +9,16 @@ import duckdb
 from analytics_pipeline.runner import run_pipeline
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline_tests.conftest import claims_report, landing_root
+from analytics_pipeline_tests.lake_state import rows_digest
 
 TABLES = ["claims", "claims_current", "claim_status_transitions", "financial_ops_daily", "model_performance_daily",
           "operational_efficiency_daily", "hourly_volume", "fraud_heatmap", "override_themes", "hard_cases",
           "ingest_errors", "ingested_files", "claims_by_status"]
 
 
-def fingerprint(settings, table: str) -> str:
+def fingerprint(settings, table: str) -> tuple[int, str]:
     result = run_query(settings, f"SELECT * FROM {table}")
-    rows = sorted(json.dumps(row, default=str) for row in result.rows)
-    return hashlib.sha256("\n".join([*result.columns, *rows]).encode()).hexdigest()
+    return rows_digest(result.columns, result.rows)
 
 
 def test_demo_run_reports_four_numbers_that_reconcile(demo_lake):

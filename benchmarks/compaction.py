@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llm_runs import _machine, _write_section  # noqa: E402  (same folder, shared reporting)
+from report import machine, publish  # noqa: E402  (same folder, shared reporting)
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "compaction"
@@ -91,7 +91,7 @@ def main() -> int:
         f"Run {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC · `uv run python benchmarks/compaction.py "
         f"--batches {' '.join(map(str, args.batches))}`",
         "",
-        f"Machine: {_machine()} Local disk; medians of 5.",
+        f"Machine: {machine()} Local disk; medians of 5.",
         "",
         "| manifests (one per batch) | sensor read before | after compaction | `ingested_files` count before "
         "| after | compaction | files after | bytes before → after |",
@@ -103,9 +103,7 @@ def main() -> int:
             f"| {r['view_before']:.2f} s | {r['view_after'] * 1000:.0f} ms | {r['compaction_seconds']:.1f} s "
             f"| {r['files_after']} | {r['bytes_before'] / 1e6:.1f} MB → {r['bytes_after'] / 1e6:.2f} MB |")
     body = "\n".join(lines)
-    print(body)
-    if not args.no_readme:
-        _write_section("compaction.py", "small manifest files vs the landing sensor", body)
+    publish("compaction.py", "small manifest files vs the landing sensor", body, args.no_readme)
     return 0
 
 

@@ -10,10 +10,8 @@ times 10,000 `NextIntentGuide.suggest` lookups; records events/s and lookup p50/
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import resource
-import shutil
 import statistics
 import sys
 import time
@@ -21,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llm_runs import _machine, _write_section  # noqa: E402  (same folder, shared reporting)
+from report import fresh_env, machine, publish  # noqa: E402  (same folder, shared reporting)
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "conversations"
@@ -34,9 +32,7 @@ def main() -> int:
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args()
 
-    shutil.rmtree(WORK, ignore_errors=True)
-    os.environ.update(ANALYTICS_DATA_DIR=str(WORK), DAGSTER_HOME=str(WORK / "dagster_home"),
-                      ANALYTICS_PSEUDONYM_KEY="benchmark-key-" + "0" * 32)
+    fresh_env(WORK, ANALYTICS_PSEUDONYM_KEY="benchmark-key-" + "0" * 32)
     from analytics_pipeline.conversations.guidance import NextIntentGuide
     from analytics_pipeline.demo.conversations import conversations_landing_files
     from analytics_pipeline.lake.storage import StorageRoot
@@ -73,7 +69,7 @@ def main() -> int:
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · `uv run python benchmarks/conversations.py "
         f"--sessions-per-day {args.sessions_per_day} --days {args.days}`",
         "",
-        f"Machine: {_machine()}",
+        f"Machine: {machine()}",
         "",
         f"Input: {files} landing files ({size / 1e6:.0f} MB), {report.records_in:,} events over {args.days} days, "
         f"{queries:,} user queries classified.",
@@ -89,9 +85,7 @@ def main() -> int:
         f"Records in {report.records_in:,} = landed {report.landed:,} + quarantined {report.quarantined:,} "
         f"+ duplicates {report.duplicates:,}.",
     ])
-    print(body)
-    if not args.no_readme:
-        _write_section("conversations.py", "conversations: raw → intents → patterns, guidance latency", body)
+    publish("conversations.py", "conversations: raw → intents → patterns, guidance latency", body, args.no_readme)
     return 0
 
 

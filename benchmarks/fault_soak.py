@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,9 +33,10 @@ WORK = HERE / ".work" / "soak"
 
 from analytics_pipeline.serving.sql_runner import run_query  # noqa: E402
 from analytics_pipeline.settings import load_settings  # noqa: E402
-from analytics_pipeline_tests.faults import lake_state  # noqa: E402
+from analytics_pipeline_tests import lake_state  # noqa: E402
 from analytics_pipeline_tests.faults.s3_proxy import FaultProxy  # noqa: E402
-from llm_runs import _machine, _write_section  # noqa: E402
+from analytics_pipeline_tests.s3_server import moto_server  # noqa: E402
+from report import fresh_env, machine, publish  # noqa: E402
 
 KILL_POINTS = [  # (os call, pattern) — the publish steps of every kind of write
     ("replace", r"\.tmp -> .*/staging/"), ("replace", r"\.tmp -> .*/errors/"), ("replace", r"\.tmp -> .*/manifests/"),
@@ -46,10 +45,9 @@ KILL_POINTS = [  # (os call, pattern) — the publish steps of every kind of wri
 ]
 
 
-def settings_for(data: Path, **extra: str):
-    os.environ.update({"ANALYTICS_DATA_DIR": str(data), "DAGSTER_HOME": str(data / "dagster_home"), **extra})
-    for name in [n for n in os.environ if n.startswith("ANALYTICS_") and n != "ANALYTICS_DATA_DIR" and n not in extra]:
-        del os.environ[name]
+def fresh_settings(data: Path, **extra: str):
+    """Settings of an empty data dir (removed first), from an environment with only ``extra`` besides it."""
+    fresh_env(data, **extra)
     return load_settings()
 
 
@@ -73,9 +71,8 @@ def _chunks(items: list, n: int) -> list[list]:
 
 def clean_reference(args) -> tuple:
     data = WORK / "clean"
-    shutil.rmtree(data, ignore_errors=True)
+    settings = fresh_settings(data)
     files = write_landing(data, args.claims_per_day, args.days)
-    settings = settings_for(data)
     started = time.monotonic()
     done = lake_state.run_cli(settings, "run", timeout=1800)
     assert done.returncode == 0, done.stderr
@@ -87,8 +84,7 @@ def clean_reference(args) -> tuple:
 
 def kill_soak(args, reference, clean_seconds: float, files: list) -> dict:
     data = WORK / "kills"
-    shutil.rmtree(data, ignore_errors=True)
-    settings = settings_for(data)
+    settings = fresh_settings(data)
     rng = random.Random(args.seed)
     deliveries = _chunks(files, args.deliveries)  # in the producers' order, as files arrive
     delivered, kills, timed, at_points, finished, checks = 0, 0, 0, 0, 0, 0
@@ -133,63 +129,54 @@ def s3_soak(args, reference) -> dict:
     import boto3
 
     data = WORK / "s3"
-    shutil.rmtree(data, ignore_errors=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    moto = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    upstream = f"http://127.0.0.1:{port}"
     os.environ.update(AWS_ACCESS_KEY_ID="soak", AWS_SECRET_ACCESS_KEY="soak", AWS_DEFAULT_REGION="us-east-1")
-    time.sleep(2)
-    proxy = FaultProxy(upstream)
-    rng = random.Random(args.seed + 1)
-    try:
-        client = boto3.client("s3", endpoint_url=upstream)
-        client.create_bucket(Bucket="soak")
-        settings = settings_for(data, ANALYTICS_LANDING_URI="s3://soak/landing", ANALYTICS_LAKE_URI="s3://soak/lake",
-                                ANALYTICS_S3_ENDPOINT_URL=proxy.endpoint)
-        keys = lake_state.landing_keys(reference)
-        batches = _chunks(keys, args.s3_runs)
-        failed_runs = succeeded = one_line = 0
-        for n, batch in enumerate(batches):
-            for key in batch:
-                client.put_object(Bucket="soak", Key=f"landing/{key}", Body=(Path(reference.landing_uri) / key).read_bytes())
-            proxy.delay = rng.choice([0.0, 0.005, 0.02])
-            proxy.fail("PUT", rng.choice([500, 503]), fraction=rng.uniform(0.05, 0.25))
-            proxy.fail("GET", rng.choice([500, 503]), fraction=rng.uniform(0.002, 0.01))  # DuckDB reads in many GETs
-            if rng.random() < 0.3:
-                proxy.fail({"PUT", "POST"}, 500, path=rng.choice(["/lake/raw/", "/lake/manifests/", "/lake/marts/"]))
-            outage = rng.random() < 0.3
-            if outage:
-                proxy.down()
+    with moto_server() as upstream:
+        proxy = FaultProxy(upstream)
+        rng = random.Random(args.seed + 1)
+        try:
+            client = boto3.client("s3", endpoint_url=upstream)
+            client.create_bucket(Bucket="soak")
+            settings = fresh_settings(data, ANALYTICS_LANDING_URI="s3://soak/landing", ANALYTICS_LAKE_URI="s3://soak/lake",
+                                      ANALYTICS_S3_ENDPOINT_URL=proxy.endpoint)
+            keys = lake_state.landing_keys(reference)
+            batches = _chunks(keys, args.s3_runs)
+            failed_runs = succeeded = one_line = 0
+            for n, batch in enumerate(batches):
+                for key in batch:
+                    client.put_object(Bucket="soak", Key=f"landing/{key}", Body=(Path(reference.landing_uri) / key).read_bytes())
+                proxy.delay = rng.choice([0.0, 0.005, 0.02])
+                proxy.fail("PUT", rng.choice([500, 503]), fraction=rng.uniform(0.05, 0.25))
+                proxy.fail("GET", rng.choice([500, 503]), fraction=rng.uniform(0.002, 0.01))  # DuckDB reads in many GETs
+                if rng.random() < 0.3:
+                    proxy.fail({"PUT", "POST"}, 500, path=rng.choice(["/lake/raw/", "/lake/manifests/", "/lake/marts/"]))
+                outage = rng.random() < 0.3
+                if outage:
+                    proxy.down()
+                done = lake_state.run_cli(settings, "run", timeout=1800)
+                proxy.up()
+                proxy.heal()
+                if done.returncode != 0:
+                    failed_runs += 1
+                    one_line += done.stderr.startswith(f"error: S3 at {proxy.endpoint}: ") and done.stderr.count("\n") == 1
+                    print(f"    {done.stderr.strip()[:300]}", flush=True)
+                else:
+                    succeeded += 1
+                print(f"  S3 soak {n + 1}/{len(batches)}: exit {done.returncode}, faults so far {sum(proxy.injected.values())}",
+                      flush=True)
             done = lake_state.run_cli(settings, "run", timeout=1800)
-            proxy.up()
-            proxy.heal()
-            if done.returncode != 0:
-                failed_runs += 1
-                one_line += done.stderr.startswith(f"error: S3 at {proxy.endpoint}: ") and done.stderr.count("\n") == 1
-                print(f"    {done.stderr.strip()[:300]}", flush=True)
-            else:
-                succeeded += 1
-            print(f"  S3 soak {n + 1}/{len(batches)}: exit {done.returncode}, faults so far {sum(proxy.injected.values())}",
-                  flush=True)
-        done = lake_state.run_cli(settings, "run", timeout=1800)
-        assert done.returncode == 0, done.stderr
-        ignore = lake_state.STORAGE_COLUMNS
-        ours, clean = lake_state.view_fingerprints(settings, ignore), lake_state.view_fingerprints(reference, ignore)
-        differing = sorted(v for v in ours.keys() | clean.keys() if ours.get(v) != clean.get(v))
-        same = not differing
-        print(f"  views that differ from the clean run: {differing}", flush=True)
-        rows, distinct = run_query(settings, "SELECT count(*), count(DISTINCT event_id) FROM claims").rows[0]
-        return {"runs": len(batches), "failed_runs": failed_runs, "succeeded": succeeded, "one_line": one_line,
-                "injected": dict(proxy.injected), "requests": sum(proxy.requests.values()), "same": same, "rows": rows,
-                "differing": differing,
-                "duplicates": rows - distinct}
-    finally:
-        proxy.close()
-        moto.terminate()
-        moto.wait(timeout=10)
+            assert done.returncode == 0, done.stderr
+            ignore = lake_state.STORAGE_COLUMNS
+            ours, clean = lake_state.view_fingerprints(settings, ignore), lake_state.view_fingerprints(reference, ignore)
+            differing = sorted(v for v in ours.keys() | clean.keys() if ours.get(v) != clean.get(v))
+            same = not differing
+            print(f"  views that differ from the clean run: {differing}", flush=True)
+            rows, distinct = run_query(settings, "SELECT count(*), count(DISTINCT event_id) FROM claims").rows[0]
+            return {"runs": len(batches), "failed_runs": failed_runs, "succeeded": succeeded, "one_line": one_line,
+                    "injected": dict(proxy.injected), "requests": sum(proxy.requests.values()), "same": same, "rows": rows,
+                    "differing": differing,
+                    "duplicates": rows - distinct}
+        finally:
+            proxy.close()
 
 
 def main() -> int:
@@ -214,7 +201,7 @@ def main() -> int:
         f"--s3-runs {args.s3_runs} --claims-per-day {args.claims_per_day} --days {args.days} --seed {args.seed}` · "
         f"{(time.monotonic() - started) / 60:.0f} min in all",
         "",
-        f"Machine: {_machine()}",
+        f"Machine: {machine()}",
         "",
         f"Input: {len(files)} demo claims landing files ({args.days} days, {records_in:,} text lines, with the demo's "
         f"duplicates and broken lines); a clean run lands {records:,} records in {clean_seconds:.0f} s.",
@@ -242,9 +229,7 @@ def main() -> int:
     if s3:
         lines.append(f"{s3['one_line']} of the {s3['failed_runs']} failed S3 runs ended with one line "
                      "`error: S3 at <endpoint>: …` and exit code 1.")
-    print("\n".join(lines))
-    if not args.no_readme:
-        _write_section("fault_soak.py", "kills and S3 faults, records lost", "\n".join(lines))
+    publish("fault_soak.py", "kills and S3 faults, records lost", "\n".join(lines), args.no_readme)
     return 0
 
 

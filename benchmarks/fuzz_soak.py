@@ -22,7 +22,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, seed, settings, strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llm_runs import _machine, _write_section  # noqa: E402  (same folder, shared reporting)
+from report import machine, publish  # noqa: E402  (same folder, shared reporting)
 
 from analytics_pipeline_tests.fuzz.landing_fuzz import (  # noqa: E402
     SPECS, check, expected_records, faults, fresh_workdir, ingest, landing_files,
@@ -83,9 +83,7 @@ def main() -> int:
         results[source] = soak(source, args.examples, args.seed)
         print(f"  {dict(results[source]['totals'])}", flush=True)
     body = _report(results, args)
-    print(body)
-    if not args.no_readme:
-        _write_section("fuzz_soak.py", "hostile landing files through every parser", body)
+    publish("fuzz_soak.py", "hostile landing files through every parser", body, args.no_readme)
     bad = sum(r["totals"][k] for r in results.values() for k in ("crashes", "invariant violations", "records lost"))
     return 1 if bad else 0
 
@@ -95,7 +93,7 @@ def _report(results: dict, args) -> str:
     columns = ["batches", "files", "records tried", "landed", "quarantined", "duplicates", "records lost",
                "crashes", "invariant violations", "seconds"]
     lines = [f"Run {now} · `uv run python benchmarks/fuzz_soak.py --examples {args.examples} --seed {args.seed}`",
-             "", f"Machine: {_machine()}", "",
+             "", f"Machine: {machine()}", "",
              "| source | " + " | ".join(columns) + " |", "|---" + "|---:" * len(columns) + "|"]
     for source, r in results.items():
         lines.append(f"| {source} | " + " | ".join(f"{r['totals'][c]:,}" if isinstance(r['totals'][c], int)

@@ -10,18 +10,17 @@ warehouse) in-process, and records runs/s and peak RSS in benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
-import shutil
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import fresh_env, machine, publish  # noqa: E402  (same folder, shared reporting)
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "llm_runs"
-README = HERE / "README.md"
 
 
 def main() -> int:
@@ -31,9 +30,7 @@ def main() -> int:
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args()
 
-    shutil.rmtree(WORK, ignore_errors=True)
-    os.environ["ANALYTICS_DATA_DIR"] = str(WORK)
-    os.environ["DAGSTER_HOME"] = str(WORK / "dagster_home")
+    fresh_env(WORK)
     from analytics_pipeline.demo.llm_runs import llm_runs_landing_files
     from analytics_pipeline.lake.storage import StorageRoot
     from analytics_pipeline.runner import run_pipeline
@@ -64,7 +61,7 @@ def main() -> int:
     lines = [
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · `uv run python benchmarks/llm_runs.py --runs {args.runs}`",
         "",
-        f"Machine: {_machine()}",
+        f"Machine: {machine()}",
         "",
         f"Input: {files} landing files ({size / 1e6:.0f} MB; generated in {generated:.0f} s), "
         f"{report.records_in:,} records (run documents + job snapshots) over {args.days} days, {runs:,} runs landed.",
@@ -80,36 +77,8 @@ def main() -> int:
         f"Records in {report.records_in:,} = landed {report.landed:,} + quarantined {report.quarantined:,} "
         f"+ duplicates {report.duplicates:,}.",
     ]
-    print("\n".join(lines))
-    if not args.no_readme:
-        _write_section("llm_runs.py", "LLM runs, landing → marts", "\n".join(lines))
+    publish("llm_runs.py", "LLM runs, landing → marts", "\n".join(lines), args.no_readme)
     return 0
-
-
-def _machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal")) / 1024 / 1024
-    import duckdb
-
-    return (f"{model}, {os.cpu_count()} cores, {memory:.1f} GB RAM; Python {sys.version.split()[0]}, "
-            f"DuckDB {duckdb.__version__}.")
-
-
-def _write_section(script: str, title: str, body: str) -> None:
-    """Write (or replace) this script's section of benchmarks/README.md, between its markers."""
-    slug = Path(script).stem.replace("_", "-")
-    start, end = f"<!-- {slug}:start -->", f"<!-- {slug}:end -->"
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    section = f"## `{script}`: {title}\n\n{start}\n{body}\n{end}\n"
-    if start in text:
-        head, rest = text.split(start, 1)
-        head = head.rsplit(f"## `{script}`", 1)[0]
-        text = head + section + rest.split(end, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    README.write_text(text)
 
 
 if __name__ == "__main__":

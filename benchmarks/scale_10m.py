@@ -23,7 +23,6 @@ import gzip
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -32,8 +31,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import ingest_claims
-from llm_runs import _machine, _write_section
 from proc_tree import TreePeak
+from report import machine, publish
+
+from analytics_pipeline_tests.s3_server import moto_server
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "scale"
@@ -191,14 +192,7 @@ def s3_run(args, base: Path) -> dict:
     shutil.rmtree(data, ignore_errors=True)
     staging_landing = data / "landing-files"
     built = build_landing(base, staging_landing, 1, args.records_per_file, limit=args.s3_records)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    moto = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_port(port)
+    with moto_server() as endpoint:
         creds = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
         client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench",
                               region_name="us-east-1")
@@ -215,20 +209,6 @@ def s3_run(args, base: Path) -> dict:
                    for o in page.get("Contents", [])]
         result.update(lake_objects=len(objects), lake_bytes=sum(o["Size"] for o in objects))
         return result
-    finally:
-        moto.terminate()
-        moto.wait(timeout=10)
-
-
-def _wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("moto server did not start")
 
 
 def describe(name: str, r: dict, memory_limit: str) -> list[str]:
@@ -271,7 +251,7 @@ def main() -> int:
         f"`uv run python benchmarks/scale_10m.py --copies {args.copies} --memory-limit {args.memory_limit} "
         f"--s3-records {args.s3_records}`" + (f" (base file {args.base})" if args.base else ""),
         "",
-        f"Machine: {_machine()} Shared with other sessions (load average at the end: "
+        f"Machine: {machine()} Shared with other sessions (load average at the end: "
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}).",
         "",
         "| run | records in | landing files | wall s | records/s | peak RSS (process tree) | DuckDB memory limit | "
@@ -290,9 +270,8 @@ def main() -> int:
                      f"{extra}; views read `{r['counts']['view_on']}` paths.")
     lines += ["", "Records lost = records in − landed − quarantined − duplicates (from the run's report) / "
               "records in − rows in the `claims` view − rows in `ingest_errors` − duplicates.", "", METHOD]
-    print("\n".join(lines))
-    if not args.no_readme:
-        _write_section("scale_10m.py", "10 M+ records with bounded memory; the S3 lake end to end", "\n".join(lines))
+    publish("scale_10m.py", "10 M+ records with bounded memory; the S3 lake end to end", "\n".join(lines),
+            args.no_readme)
     return 0
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -23,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llm_runs import _machine, _write_section  # noqa: E402  (same folder, shared reporting)
+from report import fresh_env, machine, point_env, publish  # noqa: E402  (same folder, shared reporting)
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "serve_api"
@@ -38,10 +36,9 @@ def main() -> int:
     args = parser.parse_args()
 
     data_dir = Path(args.data_dir) if args.data_dir else WORK
-    env = {**os.environ, "ANALYTICS_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home"),
-           "ANALYTICS_PSEUDONYM_KEY": "benchmark-key-" + "0" * 32, "PYTHONUNBUFFERED": "1"}
+    key = {"ANALYTICS_PSEUDONYM_KEY": "benchmark-key-" + "0" * 32}
+    env = {**(point_env(data_dir, **key) if args.data_dir else fresh_env(WORK, **key)), "PYTHONUNBUFFERED": "1"}
     if not args.data_dir:
-        shutil.rmtree(WORK, ignore_errors=True)
         print("building the demo lake ...", flush=True)
         subprocess.run([sys.executable, "-m", "analytics_pipeline.cli", "demo"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
@@ -64,7 +61,7 @@ def main() -> int:
 
     size = sum(len(_read(data_dir / "site" / "data" / f"{i}.json")) for i in ids) / len(ids)
     lines = [
-        f"Machine: {_machine()}",
+        f"Machine: {machine()}",
         "",
         f"`serve` (stdlib ThreadingHTTPServer, HTTP/1.1 keep-alive) on 127.0.0.1 over the demo lake's {len(ids)} "
         f"dashboards (average widget-data document {size / 1024:.1f} KB); the clients run on the same 2 cores.",
@@ -78,9 +75,7 @@ def main() -> int:
         + " (the seed's target: 10 ms). Client threads share the 2 cores (and the GIL of their own process)"
         " with the server, so the higher loads measure the machine as much as the server.",
     ]
-    print("\n".join(lines))
-    if not args.no_readme:
-        _write_section("serve_api.py", "dashboard API latency under concurrent load", "\n".join(lines))
+    publish("serve_api.py", "dashboard API latency under concurrent load", "\n".join(lines), args.no_readme)
     return 0 if not any(r["errors"] for r in loads.values()) else 1
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
 import sys
 import threading
@@ -16,22 +14,21 @@ from analytics_pipeline import runner
 from analytics_pipeline.definitions import SOURCE_SPECS, build_definitions
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.serving.warehouse import build_warehouse
-from analytics_pipeline_tests.faults.lake_state import copy_landing, landing_keys, normal, run_env, split_inside_a_day
+from analytics_pipeline_tests.lake_state import copy_landing, landing_keys, rows_digest, run_env, split_inside_a_day
 
 RUN_DAY = Path(__file__).with_name("run_day.py")
 
 
-def _day_files(settings, day: str) -> dict[str, str]:
-    """The raw partition and every daily mart of ``day``: path under the lake → hash of its rows."""
+def _day_files(settings, day: str) -> dict[str, tuple[int, str]]:
+    """The raw partition and every daily mart of ``day``: path under the lake → ``rows_digest`` of its rows."""
     lake = Path(settings.lake_uri)
     files = [*lake.glob(f"raw/claims/event_date={day}/*.parquet"), *lake.glob(f"marts/*/event_date={day}/*.parquet")]
     digests = {}
     with duckdb.connect() as con:
         for path in files:
             table = con.sql(f"SELECT * FROM read_parquet('{path}')").to_arrow_table()
-            rows = sorted(json.dumps({k: normal(v) for k, v in row.items()}, sort_keys=True, default=str)
-                          for row in table.to_pylist())
-            digests[str(path.relative_to(lake))] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+            rows = [tuple(row.values()) for row in table.to_pylist()]
+            digests[str(path.relative_to(lake))] = rows_digest(table.column_names, rows)
     return digests
 
 

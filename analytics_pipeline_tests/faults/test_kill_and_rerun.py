@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from analytics_pipeline.settings import Settings
-from analytics_pipeline_tests.faults.lake_state import (
+from analytics_pipeline_tests.lake_state import (
     assert_nothing_partial_visible,
     copy_landing,
     landing_keys,

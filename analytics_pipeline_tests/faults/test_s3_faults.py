@@ -18,7 +18,7 @@ from analytics_pipeline.lake.duck import connect
 from analytics_pipeline.lake.parquet import write_parquet
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.settings import Settings, load_settings
-from analytics_pipeline_tests.faults.lake_state import (
+from analytics_pipeline_tests.lake_state import (
     STORAGE_COLUMNS,
     copy_landing,
     landing_keys,

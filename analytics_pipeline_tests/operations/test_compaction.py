@@ -2,8 +2,6 @@
 the landing sensor asks for nothing again, and files written meanwhile are left for the next run.
 Local and on S3 (moto server on 127.0.0.1), with retention of a raw day on S3 too."""
 
-import hashlib
-import json
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -21,6 +19,7 @@ from analytics_pipeline.serving.warehouse import build_warehouse
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources import SOURCE_SPECS
 from analytics_pipeline_tests.conftest import lake_root, landing_root
+from analytics_pipeline_tests.lake_state import rows_digest
 from analytics_pipeline_tests.records import insert, jsonl
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -45,10 +44,11 @@ def _merge_and_serve(settings) -> None:
 
 
 def _fingerprints(settings) -> dict[str, tuple[int, str]]:
+    """view → ``rows_digest`` of all its rows, every column compared (batch_id too: compaction moves no row)."""
     found = {}
     for view in VIEWS:
-        rows = sorted(json.dumps(row, default=str) for row in run_query(settings, f"SELECT * FROM {view}").rows)
-        found[view] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+        result = run_query(settings, f"SELECT * FROM {view}")
+        found[view] = rows_digest(result.columns, result.rows)
     return found
 
 
