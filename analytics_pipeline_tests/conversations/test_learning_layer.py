@@ -52,8 +52,10 @@ def lake(tmp_path_factory):
             event("s2-2", "escalated_to_human", "s2", "user-1", NOW - timedelta(hours=3, minutes=-2)),
             # s3: an empty session (started, never asked anything)
             event("s3-0", "session_started", "s3", "user-2", NOW - timedelta(hours=2)),
-            # s4: an off-topic query, then drop-off
+            # s4: an off-topic query, then the user walks away and the platform ends the idle session
             turn("s4-1", "s4", "user-2", "what's the weather like in Aberdeen tomorrow", NOW - timedelta(hours=1)),
+            event("s4-2", "session_ended", "s4", "user-2", NOW - timedelta(minutes=30),
+                  data={"reason": "timeout", "resolved": False}),
         ]
         landing = landing_root(settings)
         landing.write_bytes(("\n".join(json.dumps(e) for e in events[:-1]) + "\n").encode(), "conversations", "a.jsonl")
@@ -87,8 +89,14 @@ def test_sessions_flows_and_midnight(lake):
     assert sessions["s2"]["escalated"] and sessions["s3"]["user_turns"] == 0
     journeys = {r["session_id"]: r for r in rows(lake, "SELECT * FROM user_journeys")}
     assert journeys["s1"]["intent_path"] == "troubleshooting > procedure > procedure > documentation"
-    assert (journeys["s2"]["outcome"], journeys["s3"]["outcome"], journeys["s4"]["outcome"]) == (
-        "escalated", "completed" if sessions["s3"]["completed"] else "dropped", "dropped")
+    assert [journeys[s]["outcome"] for s in ("s1", "s2", "s3", "s4")] == ["resolved", "escalated", "dropped", "dropped"]
+    # an idle-timeout end event ends the session but does not make it a success
+    assert sessions["s4"]["completed"] and sessions["s4"]["dropped"] and sessions["s4"]["end_reason"] == "timeout"
+    assert not sessions["s3"]["completed"] and sessions["s3"]["dropped"]
+    assert not (sessions["s1"]["dropped"] or sessions["s2"]["dropped"])
+    drops = {r["last_intent"]: r["dropped_sessions"]
+             for r in rows(lake, "SELECT * FROM drop_off_points WHERE timeframe = '24h' AND agent_id = 'all'")}
+    assert drops == {"(no query)": 1, "fallback": 1}
 
 
 def test_seed_names_of_the_flow_tables(lake):

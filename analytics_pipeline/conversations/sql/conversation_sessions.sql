@@ -1,5 +1,5 @@
 -- One row per conversation session: who, which agent and channel, when, how many user turns, and
--- how it ended (resolved / escalated to a human / dropped off), from every event of the session.
+-- how it ended (resolved / escalated to a human / dropped off, and the reason its end event gave), from every event of the session.
 SELECT
     session_id,
     any_value(user_id) FILTER (WHERE user_id IS NOT NULL) AS user_id,
@@ -15,6 +15,10 @@ SELECT
     bool_or(coalesce(escalated, false) OR event_type IN ('escalated_to_human', 'escalation')) AS escalated,
     bool_or(coalesce(resolved, false)) AS resolved,
     bool_or(event_type IN ('session_completed', 'session_ended')) AS completed,
+    any_value(try(json_extract_string(data, '$.reason'))) FILTER (WHERE event_type IN ('session_completed', 'session_ended')) AS end_reason,
+    -- Dropped off: neither resolved nor handed to a human, whether the session timed out, was closed
+    -- or is still without an end event (a timeout end event does not make a conversation successful).
+    NOT (bool_or(coalesce(resolved, false)) OR bool_or(coalesce(escalated, false) OR event_type IN ('escalated_to_human', 'escalation'))) AS dropped,
     CAST(min(event_time) AS DATE) AS started_date
 FROM conversation_events
 GROUP BY session_id

@@ -1,4 +1,4 @@
--- Where conversations are abandoned (seed 003): sessions neither resolved, completed nor escalated,
+-- Where conversations are abandoned (seed 003): sessions neither resolved nor escalated (conversation_sessions.dropped),
 -- by the intent of their last query and the turn they stopped at, per timeframe and agent.
 WITH last_intent AS (
     SELECT session_id, last(intent ORDER BY event_time, event_id) AS last_intent, count(*) AS queries
@@ -9,7 +9,7 @@ dropped AS (
     FROM timeframes t
     JOIN conversation_sessions s ON s.started_at > TIMESTAMP '{now}' - t.span AND s.started_at <= TIMESTAMP '{now}'
     LEFT JOIN last_intent l USING (session_id)
-    WHERE NOT (s.resolved OR s.completed OR s.escalated)
+    WHERE s.dropped
 )
 SELECT timeframe, CASE WHEN grouping(agent_id) = 1 THEN 'all' ELSE coalesce(agent_id, '(none)') END AS agent_id, last_intent, count(*) AS dropped_sessions,
        avg(turns) AS avg_turns_before_drop
