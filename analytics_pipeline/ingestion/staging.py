@@ -22,7 +22,7 @@ from analytics_pipeline.ingestion.landing_lines import (
     by_compression,
     plan_files,
     register_landing_lines,
-    register_row_offsets,
+    register_files,
     sample_lines,
 )
 from analytics_pipeline.ingestion.source_spec import SourceSpec
@@ -101,17 +101,16 @@ def _parse(con, spec: SourceSpec, plan: FilePlan, earliest: datetime, latest: da
     """
     parts, fast_done = [], set()
     for n, (compression, group) in enumerate(by_compression(plan.fast if spec.has_fast_path else []).items()):
-        register_row_offsets(con, "fast_files", group, plan.line_counts)
+        register_files(con, "fast_files", group)
         table, paths = f"fast_rows_{n}", [f.path for f in group]
         sampled = spec.sample_values(sample_lines(plan, group)) if spec.sample_values else None
         con.execute(f"CREATE TEMP TABLE {table} AS " + spec.records_sql(earliest, latest, paths, compression, sampled))
-        # Line numbers count rows across the group: a file is clean when it holds every one of its lines,
-        # numbered 1..N (a line an earlier file's read skipped would shift them), and no bad record.
+        _number_fast_lines(con, table)
+        # The JSON reader gives one row per non-blank line (a line it cannot read as a record is a row of NULLs,
+        # which fails the checks): a file is clean when it has a row for every one of its lines and no bad record.
         found = {seq: tuple(counts) for seq, *counts in con.execute(
-            f"SELECT file_seq, count(*), count(error_reason), min(source_line), max(source_line) "
-            f"FROM {table} GROUP BY 1").fetchall()}
-        clean = [f.seq for f in group
-                 if found.get(f.seq) == (plan.line_counts[f.seq], 0, 1, plan.line_counts[f.seq])]
+            f"SELECT file_seq, count(*), count(error_reason) FROM {table} GROUP BY 1").fetchall()}
+        clean = [f.seq for f in group if found.get(f.seq) == (plan.line_counts[f.seq], 0)]
         con.execute(f"DELETE FROM {table} WHERE NOT list_contains({clean}::INTEGER[], file_seq)")
         fast_done.update(clean)
         parts.append(f"SELECT * FROM {table}")
@@ -122,6 +121,20 @@ def _parse(con, spec: SourceSpec, plan: FilePlan, earliest: datetime, latest: da
         parts.append("SELECT * FROM slow_rows")
     # a view, not a copy: the rows live once, in the tables above
     con.execute("CREATE TEMP VIEW parsed AS " + " UNION ALL BY NAME ".join(parts))
+
+
+def _number_fast_lines(con, table: str) -> None:
+    """File and line of the fast path's rows, which hold the path DuckDB read in ``source_file``.
+
+    The table keeps the rows in scan order (DuckDB preserves insertion order), one file after another, so
+    a row's line is its row id minus its file's first row id, plus one.
+    """
+    con.execute(
+        f"""UPDATE {table} SET file_seq = f.file_seq, source_file = f.file, source_line = {table}.rowid - first.row_id + 1
+            FROM (SELECT source_file AS path, min(rowid) AS row_id FROM {table} GROUP BY 1) first
+            JOIN fast_files f USING (path)
+            WHERE {table}.source_file = first.path"""
+    )
 
 
 def _quarantine(con, lake: StorageRoot, spec: SourceSpec, result: BatchResult) -> None:

@@ -475,6 +475,25 @@ def test_a_line_the_json_reader_skips_does_not_shift_the_next_files_lines(claims
         ("a.jsonl", 1), ("a.jsonl", 3), ("b.jsonl", 1), ("b.jsonl", 2)]
 
 
+def test_line_numbers_hold_when_files_are_read_in_parallel(claims: ClaimsLake) -> None:
+    """The fast path numbers lines from the order its table keeps, not with a window over the scan. DuckDB's JSON
+    reader splits a large file (here ~70 MB) between threads, and the small files after it are read meanwhile:
+    every row still names its own file and line."""
+    expected = {}
+    for f, (count, padding) in enumerate([(24_000, 2_500), (300, 10), (5, 10), (2_000, 100)]):
+        records = [insert(f"evt-{f}-{n}", f"c-{f}-{n}", DAY, override_justification="x" * padding)
+                   for n in range(count)]
+        claims.land(f"part-{f}.jsonl", jsonl(records))
+        expected.update({r["eventID"]: (f"part-{f}.jsonl", n) for n, r in enumerate(records, 1)})
+
+    result = claims.ingest()
+
+    assert (result.records_in, result.staged, result.quarantined) == (len(expected), len(expected), 0)
+    found = {r["event_id"]: (r["source_file"].rsplit("/", 1)[-1], r["source_line"])
+             for r in claims.raw("event_id, source_file, source_line")}
+    assert found == expected
+
+
 def test_duplicates_in_one_file_land_once(claims: ClaimsLake) -> None:
     first = insert("evt-1", "c-1", DAY, status="SUBMITTED")
     claims.land("dups.jsonl", jsonl([first, insert("evt-2", "c-2", DAY), first,

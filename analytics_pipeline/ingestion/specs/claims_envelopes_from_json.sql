@@ -1,8 +1,11 @@
 -- The fast path for clean JSON-lines files: DuckDB's JSON reader parses each line once into the same
 -- envelope struct the line path builds. Files where this does not account for every line (or that hold a
 -- bad record) are re-read through the line path, which keeps positions and original text.
+-- No row number and no join here: a window over the scan would run the whole statement on one thread, and a
+-- join may reorder the rows. The rows are stored in scan order; staging then sets each row's file and line
+-- from its file name and row id (number_fast_lines).
 scanned AS (
-    SELECT row_number() OVER () AS rn, *
+    SELECT *
     FROM read_json({fast_paths}, format = 'newline_delimited', filename = true, ignore_errors = true,
                    compression = '{fast_compression}', columns = {{
         'eventID': 'VARCHAR', 'eventName': 'VARCHAR', 'eventSource': 'VARCHAR', 'awsRegion': 'VARCHAR',
@@ -11,9 +14,9 @@ scanned AS (
                             ApproximateCreationDateTimePrecision VARCHAR, Keys JSON, NewImage JSON, OldImage JSON)'}})
 ),
 envelopes AS (
-    SELECT f.file_seq, f.file, s.rn - f.row_offset AS line_no, NULL::INTEGER AS record_no, NULL::VARCHAR AS text,
+    SELECT NULL::INTEGER AS file_seq, s.filename AS file, NULL::BIGINT AS line_no, NULL::INTEGER AS record_no, NULL::VARCHAR AS text,
            true AS is_json, NULL::VARCHAR AS issue, 'OBJECT' AS json_kind,
            {{'eventID': s.eventID, 'eventName': s.eventName, 'eventSource': s.eventSource, 'awsRegion': s.awsRegion,
              'eventSourceARN': s.eventSourceARN, 'tableName': s.tableName, 'dynamodb': s.dynamodb}} AS r
-    FROM scanned s JOIN fast_files f ON f.path = s.filename
+    FROM scanned s
 )
