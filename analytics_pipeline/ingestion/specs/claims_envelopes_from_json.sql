@@ -11,7 +11,8 @@ scanned AS (
         'eventID': 'VARCHAR', 'eventName': 'VARCHAR', 'eventSource': 'VARCHAR', 'awsRegion': 'VARCHAR',
         'eventSourceARN': 'VARCHAR', 'tableName': 'VARCHAR',
         'dynamodb': 'STRUCT(ApproximateCreationDateTime VARCHAR, SequenceNumber VARCHAR,
-                            ApproximateCreationDateTimePrecision VARCHAR, Keys JSON, NewImage JSON, OldImage JSON)'}})
+                            ApproximateCreationDateTimePrecision VARCHAR,
+                            Keys STRUCT(claim_id STRUCT(S VARCHAR, N VARCHAR)), NewImage JSON, OldImage JSON)'}})
 ),
 envelopes AS (
     SELECT NULL::INTEGER AS file_seq, s.filename AS file, NULL::BIGINT AS line_no, NULL::INTEGER AS record_no, NULL::VARCHAR AS text,

@@ -64,6 +64,7 @@ envelopes AS (
             "awsRegion": "VARCHAR", "eventSourceARN": "VARCHAR", "tableName": "VARCHAR",
             "dynamodb": {{"ApproximateCreationDateTime": "VARCHAR", "SequenceNumber": "VARCHAR",
                          "ApproximateCreationDateTimePrecision": "VARCHAR",
-                         "Keys": "JSON", "NewImage": "JSON", "OldImage": "JSON"}}}}') END AS r
+                         "Keys": {{"claim_id": {{"S": "VARCHAR", "N": "VARCHAR"}}}},
+                         "NewImage": "JSON", "OldImage": "JSON"}}}}') END AS r
     FROM decoded
 )

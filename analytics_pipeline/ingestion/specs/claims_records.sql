@@ -15,7 +15,7 @@ records AS (
 typed AS (
     SELECT *,
         json_transform(image, '{known_attribute_struct}') AS a,
-        json_transform(r.dynamodb.Keys, '{{"claim_id": {{"S": "VARCHAR", "N": "VARCHAR"}}}}') AS k,
+        r.dynamodb.Keys AS k,  -- read typed by the envelope
         epoch_to_timestamp(created_raw) AS event_time_
     FROM records
 ),
