@@ -2,7 +2,8 @@
 
 A query may read the warehouse's views and nothing else. Three walls, each enough on its own for
 what it covers:
-- the sqlglot gate (``to_duckdb_sql``): one query statement; no table function but
+- the sqlglot gate (``to_duckdb_sql``): one query statement (or DESCRIBE / SUMMARIZE of a table or query,
+  or SHOW [ALL] TABLES); no table function but
   range/generate_series/unnest and the catalogue's (duckdb_views() and the like); no function that
   reads files or URLs (read_csv, read_parquet, read_json, read_text, read_blob, glob, sniff_csv,
   parquet_scan, query, ...); no table named like a file or URL (DuckDB's ``FROM 'file.csv'``);
@@ -43,6 +44,9 @@ FILE_READING_FUNCTION = re.compile(
     r"(read_\w+|\w+_scan|parquet_\w+|sniff_csv|glob|query|query_table|iceberg_\w+|delta_\w+|load_\w+|getenv)",
     re.IGNORECASE,
 )
+# Statements that only look: a query, DESCRIBE or SUMMARIZE of a table or query, SHOW [ALL] TABLES.
+_SHOWABLE = {"TABLES", "ALL TABLES"}
+READ_ONLY_WORDS = "SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, SHOW TABLES"
 _FILE_LIKE_NAME = re.compile(r"[./\\:~]")  # a view name never holds these; a path or URL does
 
 
@@ -71,14 +75,21 @@ def to_duckdb_sql(query: str, dialect: str, schema: str = "") -> str:
     if len(statements) != 1:
         raise QueryError(f"expected exactly one statement, got {len(statements)}")
     statement = statements[0]
-    if not isinstance(statement, exp.Query):
-        raise QueryError(f"only read-only queries (SELECT, WITH, VALUES) may run; got {statement.key.upper()}")
+    if not _only_looks(statement):
+        got = statement.key.upper() if not isinstance(statement, exp.Command) else statement.name.upper()
+        raise QueryError(f"only read-only queries ({READ_ONLY_WORDS}) may run; got {got}")
     _refuse_outside_reads(statement)
     qualified = [t for t in statement.find_all(exp.Table) if schema and t.db.lower() == schema.lower()]
     for table in qualified:  # also drops a catalog part such as Athena's "AwsDataCatalog"
         table.set("db", None)
         table.set("catalog", None)
     return statement.sql(dialect="duckdb") if dialect != "duckdb" or qualified else query
+
+
+def _only_looks(statement: exp.Expression) -> bool:
+    if isinstance(statement, exp.Show):
+        return str(statement.name).upper() in _SHOWABLE
+    return isinstance(statement, (exp.Query, exp.Describe, exp.Summarize))
 
 
 def _refuse_outside_reads(statement: exp.Expression) -> None:

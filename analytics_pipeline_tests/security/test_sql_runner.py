@@ -135,6 +135,29 @@ def test_the_connection_itself_refuses_what_the_gate_refuses(outside, use_demo_l
     assert sorted(p.name for p in outside.iterdir()) == ["secret.csv", "secret.json", "secret.parquet"]
 
 
+def test_describe_summarize_and_show_tables_look_without_touching_anything(use_demo_lake):
+    settings = use_demo_lake
+    columns = {row[0] for row in run_query(settings, "DESCRIBE claims").rows}
+    assert {"event_id", "claim_id", "claim_amount", "event_date"} <= columns
+    assert {row[0] for row in run_query(settings, "DESCRIBE SELECT claim_id FROM claims_current").rows} == {"claim_id"}
+    assert "claim_amount" in {row[0] for row in run_query(settings, "SUMMARIZE claims").rows}
+    assert {"claims", "claims_current", "ingest_errors"} <= {row[0] for row in run_query(settings, "SHOW TABLES").rows}
+    assert {row[0] for row in run_query(settings, "DESCRIBE claims", "athena").rows} == columns
+
+
+@pytest.mark.parametrize("query", [
+    "DESCRIBE SELECT * FROM read_csv('{out}/secret.csv')",
+    "SUMMARIZE SELECT * FROM read_text('{out}/secret.csv')",
+    "DESCRIBE '{out}/secret.csv'",
+    "SHOW DATABASES",
+    "SHOW '{out}/secret.csv'",
+])
+def test_describe_and_show_cannot_read_files(outside, use_demo_lake, query):
+    message = refused(use_demo_lake, query.format(out=outside))
+    assert SECRET not in message and ("may not be used" in message or "looks like a file" in message
+                                      or "only read-only queries" in message)
+
+
 def test_the_warehouse_views_over_the_lake_keep_working(use_demo_lake):
     settings = use_demo_lake
     assert run_query(settings, "SELECT count(*) FROM claims").rows[0][0] > 0
