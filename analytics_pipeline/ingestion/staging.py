@@ -27,7 +27,7 @@ from analytics_pipeline.ingestion.landing_lines import (
 )
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake import layout
-from analytics_pipeline.lake.duck import connect, scalar, sql_literal
+from analytics_pipeline.lake.duck import connect, on_cursors, scalar, sql_literal
 from analytics_pipeline.lake.parquet import write_parquet
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 
@@ -104,7 +104,7 @@ def _parse(con, spec: SourceSpec, plan: FilePlan, earliest: datetime, latest: da
         register_files(con, "fast_files", group)
         table, paths = f"fast_rows_{n}", [f.path for f in group]
         sampled = spec.sample_values(sample_lines(plan, group)) if spec.sample_values else None
-        con.execute(f"CREATE TEMP TABLE {table} AS " + spec.records_sql(earliest, latest, paths, compression, sampled))
+        con.execute(f"CREATE TABLE {table} AS " + spec.records_sql(earliest, latest, paths, compression, sampled))
         _number_fast_lines(con, table)
         # The JSON reader gives one row per non-blank line (a line it cannot read as a record is a row of NULLs,
         # which fails the checks): a file is clean when it has a row for every one of its lines and no bad record.
@@ -117,10 +117,11 @@ def _parse(con, spec: SourceSpec, plan: FilePlan, earliest: datetime, latest: da
     slow = [f for f in plan.scanned if f.seq not in fast_done]
     if slow or plan.python_rows or not parts:
         register_landing_lines(con, plan, slow)
-        con.execute(f"CREATE TEMP TABLE slow_rows AS {spec.records_sql(earliest, latest)}")
+        con.execute(f"CREATE TABLE slow_rows AS {spec.records_sql(earliest, latest)}")
         parts.append("SELECT * FROM slow_rows")
-    # a view, not a copy: the rows live once, in the tables above
-    con.execute("CREATE TEMP VIEW parsed AS " + " UNION ALL BY NAME ".join(parts))
+    # a view, not a copy: the rows live once, in the tables above. Tables and views of the batch live in the
+    # connection's own in-memory database (not TEMP), so the staging writers' cursors see them too.
+    con.execute("CREATE VIEW parsed AS " + " UNION ALL BY NAME ".join(parts))
 
 
 def _number_fast_lines(con, table: str) -> None:
@@ -160,7 +161,7 @@ def _stage_good_rows(con, lake: StorageRoot, spec: SourceSpec, result: BatchResu
     extra_select = "".join(f", {expr} AS {name}" for name, expr in promoted)
     # Only the (few) later copies of a repeated event id are listed; the good rows stay where they are.
     con.execute(
-        """CREATE TEMP TABLE repeated_copies AS
+        """CREATE TABLE repeated_copies AS
            SELECT file_seq, source_line, source_record FROM (
                SELECT file_seq, source_line, source_record, row_number() OVER (
                    PARTITION BY event_id ORDER BY file_seq, source_line, source_record NULLS FIRST) AS copy
@@ -170,27 +171,31 @@ def _stage_good_rows(con, lake: StorageRoot, spec: SourceSpec, result: BatchResu
            WHERE copy > 1"""
     )
     con.execute(
-        f"""CREATE TEMP VIEW staged AS
+        f"""CREATE VIEW staged AS
             SELECT p.* EXCLUDE ({", ".join(_BOOKKEEPING)}){extra_select}
             FROM parsed p ANTI JOIN repeated_copies c
               ON c.file_seq = p.file_seq AND c.source_line = p.source_line
              AND c.source_record IS NOT DISTINCT FROM p.source_record
             WHERE p.error_reason IS NULL"""
     )
-    result.staged = scalar(con, "SELECT count(*) FROM staged")
-    result.duplicates = result.records_in - result.quarantined - result.staged
     days = con.execute(
         "SELECT event_date::VARCHAR, count(*), max(event_time) FROM staged GROUP BY 1 ORDER BY 1"
     ).fetchall()
-    for day, rows, _ in days:
-        result.days[day] = rows
+    result.days = {day: rows for day, rows, _ in days}
+    result.staged = sum(result.days.values())
+    result.duplicates = result.records_in - result.quarantined - result.staged
+
+    def write_day(cursor, day: str) -> None:
         write_parquet(
-            con,
+            cursor,
             lake,
             f"""SELECT * EXCLUDE ({layout.PARTITION_COLUMN}) FROM staged
                 WHERE {layout.PARTITION_COLUMN} = DATE {sql_literal(day)} ORDER BY event_time, event_id""",
             layout.staging_file(spec.name, day, result.batch_id),
         )
+
+    # one small sort-and-write per day keeps a core busy only part of the time: the days are written side by side
+    on_cursors(con, list(result.days), write_day)
     result.data_through = max((through for _, _, through in days), default=None)
 
 

@@ -7,6 +7,8 @@ Assets compute in in-memory connections and write Parquet; only the warehouse as
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 
@@ -76,3 +78,27 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str):
     """The single value of ``query`` (the whole result is consumed, as DuckDB 2 requires)."""
     rows = con.execute(query).fetchall()
     return rows[0][0] if rows else None
+
+
+def on_cursors(con: duckdb.DuckDBPyConnection, items: list, work: Callable[[duckdb.DuckDBPyConnection, object], None],
+               workers: int | None = None) -> None:
+    """``work(cursor, item)`` for every item, on up to ``workers`` threads (default: the cores, at most 4), each
+    with its own cursor of ``con``'s database. The cursors see its tables and views, not its TEMP objects or
+    registered relations. The first error is raised once every thread has stopped."""
+    workers = max(1, min(workers or min(os.cpu_count() or 1, 4), len(items)))
+    if workers == 1:
+        for item in items:
+            work(con, item)
+        return
+
+    def run(share: list) -> None:
+        cursor = con.cursor()
+        try:
+            for item in share:
+                work(cursor, item)
+        finally:
+            cursor.close()
+
+    with ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(run, items[n::workers]) for n in range(workers)]:
+            future.result()
