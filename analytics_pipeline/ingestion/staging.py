@@ -10,7 +10,9 @@ same batch rewrites the same objects: idempotent by construction.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -72,19 +74,28 @@ def stage_batch(
     if not files:
         return result
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
-    con = connect(lake, landing)
-    try:
-        landing_files = [LandingFile(seq=i, key=f.key, path=landing.path(f.key)) for i, f in enumerate(files)]
-        if spec.prepare:
-            spec.prepare(con)
-        plan = plan_files(con, landing, landing_files)
-        _parse(con, spec, plan, datetime.fromisoformat(partitions_start), _end_of_day(now))
-        _quarantine(con, lake, spec, result)
-        _stage_good_rows(con, lake, spec, result)
-        _write_manifest(con, lake, spec, files, result)
-    finally:
-        con.close()
+    # The batch's tables go to a DuckDB file in a temporary folder, not to memory: DuckDB compresses them as
+    # it writes and can drop pages it has written (1.1 M claims records: ~100 MB in the file against ~600 MB
+    # in memory, and the peak RSS of staging fell by ~450 MB; see benchmarks/README.md).
+    with tempfile.TemporaryDirectory(prefix="analytics-staging-") as work:
+        con = connect(lake, landing, database=os.path.join(work, "batch.duckdb"))
+        try:
+            _stage(con, lake, landing, spec, files, result, partitions_start, now)
+        finally:
+            con.close()
     return result
+
+
+def _stage(con, lake: StorageRoot, landing: StorageRoot, spec: SourceSpec, files: list[StoredFile],
+           result: BatchResult, partitions_start: str, now: datetime) -> None:
+    landing_files = [LandingFile(seq=i, key=f.key, path=landing.path(f.key)) for i, f in enumerate(files)]
+    if spec.prepare:
+        spec.prepare(con)
+    plan = plan_files(con, landing, landing_files)
+    _parse(con, spec, plan, datetime.fromisoformat(partitions_start), _end_of_day(now))
+    _quarantine(con, lake, spec, result)
+    _stage_good_rows(con, lake, spec, result)
+    _write_manifest(con, lake, spec, files, result)
 
 
 def _end_of_day(now: datetime) -> datetime:
