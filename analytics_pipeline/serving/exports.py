@@ -44,16 +44,33 @@ def export(settings: Settings, marts: list[str], fmt: str, out_dir: Path) -> lis
         path.write_text(seed_json(tables) if fmt == "json" else seed_csv(tables))
         return [path]
     names = list(marts) or list(SEED_MARTS)
-    known = warehouse_tables(settings)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise QueryError(f"unknown table(s) {', '.join(unknown)}; exportable: {', '.join(sorted(known))}")
+    require_tables(settings, names)
     paths = []
     for name in names:
         path = out_dir / f"{name}.{fmt}"
         write_table(_read(settings, name), fmt, path)
         paths.append(path)
     return paths
+
+
+class UnknownTable(QueryError):
+    """A name that is not one of the warehouse's tables (the server answers 404)."""
+
+
+def require_tables(settings: Settings, names: list[str]) -> None:
+    """Raise UnknownTable naming every one of ``names`` the warehouse does not have."""
+    known = warehouse_tables(settings)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        listed = ", ".join(repr(n) for n in unknown)
+        raise UnknownTable(f"unknown table{'s' if len(unknown) > 1 else ''} {listed}; "
+                           f"exportable: {', '.join(sorted(known))}")
+
+
+def read_table(settings: Settings, name: str) -> QueryResult:
+    """A whole warehouse table, through the read-only SQL runner; UnknownTable if there is none."""
+    require_tables(settings, [name])
+    return _read(settings, name)
 
 
 def _read(settings: Settings, name: str) -> QueryResult:
