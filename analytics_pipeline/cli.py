@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from analytics_pipeline.dashboards.definition import DashboardDefinitionError
-from analytics_pipeline.serving.exports import FORMATS, json_rows, json_value
+from analytics_pipeline.serving.exports import FORMATS, json_rows
 from analytics_pipeline.settings import Settings, SettingsError, load_settings
 
 
@@ -243,7 +243,7 @@ def _sql(args, settings: Settings) -> int:
         writer.writerow(result.columns)
         writer.writerows(result.rows)
     elif args.format == "json":
-        print(json.dumps(json_rows(result.columns, result.rows), default=json_value, indent=2, allow_nan=False))
+        print(json.dumps(json_rows(result.columns, result.rows), indent=2, allow_nan=False))
     else:
         print(_table(result.columns, result.rows))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import decimal
 import io
 import json
@@ -82,17 +83,28 @@ def _records(result: QueryResult) -> list[dict]:
 
 
 def json_rows(result_columns: list[str], rows: list[tuple]) -> list[dict]:
-    """Rows as JSON-ready dicts: NaN and infinities become null (JSON has no NaN)."""
-    return [{c: (None if isinstance(v, float) and (math.isnan(v) or math.isinf(v)) else v)
-             for c, v in zip(result_columns, row)} for row in rows]
+    """Rows as JSON-ready dicts (see json_value)."""
+    return [{c: json_value(v) for c, v in zip(result_columns, row)} for row in rows]
 
 
 def json_value(value):
-    """Decimals are numbers in JSON; dates and times are ISO-8601 strings."""
+    """A DuckDB value as JSON-ready Python: numbers stay numbers (decimals become floats; NaN and infinities
+    become null, JSON has none), dates and times ISO-8601 text, intervals seconds, lists and structs element
+    by element, anything else its text."""
     if isinstance(value, decimal.Decimal):
-        return float(value)
-    if hasattr(value, "isoformat"):
+        value = float(value)
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
     return str(value)
 
 
@@ -106,7 +118,7 @@ def seed_json(tables: dict[str, QueryResult]) -> str:
         "models": _records(tables["model_costs"]),
         "timeseries": _records(tables["daily_runs"]),
     }
-    return json.dumps(document, default=json_value, indent=2, allow_nan=False)
+    return json.dumps(document, indent=2, allow_nan=False)
 
 
 def seed_csv(tables: dict[str, QueryResult]) -> str:
@@ -136,7 +148,7 @@ def write_table(result: QueryResult, fmt: str, path: Path) -> None:
 def table_bytes(result: QueryResult, fmt: str) -> bytes:
     """A table as JSON (a list of records) or CSV (header row first), UTF-8."""
     if fmt == "json":
-        return json.dumps(_records(result), default=json_value, indent=2, allow_nan=False).encode()
+        return json.dumps(_records(result), indent=2, allow_nan=False).encode()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(result.columns)
