@@ -31,6 +31,17 @@ def register_timeframes(con: duckdb.DuckDBPyConnection) -> None:
         t(timeframe, span)""")
 
 
+def register_session_intent_paths(con: duckdb.DuckDBPyConnection) -> None:
+    """``session_intent_paths``: each session's intents in order, computed in one place for the flow, drop-off and
+    journey tables."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW session_intent_paths AS {conversations_sql('session_intent_paths')}")
+
+
+def register_insight_views(con: duckdb.DuckDBPyConnection) -> None:
+    register_timeframes(con)
+    register_session_intent_paths(con)
+
+
 def pii_scan(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
     """Every stored free-text column of the raw layer, searched for what the redaction removes."""
     text_columns = ["query", "response_summary", "data"]
@@ -61,6 +72,7 @@ lake_tables = [
     *[build_lake_table(TableSpec(
         name=name, layer="processed", group="conversations", deps=[INTENTS, SESSIONS], description=description,
         sql=lambda name=name: conversations_sql(name), fallback_views={"intents": EMPTY_INTENTS},
+        prepare=register_session_intent_paths,
     )) for name, description in [
         ("intent_flows", "Intent sequence per session → frequency, success rate, average completion time."),
         ("next_intent_probabilities", "N-gram intent transitions with probabilities (n = 0, 1, 2) for next-intent guidance."),
@@ -70,7 +82,7 @@ lake_tables = [
     *[build_lake_table(TableSpec(
         name=name, layer="marts", group="conversation_insights", deps=[INTENTS, SESSIONS], description=description,
         sql=lambda name=name: conversations_sql(name, now=_now(), human_cost=load_settings().human_interaction_cost),
-        fallback_views={"intents": EMPTY_INTENTS}, prepare=register_timeframes,
+        fallback_views={"intents": EMPTY_INTENTS}, prepare=register_insight_views,
     )) for name, description in [
         ("conversation_insights", "Conversations, average turns, completion rate, response time, automation rate "
                                   "and cost savings per timeframe (24h/7d/30d/90d) and agent."),
