@@ -6,6 +6,7 @@ from importlib import resources
 import dagster as dg
 import duckdb
 
+from analytics_pipeline.conversations.intents import LOW_CONFIDENCE
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.ingestion.specs.conversations import PII_PATTERNS
 from analytics_pipeline.lake.duck import scalar, sql_literal
@@ -81,7 +82,8 @@ lake_tables = [
     ]],
     *[build_lake_table(TableSpec(
         name=name, layer="marts", group="conversation_insights", deps=[INTENTS, SESSIONS], description=description,
-        sql=lambda name=name: conversations_sql(name, now=_now(), human_cost=load_settings().human_interaction_cost),
+        sql=lambda name=name: conversations_sql(name, now=_now(), human_cost=load_settings().human_interaction_cost,
+                                                 low_confidence=LOW_CONFIDENCE),
         fallback_views={"intents": EMPTY_INTENTS}, prepare=register_insight_views,
     )) for name, description in [
         ("conversation_insights", "Conversations, average turns, completion rate, response time, automation rate "

@@ -7,6 +7,7 @@ import pytest
 
 from analytics_pipeline.cli import main
 from analytics_pipeline.conversations.guidance import NextIntentGuide
+from analytics_pipeline.conversations.intents import LOW_CONFIDENCE
 from analytics_pipeline.runner import run_pipeline
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline_tests.conftest import landing_root
@@ -126,6 +127,10 @@ def test_profiles_and_insights(lake):
     nlu = rows(lake, "SELECT * FROM nlu_insights WHERE timeframe = '7d' AND agent_id = 'all'")
     assert abs(sum(r["share"] for r in nlu) - 1.0) < 1e-9
     assert all(abs(r["fallback_rate"] - 1 / 6) < 1e-9 for r in nlu)
+    confidences = rows(lake, "SELECT intent, confidence FROM intents")  # every query is within the 7 days
+    for r in nlu:  # the low-confidence rate uses the threshold of the intents' own check
+        mine = [c["confidence"] for c in confidences if c["intent"] == r["intent"]]
+        assert r["low_confidence_rate"] == pytest.approx(sum(c < LOW_CONFIDENCE for c in mine) / len(mine))
 
 
 def test_suggest_cli(lake, capsys, monkeypatch):
