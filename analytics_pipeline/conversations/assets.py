@@ -1,7 +1,6 @@
 """Conversation tables (seeds 001, 003) built on the redacted raw layer, and the PII guard."""
 
-from datetime import datetime, timezone
-from importlib import resources
+from functools import partial
 
 import dagster as dg
 import duckdb
@@ -11,7 +10,7 @@ from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.ingestion.specs.conversations import PII_PATTERNS
 from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.settings import load_settings
-from analytics_pipeline.table_assets import TableSpec, build_lake_table
+from analytics_pipeline.table_assets import TableSpec, build_lake_table, package_sql, utc_now
 
 RAW = raw_asset_key("conversations")
 INTENTS = dg.AssetKey("intents")
@@ -21,8 +20,7 @@ EMPTY_INTENTS = ("SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS session_id,
                  "NULL::VARCHAR AS intent, NULL::VARCHAR AS sub_intent, NULL::DOUBLE AS confidence WHERE false")
 
 
-def conversations_sql(name: str, **values) -> str:
-    return resources.files(__package__).joinpath("sql", f"{name}.sql").read_text().format(**values)
+conversations_sql = partial(package_sql, __package__)
 
 
 def register_timeframes(con: duckdb.DuckDBPyConnection) -> None:
@@ -82,7 +80,7 @@ lake_tables = [
     ]],
     *[build_lake_table(TableSpec(
         name=name, layer="marts", group="conversation_insights", deps=[INTENTS, SESSIONS], description=description,
-        sql=lambda name=name: conversations_sql(name, now=_now(), human_cost=load_settings().human_interaction_cost,
+        sql=lambda name=name: conversations_sql(name, now=utc_now(), human_cost=load_settings().human_interaction_cost,
                                                  low_confidence=LOW_CONFIDENCE),
         fallback_views={"intents": EMPTY_INTENTS}, prepare=register_insight_views,
     )) for name, description in [
@@ -93,7 +91,3 @@ lake_tables = [
         ("user_journeys", "Each session's intent path, timing and outcome."),
     ]],
 ]
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
