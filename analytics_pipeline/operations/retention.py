@@ -58,6 +58,19 @@ class RetentionReport:
     def files(self) -> int:
         return sum(len(d.keys) for d in self.deletions)
 
+    @property
+    def bytes(self) -> int:
+        return sum(d.bytes for d in self.deletions)
+
+    @property
+    def rows(self) -> int:
+        return sum(d.rows for d in self.deletions)
+
+    @property
+    def lake_changed(self) -> bool:
+        """Lake files were deleted: the views and whole-lake tables need a rebuild."""
+        return self.applied and any(d.root == "lake" for d in self.deletions)
+
     def rows_for_table(self) -> list[tuple]:
         return [(d.layer, d.source, d.day, len(d.keys), d.bytes, d.rows) for d in self.deletions]
 
