@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from analytics_pipeline.dashboards.definition import DashboardDefinitionError
-from analytics_pipeline.serving.exports import FORMATS, json_rows, json_value
+from analytics_pipeline.serving.exports import FORMATS, json_rows
 from analytics_pipeline.settings import Settings, SettingsError, load_settings
 
 
@@ -24,15 +24,17 @@ class UserError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    settings = None
     try:
-        return args.handler(args, load_settings())
+        settings = load_settings()
+        return args.handler(args, settings)
     except (UserError, SettingsError, DashboardDefinitionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001 - the one place that turns failures into one line
         if not _is_environment_error(err):
             raise
-        print(f"error: {_s3_context(err)}{_one_line(err)}", file=sys.stderr)
+        print(f"error: {_s3_context(err, settings)}{_one_line(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -118,12 +120,11 @@ def _is_environment_error(err: Exception) -> bool:
 _S3_SIGNS = re.compile(r"s3://|endpoint URL|An error occurred \(|\[Errno 121\]|Remote I/O|(Read|Connect) timeout|botocore|s3fs")
 
 
-def _s3_context(err: BaseException) -> str:
+def _s3_context(err: BaseException, settings: Settings | None) -> str:
     """``S3 at <endpoint>: `` when the lake or landing zone is on S3 and the failure came from talking to it."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    settings = load_settings()
-    if not (settings.lake_uri.startswith("s3://") or settings.landing_uri.startswith("s3://")):
+    if settings is None or not (settings.lake_uri.startswith("s3://") or settings.landing_uri.startswith("s3://")):
         return ""
     chain, seen = err, 0
     while chain is not None and seen < 10:
@@ -243,7 +244,7 @@ def _sql(args, settings: Settings) -> int:
         writer.writerow(result.columns)
         writer.writerows(result.rows)
     elif args.format == "json":
-        print(json.dumps(json_rows(result.columns, result.rows), default=json_value, indent=2, allow_nan=False))
+        print(json.dumps(json_rows(result.columns, result.rows), indent=2, allow_nan=False))
     else:
         print(_table(result.columns, result.rows))
     return 0
@@ -255,16 +256,14 @@ def _retention(args, settings: Settings) -> int:
     report = run_operation(settings, "retention_job", "lake_retention", {"apply": args.apply})
     print(f"retention rules: {report.rules} (ANALYTICS_RETENTION); today {report.today} UTC")
     print(_table(("layer", "source", "day", "files", "bytes", "rows"), report.rows_for_table()))
-    totals = (f"{report.files} files, {sum(d.bytes for d in report.deletions):,} bytes, "
-              f"{sum(d.rows for d in report.deletions):,} rows")
+    totals = f"{report.files} files, {report.bytes:,} bytes, {report.rows:,} rows"
     if not report.applied:
         print(f"\ndry run: would delete {totals}; run with --apply to delete")
         return 0
-    refreshed = any(d.root == "lake" for d in report.deletions)
-    if refreshed:
+    if report.lake_changed:
         refresh_lake(settings)
     kept = f"; kept {len(report.kept_changed)} files replaced since listing" if report.kept_changed else ""
-    print(f"\ndeleted {totals}{kept}" + ("; lake tables and views refreshed" if refreshed else ""))
+    print(f"\ndeleted {totals}{kept}" + ("; lake tables and views refreshed" if report.lake_changed else ""))
     return 0
 
 

@@ -6,6 +6,8 @@ Asset SQL sees the lake through the same view names as the warehouse (``claims``
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
 from pathlib import PurePosixPath
 
 import dagster as dg
@@ -22,6 +24,16 @@ from analytics_pipeline.partitions import event_day_partitions
 from analytics_pipeline.sources import SOURCE_SPECS
 
 CheckFn = Callable[[duckdb.DuckDBPyConnection], list[dg.AssetCheckResult]]
+
+
+def package_sql(package: str, name: str, **values) -> str:
+    """The SQL file ``<package>/sql/<name>.sql`` with its ``{placeholders}`` filled in from ``values``."""
+    return resources.files(package).joinpath("sql", f"{name}.sql").read_text().format(**values)
+
+
+def utc_now() -> datetime:
+    """Now in UTC, naive and to the second: the ``{now}`` that time-windowed SQL compares event times with."""
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
 @dataclass(frozen=True)

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import boto3
 import pytest
 
-from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.settings import Settings, load_settings
+from analytics_pipeline_tests.lakes import Lake, built_lake, clear_analytics_env, lake_root, landing_root
 from analytics_pipeline_tests.s3_server import moto_server
+
+__all__ = ["lake_root", "landing_root"]  # imported from here by many test modules
 
 
 @pytest.fixture
 def lake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """ANALYTICS_* pointing at a fresh data dir under tmp_path; DAGSTER_HOME restored afterwards."""
-    for name in [n for n in os.environ if n.startswith("ANALYTICS_")]:
-        monkeypatch.delenv(name)
+    clear_analytics_env(monkeypatch)
     monkeypatch.setenv("ANALYTICS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "data" / "dagster_home"))
     return load_settings()
-
-
-def landing_root(settings: Settings) -> StorageRoot:
-    return StorageRoot(settings.landing_uri, settings.s3_endpoint_url)
-
-
-def lake_root(settings: Settings) -> StorageRoot:
-    return StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
 
 
 @pytest.fixture(scope="session")
@@ -42,8 +34,7 @@ def s3_server():
 def s3_lake_env(s3_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Landing and lake on a fresh bucket of the S3 server; warehouse and DAGSTER_HOME local."""
     bucket = f"lake-{tmp_path.name.lower().replace('_', '-')[-40:]}".strip("-")
-    for name in [n for n in os.environ if n.startswith("ANALYTICS_")]:
-        monkeypatch.delenv(name)
+    clear_analytics_env(monkeypatch)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -57,34 +48,24 @@ def s3_lake_env(s3_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.fixture(scope="session")
-def demo_lake(tmp_path_factory: pytest.TempPathFactory):
-    """A small demo lake built once per session by the real pipeline: (settings, first run's reports)."""
+def built_demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """A small demo lake built once per session by the real pipeline."""
     from analytics_pipeline.demo.claims import claims_landing_files
-    from analytics_pipeline.runner import run_pipeline
 
-    data_dir = tmp_path_factory.mktemp("demo") / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        for name in [n for n in os.environ if n.startswith("ANALYTICS_")]:
-            mp.delenv(name)
-        mp.setenv("ANALYTICS_DATA_DIR", str(data_dir))
-        mp.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))
-        settings = load_settings()
-        landing = landing_root(settings)
-        for name, data in claims_landing_files(days=4, seed=11, claims_per_day=60):
-            landing.write_bytes(data, "claims", name)
-        reports = run_pipeline(settings, progress=lambda _: None)
-    return settings, reports
+    with built_lake(tmp_path_factory, "demo", {"claims": claims_landing_files(days=4, seed=11, claims_per_day=60)}) as lake:
+        return lake
+
+
+@pytest.fixture(scope="session")
+def demo_lake(built_demo_lake: Lake):
+    """The session's demo lake: (settings, first run's reports)."""
+    return built_demo_lake.settings, list(built_demo_lake.reports.values())
 
 
 @pytest.fixture
-def use_demo_lake(demo_lake, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def use_demo_lake(built_demo_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Point the environment at the session's demo lake."""
-    settings, _ = demo_lake
-    for name in [n for n in os.environ if n.startswith("ANALYTICS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("ANALYTICS_DATA_DIR", settings.data_dir)
-    monkeypatch.setenv("DAGSTER_HOME", settings.dagster_home)
-    return settings
+    return built_demo_lake.use(monkeypatch)
 
 
 def claims_report(reports):

@@ -1,16 +1,16 @@
 """Conversation tables (seeds 001, 003) built on the redacted raw layer, and the PII guard."""
 
-from datetime import datetime, timezone
-from importlib import resources
+from functools import partial
 
 import dagster as dg
 import duckdb
 
+from analytics_pipeline.conversations.intents import LOW_CONFIDENCE
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.ingestion.specs.conversations import PII_PATTERNS
 from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.settings import load_settings
-from analytics_pipeline.table_assets import TableSpec, build_lake_table
+from analytics_pipeline.table_assets import TableSpec, build_lake_table, package_sql, utc_now
 
 RAW = raw_asset_key("conversations")
 INTENTS = dg.AssetKey("intents")
@@ -20,8 +20,7 @@ EMPTY_INTENTS = ("SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS session_id,
                  "NULL::VARCHAR AS intent, NULL::VARCHAR AS sub_intent, NULL::DOUBLE AS confidence WHERE false")
 
 
-def conversations_sql(name: str, **values) -> str:
-    return resources.files(__package__).joinpath("sql", f"{name}.sql").read_text().format(**values)
+conversations_sql = partial(package_sql, __package__)
 
 
 def register_timeframes(con: duckdb.DuckDBPyConnection) -> None:
@@ -29,6 +28,17 @@ def register_timeframes(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""CREATE OR REPLACE TEMP VIEW timeframes AS SELECT * FROM (VALUES
         ('24h', INTERVAL 1 DAY), ('7d', INTERVAL 7 DAY), ('30d', INTERVAL 30 DAY), ('90d', INTERVAL 90 DAY))
         t(timeframe, span)""")
+
+
+def register_session_intent_paths(con: duckdb.DuckDBPyConnection) -> None:
+    """``session_intent_paths``: each session's intents in order, computed in one place for the flow, drop-off and
+    journey tables."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW session_intent_paths AS {conversations_sql('session_intent_paths')}")
+
+
+def register_insight_views(con: duckdb.DuckDBPyConnection) -> None:
+    register_timeframes(con)
+    register_session_intent_paths(con)
 
 
 def pii_scan(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
@@ -61,6 +71,7 @@ lake_tables = [
     *[build_lake_table(TableSpec(
         name=name, layer="processed", group="conversations", deps=[INTENTS, SESSIONS], description=description,
         sql=lambda name=name: conversations_sql(name), fallback_views={"intents": EMPTY_INTENTS},
+        prepare=register_session_intent_paths,
     )) for name, description in [
         ("intent_flows", "Intent sequence per session → frequency, success rate, average completion time."),
         ("next_intent_probabilities", "N-gram intent transitions with probabilities (n = 0, 1, 2) for next-intent guidance."),
@@ -69,8 +80,9 @@ lake_tables = [
     ]],
     *[build_lake_table(TableSpec(
         name=name, layer="marts", group="conversation_insights", deps=[INTENTS, SESSIONS], description=description,
-        sql=lambda name=name: conversations_sql(name, now=_now(), human_cost=load_settings().human_interaction_cost),
-        fallback_views={"intents": EMPTY_INTENTS}, prepare=register_timeframes,
+        sql=lambda name=name: conversations_sql(name, now=utc_now(), human_cost=load_settings().human_interaction_cost,
+                                                 low_confidence=LOW_CONFIDENCE),
+        fallback_views={"intents": EMPTY_INTENTS}, prepare=register_insight_views,
     )) for name, description in [
         ("conversation_insights", "Conversations, average turns, completion rate, response time, automation rate "
                                   "and cost savings per timeframe (24h/7d/30d/90d) and agent."),
@@ -79,7 +91,3 @@ lake_tables = [
         ("user_journeys", "Each session's intent path, timing and outcome."),
     ]],
 ]
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from analytics_pipeline.dashboards.definition import Dashboard, Widget
-from analytics_pipeline.dashboards.widgets import WidgetDataError, cell, widget_data
+from analytics_pipeline.dashboards.widgets import WidgetDataError, widget_data
+from analytics_pipeline.serving.exports import json_value
 from analytics_pipeline.serving.sql_runner import QueryError, run_query
 from analytics_pipeline.settings import Settings
 
@@ -63,5 +64,5 @@ def _data_through(settings: Settings, dashboard: Dashboard) -> tuple[str | None,
         rows = run_query(settings, dashboard.data_through_sql).rows
     except QueryError as err:
         return None, str(err)
-    value = cell(rows[0][0]) if rows and rows[0] else None
+    value = json_value(rows[0][0]) if rows and rows[0] else None
     return (None if value is None else str(value)), None

@@ -7,11 +7,8 @@ and falls back to the column order of the query, so a plain ``SELECT label, valu
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import math
-
 from analytics_pipeline.dashboards.definition import Widget
+from analytics_pipeline.serving.exports import json_value
 
 PALETTE = ["#4E79A7", "#F28E2B", "#59A14F", "#E15759", "#76B7B2", "#EDC948", "#B07AA1", "#FF9DA7",
            "#9C755F", "#BAB0AC"]
@@ -21,27 +18,12 @@ class WidgetDataError(ValueError):
     """The query ran but its result does not fit the widget (e.g. a column named in options is missing)."""
 
 
-def cell(value):
-    """A JSON-ready cell: numbers stay numbers (NaN → null), dates and times become ISO-8601 text."""
-    if isinstance(value, decimal.Decimal):
-        value = float(value)
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, (dt.timedelta,)):
-        return value.total_seconds()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
-
-
 def label(name: str, options: dict) -> str:
     return (options.get("labels") or {}).get(name) or name.replace("_", " ").capitalize()
 
 
 def widget_data(widget: Widget, columns: list[str], rows: list[tuple]) -> dict:
-    rows = [tuple(cell(v) for v in row) for row in rows]
+    rows = [tuple(json_value(v) for v in row) for row in rows]
     builder = {"kpi-card": _kpi, "bar-chart": _chart, "line-chart": _chart, "pie-chart": _pie, "table": _table,
                "gauge": _gauge, "heatmap": _heatmap, "budget-bar": _budget}[widget.type]
     return builder(widget, columns, rows)

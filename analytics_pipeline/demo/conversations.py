@@ -38,7 +38,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from analytics_pipeline.demo.sampling import new_id, window_end
+from analytics_pipeline.demo.sampling import new_id, poisson_arrivals, window_end
 
 EVENT_SOURCE = "turbine.assistant"
 AWS_ACCOUNT = "123456789012"
@@ -405,22 +405,16 @@ def _user(rng: random.Random, number: int, site: str, taken: set) -> dict:
             "weight": rng.lognormvariate(0, 0.4)}
 
 
-def _session_starts(rng: random.Random, start: datetime, end: datetime, sessions_per_day: int) -> Iterator[tuple]:
-    """(start time, country) of ordinary sessions: per country a Poisson process over its local working day."""
-    hour = start.replace(minute=0, second=0, microsecond=0)
-    total_weight = sum(LOCAL_HOUR_WEIGHTS)
-    while hour < end:
-        for country, (share, offset, _) in COUNTRIES.items():
-            local = hour + timedelta(hours=offset)
-            weight = DAY_FACTORS[local.weekday()] * LOCAL_HOUR_WEIGHTS[local.hour] / total_weight
-            rate = sessions_per_day * share * weight
-            t = hour + timedelta(seconds=rng.expovariate(rate / 3600))
-            while t < hour + timedelta(hours=1):
-                started = t.replace(microsecond=t.microsecond // 1000 * 1000)
-                if start <= started <= end:
-                    yield started, country
-                t += timedelta(seconds=rng.expovariate(rate / 3600))
-        hour += timedelta(hours=1)
+def _session_starts(rng: random.Random, start: datetime, end: datetime, sessions_per_day: int) -> list[tuple]:
+    """(start time, country) of ordinary sessions in time order: per country a Poisson process over its local
+    working day, to the millisecond."""
+    return sorted(
+        (started, country)
+        for country, (share, offset, _) in COUNTRIES.items()
+        for started in poisson_arrivals(rng, start, end, sessions_per_day * share, DAY_FACTORS, LOCAL_HOUR_WEIGHTS,
+                                        local_time=lambda hour, offset=offset: hour + timedelta(hours=offset),
+                                        precision=timedelta(milliseconds=1))
+    )
 
 
 def _night_shift_starts(rng: random.Random, start: datetime, end: datetime) -> Iterator[datetime]:
@@ -815,7 +809,11 @@ def _file_name(file: dict) -> str:
 
 def conversations_landing_files(days: int = 14, seed: int = 7, end: datetime | None = None,
                                 sessions_per_day: int = 120) -> Iterator[tuple[str, bytes]]:
-    """Yield (relative_file_name, file_bytes) for landing/conversations/. Deterministic for given arguments."""
+    """Yield (relative_file_name, file_bytes) for landing/conversations/. Deterministic for given arguments.
+
+    ``sessions_per_day``: ordinary sessions per day on average (0: none; the night-shift sessions come on top)."""
+    if sessions_per_day < 0:
+        raise ValueError(f"sessions_per_day must be 0 or more, not {sessions_per_day}")
     end = window_end(end)
     start = end - timedelta(days=days)
     rng = random.Random(seed)

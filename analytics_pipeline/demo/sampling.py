@@ -14,9 +14,13 @@ def window_end(end: datetime | None) -> datetime:
 
 def poisson_arrivals(rng: random.Random, start: datetime, end: datetime, per_day: float,
                      day_factors: Sequence[float], hour_weights: Sequence[float],
-                     local_time: Callable[[datetime], datetime] = lambda t: t) -> Iterator[datetime]:
-    """Whole-second arrival times of a Poisson process whose hourly rate follows the local weekday and hour:
-    ``per_day`` × day factor × the hour's share of the day's weight."""
+                     local_time: Callable[[datetime], datetime] = lambda t: t,
+                     precision: timedelta = timedelta(seconds=1)) -> Iterator[datetime]:
+    """Arrival times (cut to ``precision``, at most a second) of a Poisson process whose hourly rate follows the
+    local weekday and hour: ``per_day`` × day factor × the hour's share of the day's weight. 0 per day: none."""
+    if per_day < 0:
+        raise ValueError(f"arrivals per day must be 0 or more, not {per_day}")
+    step = precision // timedelta(microseconds=1)
     hour = start.replace(minute=0, second=0, microsecond=0)
     total_weight = sum(hour_weights)
     while hour < end:
@@ -24,7 +28,7 @@ def poisson_arrivals(rng: random.Random, start: datetime, end: datetime, per_day
         rate = per_day * day_factors[local.weekday()] * hour_weights[local.hour] / total_weight
         t = hour + timedelta(seconds=rng.expovariate(rate / 3600)) if rate > 0 else hour + timedelta(hours=1)
         while t < hour + timedelta(hours=1):
-            arrival = t.replace(microsecond=0)
+            arrival = t.replace(microsecond=t.microsecond // step * step)
             if start <= arrival <= end:
                 yield arrival
             t += timedelta(seconds=rng.expovariate(rate / 3600))

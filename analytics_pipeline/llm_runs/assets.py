@@ -5,8 +5,7 @@ chosen period by re-materializing (backfilling) those days; everything else is s
 rebuilt from it when the lake changes, and daily so that "this month" and the window move on.
 """
 
-from datetime import datetime, timezone
-from importlib import resources
+from functools import partial
 
 import dagster as dg
 import duckdb
@@ -16,7 +15,7 @@ from analytics_pipeline.ingestion.specs.llm_runs import LATEST_RUN_VERSION
 from analytics_pipeline.lake.duck import scalar
 from analytics_pipeline.llm_runs.prices import load_prices, register_prices
 from analytics_pipeline.settings import load_settings
-from analytics_pipeline.table_assets import TableSpec, build_daily_table, build_lake_table
+from analytics_pipeline.table_assets import TableSpec, build_daily_table, build_lake_table, package_sql, utc_now
 
 RAW = raw_asset_key("llm_runs")
 EMPTY_USAGE = ("SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS model, 0::BIGINT AS input_tokens, "
@@ -24,21 +23,16 @@ EMPTY_USAGE = ("SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS model, 0::BIGIN
                "NULL::DOUBLE AS computed_cost, NULL::VARCHAR AS cost_source WHERE false")
 
 
-def llm_sql(name: str, **values) -> str:
-    return resources.files(__package__).joinpath("sql", f"{name}.sql").read_text().format(**values)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+llm_sql = partial(package_sql, __package__)
 
 
 def _summary_sql() -> str:
     budget = load_settings().monthly_budget
-    return llm_sql("run_summary", now=_now(), monthly_budget="NULL" if budget is None else repr(budget))
+    return llm_sql("run_summary", now=utc_now(), monthly_budget="NULL" if budget is None else repr(budget))
 
 
 def _daily_runs_sql() -> str:
-    return llm_sql("daily_runs", today=_now().date().isoformat(),
+    return llm_sql("daily_runs", today=utc_now().date().isoformat(),
                    days=load_settings().timeseries_days)
 
 

@@ -107,7 +107,7 @@ def _retention_job(daily_tables: dict[str, list[str]]) -> dg.JobDefinition:
                        "left empty would fail).")
     def refresh_views(context: dg.OpExecutionContext, report: RetentionReport, lake: LakeResource,
                       warehouse: WarehouseResource):
-        if not report.applied or not any(d.root == "lake" for d in report.deletions):
+        if not report.lake_changed:
             context.log.info("nothing deleted from the lake; views unchanged")
             return
         views = build_warehouse(lake.lake_root(), warehouse.path, warehouse.schema_name, SOURCE_SPECS)
@@ -141,8 +141,8 @@ def _retention_metadata(report: RetentionReport) -> dict:
         "rules": report.rules,
         "today": report.today,
         "files": report.files,
-        "bytes": sum(d.bytes for d in report.deletions),
-        "rows": sum(d.rows for d in report.deletions),
+        "bytes": report.bytes,
+        "rows": report.rows,
         "kept_changed": dg.MetadataValue.json(report.kept_changed),
         "report": _markdown(REPORT_COLUMNS, report.rows_for_table()),
     }

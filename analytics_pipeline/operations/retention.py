@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import duckdb
+
 from analytics_pipeline.ingestion.manifest import file_marker, manifest_rows
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, sql_list
@@ -58,6 +60,19 @@ class RetentionReport:
     def files(self) -> int:
         return sum(len(d.keys) for d in self.deletions)
 
+    @property
+    def bytes(self) -> int:
+        return sum(d.bytes for d in self.deletions)
+
+    @property
+    def rows(self) -> int:
+        return sum(d.rows for d in self.deletions)
+
+    @property
+    def lake_changed(self) -> bool:
+        """Lake files were deleted: the views and whole-lake tables need a rebuild."""
+        return self.applied and any(d.root == "lake" for d in self.deletions)
+
     def rows_for_table(self) -> list[tuple]:
         return [(d.layer, d.source, d.day, len(d.keys), d.bytes, d.rows) for d in self.deletions]
 
@@ -70,16 +85,20 @@ def plan_retention(
     today = today or datetime.now(timezone.utc).date()
     report = RetentionReport(rules=rules.describe(), today=today.isoformat())
     derived: list[StoredFile] | None = None  # every processed and mart file, listed once
-    for source, daily_tables in sources.items():
-        cutoff = {layer: _cutoff(today, rules.days(source, layer)) for layer in RETENTION_LAYERS}
-        if cutoff["raw"]:
-            if derived is None:
-                derived = [f for layer in ("processed", "marts") for f in lake.list_files(layer)]
-            report.deletions += _raw_days(lake, source, daily_tables, derived, cutoff["raw"])
-        if cutoff["errors"]:
-            report.deletions += _quarantine_days(lake, source, cutoff["errors"])
-        if cutoff["landing"]:
-            report.deletions += _landing_days(lake, landing, source, cutoff["landing"])
+    con = connect(lake)  # reads the Parquet footers of every listed day
+    try:
+        for source, daily_tables in sources.items():
+            cutoff = {layer: _cutoff(today, rules.days(source, layer)) for layer in RETENTION_LAYERS}
+            if cutoff["raw"]:
+                if derived is None:
+                    derived = [f for layer in ("processed", "marts") for f in lake.list_files(layer)]
+                report.deletions += _raw_days(con, lake, source, daily_tables, derived, cutoff["raw"])
+            if cutoff["errors"]:
+                report.deletions += _quarantine_days(con, lake, source, cutoff["errors"])
+            if cutoff["landing"]:
+                report.deletions += _landing_days(lake, landing, source, cutoff["landing"])
+    finally:
+        con.close()
     return report
 
 
@@ -115,7 +134,8 @@ def _by_day(files: list[StoredFile], day_of) -> dict[str, list[StoredFile]]:
 
 
 def _raw_days(
-    lake: StorageRoot, source: str, daily_tables: list[str], derived: list[StoredFile], cutoff: str
+    con: duckdb.DuckDBPyConnection, lake: StorageRoot, source: str, daily_tables: list[str],
+    derived: list[StoredFile], cutoff: str,
 ) -> list[Deletion]:
     """The source's raw days before ``cutoff``, and the same days of its daily tables."""
     raw = [("raw", f) for f in lake.list_files(f"raw/{source}")]
@@ -126,14 +146,14 @@ def _raw_days(
         if f.key.endswith(".parquet") and day and day < cutoff:
             grouped[(layer, day)].append(f)
     order = ["raw"] + [f"{layer}/{table}" for table in daily_tables for layer in ("processed", "marts")]
-    return [_parquet_deletion(lake, layer, source, day, files)
+    return [_parquet_deletion(con, lake, layer, source, day, files)
             for (layer, day), files in sorted(grouped.items(), key=lambda item: (order.index(item[0][0]), item[0][1]))]
 
 
-def _quarantine_days(lake: StorageRoot, source: str, cutoff: str) -> list[Deletion]:
+def _quarantine_days(con: duckdb.DuckDBPyConnection, lake: StorageRoot, source: str, cutoff: str) -> list[Deletion]:
     errors = [f for f in lake.list_files(f"errors/{source}") if f.key.endswith(".parquet")]
     return [
-        _parquet_deletion(lake, "errors", source, day, files)
+        _parquet_deletion(con, lake, "errors", source, day, files)
         for day, files in sorted(_by_day(errors, lambda f: file_bucket(f, "day")).items()) if day < cutoff
     ]
 
@@ -151,19 +171,17 @@ def _landing_days(lake: StorageRoot, landing: StorageRoot, source: str, cutoff: 
     ]
 
 
-def _parquet_deletion(lake: StorageRoot, layer: str, source: str, day: str, files: list[StoredFile]) -> Deletion:
+def _parquet_deletion(
+    con: duckdb.DuckDBPyConnection, lake: StorageRoot, layer: str, source: str, day: str, files: list[StoredFile]
+) -> Deletion:
     return Deletion(layer, source, day, tuple((f.key, file_marker(f)) for f in files),
-                    sum(f.size for f in files), _parquet_rows(lake, files))
+                    sum(f.size for f in files), _parquet_rows(con, lake, files))
 
 
-def _parquet_rows(lake: StorageRoot, files: list[StoredFile]) -> int:
+def _parquet_rows(con: duckdb.DuckDBPyConnection, lake: StorageRoot, files: list[StoredFile]) -> int:
     """Rows from the files' footers (no data is read)."""
-    con = connect(lake)
-    try:
-        paths = sql_list([lake.path(f.key) for f in files])
-        rows = con.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata({paths})").fetchall()
-    finally:
-        con.close()
+    paths = sql_list([lake.path(f.key) for f in files])
+    rows = con.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata({paths})").fetchall()
     return int(rows[0][0] or 0)
 
 

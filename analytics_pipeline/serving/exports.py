@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import decimal
 import io
 import json
@@ -44,16 +45,33 @@ def export(settings: Settings, marts: list[str], fmt: str, out_dir: Path) -> lis
         path.write_text(seed_json(tables) if fmt == "json" else seed_csv(tables))
         return [path]
     names = list(marts) or list(SEED_MARTS)
-    known = warehouse_tables(settings)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise QueryError(f"unknown table(s) {', '.join(unknown)}; exportable: {', '.join(sorted(known))}")
+    require_tables(settings, names)
     paths = []
     for name in names:
         path = out_dir / f"{name}.{fmt}"
         write_table(_read(settings, name), fmt, path)
         paths.append(path)
     return paths
+
+
+class UnknownTable(QueryError):
+    """A name that is not one of the warehouse's tables (the server answers 404)."""
+
+
+def require_tables(settings: Settings, names: list[str]) -> None:
+    """Raise UnknownTable naming every one of ``names`` the warehouse does not have."""
+    known = warehouse_tables(settings)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        listed = ", ".join(repr(n) for n in unknown)
+        raise UnknownTable(f"unknown table{'s' if len(unknown) > 1 else ''} {listed}; "
+                           f"exportable: {', '.join(sorted(known))}")
+
+
+def read_table(settings: Settings, name: str) -> QueryResult:
+    """A whole warehouse table, through the read-only SQL runner; UnknownTable if there is none."""
+    require_tables(settings, [name])
+    return _read(settings, name)
 
 
 def _read(settings: Settings, name: str) -> QueryResult:
@@ -65,17 +83,28 @@ def _records(result: QueryResult) -> list[dict]:
 
 
 def json_rows(result_columns: list[str], rows: list[tuple]) -> list[dict]:
-    """Rows as JSON-ready dicts: NaN and infinities become null (JSON has no NaN)."""
-    return [{c: (None if isinstance(v, float) and (math.isnan(v) or math.isinf(v)) else v)
-             for c, v in zip(result_columns, row)} for row in rows]
+    """Rows as JSON-ready dicts (see json_value)."""
+    return [{c: json_value(v) for c, v in zip(result_columns, row)} for row in rows]
 
 
 def json_value(value):
-    """Decimals are numbers in JSON; dates and times are ISO-8601 strings."""
+    """A DuckDB value as JSON-ready Python: numbers stay numbers (decimals become floats; NaN and infinities
+    become null, JSON has none), dates and times ISO-8601 text, intervals seconds, lists and structs element
+    by element, anything else its text."""
     if isinstance(value, decimal.Decimal):
-        return float(value)
-    if hasattr(value, "isoformat"):
+        value = float(value)
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
     return str(value)
 
 
@@ -89,7 +118,7 @@ def seed_json(tables: dict[str, QueryResult]) -> str:
         "models": _records(tables["model_costs"]),
         "timeseries": _records(tables["daily_runs"]),
     }
-    return json.dumps(document, default=json_value, indent=2, allow_nan=False)
+    return json.dumps(document, indent=2, allow_nan=False)
 
 
 def seed_csv(tables: dict[str, QueryResult]) -> str:
@@ -119,7 +148,7 @@ def write_table(result: QueryResult, fmt: str, path: Path) -> None:
 def table_bytes(result: QueryResult, fmt: str) -> bytes:
     """A table as JSON (a list of records) or CSV (header row first), UTF-8."""
     if fmt == "json":
-        return json.dumps(_records(result), default=json_value, indent=2, allow_nan=False).encode()
+        return json.dumps(_records(result), indent=2, allow_nan=False).encode()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(result.columns)

@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from analytics_pipeline.dashboards.render import render_index
 from analytics_pipeline.dashboards.site import site_dir
-from analytics_pipeline.serving.exports import table_bytes
-from analytics_pipeline.serving.sql_runner import QueryError, run_query, warehouse_tables
+from analytics_pipeline.serving.exports import UnknownTable, read_table, table_bytes
+from analytics_pipeline.serving.sql_runner import QueryError
 from analytics_pipeline.settings import Settings
 
 JSON, HTML = "application/json", "text/html; charset=utf-8"
@@ -140,9 +140,9 @@ class DashboardHandler(BaseHTTPRequestHandler):
         if fmt not in ("csv", "json") or not mart:
             return self._error(404, f"exports are /api/v1/export/<table>.csv or .json, not {name!r}")
         try:
-            if mart not in warehouse_tables(self.settings):
-                return self._error(404, f"unknown table {mart!r}")
-            body = table_bytes(run_query(self.settings, f'SELECT * FROM "{mart}"'), fmt)
+            body = table_bytes(read_table(self.settings, mart), fmt)
+        except UnknownTable as err:
+            return self._error(404, str(err))
         except QueryError as err:
             return self._error(503, str(err))
         content_type = "text/csv; charset=utf-8" if fmt == "csv" else JSON

@@ -1,6 +1,9 @@
 """The demo conversations through the whole pipeline: counts reconcile, every intent appears, no PII is stored."""
 
 import gzip
+import json
+
+import pytest
 
 from analytics_pipeline.demo.conversations import conversations_landing_files
 from analytics_pipeline.runner import run_pipeline
@@ -27,3 +30,23 @@ def test_demo_conversations(lake_env, monkeypatch):
     lake = lake_root(lake_env)
     stored = b"".join(lake.read_bytes(f.key) for f in lake.list_files("") if f.key.endswith(".parquet"))
     assert emails and not any(e.encode() in stored for e in emails)
+
+
+def test_demo_with_no_ordinary_sessions_holds_only_the_night_shifts():
+    first_seen: dict[str, str] = {}  # session → its first event time (UTC, ISO)
+    for name, data in conversations_landing_files(days=4, seed=5, sessions_per_day=0):
+        text = (gzip.decompress(data) if name.endswith(".gz") else data).decode()
+        for line in text.splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:  # the producer's deliberately damaged lines
+                continue
+            session = event.get("session_id") or event.get("detail", {}).get("session_id")
+            at = event.get("timestamp") or event["time"]
+            if session:
+                first_seen[session] = min(first_seen.get(session, at), at)
+    assert 1 <= len(first_seen) <= 5  # at most one night-shift session a night
+    assert all("23:35" <= at[11:16] <= "23:55" for at in first_seen.values())
+
+    with pytest.raises(ValueError, match="sessions_per_day must be 0 or more, not -1"):
+        next(conversations_landing_files(days=1, sessions_per_day=-1))

@@ -7,9 +7,9 @@ import pytest
 
 from analytics_pipeline.cli import main
 from analytics_pipeline.conversations.guidance import NextIntentGuide
-from analytics_pipeline.runner import run_pipeline
+from analytics_pipeline.conversations.intents import LOW_CONFIDENCE
 from analytics_pipeline.serving.sql_runner import run_query
-from analytics_pipeline_tests.conftest import landing_root
+from analytics_pipeline_tests.lakes import built_lake, landing_root
 
 NOW = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 YESTERDAY = (NOW - timedelta(days=2)).replace(hour=23, minute=50, second=0)  # two nights ago
@@ -31,40 +31,33 @@ def event(event_id, kind, session, user, at: datetime, **fields):
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    data = tmp_path_factory.mktemp("conv") / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ANALYTICS_DATA_DIR", str(data))
-        mp.setenv("DAGSTER_HOME", str(data / "dagster_home"))
-        mp.setenv("ANALYTICS_PSEUDONYM_KEY", "k" * 40)
-        from analytics_pipeline.settings import load_settings
-
-        settings = load_settings()
-        t = YESTERDAY
-        events = [
-            # s1 spans midnight: troubleshooting > procedure > documentation, resolved
-            event("s1-0", "session_started", "s1", "user-1", t),
-            turn("s1-1", "s1", "user-1", TROUBLE, t + timedelta(minutes=1)),
-            turn("s1-2", "s1", "user-1", PROCEDURE, t + timedelta(minutes=12)),
-            turn("s1-3", "s1", "user-1", DOCS, t + timedelta(minutes=20)),
-            event("s1-4", "session_ended", "s1", "user-1", t + timedelta(minutes=25), data={"resolved": True}),
-            # s2: single turn, then escalated to a human
-            turn("s2-1", "s2", "user-1", TROUBLE, NOW - timedelta(hours=3)),
-            event("s2-2", "escalated_to_human", "s2", "user-1", NOW - timedelta(hours=3, minutes=-2)),
-            # s3: an empty session (started, never asked anything)
-            event("s3-0", "session_started", "s3", "user-2", NOW - timedelta(hours=2)),
-            # s4: an off-topic query, then the user walks away and the platform ends the idle session
-            turn("s4-1", "s4", "user-2", "what's the weather like in Aberdeen tomorrow", NOW - timedelta(hours=1)),
-            event("s4-2", "session_ended", "s4", "user-2", NOW - timedelta(minutes=30),
-                  data={"reason": "timeout", "resolved": False}),
-        ]
-        landing = landing_root(settings)
-        landing.write_bytes(("\n".join(json.dumps(e) for e in events[:-1]) + "\n").encode(), "conversations", "a.jsonl")
-        run_pipeline(settings, progress=lambda _: None)
+    t = YESTERDAY
+    events = [
+        # s1 spans midnight: troubleshooting > procedure > documentation, resolved
+        event("s1-0", "session_started", "s1", "user-1", t),
+        turn("s1-1", "s1", "user-1", TROUBLE, t + timedelta(minutes=1)),
+        turn("s1-2", "s1", "user-1", PROCEDURE, t + timedelta(minutes=12)),
+        turn("s1-3", "s1", "user-1", DOCS, t + timedelta(minutes=20)),
+        event("s1-4", "session_ended", "s1", "user-1", t + timedelta(minutes=25), data={"resolved": True}),
+        # s2: single turn, then escalated to a human
+        turn("s2-1", "s2", "user-1", TROUBLE, NOW - timedelta(hours=3)),
+        event("s2-2", "escalated_to_human", "s2", "user-1", NOW - timedelta(hours=3, minutes=-2)),
+        # s3: an empty session (started, never asked anything)
+        event("s3-0", "session_started", "s3", "user-2", NOW - timedelta(hours=2)),
+        # s4: an off-topic query, then the user walks away and the platform ends the idle session
+        turn("s4-1", "s4", "user-2", "what's the weather like in Aberdeen tomorrow", NOW - timedelta(hours=1)),
+        event("s4-2", "session_ended", "s4", "user-2", NOW - timedelta(minutes=30),
+              data={"reason": "timeout", "resolved": False}),
+    ]
+    first = ("\n".join(json.dumps(e) for e in events[:-1]) + "\n").encode()
+    with built_lake(tmp_path_factory, "conv", {"conversations": [("a.jsonl", first)]},
+                    ANALYTICS_PSEUDONYM_KEY="k" * 40) as lake:
         # a late event of yesterday's session, in a later file
         late = turn("s1-late", "s1", "user-1", PROCEDURE, t + timedelta(minutes=5))
-        landing.write_bytes((json.dumps(events[-1]) + "\n" + json.dumps(late) + "\n").encode(), "conversations", "b.jsonl")
-        run_pipeline(settings, progress=lambda _: None)
-        yield settings
+        landing_root(lake.settings).write_bytes((json.dumps(events[-1]) + "\n" + json.dumps(late) + "\n").encode(),
+                                                "conversations", "b.jsonl")
+        lake.refresh()
+        yield lake.settings
 
 
 def rows(settings, sql):
@@ -126,6 +119,10 @@ def test_profiles_and_insights(lake):
     nlu = rows(lake, "SELECT * FROM nlu_insights WHERE timeframe = '7d' AND agent_id = 'all'")
     assert abs(sum(r["share"] for r in nlu) - 1.0) < 1e-9
     assert all(abs(r["fallback_rate"] - 1 / 6) < 1e-9 for r in nlu)
+    confidences = rows(lake, "SELECT intent, confidence FROM intents")  # every query is within the 7 days
+    for r in nlu:  # the low-confidence rate uses the threshold of the intents' own check
+        mine = [c["confidence"] for c in confidences if c["intent"] == r["intent"]]
+        assert r["low_confidence_rate"] == pytest.approx(sum(c < LOW_CONFIDENCE for c in mine) / len(mine))
 
 
 def test_suggest_cli(lake, capsys, monkeypatch):

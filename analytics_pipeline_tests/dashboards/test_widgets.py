@@ -41,3 +41,21 @@ def _doc(widget: Widget, data: dict) -> dict:
     return {"id": "d", "title": "D", "audience": "A", "category": "C", "description": "", "status": "ready",
             "generated_at": "2026-01-01T00:00:00+00:00", "data_through": None, "generation_ms": 1.0,
             "widget_count": 1, "widgets_failed": 0, "tables": [], "widgets": [_entry(widget, data)]}
+
+
+def test_duckdb_values_become_json_the_same_way_in_widgets_and_exports():
+    """One conversion for widget cells and exports: DuckDB's own values, NaN nested in a list included."""
+    import duckdb
+
+    from analytics_pipeline.serving.exports import json_rows
+
+    con = duckdb.connect()
+    result = con.execute("SELECT 1.25::DECIMAL(9, 2) AS d, 'nan'::DOUBLE AS n, DATE '2026-11-21' AS day, "
+                         "TIMESTAMP '2026-11-21 06:52:08' AS ts, INTERVAL 90 SECOND AS took, "
+                         "[1.5, 'inf'::DOUBLE] AS xs, {'k': 2} AS s")
+    columns, rows = [c[0] for c in result.description], result.fetchall()
+    expected = {"d": 1.25, "n": None, "day": "2026-11-21", "ts": "2026-11-21T06:52:08", "took": 90.0,
+                "xs": [1.5, None], "s": {"k": 2}}
+    assert json_rows(columns, rows) == [expected]
+    table = widget_data(Widget(id="t", title="T", type="table", sql="SELECT 1"), columns, rows)
+    assert table["rows"] == [list(expected.values())]

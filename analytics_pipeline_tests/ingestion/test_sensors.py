@@ -21,15 +21,14 @@ from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.ingestion.cursor import RequestCursor
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import Settings
-from analytics_pipeline_tests.conftest import lake_root, landing_root
 from analytics_pipeline_tests.conftest import claims_report
+from analytics_pipeline_tests.lakes import QUIET, lake_root, landing_root
 from analytics_pipeline_tests.records import epoch, image, insert, jsonl, stream_record
 
 LANDING_SENSOR = "claims_landing_sensor"
 STAGED_DAYS_SENSOR = "claims_staged_days_sensor"
 INGEST_JOB = "claims_ingest_job"
 DAILY_JOB = "claims_daily_job"
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _days_ago(n: int) -> str:

@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from analytics_pipeline.cli import main
+from analytics_pipeline_tests.lakes import built_lake
 from analytics_pipeline_tests.llm_runs.test_llm_marts import (
-    PRICES_FILE, TODAY, ago, approx, at, built_lake, jsonl, latest_check_evaluations, load_price_table, one,
+    PRICES_FILE, SOURCE, TODAY, ago, approx, at, jsonl, latest_check_evaluations, load_price_table, one,
     reference_run, rows,
 )
 
@@ -79,7 +80,7 @@ def number(cell: str) -> float | None:
 @pytest.fixture(scope="module")
 def built_empty_lake(tmp_path_factory):
     """run_pipeline over an empty landing zone: no LLM files at all."""
-    with built_lake(tmp_path_factory, "empty_llm", [], ANALYTICS_TIMESERIES_DAYS=EMPTY_DAYS) as lake:
+    with built_lake(tmp_path_factory, "empty_llm", {}, ANALYTICS_TIMESERIES_DAYS=EMPTY_DAYS) as lake:
         yield lake
 
 
@@ -207,7 +208,7 @@ NEW_MINI_PRICE = {"model": "gpt-4o-mini", "effective_from": ago(2).isoformat(), 
 @pytest.fixture(scope="module")
 def built_price_lake(tmp_path_factory):
     files = [("runs.jsonl", jsonl(*PRICE_RUNS)), ("jobs.jsonl", jsonl(*PRICE_JOBS))]
-    with built_lake(tmp_path_factory, "prices", files, ANALYTICS_TIMESERIES_DAYS=7,
+    with built_lake(tmp_path_factory, "prices", {SOURCE: files}, ANALYTICS_TIMESERIES_DAYS=7,
                     ANALYTICS_MONTHLY_BUDGET="none") as lake:
         yield lake
 

@@ -16,10 +16,8 @@ previous month" is yesterday) still holds.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -29,10 +27,9 @@ import dagster as dg
 import pytest
 
 import analytics_pipeline.llm_runs as llm_runs_package
-from analytics_pipeline.runner import SourceReport, run_pipeline
 from analytics_pipeline.serving.sql_runner import run_query
-from analytics_pipeline.settings import Settings, load_settings
-from analytics_pipeline_tests.conftest import landing_root
+from analytics_pipeline.settings import Settings
+from analytics_pipeline_tests.lakes import built_lake, utc_now
 
 PRICES_FILE = Path(llm_runs_package.__file__).with_name("model_prices.json")
 SOURCE = "llm_runs"
@@ -45,10 +42,6 @@ def approx(value):
 # --------------------------------------------------------------------------------------------------
 # Dates (UTC) and record builders
 # --------------------------------------------------------------------------------------------------
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
 
 TODAY = utc_now().date()
 YESTERDAY = TODAY - timedelta(days=1)
@@ -74,60 +67,8 @@ def parse_time(text: str) -> datetime:
 
 
 # --------------------------------------------------------------------------------------------------
-# Lakes
+# Queries
 # --------------------------------------------------------------------------------------------------
-
-@dataclass
-class Lake:
-    settings: Settings
-    env: pytest.MonkeyPatch
-    variables: dict[str, str]  # the environment the lake was built (and last refreshed) with
-    reports: dict[str, SourceReport]
-    started: datetime
-    finished: datetime
-
-    def refresh(self, **env) -> None:
-        """Change ANALYTICS_* settings and bring the lake up to date again (no new files: a refresh)."""
-        for name, value in env.items():
-            self.env.setenv(name, str(value))
-            self.variables[name] = str(value)
-        self.settings = load_settings()
-        self.started = utc_now()
-        run_pipeline(self.settings, progress=lambda _: None)
-        self.finished = utc_now()
-
-    def use(self, monkeypatch: pytest.MonkeyPatch) -> Settings:
-        """Point the environment at this lake for one test (the CLI reads it), whatever else is set up."""
-        for variable in [n for n in os.environ if n.startswith("ANALYTICS_")]:
-            monkeypatch.delenv(variable)
-        for variable, value in self.variables.items():
-            monkeypatch.setenv(variable, value)
-        return self.settings
-
-
-@contextlib.contextmanager
-def built_lake(tmp_path_factory: pytest.TempPathFactory, name: str, files, **env):
-    """A fresh data dir with ``files`` in the landing zone, brought up to date by ``run_pipeline``.
-
-    The environment (ANALYTICS_*, DAGSTER_HOME) stays pointed at the lake until the context exits.
-    """
-    data_dir = tmp_path_factory.mktemp(name) / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        for variable in [n for n in os.environ if n.startswith("ANALYTICS_")]:
-            mp.delenv(variable)
-        variables = {"ANALYTICS_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home"),
-                     **{k: str(v) for k, v in env.items()}}
-        for variable, value in variables.items():
-            mp.setenv(variable, value)
-        settings = load_settings()
-        landing = landing_root(settings)
-        for entry in files:  # (name, bytes) under landing/llm_runs/, or (source, name, bytes)
-            source, file_name, data = entry if len(entry) == 3 else (SOURCE, *entry)
-            landing.write_bytes(data, source, file_name)
-        started = utc_now()
-        reports = {r.source: r for r in run_pipeline(settings, progress=lambda _: None)}
-        yield Lake(settings, mp, variables, reports, started, utc_now())
-
 
 def rows(settings: Settings, sql: str) -> list[dict]:
     result = run_query(settings, sql)
@@ -501,7 +442,7 @@ HAND_RECORDS = 5 + 5 + 4 + len(ALL_SNAPSHOTS)
 
 @pytest.fixture(scope="module")
 def hand_lake(tmp_path_factory):
-    with built_lake(tmp_path_factory, "hand", HAND_FILES, ANALYTICS_TIMESERIES_DAYS=HAND_DAYS,
+    with built_lake(tmp_path_factory, "hand", {SOURCE: HAND_FILES}, ANALYTICS_TIMESERIES_DAYS=HAND_DAYS,
                     ANALYTICS_MONTHLY_BUDGET=HAND_BUDGET) as lake:
         yield lake
 
@@ -710,7 +651,7 @@ def checks_lake(tmp_path_factory):
     """The check evaluations and run_summary after the build and three refreshes under other settings."""
     steps = {}
     files = [("checks/runs.jsonl", jsonl(SPIKE_SMALL, SPIKE_BIG))]
-    with built_lake(tmp_path_factory, "checks", files, ANALYTICS_MONTHLY_BUDGET=budget_for(0.75),
+    with built_lake(tmp_path_factory, "checks", {SOURCE: files}, ANALYTICS_MONTHLY_BUDGET=budget_for(0.75),
                     ANALYTICS_TIMESERIES_DAYS=3) as lake:
         steps["75%"] = latest_check_evaluations(), one(lake.settings, "SELECT * FROM run_summary")
         lake.refresh(ANALYTICS_MONTHLY_BUDGET=budget_for(0.95), ANALYTICS_COST_SPIKE_FACTOR=20,
@@ -800,7 +741,7 @@ def demo_files() -> list[tuple[str, bytes]]:
 @pytest.fixture(scope="module")
 def demo_llm_lake(tmp_path_factory):
     files = demo_files()
-    with built_lake(tmp_path_factory, "demo_llm", files, ANALYTICS_TIMESERIES_DAYS=DEMO_DAYS) as lake:
+    with built_lake(tmp_path_factory, "demo_llm", {SOURCE: files}, ANALYTICS_TIMESERIES_DAYS=DEMO_DAYS) as lake:
         yield lake, files
 
 

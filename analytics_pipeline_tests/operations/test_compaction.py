@@ -22,7 +22,6 @@ from analytics_pipeline_tests.conftest import lake_root, landing_root
 from analytics_pipeline_tests.lake_state import rows_digest
 from analytics_pipeline_tests.records import insert, jsonl
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DAYS = [(datetime.now(UTC).date() - timedelta(days=n)).isoformat() for n in (40, 3, 2)]
 VIEWS = ["claims", "ingest_errors", "ingested_files"]
 
@@ -56,11 +55,8 @@ def _files(settings, layer: str) -> list[str]:
     return [f.key.rsplit("/", 1)[-1] for f in lake_root(settings).list_files(f"{layer}/claims")]
 
 
-def _compact_job(defs, instance, min_files: int = 2):
-    result = defs.resolve_job_def("compaction_job").execute_in_process(
-        instance=instance, run_config={"ops": {"lake_compaction": {"config": {"min_files": min_files}}}, **QUIET})
-    assert result.success
-    return result.output_for_node("lake_compaction")
+def _compact_job(settings, min_files: int = 2):
+    return runner.run_operation(settings, "compaction_job", "lake_compaction", {"min_files": min_files})
 
 
 def test_compaction_keeps_query_results_and_the_sensor_quiet(lake_env, capsys):
@@ -72,7 +68,7 @@ def test_compaction_keeps_query_results_and_the_sensor_quiet(lake_env, capsys):
     assert len(_files(lake_env, "errors")) == 5 and len(_files(lake_env, "manifests")) == 5
     defs, instance = build_definitions(), runner.dagster_instance(lake_env)
 
-    results = _compact_job(defs, instance)
+    results = _compact_job(lake_env)
 
     assert {(r.layer, r.files_in, r.rows_out) for r in results} == {("errors", 5, 5), ("manifests", 5, 5)}
     assert [name.startswith("compacted-") for name in _files(lake_env, "errors") + _files(lake_env, "manifests")] == [
@@ -82,7 +78,7 @@ def test_compaction_keeps_query_results_and_the_sensor_quiet(lake_env, capsys):
     tick = sensor(dg.build_sensor_context(instance=instance, definitions=defs, sensor_name=sensor.name,
                                           resources=defs.resources))
     assert not tick.run_requests and "no new files" in tick.skip_reason.skip_message
-    assert _compact_job(defs, instance) == []  # nothing small left to compact
+    assert _compact_job(lake_env) == []  # nothing small left to compact
     capsys.readouterr()
     assert main(["compact"]) == 0  # the CLI runs the same job
     assert "compacted 0 files into 0" in capsys.readouterr().out
@@ -127,17 +123,14 @@ def test_compaction_and_retention_on_s3(s3_lake_env, monkeypatch):
         _ingest(s3_lake_env, n, DAYS[0] if n == 0 else DAYS[2])
     _merge_and_serve(s3_lake_env)
     before = _fingerprints(s3_lake_env)
-    defs, instance = build_definitions(), runner.dagster_instance(s3_lake_env)
 
-    assert {(r.layer, r.files_in) for r in _compact_job(defs, instance)} == {("errors", 3), ("manifests", 3)}
+    assert {(r.layer, r.files_in) for r in _compact_job(s3_lake_env)} == {("errors", 3), ("manifests", 3)}
     assert _fingerprints(s3_lake_env) == before
     assert not pending_files(lake_root(s3_lake_env), landing_root(s3_lake_env), "claims")
 
     monkeypatch.setenv("ANALYTICS_RETENTION", "raw=30")
     settings = load_settings()
-    result = defs.resolve_job_def("retention_job").execute_in_process(
-        instance=instance, run_config={"ops": {"lake_retention": {"config": {"apply": True}}}, **QUIET})
-    report = result.output_for_node("lake_retention")
+    report = runner.run_operation(settings, "retention_job", "lake_retention", {"apply": True})
     assert [(d.layer, d.day, d.rows) for d in report.deletions] == [("raw", DAYS[0], 3)] and report.applied
     assert not lake_root(settings).exists(f"raw/claims/event_date={DAYS[0]}/part-0.parquet")
     assert run_query(settings, "SELECT count(*) FROM claims").rows[0][0] == before["claims"][0] - 3

@@ -18,10 +18,9 @@ from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.serving.warehouse import build_warehouse
 from analytics_pipeline.settings import SettingsError, load_settings
 from analytics_pipeline.sources import SOURCE_SPECS
-from analytics_pipeline_tests.conftest import lake_root, landing_root
+from analytics_pipeline_tests.lakes import QUIET, lake_root, landing_root
 from analytics_pipeline_tests.records import insert, jsonl
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 TODAY = datetime.now(UTC).date()
 OLD_DAY, NEW_DAY = (TODAY - timedelta(days=40)).isoformat(), (TODAY - timedelta(days=2)).isoformat()
 OLD_MTIME = time.time() - 40 * 86400

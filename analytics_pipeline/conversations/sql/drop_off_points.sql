@@ -1,14 +1,10 @@
 -- Where conversations are abandoned (seed 003): sessions neither resolved nor escalated (conversation_sessions.dropped),
 -- by the intent of their last query and the turn they stopped at, per timeframe and agent.
-WITH last_intent AS (
-    SELECT session_id, last(intent ORDER BY event_time, event_id) AS last_intent, count(*) AS queries
-    FROM intents GROUP BY session_id
-),
-dropped AS (
+WITH dropped AS (
     SELECT t.timeframe, s.agent_id, coalesce(l.last_intent, '(no query)') AS last_intent, s.turns
     FROM timeframes t
     JOIN conversation_sessions s ON s.started_at > TIMESTAMP '{now}' - t.span AND s.started_at <= TIMESTAMP '{now}'
-    LEFT JOIN last_intent l USING (session_id)
+    LEFT JOIN session_intent_paths l USING (session_id)
     WHERE s.dropped
 )
 SELECT timeframe, CASE WHEN grouping(agent_id) = 1 THEN 'all' ELSE coalesce(agent_id, '(none)') END AS agent_id, last_intent, count(*) AS dropped_sessions,

@@ -1,5 +1,5 @@
 -- NLU metrics (seed 003) per timeframe and agent ('all' = every agent, '(none)' = no agent): per intent the number of
--- queries and their share, average confidence, the rate below 0.7 confidence, and the fallback rate.
+-- queries and their share, average confidence, the rate below {low_confidence} confidence (intents.LOW_CONFIDENCE), and the fallback rate.
 WITH windowed AS (
     SELECT t.timeframe, i.* FROM timeframes t
     JOIN intents i ON i.event_time > TIMESTAMP '{now}' - t.span AND i.event_time <= TIMESTAMP '{now}'
@@ -7,7 +7,7 @@ WITH windowed AS (
 per_intent AS (
     SELECT timeframe, CASE WHEN grouping(agent_id) = 1 THEN 'all' ELSE coalesce(agent_id, '(none)') END AS agent_id, intent,
            count(*) AS queries, avg(confidence) AS avg_confidence,
-           avg((confidence < 0.7)::INTEGER) AS low_confidence_rate
+           avg((confidence < {low_confidence})::INTEGER) AS low_confidence_rate
     FROM windowed
     GROUP BY GROUPING SETS ((timeframe, agent_id, intent), (timeframe, intent))
 )

@@ -1,14 +1,10 @@
 -- Weekly: the commonest dead ends (the last intent of sessions that ended unresolved) and the shortest
 -- observed path to resolution from each starting intent.
-WITH per_session AS (
-    SELECT i.session_id, date_trunc('week', min(i.event_time)) AS week,
-           string_agg(i.intent, ' > ' ORDER BY i.event_time, i.event_id) AS flow,
-           first(i.intent ORDER BY i.event_time, i.event_id) AS first_intent,
-           last(i.intent ORDER BY i.event_time, i.event_id) AS last_intent,
-           count(*) AS steps
-    FROM intents i GROUP BY i.session_id
+WITH sessions AS (
+    SELECT date_trunc('week', p.first_query_at) AS week, p.intent_path AS flow, p.first_intent, p.last_intent, p.steps,
+           s.resolved, s.escalated
+    FROM session_intent_paths p JOIN conversation_sessions s USING (session_id)
 ),
-sessions AS (SELECT p.*, s.resolved, s.escalated FROM per_session p JOIN conversation_sessions s USING (session_id)),
 dead_ends AS (
     SELECT week, 'dead_end' AS finding, last_intent AS intent, NULL AS flow, count(*) AS sessions, NULL::BIGINT AS steps
     FROM sessions WHERE NOT resolved GROUP BY week, last_intent
