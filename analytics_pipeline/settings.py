@@ -18,6 +18,7 @@ DEFAULT_PARTITIONS_START = "2024-01-01"
 DEFAULT_FRESHNESS_HOURS = 26.0
 DEFAULT_QUERY_TIMEOUT_SECONDS = 30.0
 DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
+DEFAULT_S3_MAX_RETRIES = 5
 _SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
 # The landing sources (their specs live in analytics_pipeline.sources; a test keeps the two in step).
 SOURCE_NAMES = ("claims", "llm_runs", "conversations")
@@ -70,6 +71,7 @@ class Settings:
     dashboards_dir: str = ""  # users' own dashboard YAML files
     query_timeout_seconds: float = DEFAULT_QUERY_TIMEOUT_SECONDS  # SQL runner: a query is interrupted after this
     query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT  # SQL runner: DuckDB memory_limit of a query's connection
+    s3_max_retries: int = DEFAULT_S3_MAX_RETRIES  # retries of a failed S3 call (read by lake.storage)
 
     @property
     def warehouse_path(self) -> str:
@@ -106,7 +108,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         query_timeout_seconds=_number(env, "ANALYTICS_QUERY_TIMEOUT_SECONDS", str(DEFAULT_QUERY_TIMEOUT_SECONDS),
                                       float, minimum=0.001),
         query_memory_limit=_size(env, "ANALYTICS_QUERY_MEMORY_LIMIT", DEFAULT_QUERY_MEMORY_LIMIT),
+        s3_max_retries=s3_max_retries(env),
     )
+
+
+def s3_max_retries(environ: dict[str, str] | None = None) -> int:
+    """``ANALYTICS_S3_MAX_RETRIES``: how often a failed S3 call (5xx, throttling, a refused or dropped
+    connection) is retried, with exponential backoff, before it fails; 0 does not retry."""
+    env = os.environ if environ is None else environ
+    return _number(env, "ANALYTICS_S3_MAX_RETRIES", str(DEFAULT_S3_MAX_RETRIES), int, minimum=0)
 
 
 class SettingsError(ValueError):

@@ -18,7 +18,7 @@ from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.tables import register_raw_day, row_count, write_table
-from analytics_pipeline.lake.views import register_lake_views
+from analytics_pipeline.lake.views import register_lake_views, views_read
 from analytics_pipeline.metadata import markdown_bars, markdown_table
 from analytics_pipeline.partitions import event_day_partitions
 from analytics_pipeline.sources import SOURCE_SPECS
@@ -44,7 +44,9 @@ class TableSpec:
     layer: str
     group: str
     description: str
-    sql: Callable[..., str]  # called with day=... for daily tables, with no argument otherwise
+    # Called with day=... for daily tables, with no argument otherwise. A whole-lake table gets the lake
+    # views this SQL reads; its checks may read those and result_rows.
+    sql: Callable[..., str]
     deps: list[dg.AssetKey] = field(default_factory=list)
     check_specs: list[dg.AssetCheckSpec] = field(default_factory=list)
     checks: CheckFn | None = None  # evaluated over result_rows after the write
@@ -108,9 +110,10 @@ def build_lake_table(table: TableSpec) -> dg.AssetsDefinition:
         root = lake.lake_root()
         con = connect(root)
         try:
-            register_lake_views(con, root, SOURCE_SPECS)
+            sql = table.sql()
+            register_lake_views(con, root, SOURCE_SPECS, only=views_read(sql))
             table.prepare_connection(con)
-            rows = write_table(con, root, table.sql(), table.layer, table.name)
+            rows = write_table(con, root, sql, table.layer, table.name)
             yield dg.MaterializeResult(metadata=_metadata(con, table, rows))
             yield from (table.checks(con) if table.checks else [])
         finally:

@@ -66,7 +66,8 @@ def run_env(settings: Settings) -> dict[str, str]:
     env.update(ANALYTICS_DATA_DIR=settings.data_dir, DAGSTER_HOME=settings.dagster_home)
     if settings.lake_uri.startswith("s3://"):
         env.update(ANALYTICS_LAKE_URI=settings.lake_uri, ANALYTICS_LANDING_URI=settings.landing_uri,
-                   ANALYTICS_S3_ENDPOINT_URL=settings.s3_endpoint_url)
+                   ANALYTICS_S3_ENDPOINT_URL=settings.s3_endpoint_url,
+                   ANALYTICS_S3_MAX_RETRIES=str(settings.s3_max_retries))
     return env
 
 

@@ -45,18 +45,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from importlib import resources
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import joblib
 import numpy as np
-import sklearn
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import StratifiedGroupKFold
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.svm import LinearSVC
+
+# scikit-learn is imported where a model is trained or stored, not with this module: importing it takes
+# about 1.5 s, which every process loading the code location (`run`, `sql`, `serve`, `dagster dev`) paid.
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 INTENTS: tuple[str, ...] = (
     "troubleshooting", "procedure", "status_check", "maintenance", "safety", "documentation", "fallback",
@@ -195,6 +192,8 @@ class TextIntentClassifier:
 
     # -- serialisation: plain dict of fitted pipelines, so the class may change without breaking old files
     def to_bytes(self) -> bytes:
+        import sklearn
+
         buffer = io.BytesIO()
         joblib.dump({
             "intent_model": self.intent_model, "sub_intent_model": self.sub_intent_model,
@@ -219,6 +218,12 @@ def _pipeline(labels: Sequence[str], seed: int, *, calibrated_svm: bool) -> Pipe
     shipped set); the sub-intent model, and any model whose rarest class has fewer than 3
     examples (calibration needs 3 folds), is a logistic regression.
     """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
     features = FeatureUnion([
         ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
                                   token_pattern=r"(?u)\b\w[\w/&-]*\b")),
@@ -266,6 +271,9 @@ def train(examples: Sequence[IntentExample | Mapping[str, Any]], seed: int = 0,
     ``sub_intent_accuracy`` (held-out queries with a topic), ``examples``, ``held_out``,
     ``train_seconds``, ``seed``, ``training_set_sha256``, ``sklearn_version``.
     """
+    import sklearn
+    from sklearn.metrics import accuracy_score, f1_score
+
     rows = _coerce(examples)
     if len({r.intent for r in rows}) < 2:
         raise ValueError("training needs examples of at least two intents")
@@ -311,6 +319,8 @@ def _coerce(examples: Iterable[IntentExample | Mapping[str, Any]]) -> list[Inten
 
 def _split(rows: list[IntentExample], seed: int) -> tuple[np.ndarray, np.ndarray]:
     """One fold of five: ~20 % held out, stratified by intent, grouped by family."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
     intents = np.array([r.intent for r in rows])
     groups = np.array([r.family or f"#example-{i}" for i, r in enumerate(rows)])
     n_splits = max(2, min(5, len(set(groups))))

@@ -11,10 +11,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlglot
 import yaml
-from sqlglot import exp
 
+from analytics_pipeline.lake.views import views_read
 from analytics_pipeline.serving.sql_runner import QueryError, to_duckdb_sql
 
 SHIPPED_DIR = Path(__file__).parent / "definitions"
@@ -63,14 +62,8 @@ class Dashboard:
         """Warehouse tables/views the widgets read (CTE names excluded), sorted."""
         names: set[str] = set()
         for sql in [w.sql for w in self.widgets] + ([self.data_through_sql] if self.data_through_sql else []):
-            names |= tables_read(sql)
+            names |= views_read(sql)
         return sorted(names)
-
-
-def tables_read(sql: str) -> set[str]:
-    statement = sqlglot.parse_one(sql, read="duckdb")
-    ctes = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
-    return {t.name for t in statement.find_all(exp.Table) if t.name and t.name not in ctes}
 
 
 def dashboard_files(user_dir: str | None) -> list[Path]:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import fsspec
 
+from analytics_pipeline.settings import s3_max_retries
+
 
 @dataclass(frozen=True)
 class StoredFile:
@@ -159,8 +161,9 @@ def _mtime(info: dict) -> float:
 
 
 # How hard to try before a call to S3 fails: botocore's standard retry mode (5xx, throttling, connection
-# errors; exponential backoff with jitter) and timeouts, so a dead endpoint fails in seconds, not minutes.
-S3_CONFIG = {"connect_timeout": 3, "read_timeout": 30, "retries": {"max_attempts": 5, "mode": "standard"}}
+# errors; exponential backoff with jitter, retried ANALYTICS_S3_MAX_RETRIES times) and timeouts, so a dead
+# endpoint fails in seconds, not minutes.
+S3_CONFIG = {"connect_timeout": 3, "read_timeout": 30}
 S3FS_RETRIES = 2  # s3fs's own loop around botocore (timeouts, dropped connections); each try is retried above
 
 
@@ -169,8 +172,10 @@ def s3_filesystem(endpoint_url: str = "") -> fsspec.AbstractFileSystem:
     import s3fs
 
     client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    retries = {"total_max_attempts": 1 + s3_max_retries(), "mode": "standard"}
     fs = s3fs.S3FileSystem(
-        client_kwargs=client_kwargs, config_kwargs=S3_CONFIG, skip_instance_cache=True, use_listings_cache=False
+        client_kwargs=client_kwargs, config_kwargs={**S3_CONFIG, "retries": retries}, skip_instance_cache=True,
+        use_listings_cache=False,
     )
     fs.retries = S3FS_RETRIES
     return fs

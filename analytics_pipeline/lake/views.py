@@ -2,6 +2,10 @@
 
 Raw views come from each source spec; every table under ``processed/`` and ``marts/`` is a
 view of its own name; ``ingest_errors`` and ``ingested_files`` span all sources.
+
+Creating a view binds it: DuckDB reads the footer of every file its glob matches (on S3, requests
+through s3fs). An asset therefore registers only the views its SQL reads (``views_read``), not the
+whole catalogue; the warehouse, which serves them all, creates them all.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake import layout
@@ -23,23 +29,41 @@ class ViewDefinition:
     sql: str
 
 
-def lake_views(lake: StorageRoot, specs: list[SourceSpec]) -> list[ViewDefinition]:
-    """The views the lake can back right now (a table with no files yet has no view)."""
+def lake_views(lake: StorageRoot, specs: list[SourceSpec], only: set[str] | None = None) -> list[ViewDefinition]:
+    """The views the lake can back right now (a table with no files yet has no view); with ``only``, just
+    those of these names, and only the layers that can hold them are listed."""
+    wanted = (lambda name: True) if only is None else only.__contains__
     views = [
         ViewDefinition(name, sql.format(raw=parquet_scan(lake, layout.raw_glob(spec.name))))
-        for spec in specs if has_files(lake, f"raw/{spec.name}")
-        for name, sql in spec.views().items()
+        for spec in specs if any(map(wanted, spec.views())) and has_files(lake, f"raw/{spec.name}")
+        for name, sql in spec.views().items() if wanted(name)
     ]
-    if has_files(lake, "errors"):
+    if wanted("ingest_errors") and has_files(lake, "errors"):
         views.append(ViewDefinition("ingest_errors", _once_per_key(lake, "errors", "source, batch_id, file, line, record")))
-    if has_files(lake, "manifests"):
+    if wanted("ingested_files") and has_files(lake, "manifests"):
         views.append(ViewDefinition("ingested_files", _once_per_key(lake, "manifests", "source, batch_id, file")))
+    if only is not None and only <= _source_view_names(specs):
+        return views
     for layer in ("processed", "marts"):
-        for table in _tables(lake, layer):
-            partitioned = not lake.exists(layout.table_file(layer, table))
+        files = {f.key for f in lake.list_files(layer) if f.key.endswith(".parquet")}
+        for table in sorted({key.split("/")[1] for key in files}):
+            if not wanted(table):
+                continue
+            partitioned = layout.table_file(layer, table) not in files
             glob = layout.table_glob(layer, table, partitioned)
             views.append(ViewDefinition(table, f"SELECT * FROM {parquet_scan(lake, glob, hive=partitioned)}"))
     return views
+
+
+def views_read(sql: str) -> set[str]:
+    """The tables and views a statement reads (CTE names excluded)."""
+    statement = sqlglot.parse_one(sql, read="duckdb")
+    ctes = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
+    return {t.name for t in statement.find_all(exp.Table) if t.name and t.name not in ctes}
+
+
+def _source_view_names(specs: list[SourceSpec]) -> set[str]:
+    return {name for spec in specs for name in spec.views()} | {"ingest_errors", "ingested_files"}
 
 
 def _once_per_key(lake: StorageRoot, layer: str, key: str) -> str:
@@ -49,17 +73,16 @@ def _once_per_key(lake: StorageRoot, layer: str, key: str) -> str:
             f"QUALIFY row_number() OVER (PARTITION BY {key}) = 1")
 
 
-def _tables(lake: StorageRoot, layer: str) -> list[str]:
-    return sorted({f.key.split("/")[1] for f in lake.list_files(layer) if f.key.endswith(".parquet")})
-
-
-def register_lake_views(con: duckdb.DuckDBPyConnection, lake: StorageRoot, specs: list[SourceSpec]) -> None:
-    """Temp views for asset SQL. A source without data gets empty views of the right columns,
-    so tables over it are computed (empty) instead of failing."""
-    views = lake_views(lake, specs)
+def register_lake_views(con: duckdb.DuckDBPyConnection, lake: StorageRoot, specs: list[SourceSpec],
+                        only: set[str] | None = None) -> None:
+    """Temp views for asset SQL: every lake view, or with ``only`` those of these names (e.g. ``views_read``
+    of the asset's SQL). A source without data gets empty views of the right columns, so tables over it
+    are computed (empty) instead of failing."""
+    views = lake_views(lake, specs, only)
     present = {v.name for v in views}
     for spec in specs:
-        if not set(spec.views()) <= present:
+        needed = set(spec.views()) if only is None else set(spec.views()) & only
+        if needed and not needed <= present:
             _register_empty_source(con, spec)
     for view in views:
         con.execute(f'CREATE OR REPLACE TEMP VIEW "{view.name}" AS {view.sql}')

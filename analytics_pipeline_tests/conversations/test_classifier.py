@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 import re
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import replace
 
@@ -131,3 +133,10 @@ def test_versions_are_stored_and_only_not_worse_models_are_promoted(tmp_path, ex
     predictions = current.predict(list(OBVIOUS))
     assert [(p.intent, p.sub_intent) for p in predictions] == list(OBVIOUS.values())
     assert {p.classifier_version for p in predictions} == {"intent-classifier/v2"}
+
+
+def test_loading_the_code_location_does_not_import_scikit_learn():
+    """scikit-learn is imported when a model is trained or loaded, not by every process that loads the
+    definitions (`run` on a lake without conversations, `sql`, `serve`)."""
+    probe = "import sys, analytics_pipeline.definitions, analytics_pipeline.cli; print('sklearn' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -17,7 +17,7 @@ import pytest
 from analytics_pipeline.lake.duck import connect
 from analytics_pipeline.lake.parquet import write_parquet
 from analytics_pipeline.lake.storage import StorageRoot
-from analytics_pipeline.settings import Settings, load_settings
+from analytics_pipeline.settings import Settings, SettingsError, load_settings
 from analytics_pipeline_tests.lake_state import (
     STORAGE_COLUMNS,
     copy_landing,
@@ -37,8 +37,10 @@ def proxy(s3_server: str):
 
 @pytest.fixture
 def faulty_s3(s3_lake_env: Settings, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Landing and lake on the S3 server, reached through the proxy."""
+    """Landing and lake on the S3 server, reached through the proxy; a failed call is retried twice (the
+    default five retries, with their exponential backoff, only add waiting to every persistent fault)."""
     monkeypatch.setenv("ANALYTICS_S3_ENDPOINT_URL", proxy.endpoint)
+    monkeypatch.setenv("ANALYTICS_S3_MAX_RETRIES", "2")
     return load_settings()
 
 
@@ -73,7 +75,7 @@ def test_a_write_that_fails_leaves_the_old_object_whole(faulty_s3: Settings, pro
         proxy.fail("PUT", 500)
         with pytest.raises(OSError):
             write_parquet(con, root, "SELECT range AS x FROM range(5)", "t/table.parquet")
-        assert proxy.injected["PUT 500"] >= 5  # retried (botocore standard mode: 5 attempts per call)
+        assert proxy.injected["PUT 500"] == 1 + faulty_s3.s3_max_retries  # retried as configured, then failed
         proxy.heal()
         assert _count(con, root, "t/table.parquet") == 1000
 
@@ -137,3 +139,11 @@ def test_s3_down_or_failing_fails_the_run_in_one_line_and_a_rerun_with_transient
     assert proxy.injected["PUT 503"] > 0 and proxy.injected["GET 500"] > 0
     proxy.heal()
     assert view_fingerprints(faulty_s3, STORAGE_COLUMNS) == view_fingerprints(reference, STORAGE_COLUMNS)
+
+
+@pytest.mark.parametrize("value", ["-1", "often", "2.5"])
+def test_s3_max_retries_must_be_a_whole_number_of_at_least_zero(value: str):
+    assert load_settings({}).s3_max_retries == 5
+    assert load_settings({"ANALYTICS_S3_MAX_RETRIES": "0"}).s3_max_retries == 0
+    with pytest.raises(SettingsError, match="^ANALYTICS_S3_MAX_RETRIES="):
+        load_settings({"ANALYTICS_S3_MAX_RETRIES": value})
