@@ -52,6 +52,8 @@ class TableSpec:
     checks: CheckFn | None = None  # evaluated over result_rows after the write
     chart: tuple[str, str] | None = None  # (title, SELECT label, value over result_rows)
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None  # e.g. register configuration tables
+    # Lake views that what ``prepare`` registers reads (the asset's own SQL is looked through for the rest).
+    prepare_reads: frozenset[str] = frozenset()
     # Views the SQL may read that do not exist before their first materialization: name → empty SELECT.
     fallback_views: dict[str, str] = field(default_factory=dict)
 
@@ -111,7 +113,7 @@ def build_lake_table(table: TableSpec) -> dg.AssetsDefinition:
         con = connect(root)
         try:
             sql = table.sql()
-            register_lake_views(con, root, SOURCE_SPECS, only=views_read(sql))
+            register_lake_views(con, root, SOURCE_SPECS, only=views_read(sql) | table.prepare_reads)
             table.prepare_connection(con)
             rows = write_table(con, root, sql, table.layer, table.name)
             yield dg.MaterializeResult(metadata=_metadata(con, table, rows))

@@ -9,6 +9,7 @@ from analytics_pipeline.conversations.intents import LOW_CONFIDENCE
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.ingestion.specs.conversations import PII_PATTERNS
 from analytics_pipeline.lake.duck import scalar, sql_literal
+from analytics_pipeline.lake.views import views_read
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.table_assets import TableSpec, build_lake_table, package_sql, utc_now
 
@@ -34,6 +35,10 @@ def register_session_intent_paths(con: duckdb.DuckDBPyConnection) -> None:
     """``session_intent_paths``: each session's intents in order, computed in one place for the flow, drop-off and
     journey tables."""
     con.execute(f"CREATE OR REPLACE TEMP VIEW session_intent_paths AS {conversations_sql('session_intent_paths')}")
+
+
+# what session_intent_paths reads, registered for every table whose SQL uses it
+SESSION_PATH_READS = frozenset(views_read(conversations_sql("session_intent_paths")))
 
 
 def register_insight_views(con: duckdb.DuckDBPyConnection) -> None:
@@ -71,7 +76,7 @@ lake_tables = [
     *[build_lake_table(TableSpec(
         name=name, layer="processed", group="conversations", deps=[INTENTS, SESSIONS], description=description,
         sql=lambda name=name: conversations_sql(name), fallback_views={"intents": EMPTY_INTENTS},
-        prepare=register_session_intent_paths,
+        prepare=register_session_intent_paths, prepare_reads=SESSION_PATH_READS,
     )) for name, description in [
         ("intent_flows", "Intent sequence per session → frequency, success rate, average completion time."),
         ("next_intent_probabilities", "N-gram intent transitions with probabilities (n = 0, 1, 2) for next-intent guidance."),
@@ -82,7 +87,7 @@ lake_tables = [
         name=name, layer="marts", group="conversation_insights", deps=[INTENTS, SESSIONS], description=description,
         sql=lambda name=name: conversations_sql(name, now=utc_now(), human_cost=load_settings().human_interaction_cost,
                                                  low_confidence=LOW_CONFIDENCE),
-        fallback_views={"intents": EMPTY_INTENTS}, prepare=register_insight_views,
+        fallback_views={"intents": EMPTY_INTENTS}, prepare=register_insight_views, prepare_reads=SESSION_PATH_READS,
     )) for name, description in [
         ("conversation_insights", "Conversations, average turns, completion rate, response time, automation rate "
                                   "and cost savings per timeframe (24h/7d/30d/90d) and agent."),
