@@ -85,19 +85,43 @@ def _extra_attributes(extras: list[str] = ()) -> str:
 
 
 def sampled_attributes(lines: list[bytes]) -> dict[str, str]:
-    """Template values for the fast path: the attributes beyond the typed ones that the sampled records carry."""
+    """Template values for the fast path, learnt from sampled records: the attributes beyond the typed ones
+    they carry, and the table names of their stream ARNs."""
     keys: set[str] = set()
+    arns: set[str] = set()
     for line in lines:
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        stream = record.get("dynamodb") if isinstance(record, dict) else None
+        if not isinstance(record, dict):
+            continue
+        if isinstance(record.get("eventSourceARN"), str) and len(arns) < _MAX_SAMPLED_ARNS:
+            arns.add(record["eventSourceARN"])
+        stream = record.get("dynamodb")
         image = (stream.get("NewImage") or stream.get("OldImage")) if isinstance(stream, dict) else None
         if isinstance(image, dict):
             keys.update(image)
     extras = _plain_extras(sorted(keys))
-    return {"known_attribute_struct": _struct(extras), "extra_attributes": _extra_attributes(extras)}
+    return {"known_attribute_struct": _struct(extras), "extra_attributes": _extra_attributes(extras),
+            "table_name_from_arn": _table_name_from_arn(sorted(arns))}
+
+
+# A record names its table only in its stream ARN. A file's records nearly always share one ARN, so the table
+# names of the sampled ARNs are worked out here and compared as constants; other ARNs take the regex.
+_MAX_SAMPLED_ARNS = 8
+_TABLE_IN_ARN = ":table/([^/]+)"
+
+
+def _table_name_from_arn(sampled_arns: list[str] = ()) -> str:
+    by_regex = f"regexp_extract(r.eventSourceARN, {sql_literal(_TABLE_IN_ARN)}, 1)"
+    if not sampled_arns:
+        return by_regex
+    known = " ".join(
+        f"WHEN {sql_literal(arn)} THEN {sql_literal(m.group(1) if (m := re.search(_TABLE_IN_ARN, arn)) else '')}"
+        for arn in sampled_arns
+    )
+    return f"CASE r.eventSourceARN {known} ELSE {by_regex} END"
 
 
 def _plain_extras(keys: list[str]) -> list[str]:
@@ -142,6 +166,7 @@ def claims_spec() -> SourceSpec:
             "known_attribute_columns": _columns(),
             "known_attribute_errors": _errors(),
             "extra_attributes": _extra_attributes(),
+            "table_name_from_arn": _table_name_from_arn(),
             "known_attribute_names_csv": ", ".join(CLAIM_ATTRIBUTES),
         },
         sample_values=sampled_attributes,
