@@ -33,7 +33,8 @@ from analytics_pipeline.lake.duck import connect, on_cursors, scalar, sql_litera
 from analytics_pipeline.lake.parquet import write_parquet
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 
-_BOOKKEEPING = ["file_seq", "error_reason", "original_text"]
+# Columns of the parse that only staging reads; ``extra_kinds`` is optional (see _promoted_columns).
+_BOOKKEEPING = ["file_seq", "error_reason", "original_text", "extra_kinds"]
 _PROMOTABLE = {"S": "VARCHAR", "N": "DOUBLE", "BOOL": "BOOLEAN"}
 
 
@@ -167,7 +168,9 @@ def _quarantine(con, lake: StorageRoot, spec: SourceSpec, result: BatchResult) -
 
 
 def _stage_good_rows(con, lake: StorageRoot, spec: SourceSpec, result: BatchResult) -> None:
-    promoted = _promoted_columns(con)
+    columns = {row[0] for row in con.execute("DESCRIBE parsed").fetchall()}
+    promoted = _promoted_columns(con, columns)
+    bookkeeping = [name for name in _BOOKKEEPING if name in columns]
     result.promoted_columns = [name for name, _ in promoted]
     extra_select = "".join(f", {expr} AS {name}" for name, expr in promoted)
     # Only the (few) later copies of a repeated event id are listed; the good rows stay where they are.
@@ -183,7 +186,7 @@ def _stage_good_rows(con, lake: StorageRoot, spec: SourceSpec, result: BatchResu
     )
     con.execute(
         f"""CREATE VIEW staged AS
-            SELECT p.* EXCLUDE ({", ".join(_BOOKKEEPING)}){extra_select}
+            SELECT p.* EXCLUDE ({", ".join(bookkeeping)}){extra_select}
             FROM parsed p ANTI JOIN repeated_copies c
               ON c.file_seq = p.file_seq AND c.source_line = p.source_line
              AND c.source_record IS NOT DISTINCT FROM p.source_record
@@ -210,20 +213,11 @@ def _stage_good_rows(con, lake: StorageRoot, spec: SourceSpec, result: BatchResu
     result.data_through = max((through for _, _, through in days), default=None)
 
 
-def _promoted_columns(con) -> list[tuple[str, str]]:
+def _promoted_columns(con, columns: set[str]) -> list[tuple[str, str]]:
     """Scalar attributes beyond the typed columns become columns of their own (additive schema)."""
-    found = con.execute(
-        """SELECT name, list_distinct(list(kind) FILTER (WHERE kind <> 'NULL')) AS kinds FROM (
-               SELECT name, json_keys(json_extract(extra_attributes, '$."' || replace(replace(name, '\\', '\\\\'), '"', '\\"') || '"'))[1] AS kind
-               FROM (SELECT unnest(json_keys(extra_attributes)) AS name, extra_attributes
-                     FROM parsed WHERE error_reason IS NULL AND extra_attributes IS NOT NULL)
-               -- no JSON path names "" or a key holding "*" (a wildcard even when quoted): those stay in extra_attributes
-               WHERE name <> '' AND NOT contains(name, '*'))
-           GROUP BY name ORDER BY name"""
-    ).fetchall()
-    existing = {row[0] for row in con.execute("DESCRIBE parsed").fetchall()}
+    existing = set(columns)
     promoted = []
-    for name, kinds in found:
+    for name, kinds in _extra_kinds(con, columns):
         if not kinds:
             continue
         column = re.sub(r"[^a-z0-9_]", "_", name.lower())
@@ -238,6 +232,39 @@ def _promoted_columns(con) -> list[tuple[str, str]]:
             value = f"json_extract(extra_attributes, {path}{inner})::VARCHAR"
         promoted.append((column, value))
     return promoted
+
+
+def _extra_kinds(con, columns: set[str]) -> list[tuple[str, list[str]]]:
+    """(attribute, its DynamoDB types but NULL) for every attribute in the good rows' ``extra_attributes``, by name.
+
+    Rows whose parse listed the types of their extra attributes (``extra_kinds``, the claims fast path) are
+    summed up by that list: a few distinct values, no JSON parsed. The other rows' ``extra_attributes`` are
+    parsed; so are all rows when a listed value was not one typed DynamoDB value (``?``).
+    """
+    listed = "extra_kinds" in columns
+    found: dict[str, set[str]] = {}
+    if listed:
+        for (kinds,) in con.execute(
+            "SELECT DISTINCT extra_kinds FROM parsed WHERE error_reason IS NULL AND extra_kinds <> ''"
+        ).fetchall():
+            for item in kinds.split(","):
+                name, _, kind = item.partition(":")
+                found.setdefault(name, set()).add(kind)
+        if any("?" in kinds for kinds in found.values()):
+            listed, found = False, {}
+    rows = con.execute(
+        f"""SELECT name, list_distinct(list(kind)) AS kinds FROM (
+               SELECT name, json_keys(json_extract(extra_attributes, '$."' || replace(replace(name, '\\', '\\\\'), '"', '\\"') || '"'))[1] AS kind
+               FROM (SELECT unnest(json_keys(extra_attributes)) AS name, extra_attributes
+                     FROM parsed WHERE error_reason IS NULL AND extra_attributes IS NOT NULL
+                     {"AND extra_kinds IS NULL" if listed else ""})
+               -- no JSON path names "" or a key holding "*" (a wildcard even when quoted): those stay in extra_attributes
+               WHERE name <> '' AND NOT contains(name, '*'))
+           GROUP BY name"""
+    ).fetchall()
+    for name, kinds in rows:
+        found.setdefault(name, set()).update(kind for kind in kinds if kind is not None)
+    return [(name, sorted(kinds - {"NULL"})) for name, kinds in sorted(found.items())]
 
 
 def _write_manifest(con, lake: StorageRoot, spec: SourceSpec, files: list[StoredFile], result: BatchResult) -> None:

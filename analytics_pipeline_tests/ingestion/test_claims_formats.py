@@ -442,6 +442,41 @@ def test_promoted_scalar_that_is_null_in_some_records_keeps_its_type(claims: Cla
     assert (types["notes"], types["priority"], types["vip"]) == ("VARCHAR", "DOUBLE", "BOOLEAN")
 
 
+@pytest.mark.parametrize("odd_values", [False, True], ids=["typed-values", "with-untyped-values"])
+def test_promoted_types_come_from_every_record_not_the_sample(claims: ClaimsLake, odd_values: bool) -> None:
+    """Staging reads the types of sampled extra attributes from the parse's list, not by parsing the JSON again
+    (with an untyped value among them, it parses them all); the promoted columns must be what a parse of every
+    record's ``extra_attributes`` gives."""
+    odd = [{"odd": {"X": "1"}}, {"odd": "plain"}] if odd_values else [{}, {}]
+    records = [
+        # sampled names: mixed (S here, N and NULL below), flag (BOOL) and odd (not one typed DynamoDB value)
+        stream_record("evt-1", "INSERT", T0, "c-1", new=image("c-1", mixed="a", flag=True) | odd[0]),
+        stream_record("evt-2", "INSERT", T0, "c-2", new=image("c-2", mixed=2, flag=False) | odd[1]),
+        insert("evt-3", "c-3", DAY, mixed=None),
+        # an attribute the sample does not show sends this record's image through the patch: flag is N there
+        *[insert(f"evt-f{n}", f"c-f{n}", DAY, flag=n % 2 == 0) for n in range(600)],
+        stream_record("evt-late", "INSERT", T0, "c-late", new=image("c-late", flag=7, unsampled="u")),
+    ]
+    claims.land("kinds.jsonl", jsonl(records))
+    assert claims.landing.list_files(SOURCE)[0].size > 300_000, "the last record lies beyond the sampled head"
+
+    result = claims.ingest()
+
+    assert (result.records_in, result.staged, result.quarantined) == (604, 604, 0)
+    assert {"mixed", "flag", "unsampled"} <= set(result.promoted_columns)
+    rows = claims.raw_by_id()
+    assert [json.loads(rows[e]["mixed"]) if rows[e]["mixed"] else None for e in ["evt-1", "evt-2", "evt-3"]] == [
+        {"S": "a"}, {"N": "2"}, {"NULL": True}], "S and N across records: the whole typed value, as JSON text"
+    if odd_values:
+        assert (rows["evt-1"]["odd"], rows["evt-2"]["odd"]) == ('"1"', None), "only X is a type: a plain string has none"
+        assert json.loads(rows["evt-2"]["extra_attributes"])["odd"] == "plain", "it is kept all the same"
+    assert (json.loads(rows["evt-f0"]["flag"]), json.loads(rows["evt-late"]["flag"])) == ({"BOOL": True}, {"N": "7"}), \
+        "BOOL in the listed records and N in the patched one: not a BOOLEAN column"
+    assert rows["evt-late"]["unsampled"] == "u"
+    types = column_types(claims.raw_partition(DAY))
+    assert (types["mixed"], types["flag"], types["unsampled"]) == ("VARCHAR", "VARCHAR", "VARCHAR")
+
+
 # --------------------------------------------------------------------------- duplicates
 
 

@@ -67,12 +67,15 @@ def _field(name: str) -> str:
     return 'a."' + name.replace('"', '""') + '"'
 
 
-def _extra_attributes(extras: list[str] = ()) -> str:
-    """``extra_attributes``: JSON of the image's attributes beyond the typed ones (NULL when there are none).
+def _extras(extras: list[str] = ()) -> dict[str, str]:
+    """Template values for the image's attributes beyond the typed ones.
 
-    When every key of the image is a typed or a sampled attribute, the JSON is written from the sampled
-    attributes json_transform already read; otherwise (an attribute the sample did not show, a repeated
-    key, a JSON null) the typed attributes are patched out of the image.
+    ``extras_sampled`` (a good row whose every image key is a typed or a sampled attribute) is worked out once;
+    ``extra_attributes`` (JSON, NULL when there are none) is then written from the sampled attributes
+    json_transform already read. Otherwise (an attribute the sample did not show, a repeated key, a JSON null)
+    the typed attributes are patched out of the image. ``extra_kinds`` lists each sampled attribute's DynamoDB
+    type (``name:S,other:N``; ``?`` for a value that is not one typed DynamoDB value) so staging can tell which
+    attributes to promote without parsing ``extra_attributes`` again; NULL where the image was patched.
     """
     accounted = " + ".join(f"({_field(n)} IS NOT NULL)::INT" for n in ["claim_id", *CLAIM_ATTRIBUTES, *extras])
     members = ", ".join(
@@ -80,8 +83,25 @@ def _extra_attributes(extras: list[str] = ()) -> str:
     )
     from_sample = f"nullif('{{' || concat_ws(',', {members}) || '}}', '{{}}')" if extras else "NULL"
     patched = f"nullif(json_merge_patch(image, {sql_literal(_null_patch())}), '{{}}')"
-    return (f"CASE WHEN error_reason IS NULL THEN CASE WHEN len(json_keys(image)) = {accounted} "
-            f"THEN {from_sample} ELSE {patched} END END")
+    kinds = ", ".join(f"CASE WHEN {_field(n)} IS NOT NULL THEN {sql_literal(n + ':')} || {_kind(_field(n))} END"
+                      for n in extras)
+    listed_kinds = f"concat_ws(',', {kinds})" if extras else "''"
+    return {
+        "extras_sampled": f"CASE WHEN error_reason IS NULL THEN len(json_keys(image)) = {accounted} END",
+        "extra_attributes": f"CASE WHEN extras_sampled THEN {from_sample} WHEN NOT extras_sampled THEN {patched} END",
+        "extra_kinds": f"CASE WHEN extras_sampled THEN {listed_kinds} END",
+    }
+
+
+_DYNAMODB_TYPES = ("S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS")
+
+
+def _kind(value: str) -> str:
+    """The DynamoDB type of an attribute's JSON text (DuckDB writes it minified: ``{"S":"..."}``), by string
+    functions alone; ``?`` when the text is not one typed value."""
+    known = " ".join(f"WHEN {sql_literal(t)} THEN {sql_literal(t)}" for t in _DYNAMODB_TYPES)
+    return (f"CASE WHEN starts_with({value}, '{{\"') AND ends_with({value}, '}}') "
+            f"THEN CASE split_part({value}, '\"', 2) {known} ELSE '?' END ELSE '?' END")
 
 
 def sampled_attributes(lines: list[bytes]) -> dict[str, str]:
@@ -103,7 +123,7 @@ def sampled_attributes(lines: list[bytes]) -> dict[str, str]:
         if isinstance(image, dict):
             keys.update(image)
     extras = _plain_extras(sorted(keys))
-    return {"known_attribute_struct": _struct(extras), "extra_attributes": _extra_attributes(extras),
+    return {"known_attribute_struct": _struct(extras), **_extras(extras),
             "table_name_from_arn": _table_name_from_arn(sorted(arns))}
 
 
@@ -165,7 +185,7 @@ def claims_spec() -> SourceSpec:
             "known_attribute_struct": _struct(),
             "known_attribute_columns": _columns(),
             "known_attribute_errors": _errors(),
-            "extra_attributes": _extra_attributes(),
+            **_extras(),
             "table_name_from_arn": _table_name_from_arn(),
             "known_attribute_names_csv": ", ".join(CLAIM_ATTRIBUTES),
         },

@@ -1,7 +1,8 @@
 -- DynamoDB Streams change records of the claims table → one typed row per record.
 -- Input: the envelope CTEs, built from landing lines (claims_envelopes_from_lines.sql) or, for clean
 -- JSON-lines files, straight from DuckDB's JSON reader (claims_envelopes_from_json.sql). Output: the raw_claims
--- columns plus error_reason (NULL for good rows) and original_text (only for bad rows).
+-- columns plus error_reason (NULL for good rows), original_text (only for bad rows) and extra_kinds (the types of the
+-- sampled extra attributes, for staging's promoted columns).
 -- This is a str.format template: claims.py fills in the known attributes (their JSON structure,
 -- typed columns, type checks) and the accepted event-time range; literal braces are doubled.
 WITH {envelopes},
@@ -53,6 +54,9 @@ checked AS (
             ) END
         ), '') AS error_reason
     FROM converted
+),
+extras AS (
+    SELECT *, {extras_sampled} AS extras_sampled FROM checked
 )
 SELECT
     r.eventID AS event_id,
@@ -67,10 +71,11 @@ SELECT
     {known_attribute_names_csv},
     r.eventName = 'REMOVE' AS is_removed,
     {extra_attributes} AS extra_attributes,
+    {extra_kinds} AS extra_kinds,
     file AS source_file,
     line_no AS source_line,
     record_no AS source_record,
     file_seq,
     error_reason,
     CASE WHEN error_reason IS NOT NULL THEN text END AS original_text
-FROM checked
+FROM extras
