@@ -234,12 +234,16 @@ def _promoted_columns(con, columns: set[str]) -> list[tuple[str, str]]:
     return promoted
 
 
+# The start of a minified DynamoDB attribute value up to its first colon → its type.
+_TYPE_OF_START = {'{"' + kind + '"': kind for kind in ("S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS")}
+
+
 def _extra_kinds(con, columns: set[str]) -> list[tuple[str, list[str]]]:
     """(attribute, its DynamoDB types but NULL) for every attribute in the good rows' ``extra_attributes``, by name.
 
     Rows whose parse listed the types of their extra attributes (``extra_kinds``, the claims fast path) are
     summed up by that list: a few distinct values, no JSON parsed. The other rows' ``extra_attributes`` are
-    parsed; so are all rows when a listed value was not one typed DynamoDB value (``?``).
+    parsed; so are all rows when a listed value was not one typed DynamoDB value.
     """
     listed = "extra_kinds" in columns
     found: dict[str, set[str]] = {}
@@ -247,9 +251,10 @@ def _extra_kinds(con, columns: set[str]) -> list[tuple[str, list[str]]]:
         for (kinds,) in con.execute(
             "SELECT DISTINCT extra_kinds FROM parsed WHERE error_reason IS NULL AND extra_kinds <> ''"
         ).fetchall():
+            # name:{"T" per attribute. A start holds no colon, so a comma inside one leaves a piece without a colon.
             for item in kinds.split(","):
-                name, _, kind = item.partition(":")
-                found.setdefault(name, set()).add(kind)
+                name, colon, start = item.partition(":")
+                found.setdefault(name, set()).add(_TYPE_OF_START.get(start, "?") if colon else "?")
         if any("?" in kinds for kinds in found.values()):
             listed, found = False, {}
     rows = con.execute(

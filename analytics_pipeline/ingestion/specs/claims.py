@@ -73,35 +73,23 @@ def _extras(extras: list[str] = ()) -> dict[str, str]:
     ``extras_sampled`` (a good row whose every image key is a typed or a sampled attribute) is worked out once;
     ``extra_attributes`` (JSON, NULL when there are none) is then written from the sampled attributes
     json_transform already read. Otherwise (an attribute the sample did not show, a repeated key, a JSON null)
-    the typed attributes are patched out of the image. ``extra_kinds`` lists each sampled attribute's DynamoDB
-    type (``name:S,other:N``; ``?`` for a value that is not one typed DynamoDB value) so staging can tell which
-    attributes to promote without parsing ``extra_attributes`` again; NULL where the image was patched.
+    the typed attributes are patched out of the image. ``extra_kinds`` lists each sampled attribute present with
+    the start of its JSON text up to the first colon (``name:{"S",other:{"N"``; DuckDB writes the JSON minified),
+    which names its DynamoDB type, so staging can tell which attributes to promote without parsing
+    ``extra_attributes`` again (see staging._extra_kinds); NULL where the image was patched.
     """
     accounted = " + ".join(f"({_field(n)} IS NOT NULL)::INT" for n in ["claim_id", *CLAIM_ATTRIBUTES, *extras])
-    members = ", ".join(
-        f"CASE WHEN {_field(n)} IS NOT NULL THEN {sql_literal(json.dumps(n) + ':')} || {_field(n)} END" for n in extras
-    )
+    # a NULL operand makes || NULL, and concat_ws skips NULLs: no CASE per attribute
+    members = ", ".join(f"{sql_literal(json.dumps(n) + ':')} || {_field(n)}" for n in extras)
     from_sample = f"nullif('{{' || concat_ws(',', {members}) || '}}', '{{}}')" if extras else "NULL"
     patched = f"nullif(json_merge_patch(image, {sql_literal(_null_patch())}), '{{}}')"
-    kinds = ", ".join(f"CASE WHEN {_field(n)} IS NOT NULL THEN {sql_literal(n + ':')} || {_kind(_field(n))} END"
-                      for n in extras)
+    kinds = ", ".join(f"{sql_literal(n + ':')} || split_part({_field(n)}, ':', 1)" for n in extras)
     listed_kinds = f"concat_ws(',', {kinds})" if extras else "''"
     return {
         "extras_sampled": f"CASE WHEN error_reason IS NULL THEN len(json_keys(image)) = {accounted} END",
         "extra_attributes": f"CASE WHEN extras_sampled THEN {from_sample} WHEN NOT extras_sampled THEN {patched} END",
         "extra_kinds": f"CASE WHEN extras_sampled THEN {listed_kinds} END",
     }
-
-
-_DYNAMODB_TYPES = ("S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS")
-
-
-def _kind(value: str) -> str:
-    """The DynamoDB type of an attribute's JSON text (DuckDB writes it minified: ``{"S":"..."}``), by string
-    functions alone; ``?`` when the text is not one typed value."""
-    known = " ".join(f"WHEN {sql_literal(t)} THEN {sql_literal(t)}" for t in _DYNAMODB_TYPES)
-    return (f"CASE WHEN starts_with({value}, '{{\"') AND ends_with({value}, '}}') "
-            f"THEN CASE split_part({value}, '\"', 2) {known} ELSE '?' END ELSE '?' END")
 
 
 def sampled_attributes(lines: list[bytes]) -> dict[str, str]:
