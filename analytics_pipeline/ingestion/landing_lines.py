@@ -256,19 +256,16 @@ def by_compression(files: list[LandingFile]) -> dict[str, list[LandingFile]]:
 
 
 def register_files(con: duckdb.DuckDBPyConnection, name: str, files: list[LandingFile],
-                   line_counts: dict[int, int] | None = None) -> None:
-    """``name(path, file_seq, file[, row_offset])``: what DuckDB calls each file (``path``) → its batch position and key.
+                   line_counts: dict[int, int]) -> None:
+    """``name(path, file_seq, file, row_offset)``: what DuckDB calls each file (``path``) → its batch position and key.
 
-    With ``line_counts``: a scan of ``files`` in this order numbers its rows 1..N across all of them, and row
-    number − row_offset is the line number within the file. This keeps line numbers streaming (no window over
-    the text).
+    A scan of ``files`` in this order numbers its rows 1..N across all of them, and row number − row_offset is
+    the line number within the file. This keeps line numbers streaming (no window over the text).
     """
-    columns = {"path": [f.path for f in files], "file_seq": pa.array([f.seq for f in files], pa.int32()),
-               "file": [f.key for f in files]}
-    if line_counts is not None:
-        offsets, total = [], 0
-        for f in files:
-            offsets.append(total)
-            total += line_counts[f.seq]
-        columns["row_offset"] = pa.array(offsets, pa.int64())
-    con.register(name, pa.table(columns))
+    offsets, total = [], 0
+    for f in files:
+        offsets.append(total)
+        total += line_counts[f.seq]
+    con.register(name, pa.table({
+        "path": [f.path for f in files], "file_seq": pa.array([f.seq for f in files], pa.int32()),
+        "file": [f.key for f in files], "row_offset": pa.array(offsets, pa.int64())}))
