@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_list
 from analytics_pipeline.lake.parquet import write_parquet
@@ -37,13 +39,7 @@ class MergeResult:
 def _publish_single_batch(lake: StorageRoot, staged: str, partition_key: str, result: MergeResult) -> MergeResult:
     """A new day with one staged batch: that file, deduplicated and sorted when it was staged, becomes
     the partition as it is (a rename locally, one server-side copy on S3)."""
-    con = connect(lake)
-    try:
-        rows, through = con.execute(
-            f"SELECT count(*), max(event_time) FROM read_parquet({sql_list([staged])}, hive_partitioning = false)"
-        ).fetchall()[0]
-    finally:
-        con.close()
+    rows, through = _rows_and_latest_event(lake, staged)
     final = lake.path(partition_key)
     if lake.version(partition_key) is not None:  # S3 has no lock: another merge published the day meanwhile
         raise ConcurrentMergeError(f"{partition_key} was published by another merge; retry this one")
@@ -56,6 +52,17 @@ def _publish_single_batch(lake: StorageRoot, staged: str, partition_key: str, re
     result.staged_rows = result.landed = result.partition_rows = rows
     result.data_through = str(through)
     return result
+
+
+def _rows_and_latest_event(lake: StorageRoot, path: str):
+    """Row count and newest event time of a staged file, from its footer (no DuckDB connection: for a month of
+    days, connecting took most of the merges' time)."""
+    with lake.fs.open(path, "rb") as stream:
+        meta = pq.ParquetFile(stream).metadata
+    column = meta.schema.names.index("event_time")
+    maxima = [group.column(column).statistics for group in (meta.row_group(n) for n in range(meta.num_row_groups))]
+    through = max((s.max for s in maxima if s is not None and s.has_min_max), default=None)
+    return meta.num_rows, through
 
 
 def merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:

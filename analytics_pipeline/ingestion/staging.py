@@ -194,12 +194,13 @@ def _stage_good_rows(con, lake: StorageRoot, spec: SourceSpec, result: BatchResu
                    SELECT event_id FROM parsed WHERE error_reason IS NULL GROUP BY 1 HAVING count(*) > 1))
            WHERE copy > 1"""
     )
+    later_copies = """ANTI JOIN repeated_copies c
+              ON c.file_seq = p.file_seq AND c.source_line = p.source_line
+             AND c.source_record IS NOT DISTINCT FROM p.source_record"""
     con.execute(
         f"""CREATE VIEW staged AS
             SELECT p.* EXCLUDE ({", ".join(bookkeeping)}){extra_select}
-            FROM parsed p ANTI JOIN repeated_copies c
-              ON c.file_seq = p.file_seq AND c.source_line = p.source_line
-             AND c.source_record IS NOT DISTINCT FROM p.source_record
+            FROM parsed p {later_copies if scalar(con, "SELECT count(*) FROM repeated_copies") else ""}
             WHERE p.error_reason IS NULL"""
     )
     days = con.execute(
