@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -27,6 +26,7 @@ from analytics_pipeline.ingestion.landing_lines import (
     sample_lines,
 )
 from analytics_pipeline.ingestion.source_spec import SourceSpec
+from analytics_pipeline.ingestion.work_folder import batch_work_folder
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, on_cursors, scalar, sql_literal
 from analytics_pipeline.lake.parquet import write_parquet
@@ -78,10 +78,10 @@ def stage_batch(
     if not files:
         return result
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
-    # The batch's rows go to files in a temporary folder, not to memory: the fast path's to Parquet, the line
-    # path's to a DuckDB file, both compressed as they are written, so memory holds only what a statement works
-    # on (1.1 M claims records: ~600 MB of rows in memory; see benchmarks/README.md).
-    with tempfile.TemporaryDirectory(prefix="analytics-staging-") as work:
+    # The batch's rows go to files in a temporary folder, not to memory: the fast path's to a Parquet file, the
+    # line path's to a DuckDB file, so memory holds only what a statement works on (1.1 M claims records would
+    # take ~600 MB of memory; see benchmarks/README.md).
+    with batch_work_folder() as work:
         con = connect(lake, landing, database=os.path.join(work, "batch.duckdb"))
         try:
             _stage(con, lake, landing, spec, files, result, partitions_start, now, work)
