@@ -32,7 +32,7 @@ from analytics_pipeline.lake.duck import connect, on_cursors, scalar, sql_litera
 from analytics_pipeline.lake.parquet import write_parquet
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 
-# Columns of the parse that only staging reads; ``extra_kinds`` is optional (see _promoted_columns).
+# Columns of the parse that only staging reads; only the claims parse writes ``extra_kinds`` (see _extra_kinds).
 _BOOKKEEPING = ["file_seq", "error_reason", "original_text", "extra_kinds"]
 _PROMOTABLE = {"S": "VARCHAR", "N": "DOUBLE", "BOOL": "BOOLEAN"}
 # The fast path's rows, in a temporary file read once per staged day: not compressed (reading it back costs less)
@@ -148,7 +148,7 @@ def _fast_rows(con, name: str, rows_file: str, files: list[LandingFile], line_co
     clean = [f for f in files if found.get(f.path, (0, 0, 0))[1:] == (line_counts[f.seq], 0)]
     con.register(f"{name}_found", pa.table({
         "path": [f.path for f in clean], "file_seq": pa.array([f.seq for f in clean], pa.int32()),
-        "file": [f.key for f in clean], "first_row": pa.array([found.get(f.path, (0,))[0] for f in clean], pa.int64())}))
+        "file": [f.key for f in clean], "first_row": pa.array([found[f.path][0] for f in clean], pa.int64())}))
     con.execute(f"CREATE TABLE {name}_files AS SELECT * FROM {name}_found")  # a table: the writers' cursors read it
     con.unregister(f"{name}_found")
     con.execute(
@@ -256,9 +256,9 @@ def _extra_kinds(con, columns: set[str]) -> list[tuple[str, list[str]]]:
     summed up by that list: a few distinct values, no JSON parsed. The other rows' ``extra_attributes`` are
     parsed; so are all rows when a listed value was not one typed DynamoDB value.
     """
-    listed = "extra_kinds" in columns
+    use_lists = "extra_kinds" in columns
     found: dict[str, set[str]] = {}
-    if listed:
+    if use_lists:
         for (kinds,) in con.execute(
             "SELECT DISTINCT extra_kinds FROM parsed WHERE error_reason IS NULL AND extra_kinds <> ''"
         ).fetchall():
@@ -266,14 +266,14 @@ def _extra_kinds(con, columns: set[str]) -> list[tuple[str, list[str]]]:
             for item in kinds.split(","):
                 name, colon, start = item.partition(":")
                 found.setdefault(name, set()).add(_TYPE_OF_START.get(start, "?") if colon else "?")
-        if any("?" in kinds for kinds in found.values()):
-            listed, found = False, {}
+        if any("?" in kinds for kinds in found.values()):  # a value that is not one typed DynamoDB value
+            use_lists, found = False, {}
     rows = con.execute(
         f"""SELECT name, list_distinct(list(kind)) AS kinds FROM (
                SELECT name, json_keys(json_extract(extra_attributes, '$."' || replace(replace(name, '\\', '\\\\'), '"', '\\"') || '"'))[1] AS kind
                FROM (SELECT unnest(json_keys(extra_attributes)) AS name, extra_attributes
                      FROM parsed WHERE error_reason IS NULL AND extra_attributes IS NOT NULL
-                     {"AND extra_kinds IS NULL" if listed else ""})
+                     {"AND extra_kinds IS NULL" if use_lists else ""})
                -- no JSON path names "" or a key holding "*" (a wildcard even when quoted): those stay in extra_attributes
                WHERE name <> '' AND NOT contains(name, '*'))
            GROUP BY name"""

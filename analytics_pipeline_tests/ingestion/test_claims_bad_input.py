@@ -123,6 +123,14 @@ def test_invalid_utf8_bytes_in_a_line(claims: ClaimsLake) -> None:
     assert "Z\ufffdrich" in error["original_text"]
 
 
+def test_lone_surrogate_escape_in_a_sampled_line(claims: ClaimsLake) -> None:
+    """Python's json reads "\\ud800" (half of a UTF-16 pair); DuckDB does not. The line is in the sample the fast
+    path learns from (attribute names, stream ARNs), which must not take it into the query."""
+    bad = mutated(lambda r: r.update(eventSourceARN="arn:aws:dynamodb:eu-west-2:1:table/Bad\ud800/stream/x"))
+    assert "\\ud800" in bad
+    assert_bad_line_quarantined(claims, bad, "invalid JSON")
+
+
 def test_line_with_the_0x1f_control_character(claims: ClaimsLake) -> None:
     """0x1F is DuckDB's line-scan separator here; a line holding it keeps its exact text (and line number)."""
     bad = mutated(lambda r: None).replace('", "eventName"', '",\x1f"eventName"', 1)

@@ -368,6 +368,18 @@ def test_remove_records_land_removed_with_old_image_attributes(claims: ClaimsLak
         "INSERT/MODIFY read the NewImage, not the OldImage"
 
 
+def test_remove_record_with_keys_only_has_no_extra_attributes(claims: ClaimsLake) -> None:
+    """A stream with KEYS_ONLY view type sends a REMOVE without images: the claim id comes from the keys, and there
+    are no attributes beyond the typed ones (not a JSON object of the typed names set to null)."""
+    claims.land("keys-only.jsonl", jsonl([stream_record("evt-rem", "REMOVE", T0, "c-9")]))
+
+    result = claims.ingest()
+
+    assert (result.records_in, result.staged, result.quarantined) == (1, 1, 0)
+    rem = claims.raw_by_id()["evt-rem"]
+    assert (rem["is_removed"], rem["claim_id"], rem["status"], rem["extra_attributes"]) == (True, "c-9", None, None)
+
+
 # --------------------------------------------------------------------------- attributes beyond the typed ones
 
 EXTRA_TYPED = {

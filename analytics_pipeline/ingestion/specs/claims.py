@@ -115,8 +115,9 @@ def sampled_attributes(lines: list[bytes]) -> dict[str, str]:
             continue
         if not isinstance(record, dict):
             continue
-        if isinstance(record.get("eventSourceARN"), str) and len(arns) < _MAX_SAMPLED_ARNS:
-            arns.add(record["eventSourceARN"])
+        arn = record.get("eventSourceARN")
+        if isinstance(arn, str) and len(arns) < _MAX_SAMPLED_ARNS and _fits_in_sql(arn):
+            arns.add(arn)
         stream = record.get("dynamodb")
         image = (stream.get("NewImage") or stream.get("OldImage")) if isinstance(stream, dict) else None
         if isinstance(image, dict):
@@ -130,6 +131,15 @@ def sampled_attributes(lines: list[bytes]) -> dict[str, str]:
 # names of the sampled ARNs are worked out here and compared as constants; other ARNs take the regex.
 _MAX_SAMPLED_ARNS = 8
 _TABLE_IN_ARN = ":table/([^/]+)"
+
+
+def _fits_in_sql(text: str) -> bool:
+    """Python reads a lone surrogate (``"\\ud800"``) as JSON, DuckDB neither as JSON nor in a query's text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _table_name_from_arn(sampled_arns: list[str] = ()) -> str:

@@ -2,8 +2,8 @@
 -- envelope struct the line path builds. Files where this does not account for every line (or that hold a
 -- bad record) are re-read through the line path, which keeps positions and original text.
 -- No row number and no join here: a window over the scan would run the whole statement on one thread, and a
--- join may reorder the rows. The rows are stored in scan order; staging then sets each row's file and line
--- from its file name and row id (number_fast_lines).
+-- join may reorder the rows. The rows are written in scan order; staging then gives each row its file and line
+-- from its file name and row number in what was written (staging._fast_rows).
 scanned AS (
     SELECT *
     FROM read_json({fast_paths}, format = 'newline_delimited', filename = true, ignore_errors = true,
