@@ -227,15 +227,27 @@ def _document_rows(root: StorageRoot, f: LandingFile) -> list[tuple]:
 
 
 def register_landing_lines(
-    con: duckdb.DuckDBPyConnection, plan: FilePlan, scanned: list[LandingFile]
+    con: duckdb.DuckDBPyConnection, plan: FilePlan, scanned: list[LandingFile],
+    only_lines: dict[int, list[int]] | None = None,
 ) -> None:
-    """Create the temp view ``landing_lines`` over the plan's Python rows and the ``scanned`` files."""
+    """Create the temp view ``landing_lines`` over the plan's Python rows and the ``scanned`` files.
+
+    ``only_lines``: file seq → the only line numbers wanted of that scanned file (the rest were read already).
+    """
     con.register("landing_lines_python", pa.Table.from_pylist(
         [dict(zip(_LINES_SCHEMA.names, r)) for r in plan.python_rows], schema=_LINES_SCHEMA))
+    only_lines = only_lines or {}
+    con.register("landing_only_lines", pa.table({
+        "file_seq": pa.array([seq for seq, lines in only_lines.items() for _ in lines], pa.int32()),
+        "line_no": pa.array([n for lines in only_lines.values() for n in lines], pa.int64())}))
     selects = ["SELECT * FROM landing_lines_python"]
     for n, (compression, group) in enumerate(by_compression(scanned).items()):
         name = f"landing_line_files_{n}"
         register_files(con, name, group, plan.line_counts)
+        wanted = ""
+        if any(f.seq in only_lines for f in group):
+            wanted = f"""AND (file_seq NOT IN ({", ".join(str(seq) for seq in only_lines)})
+                          OR (file_seq, line_no) IN (SELECT file_seq, line_no FROM landing_only_lines))"""
         selects.append(
             f"""SELECT file_seq, file, line_no, text, issue FROM (
                     SELECT f.file_seq, f.file, s.rn - f.row_offset AS line_no, s.line AS text, NULL AS issue
@@ -243,7 +255,7 @@ def register_landing_lines(
                           FROM {csv_line_scan([f.path for f in group], compression)}) s
                     JOIN {name} f ON f.path = s.filename)
                 WHERE CASE WHEN left(text, 1) IN (' ', chr(9), chr(13)) THEN trim(text, {_BLANK_SQL}) <> ''
-                           ELSE text <> '' END"""
+                           ELSE text <> '' END {wanted}"""
         )
     con.execute("CREATE OR REPLACE TEMP VIEW landing_lines AS " + "\nUNION ALL\n".join(selects))
 

@@ -110,22 +110,23 @@ def _end_of_day(now: datetime) -> datetime:
 def _parse(con, spec: SourceSpec, plan: FilePlan, earliest: datetime, latest: datetime, work: str) -> None:
     """Create ``parsed``: every record of the batch, typed, with its error reason (if any).
 
-    Clean JSON-lines files take the fast path (DuckDB's JSON reader, one parse per line); a file
-    whose fast read does not account for every line, or holds a bad record, is read again through
-    the line path, which keeps positions and original text for the quarantine.
+    JSON-lines files take the fast path (DuckDB's JSON reader, one parse per line). A file whose fast read
+    does not account for every line is read again through the line path, which keeps positions and original
+    text for the quarantine; of a file with bad records, only their lines are.
     """
-    parts, fast_done = [], set()
+    parts, fast_done, bad_lines = [], set(), {}
     for n, (compression, group) in enumerate(by_compression(plan.fast if spec.has_fast_path else []).items()):
         rows_file = os.path.join(work, f"fast_rows_{n}.parquet")
         sampled = spec.sample_values(sample_lines(plan, group)) if spec.sample_values else None
         records = spec.records_sql(earliest, latest, [f.path for f in group], compression, sampled)
         con.execute(f"COPY ({records}) TO {sql_literal(rows_file)} ({_BATCH_FILE_OPTIONS})").fetchall()
-        clean = _fast_rows(con, f"fast_rows_{n}", rows_file, group, plan.line_counts)
-        fast_done.update(clean)
+        done, bad = _fast_rows(con, f"fast_rows_{n}", rows_file, group, plan.line_counts)
+        fast_done.update(done)
+        bad_lines.update(bad)
         parts.append(f"SELECT * FROM fast_rows_{n}")
-    slow = [f for f in plan.scanned if f.seq not in fast_done]
+    slow = [f for f in plan.scanned if f.seq not in fast_done or f.seq in bad_lines]
     if slow or plan.python_rows or not parts:
-        register_landing_lines(con, plan, slow)
+        register_landing_lines(con, plan, slow, only_lines=bad_lines)
         con.execute(f"CREATE TABLE slow_rows AS {spec.records_sql(earliest, latest)}")
         parts.append("SELECT * FROM slow_rows")
     # a view, not a copy: the rows live once, in the files and tables above. Tables and views of the batch live
@@ -133,31 +134,39 @@ def _parse(con, spec: SourceSpec, plan: FilePlan, earliest: datetime, latest: da
     con.execute("CREATE VIEW parsed AS " + " UNION ALL BY NAME ".join(parts))
 
 
-def _fast_rows(con, name: str, rows_file: str, files: list[LandingFile], line_counts: dict[int, int]) -> list[int]:
-    """The view ``name`` over the fast path's rows of the clean ``files``, with each row's file and line; their seqs.
+def _fast_rows(con, name: str, rows_file: str, files: list[LandingFile],
+               line_counts: dict[int, int]) -> tuple[list[int], dict[int, list[int]]]:
+    """The view ``name`` over the fast path's good rows, with each row's file and line.
+
+    Returns the seqs of the files it reads and, for those with bad records, the lines to read again through the
+    line path (which keeps their text and tells what is wrong with them); the other files are read again whole.
 
     The parse wrote its rows to ``rows_file`` in scan order (DuckDB preserves insertion order), one file after
     another, holding the path DuckDB read in ``source_file``. So a row's line is its row number in ``rows_file``
     minus its file's first row number, plus one: no window over the scan, which would run it on one thread.
     The JSON reader gives one row per non-blank line (a line it cannot read as a record is a row of NULLs,
-    which fails the checks): a file is clean when it has a row for every one of its lines and no bad record.
+    which fails the checks), so the numbers hold for a file with a row for every one of its lines.
     """
     scan = f"read_parquet({sql_literal(rows_file)}, file_row_number = true, hive_partitioning = false)"
     found = {path: (first, rows, bad) for path, first, rows, bad in con.execute(
-        f"SELECT source_file, min(file_row_number), count(*), count(error_reason) FROM {scan} GROUP BY 1").fetchall()}
-    clean = [f for f in files if found.get(f.path, (0, 0, 0))[1:] == (line_counts[f.seq], 0)]
+        f"""SELECT source_file, min(file_row_number), count(*),
+                   list(file_row_number ORDER BY file_row_number) FILTER (WHERE error_reason IS NOT NULL)
+            FROM {scan} GROUP BY 1""").fetchall()}
+    read = [f for f in files if f.path in found and found[f.path][1] == line_counts[f.seq]]
+    bad_lines = {f.seq: [row - found[f.path][0] + 1 for row in found[f.path][2]] for f in read if found[f.path][2]}
     con.register(f"{name}_found", pa.table({
-        "path": [f.path for f in clean], "file_seq": pa.array([f.seq for f in clean], pa.int32()),
-        "file": [f.key for f in clean], "first_row": pa.array([found[f.path][0] for f in clean], pa.int64())}))
+        "path": [f.path for f in read], "file_seq": pa.array([f.seq for f in read], pa.int32()),
+        "file": [f.key for f in read], "first_row": pa.array([found[f.path][0] for f in read], pa.int64())}))
     con.execute(f"CREATE TABLE {name}_files AS SELECT * FROM {name}_found")  # a table: the writers' cursors read it
     con.unregister(f"{name}_found")
     con.execute(
         f"""CREATE VIEW {name} AS
             SELECT r.* EXCLUDE (file_row_number) REPLACE (
                 f.file_seq AS file_seq, f.file AS source_file, r.file_row_number - f.first_row + 1 AS source_line)
-            FROM {scan} r JOIN {name}_files f ON f.path = r.source_file"""
+            FROM {scan} r JOIN {name}_files f ON f.path = r.source_file
+            WHERE r.error_reason IS NULL"""
     )
-    return [f.seq for f in clean]
+    return [f.seq for f in read], bad_lines
 
 
 def _quarantine(con, lake: StorageRoot, spec: SourceSpec, result: BatchResult) -> None:

@@ -522,6 +522,20 @@ def test_a_line_the_json_reader_skips_does_not_shift_the_next_files_lines(claims
         ("a.jsonl", 1), ("a.jsonl", 3), ("b.jsonl", 1), ("b.jsonl", 2)]
 
 
+def test_a_batch_line_inside_a_file_of_plain_records_is_read_again_alone(claims: ClaimsLake) -> None:
+    """The JSON reader takes the file for one record per line; the Lambda batch on line 2 is not one record, so
+    the line path reads that line again (and only that line) and lands both of its records."""
+    records = [insert(f"evt-{n}", f"c-{n}", DAY, n) for n in range(4)]
+    claims.land("mixed-shapes.jsonl", line(records[0]) + line({"Records": [records[1], records[2]]}) + line(records[3]))
+
+    result = claims.ingest()
+
+    assert (result.records_in, result.staged, result.quarantined) == (4, 4, 0)
+    file = f"{SOURCE}/mixed-shapes.jsonl"
+    assert positions(claims.raw()) == {
+        "evt-0": (file, 1, None), "evt-1": (file, 2, 1), "evt-2": (file, 2, 2), "evt-3": (file, 3, None)}
+
+
 def test_line_numbers_hold_when_files_are_read_in_parallel(claims: ClaimsLake) -> None:
     """The fast path numbers lines from the order its table keeps, not with a window over the scan. DuckDB's JSON
     reader splits a large file (here ~70 MB) between threads, and the small files after it are read meanwhile:
