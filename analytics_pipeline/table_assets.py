@@ -52,16 +52,23 @@ class TableSpec:
     checks: CheckFn | None = None  # evaluated over result_rows after the write
     chart: tuple[str, str] | None = None  # (title, SELECT label, value over result_rows)
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None  # e.g. register configuration tables
-    # Lake views that what ``prepare`` registers reads (the asset's own SQL is looked through for the rest).
-    prepare_reads: frozenset[str] = frozenset()
     # Views the SQL may read that do not exist before their first materialization: name → empty SELECT.
     fallback_views: dict[str, str] = field(default_factory=dict)
+    # Views of the asset's own that its SQL reads (name → SELECT), made after the lake's and the fallback views.
+    helper_views: dict[str, str] = field(default_factory=dict)
+
+    def lake_views_read(self, sql: str) -> set[str]:
+        """The lake views ``sql`` reads, itself or through the helper views."""
+        reads = views_read(sql).union(*(views_read(helper) for helper in self.helper_views.values()))
+        return reads - set(self.helper_views)
 
     def prepare_connection(self, con: duckdb.DuckDBPyConnection) -> None:
         existing = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
         for name, sql in self.fallback_views.items():
             if name not in existing:
                 con.execute(f'CREATE TEMP VIEW "{name}" AS {sql}')
+        for name, sql in self.helper_views.items():
+            con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
         if self.prepare:
             self.prepare(con)
 
@@ -113,7 +120,7 @@ def build_lake_table(table: TableSpec) -> dg.AssetsDefinition:
         con = connect(root)
         try:
             sql = table.sql()
-            register_lake_views(con, root, SOURCE_SPECS, only=views_read(sql) | table.prepare_reads)
+            register_lake_views(con, root, SOURCE_SPECS, only=table.lake_views_read(sql))
             table.prepare_connection(con)
             rows = write_table(con, root, sql, table.layer, table.name)
             yield dg.MaterializeResult(metadata=_metadata(con, table, rows))

@@ -9,7 +9,6 @@ from analytics_pipeline.conversations.intents import LOW_CONFIDENCE
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.ingestion.specs.conversations import PII_PATTERNS
 from analytics_pipeline.lake.duck import scalar, sql_literal
-from analytics_pipeline.lake.views import views_read
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.table_assets import TableSpec, build_lake_table, package_sql, utc_now
 
@@ -24,26 +23,12 @@ EMPTY_INTENTS = ("SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS session_id,
 conversations_sql = partial(package_sql, __package__)
 
 
-def register_timeframes(con: duckdb.DuckDBPyConnection) -> None:
-    """``timeframes(timeframe, span)``: the look-back windows every insight mart is computed for."""
-    con.execute("""CREATE OR REPLACE TEMP VIEW timeframes AS SELECT * FROM (VALUES
-        ('24h', INTERVAL 1 DAY), ('7d', INTERVAL 7 DAY), ('30d', INTERVAL 30 DAY), ('90d', INTERVAL 90 DAY))
-        t(timeframe, span)""")
-
-
-def register_session_intent_paths(con: duckdb.DuckDBPyConnection) -> None:
-    """``session_intent_paths``: each session's intents in order, computed in one place for the flow, drop-off and
-    journey tables."""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW session_intent_paths AS {conversations_sql('session_intent_paths')}")
-
-
-# what session_intent_paths reads, registered for every table whose SQL uses it
-SESSION_PATH_READS = frozenset(views_read(conversations_sql("session_intent_paths")))
-
-
-def register_insight_views(con: duckdb.DuckDBPyConnection) -> None:
-    register_timeframes(con)
-    register_session_intent_paths(con)
+# The look-back windows every insight mart is computed for.
+TIMEFRAMES = """SELECT * FROM (VALUES
+    ('24h', INTERVAL 1 DAY), ('7d', INTERVAL 7 DAY), ('30d', INTERVAL 30 DAY), ('90d', INTERVAL 90 DAY))
+    t(timeframe, span)"""
+# Each session's intents in order, computed in one place for the flow, drop-off and journey tables.
+SESSION_INTENT_PATHS = conversations_sql("session_intent_paths")
 
 
 def pii_scan(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
@@ -76,7 +61,7 @@ lake_tables = [
     *[build_lake_table(TableSpec(
         name=name, layer="processed", group="conversations", deps=[INTENTS, SESSIONS], description=description,
         sql=lambda name=name: conversations_sql(name), fallback_views={"intents": EMPTY_INTENTS},
-        prepare=register_session_intent_paths, prepare_reads=SESSION_PATH_READS,
+        helper_views={"session_intent_paths": SESSION_INTENT_PATHS},
     )) for name, description in [
         ("intent_flows", "Intent sequence per session → frequency, success rate, average completion time."),
         ("next_intent_probabilities", "N-gram intent transitions with probabilities (n = 0, 1, 2) for next-intent guidance."),
@@ -87,7 +72,8 @@ lake_tables = [
         name=name, layer="marts", group="conversation_insights", deps=[INTENTS, SESSIONS], description=description,
         sql=lambda name=name: conversations_sql(name, now=utc_now(), human_cost=load_settings().human_interaction_cost,
                                                  low_confidence=LOW_CONFIDENCE),
-        fallback_views={"intents": EMPTY_INTENTS}, prepare=register_insight_views, prepare_reads=SESSION_PATH_READS,
+        fallback_views={"intents": EMPTY_INTENTS},
+        helper_views={"timeframes": TIMEFRAMES, "session_intent_paths": SESSION_INTENT_PATHS},
     )) for name, description in [
         ("conversation_insights", "Conversations, average turns, completion rate, response time, automation rate "
                                   "and cost savings per timeframe (24h/7d/30d/90d) and agent."),

@@ -243,7 +243,7 @@ def register_landing_lines(
     selects = ["SELECT * FROM landing_lines_python"]
     for n, (compression, group) in enumerate(by_compression(scanned).items()):
         name = f"landing_line_files_{n}"
-        register_files(con, name, group, plan.line_counts)
+        register_row_offsets(con, name, group, plan.line_counts)
         wanted = ""
         if any(f.seq in only_lines for f in group):
             wanted = f"""AND (file_seq NOT IN ({", ".join(str(seq) for seq in only_lines)})
@@ -267,13 +267,11 @@ def by_compression(files: list[LandingFile]) -> dict[str, list[LandingFile]]:
     return groups
 
 
-def register_files(con: duckdb.DuckDBPyConnection, name: str, files: list[LandingFile],
+def register_row_offsets(con: duckdb.DuckDBPyConnection, name: str, files: list[LandingFile],
                    line_counts: dict[int, int]) -> None:
-    """``name(path, file_seq, file, row_offset)``: what DuckDB calls each file (``path``) → its batch position and key.
-
-    A scan of ``files`` in this order numbers its rows 1..N across all of them, and row number − row_offset is
-    the line number within the file. This keeps line numbers streaming (no window over the text).
-    """
+    """``name(path, file_seq, file, row_offset)``: a scan of ``files`` in this order numbers its rows
+    1..N across all of them; row number − row_offset is the line number within the file. This keeps
+    line numbers streaming (no window over the text)."""
     offsets, total = [], 0
     for f in files:
         offsets.append(total)

@@ -47,7 +47,7 @@ def connect(
     ``async_threads = 0``: file writes happen on the query's own threads. DuckDB 2.0's async write
     queue deadlocked a plain local ``COPY … TO`` once earlier tests in the same process had used it
     (seen twice in the full test suite, in ``ManagedAsyncWriteStreamQueue``).
-    ``preserve_insertion_order`` (DuckDB's default, stated because staging relies on it): a table made from
+    ``preserve_insertion_order`` (DuckDB's default, stated because staging relies on it): a file written from
     a scan keeps the scan's row order, which is how the claims fast path numbers lines without a window.
     """
     config: dict = {"async_threads": 0, "preserve_insertion_order": True}
