@@ -123,6 +123,31 @@ def test_invalid_utf8_bytes_in_a_line(claims: ClaimsLake) -> None:
     assert "Z\ufffdrich" in error["original_text"]
 
 
+def test_files_duckdb_cannot_scan_do_not_disturb_the_others_in_their_batch(claims: ClaimsLake) -> None:
+    """The line counts of a batch's files come from one scan; a file that scan cannot read (invalid UTF-8) or
+    that holds DuckDB's separator (0x1F) is read in Python, and every other file keeps its own lines."""
+    latin1 = mutated(lambda r: new_image(r).update(region={"S": "Zurich"})).encode().replace(b"Zurich", b"Z\xfcrich")
+    separator = mutated(lambda r: r.update(eventID="bad-2")).replace('", "eventName"', '",\x1f"eventName"', 1).encode()
+    clean = [json.dumps(insert(f"clean-{n}", f"c-clean-{n}", DAY, hour=n)).encode() for n in range(1, 5)]
+    claims.land("a-clean.jsonl", b"\n".join(clean[:2]) + b"\n")
+    claims.land("b-latin1.jsonl", good(1) + b"\n" + latin1 + b"\n")
+    claims.land("c-separator.jsonl", separator + b"\n" + good(2) + b"\n")
+    claims.land("d-clean.jsonl", b"\n\n".join(clean[2:]) + b"\n")
+
+    result = claims.ingest()
+
+    assert (result.files, result.records_in, result.staged, result.quarantined) == (4, 8, 6, 2)
+    errors = {e["file"]: (e["line"], e["reason"]) for e in claims.errors(result)}
+    assert errors == {f"{SOURCE}/b-latin1.jsonl": (2, "invalid UTF-8"), f"{SOURCE}/c-separator.jsonl": (1, "invalid JSON")}
+    assert positions(claims.raw()) == {
+        "clean-1": (f"{SOURCE}/a-clean.jsonl", 1, None), "clean-2": (f"{SOURCE}/a-clean.jsonl", 2, None),
+        "good-1": (f"{SOURCE}/b-latin1.jsonl", 1, None), "good-2": (f"{SOURCE}/c-separator.jsonl", 2, None),
+        "clean-3": (f"{SOURCE}/d-clean.jsonl", 1, None), "clean-4": (f"{SOURCE}/d-clean.jsonl", 2, None)}
+    assert [(m["file"], m["records_in"], m["quarantined"]) for m in claims.manifest(result)] == [
+        (f"{SOURCE}/a-clean.jsonl", 2, 0), (f"{SOURCE}/b-latin1.jsonl", 2, 1),
+        (f"{SOURCE}/c-separator.jsonl", 2, 1), (f"{SOURCE}/d-clean.jsonl", 2, 0)]
+
+
 def test_lone_surrogate_escape_in_a_sampled_line(claims: ClaimsLake) -> None:
     """Python's json reads "\\ud800" (half of a UTF-16 pair); DuckDB does not. The line is in the sample the fast
     path learns from (attribute names, stream ARNs), which must not take it into the query."""
