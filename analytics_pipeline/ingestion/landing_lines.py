@@ -149,6 +149,11 @@ def _classify(root: StorageRoot, f: LandingFile) -> tuple[str, bytes]:
     return "lines", head
 
 
+# A file's rows in the line scan, and those that overflow its one column (a line holding the 0x1F separator).
+# Summing the lines' lengths makes DuckDB read (and so check the UTF-8 of) every line, not only count them.
+_LINES_AND_OVERFLOWS = "count(*), count(overflow) + 0 * sum(strlen(line))"
+
+
 def _line_counts(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> dict[int, int | None]:
     """seq → the rows DuckDB's line scan gives for the file, None where it cannot scan it.
 
@@ -160,7 +165,7 @@ def _line_counts(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> di
     for compression, group in by_compression(files).items():
         try:
             found = {path: (lines, overflowing) for path, lines, overflowing in con.execute(
-                f"""SELECT filename, count(*), count(overflow) + 0 * sum(strlen(line))
+                f"""SELECT filename, {_LINES_AND_OVERFLOWS}
                     FROM {csv_line_scan([f.path for f in group], compression)} GROUP BY filename""").fetchall()}
         except duckdb.Error:
             found = None
@@ -176,7 +181,7 @@ def _lines_of(con: duckdb.DuckDBPyConnection, f: LandingFile) -> tuple[int | Non
     """(rows, rows that overflow the one column) of DuckDB's line scan of ``f``; (None, 0) if it cannot scan it."""
     try:
         return tuple(con.execute(
-            f"SELECT count(*), count(overflow) + 0 * sum(strlen(line)) FROM {csv_line_scan([f.path], f.compression)}"
+            f"SELECT {_LINES_AND_OVERFLOWS} FROM {csv_line_scan([f.path], f.compression)}"
         ).fetchall()[0])
     except duckdb.Error:
         return None, 0
