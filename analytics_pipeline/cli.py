@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -290,11 +291,24 @@ def _serve(args, settings: Settings) -> int:
         print(f"no dashboards under {site_dir(settings)} yet: run `analytics-pipeline demo` or `run`; "
               "they appear here when generated", flush=True)
     print(f"serving dashboards on http://{host}:{port}/ (API: /api/v1/dashboards); Ctrl-C stops", flush=True)
+    _stop_on_sigterm()
     try:
         server.serve_forever()
     finally:
         server.server_close()
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, ``docker stop``, systemd) stops the server, whatever the parent process left behind: a
+    signal mask and an ignored disposition are inherited, so a server started by a process that blocked or ignored
+    SIGTERM for a moment (as some libraries do around starting helper processes) would not stop on it otherwise."""
+
+    def stop(signum, frame) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 def _dev(args, settings: Settings) -> int:

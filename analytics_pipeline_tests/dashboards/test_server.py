@@ -3,8 +3,12 @@
 import csv
 import io
 import json
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -119,3 +123,25 @@ def test_serve_binds_loopback_and_a_taken_port_is_one_line_exit_1(lake_env, caps
     err = capsys.readouterr().err.strip()
     assert err == f"error: OSError: cannot listen on 127.0.0.1:{port}: Address already in use"
     assert main(["serve", "--port", "70000"]) == 2
+
+
+def _inherit_blocked_and_ignored_sigterm() -> None:
+    """In the child before exec: what a parent that blocks or ignores SIGTERM for a moment passes on."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def test_serve_stops_on_sigterm_even_if_its_parent_blocked_and_ignored_it(lake_env):
+    proc = subprocess.Popen([sys.executable, "-m", "analytics_pipeline.cli", "serve", "--port", "0"],
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=_inherit_blocked_and_ignored_sigterm)
+    try:
+        lines = [proc.stdout.readline()]
+        while lines[-1] and "serving dashboards on" not in lines[-1]:
+            lines.append(proc.stdout.readline())
+        assert "serving dashboards on http://127.0.0.1:" in lines[-1], lines
+        proc.terminate()
+        assert proc.wait(timeout=10) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+        proc.wait()
