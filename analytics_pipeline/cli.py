@@ -290,8 +290,8 @@ def _serve(args, settings: Settings) -> int:
     if not (site_dir(settings) / "data").is_dir():
         print(f"no dashboards under {site_dir(settings)} yet: run `analytics-pipeline demo` or `run`; "
               "they appear here when generated", flush=True)
+    _stop_on_sigterm()  # before the line that says it serves: whoever waits for it may send SIGTERM right after
     print(f"serving dashboards on http://{host}:{port}/ (API: /api/v1/dashboards); Ctrl-C stops", flush=True)
-    _stop_on_sigterm()
     try:
         server.serve_forever()
     finally:
