@@ -38,18 +38,21 @@ sys.path.insert(0, str(HERE))
 from ingest_claims import _BARE_ATTRIBUTES, _DDB, bare_statement, dataset_path  # noqa: E402
 
 SOURCE_RECORDS = 1_100_000
-BATCH_FILE_OPTIONS = "FORMAT PARQUET, COMPRESSION UNCOMPRESSED, ROW_GROUP_SIZE 16384"  # as staging writes it
 
 
 def variants(sample: Path) -> dict[str, str]:
     """Variant name → the statement it runs (``{out}`` is its output folder)."""
-    from analytics_pipeline.ingestion import staging
-    from analytics_pipeline.ingestion.specs.claims import claims_spec
+    import duckdb
 
-    assert staging._BATCH_FILE_OPTIONS == BATCH_FILE_OPTIONS, "staging writes its batch file differently now"
+    from analytics_pipeline.ingestion.landing_lines import LandingFile, plan_files, sample_lines
+    from analytics_pipeline.ingestion.specs.claims import claims_spec
+    from analytics_pipeline.ingestion.staging import _BATCH_FILE_OPTIONS as BATCH_FILE_OPTIONS
+    from analytics_pipeline.lake.storage import StorageRoot
+
     spec = claims_spec()
-    lines = [line for line in sample.read_bytes()[: 256 * 1024].split(b"\n")[:-1] if line.strip()][:1000]
-    sampled = spec.sample_values(lines)
+    landing_file = LandingFile(seq=0, key=sample.name, path=str(sample))
+    plan = plan_files(duckdb.connect(), StorageRoot(str(sample.parent)), [landing_file])  # as staging plans it
+    sampled = spec.sample_values(sample_lines(plan, [landing_file]))
 
     def parse(old_image: bool = True, **changes: str) -> str:
         envelopes = spec.json_envelopes_template

@@ -3,11 +3,11 @@ errors, no request leaves the server, every chart has drawn marks. Screenshots: 
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from analytics_pipeline_tests.dashboards.serve_process import start_serve
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -26,13 +26,9 @@ def _chromium() -> str:
 @pytest.fixture
 def served(use_dashboards_lake):
     """``analytics-pipeline serve --port 0`` as a real process; yields its base URL."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "analytics_pipeline.cli", "serve", "--port", "0"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc, base = start_serve()
     try:
-        line = proc.stdout.readline()
-        assert "serving dashboards on http://127.0.0.1:" in line, line
-        yield line.split("on ", 1)[1].split("/ ", 1)[0]
+        yield base
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -3,12 +3,9 @@
 import csv
 import io
 import json
-import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -22,6 +19,7 @@ import pytest
 from analytics_pipeline.cli import main
 from analytics_pipeline.serving.server import make_server
 from analytics_pipeline.serving.sql_runner import run_query
+from analytics_pipeline_tests.dashboards.serve_process import start_serve
 
 
 def _get(base: str, path: str) -> tuple[int, str, bytes]:
@@ -132,14 +130,8 @@ def _inherit_blocked_and_ignored_sigterm() -> None:
 
 
 def test_serve_stops_on_sigterm_even_if_its_parent_blocked_and_ignored_it(lake_env):
-    proc = subprocess.Popen([sys.executable, "-m", "analytics_pipeline.cli", "serve", "--port", "0"],
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, preexec_fn=_inherit_blocked_and_ignored_sigterm)
+    proc, _ = start_serve(preexec_fn=_inherit_blocked_and_ignored_sigterm)
     try:
-        lines = [proc.stdout.readline()]
-        while lines[-1] and "serving dashboards on" not in lines[-1]:
-            lines.append(proc.stdout.readline())
-        assert "serving dashboards on http://127.0.0.1:" in lines[-1], lines
         proc.terminate()
         assert proc.wait(timeout=10) == 128 + signal.SIGTERM
     finally:
