@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
 
     run = sub.add_parser("run", help="bring the lake up to date with the landing zone")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="then recompute every derived table from the raw layer (after changing a mart's logic)")
     run.set_defaults(handler=_run)
 
     export = sub.add_parser("export", help="export marts: the seed's analytics JSON/CSV, or any table")
@@ -177,7 +179,8 @@ def _run(args, settings: Settings) -> int:
     from analytics_pipeline.runner import run_pipeline
 
     started = time.monotonic()
-    reports = run_pipeline(settings, progress=lambda line: print(f"  {line}", flush=True))
+    reports = run_pipeline(settings, progress=lambda line: print(f"  {line}", flush=True),
+                           full_refresh=getattr(args, "full_refresh", False))
     header = ("source", "files", "records in", "landed", "quarantined", "duplicates", "days", "data through")
     rows = [(r.source, r.files, r.records_in, r.landed, r.quarantined, r.duplicates, r.days, r.data_through or "-")
             for r in reports]

@@ -15,6 +15,7 @@ from analytics_pipeline.dashboards.definition import dashboard_files, load_dashb
 from analytics_pipeline.llm_runs.domain import LLM_RUNS
 from analytics_pipeline.ingestion.assets import build_raw_asset, build_staged_asset
 from analytics_pipeline.ingestion.sensors import build_landing_sensor, build_staged_days_sensor
+from analytics_pipeline.keyed_tables import FULL_REFRESH_TAG
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.operations.jobs import build_operations
 from analytics_pipeline.partitions import event_day_partitions
@@ -56,10 +57,15 @@ def build_definitions() -> dg.Definitions:
     asset_names = {key.to_user_string() for a in lake_assets for key in a.keys}
     dashboards = build_dashboards_asset(load_dashboards(dashboard_files(settings.dashboards_dir)), asset_names,
                                         SOURCE_SPECS)
+    whole_lake = dg.AssetSelection.assets(*[t.key for t in lake_tables], warehouse.key, *dashboards.keys)
     jobs.append(dg.define_asset_job(
-        "refresh_job",
-        selection=dg.AssetSelection.assets(*[t.key for t in lake_tables], warehouse.key, *dashboards.keys),
-        description="Rebuild the whole-lake tables, the warehouse views and the dashboards.",
+        "refresh_job", selection=whole_lake,
+        description="Update the whole-lake tables from what changed, then the warehouse views and the dashboards.",
+    ))
+    jobs.append(dg.define_asset_job(
+        "full_refresh_job", selection=whole_lake, tags={FULL_REFRESH_TAG: "true"},
+        description="Rebuild every whole-lake table from the raw layer (after changing a table's logic), then the "
+                    "views and dashboards. Daily tables: backfill their days (one run for the whole range).",
     ))
     operations = build_operations(DOMAINS)
     jobs += operations.jobs

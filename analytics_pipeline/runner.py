@@ -13,9 +13,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from analytics_pipeline.keyed_tables import FULL_REFRESH_TAG
 from analytics_pipeline.lake.storage import StorageRoot
-from analytics_pipeline.operations.freshness import source_data_through
+from analytics_pipeline.operations.freshness import raw_days, source_data_through
 from analytics_pipeline.orphaned_runs import PROCESS_TAG, release_orphaned_runs, this_process
+from analytics_pipeline.partitions import day_ranges, range_tags, run_days
 from analytics_pipeline.settings import Settings
 
 DAGSTER_YAML = """\
@@ -95,7 +97,11 @@ def _tags(tags: dict | None = None) -> dict:
     return {**(tags or {}), PROCESS_TAG: this_process()}
 
 
-def run_pipeline(settings: Settings, progress: Callable[[str], None] = print) -> list[SourceReport]:
+def run_pipeline(settings: Settings, progress: Callable[[str], None] = print,
+                 full_refresh: bool = False) -> list[SourceReport]:
+    """Stage new landing files, merge their days (one run per range of consecutive days), then update the
+    whole-lake tables from what changed. ``full_refresh``: afterwards recompute every day's marts and every
+    whole-lake table from the raw layer (after a change to a mart's logic)."""
     from analytics_pipeline.definitions import SOURCE_SPECS, build_definitions
 
     instance = _runner_instance(settings, progress)
@@ -105,9 +111,12 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print) ->
         report = SourceReport(spec.name)
         _stage(defs, instance, report, progress)
         _merge_days(defs, instance, report, progress)
+        if full_refresh:
+            _recompute_all_days(defs, instance, settings, spec.name, progress)
         reports.append(report)
-    progress("refreshing whole-lake tables and warehouse views")
-    _refresh(defs, instance)
+    progress("full refresh: rebuilding whole-lake tables from the raw layer" if full_refresh
+             else "updating whole-lake tables from what changed, and the warehouse views")
+    _refresh(defs, instance, full_refresh)
     for report in reports:
         report.data_through = _data_through(settings, report.source)
     return reports
@@ -119,14 +128,27 @@ def rematerialize_days(settings: Settings, source: str, days: list[str], progres
 
     instance = _runner_instance(settings, progress)
     defs = build_definitions()
-    job = defs.resolve_job_def(f"{source}_daily_job")
-    for n, day in enumerate(days, start=1):
-        progress(f"{source}: day {day} ({n}/{len(days)})")
-        _succeeded(job.execute_in_process(partition_key=day, instance=instance, run_config=_QUIET,
-                                          tags=_tags({"analytics/reason": "reprice"}), raise_on_error=False),
-                   f"{source} day {day}")
-    progress("refreshing whole-lake tables and warehouse views")
+    _run_day_ranges(defs, instance, source, days, progress, {"analytics/reason": "reprice"})
+    progress("updating whole-lake tables and warehouse views")
     _refresh(defs, instance)
+
+
+def _recompute_all_days(defs, instance, settings: Settings, source: str, progress) -> None:
+    days = raw_days(StorageRoot(settings.lake_uri, settings.s3_endpoint_url), source)
+    _run_day_ranges(defs, instance, source, days, progress, {FULL_REFRESH_TAG: "true"})
+
+
+def _run_day_ranges(defs, instance, source: str, days: list[str], progress, tags: dict) -> list:
+    """The source's daily job over ``days``: one run per range of consecutive days."""
+    job = defs.resolve_job_def(f"{source}_daily_job")
+    results = []
+    for n, (first, last) in enumerate(day_ranges(days), start=1):
+        what = f"{source} days {first}..{last}" if first != last else f"{source} day {first}"
+        progress(f"{what} (run {n}): merge raw partitions, recompute their daily tables")
+        results.append(_succeeded(job.execute_in_process(
+            instance=instance, tags=_tags({**tags, **range_tags(first, last)}), run_config=_QUIET,
+            raise_on_error=False), what))
+    return results
 
 
 def run_operation(settings: Settings, job_name: str, op_name: str, config: dict):
@@ -141,15 +163,17 @@ def run_operation(settings: Settings, job_name: str, op_name: str, config: dict)
 
 
 def refresh_lake(settings: Settings) -> None:
-    """Rebuild the whole-lake tables and the views (what the automation sensor does under the daemon)."""
+    """Update the whole-lake tables and the views (what the automation sensor does under the daemon)."""
     from analytics_pipeline.definitions import build_definitions
 
     _refresh(build_definitions(), _runner_instance(settings, print))
 
 
-def _refresh(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+def _refresh(defs: dg.Definitions, instance: dg.DagsterInstance, full_refresh: bool = False) -> None:
+    tags = _tags({FULL_REFRESH_TAG: "true"} if full_refresh else None)
     _succeeded(defs.resolve_job_def("refresh_job").execute_in_process(
-        instance=instance, run_config=_QUIET, tags=_tags(), raise_on_error=False), "refreshing the lake tables")
+        instance=instance, run_config=_QUIET, tags=tags, raise_on_error=False),
+        "rebuilding the lake tables" if full_refresh else "updating the lake tables")
 
 
 def _data_through(settings: Settings, source: str) -> str:
@@ -179,7 +203,7 @@ def _stage(defs, instance, report: SourceReport, progress) -> None:
         config = {**_as_dict(request.run_config), **_QUIET}
         result = _succeeded(job.execute_in_process(run_config=config, instance=instance, tags=_tags(request.tags),
                                                    raise_on_error=False), f"{report.source} staging batch {n}")
-        meta = _all_metadata(result, f"staged_{report.source}")
+        (meta,) = _all_metadata(result, f"staged_{report.source}") or [{}]
         report.files += meta.get("files", 0)
         report.records_in += meta.get("records_in", 0)
         report.quarantined += meta.get("quarantined", 0)
@@ -190,23 +214,23 @@ def _merge_days(defs, instance, report: SourceReport, progress) -> None:
     requests = _evaluate(defs, instance, f"{report.source}_staged_days_sensor")
     job = defs.resolve_job_def(f"{report.source}_daily_job")
     for n, request in enumerate(requests, start=1):
-        progress(f"{report.source}: day {request.partition_key} ({n}/{len(requests)}): merge raw partition, recompute marts")
+        days = run_days(request.tags)
+        what = f"{report.source} days {days[0]}..{days[-1]}" if len(days) > 1 else f"{report.source} day {days[0]}"
+        progress(f"{what} (run {n}/{len(requests)}, {len(days)} days): merge raw partitions, recompute their daily tables")
         result = _succeeded(job.execute_in_process(
-            partition_key=request.partition_key, instance=instance, tags=_tags(request.tags), run_config=_QUIET,
-            raise_on_error=False), f"{report.source} day {request.partition_key}")
-        meta = _all_metadata(result, f"raw_{report.source}")
-        report.landed += meta.get("landed", 0)
-        report.duplicates += meta.get("duplicates", 0)
-        report.days += 1
+            instance=instance, tags=_tags(request.tags), run_config=_QUIET, raise_on_error=False), what)
+        for meta in _all_metadata(result, f"raw_{report.source}"):
+            report.landed += meta.get("landed", 0)
+            report.duplicates += meta.get("duplicates", 0)
+            report.days += 1
 
 
 def _as_dict(run_config) -> dict:
     return run_config if isinstance(run_config, dict) else run_config.to_config_dict()
 
 
-def _all_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        if materialization.asset_key == dg.AssetKey(asset):
-            return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-    return {}
+def _all_metadata(result: dg.ExecuteInProcessResult, asset: str) -> list[dict]:
+    """The metadata of every materialization of ``asset`` in the run (one per partition)."""
+    return [{k: getattr(v, "value", v) for k, v in event.step_materialization_data.materialization.metadata.items()}
+            for event in result.get_asset_materialization_events()
+            if event.step_materialization_data.materialization.asset_key == dg.AssetKey(asset)]

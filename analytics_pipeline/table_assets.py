@@ -20,7 +20,7 @@ from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.tables import register_raw_day, row_count, write_table
 from analytics_pipeline.lake.views import register_lake_views, views_read
 from analytics_pipeline.metadata import markdown_bars, markdown_table
-from analytics_pipeline.partitions import event_day_partitions
+from analytics_pipeline.partitions import ONE_RUN_FOR_ALL_DAYS, day_check_results, event_day_partitions
 from analytics_pipeline.sources import SOURCE_SPECS
 
 CheckFn = Callable[[duckdb.DuckDBPyConnection], list[dg.AssetCheckResult]]
@@ -73,7 +73,7 @@ class TableSpec:
             self.prepare(con)
 
 
-def _metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) -> dict:
+def table_metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) -> dict:
     metadata = {"dagster/row_count": rows, "preview": markdown_table(con, "SELECT * FROM result_rows", 10)}
     if table.chart:
         metadata["chart"] = markdown_bars(con, table.chart[1], table.chart[0])
@@ -81,32 +81,40 @@ def _metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) -> di
 
 
 def build_daily_table(source: str, table: TableSpec) -> dg.AssetsDefinition:
-    """One partition per event day, computed from that day's raw partition of ``source``."""
+    """One partition per event day, computed from that day's raw partition of ``source``; a run over a range of
+    days computes each of them in one connection."""
 
     @dg.asset(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"},
-              partitions_def=event_day_partitions, deps=table.deps, description=table.description,
-              check_specs=table.check_specs or None)
+              partitions_def=event_day_partitions, backfill_policy=ONE_RUN_FOR_ALL_DAYS, deps=table.deps,
+              description=table.description, check_specs=table.check_specs or None)
     def daily_table(context: dg.AssetExecutionContext, lake: LakeResource):
-        day = context.partition_key
         root = lake.lake_root()
         con = connect(root)
+        checks = {}
         try:
-            if not register_raw_day(con, root, source, day):
-                root.delete(str(PurePosixPath(layout.table_file(table.layer, table.name, day)).parent))
-                yield dg.MaterializeResult(metadata={"dagster/row_count": 0, "note": f"no raw {source} for {day}"})
-                for spec in table.check_specs:
-                    yield dg.AssetCheckResult(check_name=spec.name, passed=True, description=f"no data for {day}")
-                return
-            table.prepare_connection(con)
-            write_table(con, root, table.sql(day=day), table.layer, table.name, partition=day)
-            metadata = _metadata(con, table, row_count(con))
-            metadata["data_through"] = dg.MetadataValue.text(str(scalar(con, "SELECT max(event_time) FROM raw_day")))
-            yield dg.MaterializeResult(metadata=metadata)
-            yield from (table.checks(con) if table.checks else [])
+            for day in context.partition_keys:
+                context.add_asset_metadata(_compute_day(con, root, source, table, day, checks), partition_key=day)
         finally:
             con.close()
+        yield dg.MaterializeResult()
+        yield from day_check_results(context, checks)
 
     return daily_table
+
+
+def _compute_day(con: duckdb.DuckDBPyConnection, root, source: str, table: TableSpec, day: str, checks: dict) -> dict:
+    """Write ``day``'s partition of ``table`` (or remove it when the day has no raw data); its metadata."""
+    if not register_raw_day(con, root, source, day):
+        root.delete(str(PurePosixPath(layout.table_file(table.layer, table.name, day)).parent))
+        checks[day] = [dg.AssetCheckResult(check_name=spec.name, passed=True, description=f"no data for {day}")
+                       for spec in table.check_specs]
+        return {"dagster/row_count": 0, "note": f"no raw {source} for {day}"}
+    table.prepare_connection(con)
+    write_table(con, root, table.sql(day=day), table.layer, table.name, partition=day)
+    metadata = table_metadata(con, table, row_count(con))
+    metadata["data_through"] = dg.MetadataValue.text(str(scalar(con, "SELECT max(event_time) FROM raw_day")))
+    checks[day] = table.checks(con) if table.checks else []
+    return metadata
 
 
 def build_lake_table(table: TableSpec) -> dg.AssetsDefinition:
@@ -123,7 +131,7 @@ def build_lake_table(table: TableSpec) -> dg.AssetsDefinition:
             register_lake_views(con, root, SOURCE_SPECS, only=table.lake_views_read(sql))
             table.prepare_connection(con)
             rows = write_table(con, root, sql, table.layer, table.name)
-            yield dg.MaterializeResult(metadata=_metadata(con, table, rows))
+            yield dg.MaterializeResult(metadata=table_metadata(con, table, rows))
             yield from (table.checks(con) if table.checks else [])
         finally:
             con.close()

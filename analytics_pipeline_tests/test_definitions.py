@@ -15,6 +15,7 @@ EXPECTED_ASSETS = {
     "override_themes": "daily",
     "claims_current": None,
     "claim_status_transitions": None,
+    "hard_case_candidates": None,
     "hard_cases": None,
     "warehouse": None,
     "staged_llm_runs": None,
@@ -30,6 +31,7 @@ EXPECTED_ASSETS = {
     "staged_conversations": None,
     "raw_conversations": "daily",
     "conversation_sessions": None,
+    "session_intent_paths": None,
     "intent_model": None,
     "intents": "daily",
     "intent_flows": None,
@@ -86,7 +88,7 @@ def test_definitions_load_and_validate(lake_env):
     repo = defs.get_repository_def()
     assert {j.name for j in repo.get_all_jobs()} >= {"claims_ingest_job", "claims_daily_job", "llm_runs_ingest_job",
                                                      "llm_runs_daily_job", "conversations_ingest_job",
-                                                     "conversations_daily_job", "intents_job", "refresh_job",
+                                                     "conversations_daily_job", "intents_job", "refresh_job", "full_refresh_job",
                                                      "retention_job", "compaction_job", "freshness_checks_job"}
     schedules = {s.name: s for s in repo.schedule_defs}
     assert set(schedules) == {"llm_marts_daily_refresh", "intents_job_schedule", "retention_daily",
@@ -106,6 +108,8 @@ def test_asset_graph_snapshot(lake_env):
         else:
             assert isinstance(partitions_def, dg.DailyPartitionsDefinition), name
             assert partitions_def.end_offset == 1
+            # a batch of many days is one run over the range
+            assert defs.resolve_assets_def(name).backfill_policy == dg.BackfillPolicy.single_run(), name
     assert {dep.asset_key.to_user_string() for dep in specs["raw_claims"].deps} == {"staged_claims"}
     assert specs["raw_claims"].freshness_policy.fail_window.to_timedelta().total_seconds() == 26 * 3600
     assert "raw_claims" in {dep.asset_key.to_user_string() for dep in specs["financial_ops_daily"].deps}

@@ -17,6 +17,8 @@ import pytest
 from analytics_pipeline import runner
 from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.ingestion.cursor import RequestCursor
+from analytics_pipeline.ingestion.sensors import RUN_KEY_VERSION
+from analytics_pipeline.partitions import run_days
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import Settings
 from analytics_pipeline_tests.conftest import claims_report
@@ -105,7 +107,7 @@ def test_landing_sensor_lists_the_s3_prefix_and_its_cursor_follows_etags(s3_lake
         first = evaluate_landing(defs, instance)
 
         assert [files_of(r) for r in first.run_requests] == [["claims/firehose/batch-a.jsonl"]]
-        assert first.run_requests[0].run_key.startswith("claims-landing-v2-")
+        assert first.run_requests[0].run_key.startswith(f"claims-landing-{RUN_KEY_VERSION}-")
         assert RequestCursor.parse(first.cursor).requested == {"claims/firehose/batch-a.jsonl": (etag, 1)}
         ingest(defs, instance, first.run_requests[0])
 
@@ -199,6 +201,7 @@ def test_run_pipeline_on_s3_lands_partitions_quarantine_and_views_then_a_late_fi
     instance = runner.dagster_instance(settings)
     try:
         daily = instance.get_runs(filters=dg.RunsFilter(job_name="claims_daily_job"))
-        assert sorted(run.tags["dagster/partition"] for run in daily) == [OLD_DAY, OLD_DAY, DAY]
+        # the first run merged both consecutive days; the late file's run merged its old day
+        assert sorted(run_days(run.tags) for run in daily) == [[OLD_DAY], [OLD_DAY, DAY]]
     finally:
         instance.dispose()

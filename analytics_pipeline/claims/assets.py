@@ -2,7 +2,8 @@
 
 Daily marts are partitioned by event day and read only that day's raw partition, so the cost
 of a new day does not grow with the lake. The processed tables (current state, transitions,
-hard cases) span claims' whole lives and are rebuilt from the raw layer when it changes.
+hard-case candidates) span claims' whole lives: they are keyed by claim and only the claims a
+change touched are recomputed (``keyed_tables``); ``hard_cases`` ranks the candidates.
 """
 
 from functools import partial
@@ -15,6 +16,7 @@ from analytics_pipeline.lake.duck import scalar
 from analytics_pipeline.operations.freshness import freshness_result
 from analytics_pipeline.partitions import partitioned_check_spec
 from analytics_pipeline.settings import load_settings
+from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
 from analytics_pipeline.table_assets import TableSpec, build_daily_table, build_lake_table, package_sql
 
 RAW = raw_asset_key("claims")
@@ -47,12 +49,14 @@ def agreement_rate_result(con, check_name: str) -> dg.AssetCheckResult:
 
 
 def current_state_checks(con) -> list[dg.AssetCheckResult]:
+    """Over the claims this update read (every claim on a full rebuild): event ids appear once; and the
+    newest claims event in the lake is recent enough."""
     duplicates = scalar(con, "SELECT count(*) - count(DISTINCT event_id) FROM claims")
-    through = scalar(con, "SELECT max(event_time) FROM claims")
     return [
         dg.AssetCheckResult(check_name="claims_event_ids_unique", passed=duplicates == 0,
                             severity=dg.AssetCheckSeverity.ERROR, metadata={"duplicate_event_ids": duplicates}),
-        freshness_result("claims_fresh", "claims", through, load_settings().freshness.hours("claims")),
+        freshness_result("claims_fresh", "claims", scalar(con, "SELECT max(event_time) FROM newest_raw_day"),
+                         load_settings().freshness.hours("claims")),
     ]
 
 
@@ -62,10 +66,10 @@ def _daily(name: str, description: str, **kwargs) -> dg.AssetsDefinition:
         sql=lambda day: claims_sql(name, day=day), **kwargs))
 
 
-def _whole(name: str, layer: str, description: str, **kwargs) -> dg.AssetsDefinition:
-    return build_lake_table(TableSpec(
+def _keyed(name: str, layer: str, description: str, **kwargs) -> dg.AssetsDefinition:
+    return build_keyed_table(TableSpec(
         name=name, layer=layer, group=f"claims_{layer}", description=description, deps=[RAW],
-        sql=lambda: claims_sql(name), **kwargs))
+        sql=lambda: claims_sql(name), **kwargs), EntityKey("claims", "claim_id"))
 
 
 AGREEMENT_CHECK = partitioned_check_spec(
@@ -86,21 +90,26 @@ daily_marts = [
 ]
 
 processed_tables = [
-    _whole(
+    _keyed(
         "claims_current", "processed", "Latest state per claim; removed claims are kept and flagged.",
         chart=("Claims by current status", "SELECT status, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
         check_specs=[
             dg.AssetCheckSpec("claims_event_ids_unique", asset="claims_current",
-                              description="No event id appears twice across the raw claims layer."),
+                              description="No event id appears twice among the claims an update read (all on a full rebuild)."),
             dg.AssetCheckSpec("claims_fresh", asset="claims_current",
                               description="The newest claims event is at most ANALYTICS_FRESHNESS_HOURS old (default 26 h)."),
         ],
         checks=current_state_checks,
     ),
-    _whole(
+    _keyed(
         "claim_status_transitions", "processed", "Every status change: from, to, seconds between.",
         chart=("Average seconds per transition", "SELECT from_status || ' → ' || to_status, round(avg(seconds_between)) "
                "FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
     ),
-    _whole("hard_cases", "marts", "Weekly top 50 overrides by payout difference, for prompt engineering."),
+    _keyed("hard_case_candidates", "processed", "Each claim's first override where the AI disagreed, with its "
+           "payout difference: what hard_cases ranks."),
+    build_lake_table(TableSpec(
+        name="hard_cases", layer="marts", group="claims_marts", deps=[dg.AssetKey("hard_case_candidates")],
+        description="Weekly top 50 overrides by payout difference, for prompt engineering.",
+        sql=lambda: claims_sql("hard_cases"))),
 ]

@@ -1,5 +1,6 @@
 """Conversation tables (seeds 001, 003) built on the redacted raw layer, and the PII guard."""
 
+from datetime import timedelta
 from functools import partial
 
 import dagster as dg
@@ -10,14 +11,17 @@ from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.ingestion.specs.conversations import PII_PATTERNS
 from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.settings import load_settings
+from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
 from analytics_pipeline.table_assets import TableSpec, build_lake_table, package_sql, utc_now
 
 RAW = raw_asset_key("conversations")
 INTENTS = dg.AssetKey("intents")
 SESSIONS = dg.AssetKey("conversation_sessions")
+PATHS = dg.AssetKey("session_intent_paths")
 EMPTY_INTENTS = ("SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS session_id, NULL::VARCHAR AS user_id, "
                  "NULL::VARCHAR AS agent_id, NULL::TIMESTAMP AS event_time, NULL::VARCHAR AS query, "
-                 "NULL::VARCHAR AS intent, NULL::VARCHAR AS sub_intent, NULL::DOUBLE AS confidence WHERE false")
+                 "NULL::VARCHAR AS intent, NULL::VARCHAR AS sub_intent, NULL::DOUBLE AS confidence, "
+                 "NULL::DATE AS event_date WHERE false")
 
 
 conversations_sql = partial(package_sql, __package__)
@@ -27,8 +31,13 @@ conversations_sql = partial(package_sql, __package__)
 TIMEFRAMES = """SELECT * FROM (VALUES
     ('24h', INTERVAL 1 DAY), ('7d', INTERVAL 7 DAY), ('30d', INTERVAL 30 DAY), ('90d', INTERVAL 90 DAY))
     t(timeframe, span)"""
-# Each session's intents in order, computed in one place for the flow, drop-off and journey tables.
-SESSION_INTENT_PATHS = conversations_sql("session_intent_paths")
+LONGEST_TIMEFRAME = timedelta(days=90)
+
+
+def _insights_sql(name: str) -> str:
+    now = utc_now()
+    return conversations_sql(name, now=now, oldest_day=(now - LONGEST_TIMEFRAME).date(),
+                             human_cost=load_settings().human_interaction_cost, low_confidence=LOW_CONFIDENCE)
 
 
 def pii_scan(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
@@ -48,20 +57,38 @@ def pii_scan(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
     )]
 
 
+def _sessions_keyed(name: str, layer: str, group: str, description: str, entity: EntityKey, **kwargs):
+    return build_keyed_table(TableSpec(name=name, layer=layer, group=group, description=description,
+                                       sql=lambda: conversations_sql(name), **kwargs), entity)
+
+
+INTENT_DAYS = "processed/intents"
 lake_tables = [
-    build_lake_table(TableSpec(
-        name="conversation_sessions", layer="processed", group="conversations", deps=[RAW],
+    _sessions_keyed(
+        "conversation_sessions", "processed", "conversations", deps=[RAW],
         description="One row per session: user (pseudonymised), agent, channel, turns, resolution, escalation.",
-        sql=lambda: conversations_sql("conversation_sessions"),
+        entity=EntityKey("conversations", "session_id"),
         check_specs=[dg.AssetCheckSpec("no_pii_in_stored_text", asset="conversation_sessions",
-                                       description="A scan of the stored conversation text finds no PII.")],
+                                       description="A scan of the stored conversation text of the sessions an update "
+                                                   "read (all on a full rebuild) finds no PII.")],
         checks=pii_scan,
         chart=("Sessions by agent", "SELECT coalesce(agent_id, '?'), count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
-    )),
+    ),
+    _sessions_keyed(
+        "session_intent_paths", "processed", "conversations", deps=[INTENTS],
+        description="Each session's intents in order: path, sequence, first and last intent, steps, user.",
+        entity=EntityKey("conversations", "session_id", partitioned_inputs=(INTENT_DAYS,)),
+        fallback_views={"intents": EMPTY_INTENTS},
+    ),
+    _sessions_keyed(
+        "user_journeys", "marts", "conversation_insights", deps=[SESSIONS, PATHS],
+        description="Each session's intent path, timing and outcome.",
+        entity=EntityKey("conversations", "session_id", partitioned_inputs=(INTENT_DAYS,),
+                         keyed_inputs=("processed/conversation_sessions", "processed/session_intent_paths")),
+    ),
     *[build_lake_table(TableSpec(
-        name=name, layer="processed", group="conversations", deps=[INTENTS, SESSIONS], description=description,
-        sql=lambda name=name: conversations_sql(name), fallback_views={"intents": EMPTY_INTENTS},
-        helper_views={"session_intent_paths": SESSION_INTENT_PATHS},
+        name=name, layer="processed", group="conversations", deps=[SESSIONS, PATHS], description=description,
+        sql=lambda name=name: conversations_sql(name),
     )) for name, description in [
         ("intent_flows", "Intent sequence per session → frequency, success rate, average completion time."),
         ("next_intent_probabilities", "N-gram intent transitions with probabilities (n = 0, 1, 2) for next-intent guidance."),
@@ -69,16 +96,14 @@ lake_tables = [
         ("weekly_flow_analysis", "Weekly dead ends and shortest paths to resolution."),
     ]],
     *[build_lake_table(TableSpec(
-        name=name, layer="marts", group="conversation_insights", deps=[INTENTS, SESSIONS], description=description,
-        sql=lambda name=name: conversations_sql(name, now=utc_now(), human_cost=load_settings().human_interaction_cost,
-                                                 low_confidence=LOW_CONFIDENCE),
-        fallback_views={"intents": EMPTY_INTENTS},
-        helper_views={"timeframes": TIMEFRAMES, "session_intent_paths": SESSION_INTENT_PATHS},
-    )) for name, description in [
-        ("conversation_insights", "Conversations, average turns, completion rate, response time, automation rate "
-                                  "and cost savings per timeframe (24h/7d/30d/90d) and agent."),
-        ("nlu_insights", "Intent distribution, confidence, low-confidence and fallback rates per timeframe and agent."),
-        ("drop_off_points", "Abandoned sessions by last intent, per timeframe and agent."),
-        ("user_journeys", "Each session's intent path, timing and outcome."),
+        name=name, layer="marts", group="conversation_insights", deps=deps, description=description,
+        sql=lambda name=name: _insights_sql(name), fallback_views={"intents": EMPTY_INTENTS},
+        helper_views={"timeframes": TIMEFRAMES},
+    )) for name, deps, description in [
+        ("conversation_insights", [SESSIONS], "Conversations, average turns, completion rate, response time, "
+                                              "automation rate and cost savings per timeframe (24h/7d/30d/90d) and agent."),
+        ("nlu_insights", [INTENTS], "Intent distribution, confidence, low-confidence and fallback rates per timeframe "
+                                    "and agent."),
+        ("drop_off_points", [SESSIONS, PATHS], "Abandoned sessions by last intent, per timeframe and agent."),
     ]],
 ]

@@ -11,6 +11,7 @@ resource: set ``plugin`` to ``"package.module:factory"``, where ``factory()`` re
 """
 
 import importlib
+from pathlib import PurePosixPath
 
 import dagster as dg
 import pyarrow as pa
@@ -22,11 +23,17 @@ from analytics_pipeline.conversations.classifier import (
     train_and_promote,
 )
 from analytics_pipeline.ingestion.assets import raw_asset_key
+from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.tables import register_raw_day, row_count, write_table
 from analytics_pipeline.metadata import markdown_bars
-from analytics_pipeline.partitions import event_day_partitions, partitioned_check_spec
+from analytics_pipeline.partitions import (
+    ONE_RUN_FOR_ALL_DAYS,
+    day_check_results,
+    event_day_partitions,
+    partitioned_check_spec,
+)
 
 ACCURACY_FLOOR = 0.8
 FALLBACK_RATE_CEILING = 0.15
@@ -82,55 +89,71 @@ INTENT_CHECKS = [
 
 @dg.asset(
     name="intents", group_name="conversations", kinds={"duckdb", "parquet", "scikit-learn"},
-    partitions_def=event_day_partitions, deps=[raw_asset_key("conversations"), intent_model.key],
+    partitions_def=event_day_partitions, backfill_policy=ONE_RUN_FOR_ALL_DAYS,
+    deps=[raw_asset_key("conversations"), intent_model.key],
     check_specs=INTENT_CHECKS,
     description="Each user query of the day with its primary intent, sub-intent, confidence and classifier version.",
 )
 def intents(context: dg.AssetExecutionContext, lake: LakeResource, intent_classifier: IntentClassifierResource):
-    day = context.partition_key
     root = lake.lake_root()
     con = connect(root)
+    checks: dict[str, list[dg.AssetCheckResult]] = {}
+    classifier = None
     try:
-        queries = []
-        if register_raw_day(con, root, "conversations", day):
-            queries = [r[0] for r in con.execute(
-                "SELECT DISTINCT query FROM raw_day WHERE query IS NOT NULL AND event_type IN ('query', 'message_received')"
-            ).fetchall()]
-        if not queries:
-            yield dg.MaterializeResult(metadata={"dagster/row_count": 0, "note": f"no queries on {day}"})
-            for spec in INTENT_CHECKS:
-                yield dg.AssetCheckResult(check_name=spec.name, passed=True, description=f"no queries on {day}")
-            return
-        classifier = intent_classifier.classifier(lake)
-        predictions = classifier.predict(queries)
-        con.register("predictions", pa.table({
-            "query": queries,
-            "intent": [p.intent for p in predictions],
-            "sub_intent": [p.sub_intent for p in predictions],
-            "confidence": pa.array([p.confidence for p in predictions], pa.float64()),
-            "classifier_version": [p.classifier_version for p in predictions],
-        }))
-        write_table(con, root, """
-            SELECT t.event_id, t.session_id, t.user_id, t.agent_id, t.channel, t.event_time, t.turn, t.query,
-                   p.intent, p.sub_intent, p.confidence, p.classifier_version, t.event_date
-            FROM raw_day t JOIN predictions p USING (query)
-            WHERE t.event_type IN ('query', 'message_received')
-            ORDER BY t.event_time, t.event_id""", "processed", "intents", partition=day)
-        rows = row_count(con)
-        fallback = scalar(con, "SELECT avg((intent = 'fallback')::INT) FROM result_rows")
-        low = scalar(con, f"SELECT avg((confidence < {LOW_CONFIDENCE})::INT) FROM result_rows")
-        yield dg.MaterializeResult(metadata={
-            "dagster/row_count": rows, "classifier_version": classifier.version,
-            "fallback_rate": dg.MetadataValue.float(float(fallback)),
-            "low_confidence_rate": dg.MetadataValue.float(float(low)),
-            "intents": markdown_bars(con, "SELECT intent, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC",
-                                     "Queries by intent"),
-        })
-        yield dg.AssetCheckResult(check_name="fallback_rate_below_ceiling", passed=fallback <= FALLBACK_RATE_CEILING,
-                                  severity=dg.AssetCheckSeverity.WARN,
-                                  metadata={"fallback_rate": dg.MetadataValue.float(float(fallback))})
-        yield dg.AssetCheckResult(check_name="low_confidence_rate_below_ceiling", passed=low <= LOW_CONFIDENCE_RATE_CEILING,
-                                  severity=dg.AssetCheckSeverity.WARN,
-                                  metadata={"low_confidence_rate": dg.MetadataValue.float(float(low))})
+        for day in context.partition_keys:
+            queries = []
+            if register_raw_day(con, root, "conversations", day):
+                queries = [r[0] for r in con.execute(
+                    "SELECT DISTINCT query FROM raw_day WHERE query IS NOT NULL AND event_type IN ('query', 'message_received')"
+                ).fetchall()]
+            if not queries:
+                root.delete(str(PurePosixPath(layout.table_file("processed", "intents", day)).parent))
+                context.add_asset_metadata({"dagster/row_count": 0, "note": f"no queries on {day}"}, partition_key=day)
+                checks[day] = [dg.AssetCheckResult(check_name=spec.name, passed=True, description=f"no queries on {day}")
+                               for spec in INTENT_CHECKS]
+                continue
+            classifier = classifier or intent_classifier.classifier(lake)
+            metadata, checks[day] = _classify_day(con, root, classifier, queries, day)
+            context.add_asset_metadata(metadata, partition_key=day)
     finally:
         con.close()
+    yield dg.MaterializeResult()
+    yield from day_check_results(context, checks)
+
+
+def _classify_day(con, root, classifier: IntentClassifier, queries: list[str], day: str):
+    """Label ``day``'s queries and write its partition; its metadata and check results."""
+    predictions = classifier.predict(queries)
+    con.register("predictions", pa.table({
+        "query": queries,
+        "intent": [p.intent for p in predictions],
+        "sub_intent": [p.sub_intent for p in predictions],
+        "confidence": pa.array([p.confidence for p in predictions], pa.float64()),
+        "classifier_version": [p.classifier_version for p in predictions],
+    }))
+    write_table(con, root, """
+        SELECT t.event_id, t.session_id, t.user_id, t.agent_id, t.channel, t.event_time, t.turn, t.query,
+               p.intent, p.sub_intent, p.confidence, p.classifier_version, t.event_date
+        FROM raw_day t JOIN predictions p USING (query)
+        WHERE t.event_type IN ('query', 'message_received')
+        ORDER BY t.event_time, t.event_id""", "processed", "intents", partition=day)
+    con.unregister("predictions")
+    rows = row_count(con)
+    fallback = scalar(con, "SELECT avg((intent = 'fallback')::INT) FROM result_rows")
+    low = scalar(con, f"SELECT avg((confidence < {LOW_CONFIDENCE})::INT) FROM result_rows")
+    metadata = {
+        "dagster/row_count": rows, "classifier_version": classifier.version,
+        "fallback_rate": dg.MetadataValue.float(float(fallback)),
+        "low_confidence_rate": dg.MetadataValue.float(float(low)),
+        "intents": markdown_bars(con, "SELECT intent, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC",
+                                 "Queries by intent"),
+    }
+    checks = [
+        dg.AssetCheckResult(check_name="fallback_rate_below_ceiling", passed=fallback <= FALLBACK_RATE_CEILING,
+                            severity=dg.AssetCheckSeverity.WARN,
+                            metadata={"fallback_rate": dg.MetadataValue.float(float(fallback))}),
+        dg.AssetCheckResult(check_name="low_confidence_rate_below_ceiling", passed=low <= LOW_CONFIDENCE_RATE_CEILING,
+                            severity=dg.AssetCheckSeverity.WARN,
+                            metadata={"low_confidence_rate": dg.MetadataValue.float(float(low))}),
+    ]
+    return metadata, checks

@@ -19,7 +19,12 @@ from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_literal
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.operations.freshness import source_data_through
-from analytics_pipeline.partitions import event_day_partitions, partitioned_check_spec
+from analytics_pipeline.partitions import (
+    ONE_RUN_FOR_ALL_DAYS,
+    day_check_results,
+    event_day_partitions,
+    partitioned_check_spec,
+)
 from analytics_pipeline.settings import load_settings
 
 QUARANTINE_RATE_CEILING = 0.01
@@ -115,6 +120,7 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         group_name="ingestion",
         kinds={"duckdb", "parquet"},
         partitions_def=event_day_partitions,
+        backfill_policy=ONE_RUN_FOR_ALL_DAYS,
         deps=[staged_asset_key(source)],
         pool=f"raw_{source}_writer",
         # A concurrent merge of the same day (sensor + manual backfill) makes this one retry.
@@ -126,42 +132,38 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                                             "No event id appears twice in the partition.")],
     )
     def raw(context: dg.AssetExecutionContext, lake: LakeResource):
-        day = context.partition_key
-        result = merge_day(lake.lake_root(), source, day)
-        duplicates_in_partition = _duplicate_event_ids(lake, source, day)
-        yield dg.MaterializeResult(
-            metadata={
+        days = context.partition_keys
+        checks, landed = {}, 0
+        con = connect(lake.lake_root())
+        for n, day in enumerate(days, start=1):
+            result = merge_day(lake.lake_root(), source, day)
+            duplicates_in_partition = _duplicate_event_ids(con, lake, source, day)
+            landed += result.landed
+            context.add_asset_metadata({
                 "staged_files": result.staged_files,
                 "staged_rows": result.staged_rows,
                 "landed": result.landed,
                 "duplicates": result.duplicates,
                 "dagster/row_count": result.partition_rows,
                 "data_through": dg.MetadataValue.text(result.data_through or "no data"),
-                # the source's newest event, whichever day this run merged (its data_fresh check reads the same)
-                "source_data_through": dg.MetadataValue.text(
-                    str(source_data_through(lake.lake_root(), source) or "no data")),
-            }
-        )
-        yield dg.AssetCheckResult(
-            check_name="event_ids_unique",
-            passed=duplicates_in_partition == 0,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"duplicate_event_ids": duplicates_in_partition},
-        )
+            }, partition_key=day)
+            checks[day] = [dg.AssetCheckResult(
+                check_name="event_ids_unique", passed=duplicates_in_partition == 0, severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"duplicate_event_ids": duplicates_in_partition})]
+            if len(days) > 1 and (n % 25 == 0 or n == len(days)):
+                context.log.info(f"merged {n}/{len(days)} days of {source} ({landed} rows landed so far)")
+        con.close()
+        # the source's newest event, whichever days this run merged (its data_fresh check reads the same)
+        yield dg.MaterializeResult(metadata={"source_data_through": dg.MetadataValue.text(
+            str(source_data_through(lake.lake_root(), source) or "no data"))})
+        yield from day_check_results(context, checks)
 
     return raw
 
 
-def _duplicate_event_ids(lake: LakeResource, source: str, day: str) -> int:
+def _duplicate_event_ids(con, lake: LakeResource, source: str, day: str) -> int:
     root = lake.lake_root()
     key = layout.raw_partition(source, day)
     if not root.exists(key):
         return 0
-    con = connect(root)
-    try:
-        return scalar(
-            con,
-            f"SELECT count(*) - count(DISTINCT event_id) FROM read_parquet({sql_literal(root.path(key))})",
-        )
-    finally:
-        con.close()
+    return scalar(con, f"SELECT count(*) - count(DISTINCT event_id) FROM read_parquet({sql_literal(root.path(key))})")

@@ -1,4 +1,4 @@
-"""Sensors of a source: new landing files → a staging run; staged days → raw partition runs.
+"""Sensors of a source: new landing files → a staging run; staged days → one run per range of consecutive days.
 
 The second sensor is what turns a late file into a backfill: a file holding records of an old
 day stages rows under that day, and the sensor asks for that day's partition (and its
@@ -18,8 +18,10 @@ from analytics_pipeline.ingestion.manifest import file_marker, pending_files, st
 from analytics_pipeline.ingestion.staging import batch_id_for
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.orphaned_runs import release_orphaned_runs
+from analytics_pipeline.partitions import day_ranges, range_tags, run_days
 
-RUN_KEY_VERSION = "v2"
+RUN_KEY_VERSION = "v3"
+FAILED_RUNS_LOOKED_AT = 200
 SENSOR_INTERVAL_SECONDS = 5
 ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
           dg.DagsterRunStatus.STARTED]
@@ -80,25 +82,31 @@ def build_staged_days_sensor(source: str, job) -> dg.SensorDefinition:
         if not wanted:
             reason = f"{len(days)} staged days of {source} are in runs on their way" if days else f"nothing staged for {source}"
             return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=following.serialise())
-        return dg.SensorResult(
-            run_requests=[
-                dg.RunRequest(partition_key=day, run_key=f"{source}-merge-{RUN_KEY_VERSION}-{day}-{days[day]}-{attempt}",
-                              tags={"analytics/source": source, "analytics/attempt": str(attempt)})
-                for day, attempt in sorted(wanted.items())
-            ],
-            cursor=following.serialise(),
-        )
+        requests = []
+        for first, last in day_ranges(wanted):
+            days_in_run = [day for day in sorted(days) if first <= day <= last]
+            attempt = max(wanted[day] for day in days_in_run)
+            marker = _fingerprint([f"{day}:{days[day]}" for day in days_in_run])
+            requests.append(dg.RunRequest(
+                run_key=f"{source}-merge-{RUN_KEY_VERSION}-{first}-{last}-{marker}-{attempt}",
+                tags={**range_tags(first, last), "analytics/source": source, "analytics/attempt": str(attempt),
+                      "analytics/days": str(len(days_in_run))}))
+        return dg.SensorResult(run_requests=requests, cursor=following.serialise())
 
     return staged_days_sensor
 
 
 def _failed_days(context: dg.SensorEvaluationContext, job_name: str) -> dict[str, str]:
-    """Days whose latest run of the daily job failed or was canceled → a marker naming that run."""
+    """Days whose latest run of the daily job (one day or a range of days) failed or was canceled → a marker
+    naming that run."""
     if context.instance is None:
         return {}
-    latest = context.instance.get_run_partition_data(dg.RunsFilter(job_name=job_name))
-    return {p.partition: f"failed-{p.run_id[:12]}" for p in latest
-            if p.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)}
+    decided: dict[str, str | None] = {}
+    for run in context.instance.get_runs(filters=dg.RunsFilter(job_name=job_name), limit=FAILED_RUNS_LOOKED_AT):
+        failed = run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+        for day in run_days(run.tags):  # newest run first: the first run seen decides a day
+            decided.setdefault(day, f"failed-{run.run_id[:12]}" if failed else None)
+    return {day: marker for day, marker in decided.items() if marker}
 
 
 def _fingerprint(names: list[str]) -> str:

@@ -4,12 +4,16 @@
     staging/<source>/event_date=YYYY-MM-DD/batch-<id>.parquet  parsed, waiting for the day's merge
     errors/<source>/batch-<id>.parquet                     quarantined records with reasons
     manifests/<source>/batch-<id>.parquet                  which landing files a batch took in
-    processed/<asset>/...  marts/<asset>/...               derived tables
+    processed/<asset>/...  marts/<asset>/...               derived tables: data.parquet, one file per
+                                                           event day, or (keyed tables) one per entity first day
+    state/...                                              bookkeeping of incremental tables (not a view)
 """
 
 from __future__ import annotations
 
 PARTITION_COLUMN = "event_date"
+# Keyed tables (one row or rows per claim, session, run, job) are stored by the day their entity first appears.
+BUCKET_COLUMN = "first_day"
 
 
 def partition_day(key: str) -> str | None:
@@ -52,3 +56,8 @@ def table_file(layer: str, asset: str, partition: str | None = None) -> str:
 
 def table_glob(layer: str, asset: str, partitioned: bool) -> str:
     return f"{layer}/{asset}/*/*.parquet" if partitioned else f"{layer}/{asset}/data.parquet"
+
+
+def keyed_state(layer: str, asset: str) -> str:
+    """What a keyed table has taken in so far (input day versions, rows per bucket)."""
+    return f"state/tables/{layer}/{asset}.json"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import duckdb
 
@@ -29,3 +33,33 @@ def write_parquet(con: duckdb.DuckDBPyConnection, root: StorageRoot, query: str,
     finally:
         root.discard(target)
     return int(result[0][0]) if result else 0
+
+
+def write_partitions(con: duckdb.DuckDBPyConnection, root: StorageRoot, query: str, folder: str, column: str,
+                     replace: set[str]) -> dict[str, int]:
+    """Write ``query`` as one file per value of ``column``: ``<folder>/<column>=<value>/part-0.parquet``.
+
+    One statement writes every partition (to a scratch folder: beside the lake locally, the temp dir for
+    S3); each file is then published atomically on its own. A partition in ``replace`` that the query left
+    empty is deleted. ``column`` lives in the path only. Returns rows per partition value.
+    """
+    scratch = (tempfile.mkdtemp(prefix="analytics-parts-") if root.is_s3
+               else root.path(".tmp", f"parts-{uuid.uuid4().hex}"))
+    Path(scratch).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        stats = con.execute(
+            f"COPY ({query}) TO {sql_literal(scratch)} "
+            f"({PARQUET_OPTIONS}, PARTITION_BY ({column}), RETURN_STATS, OVERWRITE)").fetchall()
+        written: dict[str, int] = {}
+        for filename, count, *_, partition_keys, _extra in stats:
+            value = str(partition_keys[column])
+            final = root.path(folder, f"{column}={value}", "part-0.parquet")
+            if not root.is_s3:
+                Path(final).parent.mkdir(parents=True, exist_ok=True)
+            root.publish(filename, final)
+            written[value] = written.get(value, 0) + int(count)
+        for value in sorted(replace - set(written)):
+            root.delete(folder, f"{column}={value}")
+        return written
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -49,9 +49,10 @@ def lake_views(lake: StorageRoot, specs: list[SourceSpec], only: set[str] | None
         for table in sorted({key.split("/")[1] for key in files}):
             if not wanted(table):
                 continue
-            partitioned = layout.table_file(layer, table) not in files
+            keyed = any(key.startswith(f"{layer}/{table}/{layout.BUCKET_COLUMN}=") for key in files)
+            partitioned = keyed or layout.table_file(layer, table) not in files
             glob = layout.table_glob(layer, table, partitioned)
-            views.append(ViewDefinition(table, f"SELECT * FROM {parquet_scan(lake, glob, hive=partitioned)}"))
+            views.append(ViewDefinition(table, f"SELECT * FROM {parquet_scan(lake, glob, hive=partitioned and not keyed)}"))
     return views
 
 
@@ -83,12 +84,12 @@ def register_lake_views(con: duckdb.DuckDBPyConnection, lake: StorageRoot, specs
     for spec in specs:
         needed = set(spec.views()) if only is None else set(spec.views()) & only
         if needed and not needed <= present:
-            _register_empty_source(con, spec)
+            register_empty_source(con, spec)
     for view in views:
         con.execute(f'CREATE OR REPLACE TEMP VIEW "{view.name}" AS {view.sql}')
 
 
-def _register_empty_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
+def register_empty_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
     if spec.prepare:
         spec.prepare(con)
     con.execute("CREATE OR REPLACE TEMP VIEW landing_lines AS SELECT 0::INTEGER AS file_seq, ''::VARCHAR AS file, "

@@ -1,8 +1,9 @@
 """LLM run analytics assets (seed 004): usage priced per day, run costs, the seed's marts, alarms.
 
 ``llm_model_usage`` is partitioned by the runs' start day so a price change can be applied to a
-chosen period by re-materializing (backfilling) those days; everything else is small and is
-rebuilt from it when the lake changes, and daily so that "this month" and the window move on.
+chosen period by re-materializing (backfilling) those days. Run costs and job states are keyed
+tables, updated for the runs and jobs a change touched; the marts are small aggregates over them,
+recomputed when they change and daily so that "this month" and the window move on.
 """
 
 from functools import partial
@@ -15,6 +16,7 @@ from analytics_pipeline.ingestion.specs.llm_runs import LATEST_RUN_VERSION
 from analytics_pipeline.lake.duck import scalar
 from analytics_pipeline.llm_runs.prices import load_prices, register_prices
 from analytics_pipeline.settings import load_settings
+from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
 from analytics_pipeline.table_assets import TableSpec, build_daily_table, build_lake_table, package_sql, utc_now
 
 RAW = raw_asset_key("llm_runs")
@@ -107,16 +109,16 @@ JOBS = dg.AssetKey("llm_jobs_current")
 QA = dg.AssetKey("qa_summary")
 
 lake_tables = [
-    build_lake_table(TableSpec(
+    build_keyed_table(TableSpec(
         name="llm_run_costs", layer="processed", group="llm_runs", deps=[RAW, USAGE],
         description="One row per run: tokens, cost and where the cost came from.",
         sql=lambda: llm_sql("llm_run_costs"), fallback_views={"llm_model_usage": EMPTY_USAGE},
-    )),
-    build_lake_table(TableSpec(
+    ), EntityKey("llm_runs", "run_id", partitioned_inputs=("processed/llm_model_usage",))),
+    build_keyed_table(TableSpec(
         name="llm_jobs_current", layer="processed", group="llm_runs", deps=[RAW],
         description="The latest snapshot of every background job.", sql=lambda: llm_sql("llm_jobs_current"),
         chart=("Jobs by status", "SELECT status, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
-    )),
+    ), EntityKey("llm_runs", "job_id")),
     build_lake_table(TableSpec(
         name="qa_summary", layer="marts", group="llm_marts", deps=[RUN_COSTS],
         description="QA results across runs; pass rate = passed / (passed + warning + failed).",

@@ -33,12 +33,15 @@ FIRST_GROUP_KILLS = [
      "replace", r"\.tmp -> .*/staging/claims/.*\.parquet$", 2),
     ("mid daily marts (the day's raw partition published, its staging files gone)",
      "replace", r"\.tmp -> .*/marts/.*/part-0\.parquet$", 3),
-    ("mid whole-lake table write", "replace", r"\.tmp -> .*/processed/claims_current/data\.parquet$", 1),
+    ("mid keyed table rebuild (one bucket published, the others still in the scratch folder)", "replace",
+     r"/parts-[0-9a-f]+/.* -> .*/processed/claims_current/first_day=.*/part-0\.parquet$", 2),
 ]
 SECOND_GROUP_KILLS = [
     ("mid raw merge write (an existing partition being replaced)", "replace",
      r"\.tmp -> .*/raw/claims/.*/part-0\.parquet$", 1),
     ("after a merge published, before its staging files were removed", "remove", r"/staging/claims/.*\.parquet$", 1),
+    ("mid keyed table update (its buckets published, what it took in not yet recorded)", "replace",
+     r"\.tmp -> .*/state/tables/processed/claims_current\.json$", 1),
     ("mid warehouse refresh (new catalogue built, not yet swapped in)", "replace", r"\.tmp -> .*/warehouse\.duckdb$", 1),
 ]
 

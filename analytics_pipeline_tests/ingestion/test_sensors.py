@@ -1,7 +1,7 @@
 """The ingestion sensors, evaluated against a real persistent DagsterInstance (DAGSTER_HOME).
 
 New landing files → a ``claims_ingest_job`` run listing them; staged event days → one
-``claims_daily_job`` partition run per day (late days included). Every run request is executed
+``claims_daily_job`` run per range of consecutive days (late days included). Every run request is executed
 in-process against the same instance, the way ``analytics-pipeline run`` and the daemon do.
 """
 
@@ -19,6 +19,8 @@ import pytest
 from analytics_pipeline import runner
 from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.ingestion.cursor import RequestCursor
+from analytics_pipeline.ingestion.sensors import RUN_KEY_VERSION
+from analytics_pipeline.partitions import run_days
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import Settings
 from analytics_pipeline_tests.conftest import claims_report
@@ -92,7 +94,7 @@ class Lake:
 
     def merge(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
         result = self.defs.resolve_job_def(DAILY_JOB).execute_in_process(
-            partition_key=request.partition_key, instance=self.instance, tags=request.tags, run_config=QUIET
+            instance=self.instance, tags=request.tags, run_config=QUIET
         )
         assert result.success
         return result
@@ -132,6 +134,14 @@ def files_of(request: dg.RunRequest) -> list[str]:
     return config_of(request)["ops"]["staged_claims"]["config"]["files"]
 
 
+def metadata_by_day(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, dict]:
+    """The metadata of each day's materialization of ``asset`` in a (range) run."""
+    return {event.step_materialization_data.materialization.partition:
+            {k: getattr(v, "value", v) for k, v in event.step_materialization_data.materialization.metadata.items()}
+            for event in result.get_asset_materialization_events()
+            if event.step_materialization_data.materialization.asset_key == dg.AssetKey(asset)}
+
+
 def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     found = [
         event.step_materialization_data.materialization
@@ -160,7 +170,7 @@ def test_new_file_yields_one_run_request_then_the_cursor_skips_it(lake: Lake):
     assert len(result.run_requests) == 1
     request = result.run_requests[0]
     assert files_of(request) == ["claims/firehose/batch-a.jsonl"]
-    assert request.run_key.startswith("claims-landing-v2-") and request.run_key.endswith("-1")
+    assert request.run_key.startswith(f"claims-landing-{RUN_KEY_VERSION}-") and request.run_key.endswith("-1")
     assert request.tags["analytics/source"] == "claims"
     assert request.tags["analytics/files"] == "1"
     assert result.cursor
@@ -192,18 +202,18 @@ def test_staged_days_become_one_partition_run_per_event_day_and_land_the_rows(la
 
     days = lake.staged_day_requests()
 
-    assert [r.partition_key for r in days] == [OLD_DAY, DAY]
-    assert all(r.run_key.startswith(f"claims-merge-v2-{r.partition_key}-") for r in days)
-    assert len({r.run_key for r in days}) == 2
+    # two consecutive days: one run over both
+    assert [run_days(r.tags) for r in days] == [[OLD_DAY, DAY]]
+    assert days[0].run_key.startswith(f"claims-merge-{RUN_KEY_VERSION}-{OLD_DAY}-{DAY}-")
 
-    landed = {r.partition_key: metadata(lake.merge(r), "raw_claims") for r in days}
+    landed = metadata_by_day(lake.merge(days[0]), "raw_claims")
 
     assert {day: m["landed"] for day, m in landed.items()} == {OLD_DAY: 2, DAY: 1}
     assert lake.raw_event_ids(OLD_DAY) == ["b-1", "b-2"]
     assert lake.raw_event_ids(DAY) == ["b-3"]
     assert not lake.instance.is_ephemeral
-    assert sorted((run.job_name, run.tags.get("dagster/partition", "")) for run in lake.instance.get_runs()) == [
-        (DAILY_JOB, OLD_DAY), (DAILY_JOB, DAY), (INGEST_JOB, ""),
+    assert sorted((run.job_name, run_days(run.tags)) for run in lake.instance.get_runs()) == [
+        (DAILY_JOB, [OLD_DAY, DAY]), (INGEST_JOB, []),
     ]
     skip = lake.evaluate(STAGED_DAYS_SENSOR).skip_reason
     assert "nothing staged" in skip.skip_message
@@ -234,7 +244,7 @@ def test_late_file_backfills_exactly_its_old_day_partition_and_marts(lake: Lake)
 
     days = lake.staged_day_requests()
 
-    assert [r.partition_key for r in days] == [OLD_DAY]  # a backfill of that day only
+    assert [run_days(r.tags) for r in days] == [[OLD_DAY]]  # a backfill of that day only
     raw = metadata(lake.merge(days[0]), "raw_claims")
     assert (raw["landed"], raw["duplicates"], raw["dagster/row_count"]) == (3, 0, 4)
     assert lake.raw_event_ids(OLD_DAY) == ["late-1", "late-2", "late-3", "on-time-1"]
@@ -267,8 +277,8 @@ def test_duplicate_file_under_a_new_name_is_ingested_but_lands_nothing(lake: Lak
     assert (staged["files"], staged["records_in"], staged["staged"], staged["duplicates_in_batch"]) == (1, 3, 3, 0)
 
     days = lake.staged_day_requests()
-    assert [r.partition_key for r in days] == [DAY, NEW_DAY]
-    raw = {r.partition_key: metadata(lake.merge(r), "raw_claims") for r in days}
+    assert [run_days(r.tags) for r in days] == [[DAY], [NEW_DAY]]
+    raw = {day: m for r in days for day, m in metadata_by_day(lake.merge(r), "raw_claims").items()}
 
     assert {d: (m["landed"], m["duplicates"], m["dagster/row_count"]) for d, m in raw.items()} == {
         DAY: (0, 2, 2), NEW_DAY: (0, 1, 1),
@@ -420,7 +430,7 @@ def test_run_pipeline_twice_stages_nothing_the_second_time_and_is_recorded(lake_
             by_job.setdefault(run.job_name, []).append(run)
         assert len(by_job[INGEST_JOB]) == 1
         assert by_job[INGEST_JOB][0].tags["analytics/source"] == "claims"
-        assert sorted(run.tags["dagster/partition"] for run in by_job[DAILY_JOB]) == [OLD_DAY, DAY]
+        assert sorted(run_days(run.tags) for run in by_job[DAILY_JOB]) == [[OLD_DAY, DAY]]
         assert len(by_job["refresh_job"]) == 2
         assert set(by_job) == {INGEST_JOB, DAILY_JOB, "refresh_job"}
     finally:

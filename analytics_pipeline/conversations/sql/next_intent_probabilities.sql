@@ -1,11 +1,10 @@
 -- N-gram transitions between intents within sessions: P(next intent | the last one or two intents),
 -- plus n = 0, the overall intent mix, for back-off. "<start>" marks the beginning of a session.
 WITH ordered AS (
-    SELECT session_id, intent,
-           lag(intent, 1, '<start>') OVER w AS previous_1,
-           lag(intent, 2, '<start>') OVER w AS previous_2
-    FROM intents
-    WINDOW w AS (PARTITION BY session_id ORDER BY event_time, event_id)
+    SELECT intent_sequence[i] AS intent,
+           CASE WHEN i > 1 THEN intent_sequence[i - 1] ELSE '<start>' END AS previous_1,
+           CASE WHEN i > 2 THEN intent_sequence[i - 2] ELSE '<start>' END AS previous_2
+    FROM (SELECT intent_sequence, unnest(range(1, len(intent_sequence) + 1)) AS i FROM session_intent_paths)
 ),
 transitions AS (
     SELECT 0 AS n, '' AS context, intent AS next_intent FROM ordered

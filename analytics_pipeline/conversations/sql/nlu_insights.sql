@@ -3,6 +3,7 @@
 WITH windowed AS (
     SELECT t.timeframe, i.* FROM timeframes t
     JOIN intents i ON i.event_time > TIMESTAMP '{now}' - t.span AND i.event_time <= TIMESTAMP '{now}'
+    WHERE i.event_date >= DATE '{oldest_day}'  -- the longest window's days: no other day's file is read
 ),
 per_intent AS (
     SELECT timeframe, CASE WHEN grouping(agent_id) = 1 THEN 'all' ELSE coalesce(agent_id, '(none)') END AS agent_id, intent,

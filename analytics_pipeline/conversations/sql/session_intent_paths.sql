@@ -1,11 +1,13 @@
--- Each session's intents in the order they were asked (registered as a view for the flow, drop-off and journey
--- tables): the path ("troubleshooting > procedure > documentation"), its first and last intent, its length and
--- the time of its first query. Sessions without a query have no row.
+-- Each session's intents in the order they were asked (what the flow, drop-off, journey, n-gram and profile
+-- tables read): the path ("troubleshooting > procedure > documentation"), the same as a list, its first and
+-- last intent, its length, the time of its first query and its user. Sessions without a query have no row.
 SELECT session_id,
        string_agg(intent, ' > ' ORDER BY event_time, event_id) AS intent_path,
+       list(intent ORDER BY event_time, event_id) AS intent_sequence,
        first(intent ORDER BY event_time, event_id) AS first_intent,
        last(intent ORDER BY event_time, event_id) AS last_intent,
        count(*) AS steps,
-       min(event_time) AS first_query_at
+       min(event_time) AS first_query_at,
+       any_value(user_id) FILTER (WHERE user_id IS NOT NULL) AS user_id
 FROM intents
 GROUP BY session_id

@@ -1,6 +1,8 @@
 -- Per (pseudonymised) user: sessions, average session length, most common intents, last active.
 WITH user_intents AS (
-    SELECT user_id, intent, count(*) AS queries FROM intents WHERE user_id IS NOT NULL GROUP BY ALL
+    SELECT user_id, intent, count(*) AS queries
+    FROM (SELECT user_id, unnest(intent_sequence) AS intent FROM session_intent_paths WHERE user_id IS NOT NULL)
+    GROUP BY ALL
 )
 SELECT
     s.user_id,
