@@ -114,9 +114,14 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print,
         if full_refresh:
             _recompute_all_days(defs, instance, settings, spec.name, progress)
         reports.append(report)
-    progress("full refresh: rebuilding whole-lake tables from the raw layer" if full_refresh
-             else "updating whole-lake tables from what changed, and the warehouse views")
-    _refresh(defs, instance, full_refresh)
+    changed = [r.source for r in reports if r.days]
+    if full_refresh or not changed:
+        progress("full refresh: rebuilding whole-lake tables from the raw layer" if full_refresh
+                 else "nothing new: recomputing whole-lake tables whose windows move with time, and the views")
+        _refresh(defs, instance, full_refresh)
+    else:
+        progress(f"updating whole-lake tables from what changed in {', '.join(changed)}, and the warehouse views")
+        _refresh(defs, instance, sources=changed)
     for report in reports:
         report.data_through = _data_through(settings, report.source)
     return reports
@@ -169,11 +174,20 @@ def refresh_lake(settings: Settings) -> None:
     _refresh(build_definitions(), _runner_instance(settings, print))
 
 
-def _refresh(defs: dg.Definitions, instance: dg.DagsterInstance, full_refresh: bool = False) -> None:
+def _refresh(defs: dg.Definitions, instance: dg.DagsterInstance, full_refresh: bool = False,
+             sources: list[str] | None = None) -> None:
+    """``refresh_job``: every whole-lake table, the views and the dashboards, or with ``sources`` only those
+    downstream of these sources' raw layers (what the automation sensor would pick under the daemon)."""
+    job = defs.resolve_job_def("refresh_job")
+    selection = None
+    if sources:
+        downstream = dg.AssetSelection.assets(*[f"raw_{s}" for s in sources]).downstream()
+        in_job = set(job.asset_layer.executable_asset_keys)
+        selection = sorted(downstream.resolve(defs.resolve_asset_graph()) & in_job)
     tags = _tags({FULL_REFRESH_TAG: "true"} if full_refresh else None)
-    _succeeded(defs.resolve_job_def("refresh_job").execute_in_process(
-        instance=instance, run_config=_QUIET, tags=tags, raise_on_error=False),
-        "rebuilding the lake tables" if full_refresh else "updating the lake tables")
+    _succeeded(job.execute_in_process(instance=instance, run_config=_QUIET, tags=tags, raise_on_error=False,
+                                      asset_selection=selection),
+               "rebuilding the lake tables" if full_refresh else "updating the lake tables")
 
 
 def _data_through(settings: Settings, source: str) -> str:

@@ -4,20 +4,22 @@ Asset SQL sees the lake through the same view names as the warehouse (``claims``
 ``llm_runs``, every processed table and mart), plus ``raw_day`` for daily tables.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
-from pathlib import PurePosixPath
 
 import dagster as dg
 import duckdb
 
 from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.lake import layout
-from analytics_pipeline.lake.duck import connect, scalar
+from analytics_pipeline.lake.duck import connect, sql_literal
+from analytics_pipeline.lake.entity_index import day_files
+from analytics_pipeline.lake.parquet import write_partitions
 from analytics_pipeline.lake.resource import LakeResource
-from analytics_pipeline.lake.tables import register_raw_day, row_count, write_table
+from analytics_pipeline.lake.tables import write_table
 from analytics_pipeline.lake.views import register_lake_views, views_read
 from analytics_pipeline.metadata import markdown_bars, markdown_table
 from analytics_pipeline.partitions import ONE_RUN_FOR_ALL_DAYS, day_check_results, event_day_partitions
@@ -82,7 +84,7 @@ def table_metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) 
 
 def build_daily_table(source: str, table: TableSpec) -> dg.AssetsDefinition:
     """One partition per event day, computed from that day's raw partition of ``source``; a run over a range of
-    days computes each of them in one connection."""
+    days computes all of them in one statement (``compute_days``)."""
 
     @dg.asset(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"},
               partitions_def=event_day_partitions, backfill_policy=ONE_RUN_FOR_ALL_DAYS, deps=table.deps,
@@ -90,31 +92,65 @@ def build_daily_table(source: str, table: TableSpec) -> dg.AssetsDefinition:
     def daily_table(context: dg.AssetExecutionContext, lake: LakeResource):
         root = lake.lake_root()
         con = connect(root)
-        checks = {}
         try:
-            for day in context.partition_keys:
-                context.add_asset_metadata(_compute_day(con, root, source, table, day, checks), partition_key=day)
+            days = compute_days(con, root, source, table, context.partition_keys)
+            for day, metadata in days.metadata.items():
+                context.add_asset_metadata(metadata, partition_key=day)
+            yield dg.MaterializeResult(metadata=days.run_metadata)
         finally:
             con.close()
-        yield dg.MaterializeResult()
-        yield from day_check_results(context, checks)
+        yield from day_check_results(context, days.checks)
 
     return daily_table
 
 
-def _compute_day(con: duckdb.DuckDBPyConnection, root, source: str, table: TableSpec, day: str, checks: dict) -> dict:
-    """Write ``day``'s partition of ``table`` (or remove it when the day has no raw data); its metadata."""
-    if not register_raw_day(con, root, source, day):
-        root.delete(str(PurePosixPath(layout.table_file(table.layer, table.name, day)).parent))
-        checks[day] = [dg.AssetCheckResult(check_name=spec.name, passed=True, description=f"no data for {day}")
-                       for spec in table.check_specs]
-        return {"dagster/row_count": 0, "note": f"no raw {source} for {day}"}
+@dataclass
+class ComputedDays:
+    metadata: dict[str, dict]  # day → its materialization's metadata
+    checks: dict[str, list[dg.AssetCheckResult]]  # day → its check results
+    run_metadata: dict  # shared by every day of the run: a preview of the rows written
+
+
+def compute_days(con: duckdb.DuckDBPyConnection, root, source: str, table: TableSpec, days: list[str]) -> ComputedDays:
+    """Write the partitions of ``days``: the table's SQL for each day over that day's raw partition, all days in one
+    statement and one partitioned write. A day without raw data (or without rows) loses its partition."""
+    raw = day_files(root, f"raw/{source}")
+    present = [day for day in days if day in raw]
+    computed = ComputedDays({}, {}, {})
+    for day in days:
+        if day not in raw:
+            computed.metadata[day] = {"dagster/row_count": 0, "note": f"no raw {source} for {day}"}
+            computed.checks[day] = [dg.AssetCheckResult(check_name=spec.name, passed=True,
+                                                        description=f"no data for {day}") for spec in table.check_specs]
+    folder = f"{table.layer}/{table.name}"
+    if not present:
+        for day in days:
+            root.delete(folder, f"{layout.PARTITION_COLUMN}={day}")
+        return computed
+    for n, day in enumerate(present):
+        con.execute(f"CREATE OR REPLACE TEMP VIEW raw_day_{n} AS SELECT *, DATE {sql_literal(day)} AS "
+                    f"{layout.PARTITION_COLUMN} FROM read_parquet({sql_literal(root.path(raw[day].key))}, "
+                    "hive_partitioning = false)")
     table.prepare_connection(con)
-    write_table(con, root, table.sql(day=day), table.layer, table.name, partition=day)
-    metadata = table_metadata(con, table, row_count(con))
-    metadata["data_through"] = dg.MetadataValue.text(str(scalar(con, "SELECT max(event_time) FROM raw_day")))
-    checks[day] = table.checks(con) if table.checks else []
-    return metadata
+    per_day = [f"({_RAW_DAY.sub(f'raw_day_{n}', table.sql(day=day))})" for n, day in enumerate(present)]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE day_rows AS {' UNION ALL BY NAME '.join(per_day)}")
+    counts = write_partitions(con, root, "SELECT * FROM day_rows", folder, layout.PARTITION_COLUMN, replace=set(days))
+    through = dict(con.execute(" UNION ALL ".join(
+        f"SELECT {sql_literal(day)}, max(event_time)::VARCHAR FROM raw_day_{n}" for n, day in enumerate(present))).fetchall())
+    for day in present:
+        computed.metadata[day] = {"dagster/row_count": counts.get(day, 0),
+                                  "data_through": dg.MetadataValue.text(str(through[day]))}
+        if table.checks:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW result_rows AS SELECT * FROM day_rows "
+                        f"WHERE {layout.PARTITION_COLUMN} = DATE {sql_literal(day)}")
+            computed.checks[day] = table.checks(con)
+        else:
+            computed.checks[day] = []
+    computed.run_metadata = {"preview": markdown_table(con, "SELECT * FROM day_rows", 10)}
+    return computed
+
+
+_RAW_DAY = re.compile(r"\braw_day\b")
 
 
 def build_lake_table(table: TableSpec) -> dg.AssetsDefinition:
