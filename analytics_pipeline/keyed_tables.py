@@ -209,8 +209,8 @@ class KeyedUpdate:
                 UNION ALL SELECT list_min(list_filter(days, lambda d: NOT list_contains({changed_list}, d))) FROM touched_entities)
             WHERE b IS NOT NULL""").fetchall()}
         old = [root.path(buckets[b]) for b in sorted(rewrite) if b in buckets]
-        kept = (f"SELECT * FROM read_parquet({sql_list(old)}, union_by_name = true, hive_partitioning = true, "
-                f"hive_types = {{'{BUCKET}': DATE}}) WHERE {key} NOT IN (SELECT entity FROM touched_entities)"
+        kept = (f"SELECT o.* FROM read_parquet({sql_list(old)}, union_by_name = true, hive_partitioning = true, "
+                f"hive_types = {{'{BUCKET}': DATE}}) o ANTI JOIN touched_entities t ON o.{key} = t.entity"
                 if old else None)
         new = (f"SELECT r.*, t.first_day AS {BUCKET} FROM result_rows r "
                f"JOIN touched_entities t ON r.{key} = t.entity")

@@ -176,14 +176,15 @@ def refresh_lake(settings: Settings) -> None:
 
 def _refresh(defs: dg.Definitions, instance: dg.DagsterInstance, full_refresh: bool = False,
              sources: list[str] | None = None) -> None:
-    """``refresh_job``: every whole-lake table, the views and the dashboards, or with ``sources`` only those
-    downstream of these sources' raw layers (what the automation sensor would pick under the daemon)."""
+    """``refresh_job``: every whole-lake table, the views and the dashboards, or with ``sources`` those downstream
+    of these sources' raw layers and those never materialized (what the automation sensor would pick)."""
     job = defs.resolve_job_def("refresh_job")
     selection = None
     if sources:
         downstream = dg.AssetSelection.assets(*[f"raw_{s}" for s in sources]).downstream()
         in_job = set(job.asset_layer.executable_asset_keys)
-        selection = sorted(downstream.resolve(defs.resolve_asset_graph()) & in_job)
+        missing = {key for key in in_job if instance.get_latest_materialization_event(key) is None}
+        selection = sorted((downstream.resolve(defs.resolve_asset_graph()) & in_job) | missing)
     tags = _tags({FULL_REFRESH_TAG: "true"} if full_refresh else None)
     _succeeded(job.execute_in_process(instance=instance, run_config=_QUIET, tags=tags, raise_on_error=False,
                                       asset_selection=selection),

@@ -17,7 +17,7 @@ from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, sql_literal
 from analytics_pipeline.lake.entity_index import day_files
-from analytics_pipeline.lake.parquet import write_partitions
+from analytics_pipeline.lake.parquet import write_parquet, write_partitions
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.tables import write_table
 from analytics_pipeline.lake.views import register_lake_views, views_read
@@ -135,6 +135,9 @@ def compute_days(con: duckdb.DuckDBPyConnection, root, source: str, table: Table
     per_day = [f"({_RAW_DAY.sub(f'raw_day_{n}', table.sql(day=day))})" for n, day in enumerate(present)]
     con.execute(f"CREATE OR REPLACE TEMP TABLE day_rows AS {' UNION ALL BY NAME '.join(per_day)}")
     counts = write_partitions(con, root, "SELECT * FROM day_rows", folder, layout.PARTITION_COLUMN, replace=set(days))
+    for day in set(present) - set(counts):  # a day with data and no rows keeps an (empty) partition, as before
+        write_parquet(con, root, f"SELECT * EXCLUDE ({layout.PARTITION_COLUMN}) FROM day_rows WHERE false",
+                      layout.table_file(table.layer, table.name, day))
     through = dict(con.execute(" UNION ALL ".join(
         f"SELECT {sql_literal(day)}, max(event_time)::VARCHAR FROM raw_day_{n}" for n, day in enumerate(present))).fetchall())
     for day in present:

@@ -32,7 +32,7 @@ FIRST_GROUP_KILLS = [
     ("mid staging write (one day's staging file published, the next still a temp file)",
      "replace", r"\.tmp -> .*/staging/claims/.*\.parquet$", 2),
     ("mid daily marts (the day's raw partition published, its staging files gone)",
-     "replace", r"\.tmp -> .*/marts/.*/part-0\.parquet$", 3),
+     "replace", r"/parts-[0-9a-f]+/.* -> .*/marts/.*/event_date=.*/part-0\.parquet$", 3),
     ("mid keyed table rebuild (one bucket published, the others still in the scratch folder)", "replace",
      r"/parts-[0-9a-f]+/.* -> .*/processed/claims_current/first_day=.*/part-0\.parquet$", 2),
 ]
