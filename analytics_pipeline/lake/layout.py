@@ -55,7 +55,9 @@ def table_file(layer: str, asset: str, partition: str | None = None) -> str:
 
 
 def table_glob(layer: str, asset: str, partitioned: bool) -> str:
-    return f"{layer}/{asset}/*/*.parquet" if partitioned else f"{layer}/{asset}/data.parquet"
+    """Day partitions, or every file of the table: ``data.parquet`` and (keyed tables) its buckets, so a view
+    stays valid when a keyed table moves between one file (empty) and buckets."""
+    return f"{layer}/{asset}/*/*.parquet" if partitioned else f"{layer}/{asset}/**/*.parquet"
 
 
 def keyed_state(layer: str, asset: str) -> str:

@@ -49,10 +49,9 @@ def lake_views(lake: StorageRoot, specs: list[SourceSpec], only: set[str] | None
         for table in sorted({key.split("/")[1] for key in files}):
             if not wanted(table):
                 continue
-            keyed = any(key.startswith(f"{layer}/{table}/{layout.BUCKET_COLUMN}=") for key in files)
-            partitioned = keyed or layout.table_file(layer, table) not in files
-            glob = layout.table_glob(layer, table, partitioned)
-            views.append(ViewDefinition(table, f"SELECT * FROM {parquet_scan(lake, glob, hive=partitioned and not keyed)}"))
+            by_day = any(key.startswith(f"{layer}/{table}/{layout.PARTITION_COLUMN}=") for key in files)
+            glob = layout.table_glob(layer, table, by_day)
+            views.append(ViewDefinition(table, f"SELECT * FROM {parquet_scan(lake, glob, hive=by_day)}"))
     return views
 
 
