@@ -1,10 +1,13 @@
-"""Benchmark: LLM orchestrator runs from landing files to marts, through the real pipeline.
+"""Benchmark: LLM orchestrator runs from landing files to marts through the real pipeline, and one new day.
 
-Writes ≥ 100 k run documents (plus their job snapshots) with the demo producer into a fresh data
-dir, then times `run_pipeline` (sensors → staging → raw partitions → priced usage → marts →
-warehouse) in-process, and records runs/s and peak RSS in benchmarks/README.md.
+Writes ≥ 100 k run documents (plus their job snapshots) over 30 days, the window ending at 00:00 UTC yesterday,
+with the demo producer into a fresh data dir, then times `run_pipeline` (sensors → staging → raw partitions →
+priced usage → marts → warehouse) in-process. Then the cost of one new day (yesterday, UTC: one day's runs at the
+same runs per day from the same producer with another seed) as the whole `analytics-pipeline run` process, into an
+empty lake and into the lake just built (benchmarks/new_day.py). Records runs/s, peaks and the new-day ratio in
+benchmarks/README.md.
 
-    uv run python benchmarks/llm_runs.py [--runs 100000] [--no-readme]
+    uv run python benchmarks/llm_runs.py [--runs 100000] [--days 30] [--no-new-day] [--no-readme]
 """
 
 from __future__ import annotations
@@ -21,31 +24,33 @@ from report import fresh_env, machine, publish  # noqa: E402  (same folder, shar
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "llm_runs"
+NEW_DAY_WORK = HERE / ".work" / "llm_runs-new-day"
+GENERATOR = "analytics_pipeline.demo.llm_runs:llm_runs_landing_files"
+SEED, NEW_DAY_SEED = 1, 101
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--no-new-day", action="store_true", help="only the build")
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args()
 
     fresh_env(WORK)
-    from analytics_pipeline.demo.llm_runs import llm_runs_landing_files
-    from analytics_pipeline.lake.storage import StorageRoot
+    import new_day  # noqa: E402  (same folder; imports run_end_to_end, ingest_claims, scale_10m)
     from analytics_pipeline.runner import run_pipeline
     from analytics_pipeline.serving.sql_runner import run_query
     from analytics_pipeline.settings import load_settings
 
     settings = load_settings()
-    landing = StorageRoot(settings.landing_uri)
-    started = time.monotonic()
-    files = size = 0
+    big_end, new_end = new_day.windows()
     # the producer has quieter weekends: ask for a third more per day to land at least --runs runs
-    for name, data in llm_runs_landing_files(days=args.days, seed=1, runs_per_day=int(args.runs / args.days * 1.35) + 1):
-        landing.write_bytes(data, "llm_runs", name)
-        files, size = files + 1, size + len(data)
-    generated = time.monotonic() - started
+    runs_per_day = int(args.runs / args.days * 1.35) + 1
+    # generated in a spawned process: the producer holds the whole window in memory, which is not the pipeline's
+    made = new_day.write_landing(GENERATOR, Path(settings.landing_uri) / "llm_runs", collect="project",
+                                 days=args.days, seed=SEED, end=big_end, runs_per_day=runs_per_day)
+    files, size, generated = made["files"], made["bytes"], made["seconds"]
 
     started = time.monotonic()
     reports = run_pipeline(settings, progress=lambda _: None)
@@ -59,12 +64,15 @@ def main() -> int:
     query_ms = (time.monotonic() - query_started) * 1000
 
     lines = [
-        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · `uv run python benchmarks/llm_runs.py --runs {args.runs}`",
+        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · `uv run python benchmarks/llm_runs.py --runs {args.runs}"
+        + (f" --days {args.days}" if args.days != 30 else "") + "`",
         "",
         f"Machine: {machine()}",
         "",
-        f"Input: {files} landing files ({size / 1e6:.0f} MB; generated in {generated:.0f} s), "
-        f"{report.records_in:,} records (run documents + job snapshots) over {args.days} days, {runs:,} runs landed.",
+        f"Input: {files} landing files ({size / 1e6:.0f} MB; generated in {generated:.0f} s by a separate process), "
+        f"{report.records_in:,} records (run documents + job snapshots) over {args.days} days ending "
+        f"{big_end:%Y-%m-%d %H:%M} UTC (data through {report.data_through or '-'}; {runs_per_day:,} runs per weekday "
+        f"asked), {runs:,} runs landed.",
         "",
         "| what | value |",
         "|---|---:|",
@@ -77,8 +85,23 @@ def main() -> int:
         f"Records in {report.records_in:,} = landed {report.landed:,} + quarantined {report.quarantined:,} "
         f"+ duplicates {report.duplicates:,}.",
     ]
-    publish("llm_runs.py", "LLM runs, landing → marts", "\n".join(lines), args.no_readme)
-    return 0
+    problems = []
+    if not args.no_new_day:
+        nd = new_day.new_day("llm_runs", GENERATOR, WORK, NEW_DAY_WORK, end=new_end, seed=NEW_DAY_SEED,
+                             collect="project", runs_per_day=runs_per_day)
+        problems = list(nd["problems"])
+        if not new_day.last_event_day_ok(report.data_through, nd["day"]):
+            problems.append(f"the big lake's data runs through {report.data_through}, not before the new day {nd['day']}")
+            nd["problems"] = problems
+        projects, known = nd["made"]["collected"], set(made["collected"])
+        entities = (f"Its runs belong to {sum(p in known for p in projects)} of the big lake's {len(known)} projects "
+                    f"(per-project marts and budgets touched); its runs and jobs are all new (another seed: the "
+                    f"producer does not finish the big lake's runs still running at its end).")
+        lines += new_day.report_lines(
+            "llm_runs", nd, f"{report.records_in:,} records ({runs:,} runs), {report.days} event days",
+            new_day.du(WORK / "lake"), entities, report.data_through)
+    publish("llm_runs.py", "LLM runs, landing → marts, one new day", "\n".join(lines), args.no_readme)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
