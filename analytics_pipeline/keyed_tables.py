@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import dagster as dg
 import duckdb
 
-from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, sql_list, sql_literal
 from analytics_pipeline.lake.entity_index import (
@@ -33,13 +32,12 @@ from analytics_pipeline.lake.entity_index import (
     register_touched,
     update_index,
 )
-from analytics_pipeline.lake.parquet import write_partitions
+from analytics_pipeline.lake.parquet import write_parquet, write_partitions
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.lake.views import register_empty_source, register_lake_views
 from analytics_pipeline.sources import SOURCE_SPECS
-from analytics_pipeline.table_assets import TableSpec, table_metadata
-from analytics_pipeline.lake.parquet import write_parquet
+from analytics_pipeline.table_assets import TableSpec, table_metadata, whole_lake_asset
 
 FULL_REFRESH_TAG = "analytics/full_refresh"
 BUCKET = layout.BUCKET_COLUMN
@@ -77,9 +75,7 @@ def build_keyed_table(table: TableSpec, entity: EntityKey) -> dg.AssetsDefinitio
     if reads - known:
         raise ValueError(f"keyed table {table.name} reads {sorted(reads - known)}: declare them in its EntityKey")
 
-    @dg.asset(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"}, deps=table.deps,
-              description=table.description, automation_condition=ON_LAKE_UPDATE,
-              check_specs=table.check_specs or None)
+    @dg.asset(**whole_lake_asset(table))
     def keyed_table(context: dg.AssetExecutionContext, lake: LakeResource):
         root = lake.lake_root()
         con = connect(root)
@@ -118,6 +114,7 @@ class KeyedUpdate:
         self._register_newest_raw_day(raw)
         files = {f"raw/{entity.source}": raw, **{f: day_files(root, f) for f in entity.partitioned_inputs}}
         versions = {folder: {day: file_version(f) for day, f in found.items()} for folder, found in files.items()}
+        self._hold_back_what_keyed_inputs_lack(versions)
         fingerprint = hashlib.sha256(f"{FORMAT_VERSION}\n{self.table.sql()}".encode()).hexdigest()[:16]
         state = read_json(root, self.state_key)
         buckets = self._buckets()
@@ -141,6 +138,19 @@ class KeyedUpdate:
                                     sort_keys=True).encode(), self.state_key)
         self._register_table_view(self._buckets())
         return summary
+
+    def _hold_back_what_keyed_inputs_lack(self, versions: dict) -> None:
+        """A day version a keyed input has not taken in yet is recorded as pending, so the day counts as changed
+        again once the input has caught up (whatever order the assets are materialized in)."""
+        for folder in self.entity.keyed_inputs:
+            layer, name = folder.split("/")
+            taken = (read_json(self.root, layout.keyed_state(layer, name)) or {}).get("inputs", {})
+            for input_folder, days in versions.items():
+                if input_folder not in taken and taken:
+                    continue  # the keyed input does not read this folder
+                for day, version in days.items():
+                    if taken.get(input_folder, {}).get(day) != version:
+                        days[day] = f"pending:{version}"
 
     def _register_newest_raw_day(self, raw: dict) -> None:
         """``newest_raw_day``: the source's newest raw partition (the data-through time checks read)."""

@@ -156,12 +156,17 @@ def compute_days(con: duckdb.DuckDBPyConnection, root, source: str, table: Table
 _RAW_DAY = re.compile(r"\braw_day\b")
 
 
+def whole_lake_asset(table: TableSpec) -> dict:
+    """The ``dg.asset`` arguments of an unpartitioned table over the whole lake, updated when its inputs change."""
+    return dict(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"}, deps=table.deps,
+                description=table.description, automation_condition=ON_LAKE_UPDATE,
+                check_specs=table.check_specs or None)
+
+
 def build_lake_table(table: TableSpec) -> dg.AssetsDefinition:
     """An unpartitioned table over the whole lake, rebuilt whenever its inputs change."""
 
-    @dg.asset(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"}, deps=table.deps,
-              description=table.description, automation_condition=ON_LAKE_UPDATE,
-              check_specs=table.check_specs or None)
+    @dg.asset(**whole_lake_asset(table))
     def lake_table(context: dg.AssetExecutionContext, lake: LakeResource):
         root = lake.lake_root()
         con = connect(root)
