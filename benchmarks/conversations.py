@@ -97,12 +97,10 @@ def main() -> int:
     if not args.no_new_day:
         del guide
         nd = new_day.new_day("conversations", GENERATOR, WORK, NEW_DAY_WORK, end=new_end, seed=NEW_DAY_SEED,
+                             big_through=report.data_through,
                              extra_env={"ANALYTICS_PSEUDONYM_KEY": PSEUDONYM_KEY}, collect="user_id",
                              sessions_per_day=args.sessions_per_day)
         problems = list(nd["problems"])
-        if not new_day.last_event_day_ok(report.data_through, nd["day"]):
-            problems.append(f"the big lake's data runs through {report.data_through}, not before the new day {nd['day']}")
-            nd["problems"] = problems
         users, known = nd["made"]["collected"], set(made["collected"])
         entities = (f"{sum(u in known for u in users)} of its {len(users)} user ids already have sessions in the big "
                     f"lake (profiles and per-user tables touched, same pseudonym key); its sessions and events are all "

@@ -97,10 +97,11 @@ def _drop(files: Path, landing: Path) -> None:
         place(f, landing / f.relative_to(files))
 
 
-def new_day(source: str, generator: str, big: Path, work: Path, *, end: datetime, seed: int,
+def new_day(source: str, generator: str, big: Path, work: Path, *, end: datetime, seed: int, big_through: str,
             extra_env: dict[str, str] | None = None, collect: str | None = None, **volume) -> dict:
     """One new day (``end`` - 1 day .. ``end``) of ``generator``'s files into an empty lake, then into the big lake at
-    ``big``; both runs timed. ``volume``: the producer's per-day argument (sessions_per_day= or runs_per_day=)."""
+    ``big`` (whose data runs through ``big_through``); both runs timed. ``volume``: the producer's per-day argument
+    (sessions_per_day= or runs_per_day=)."""
     extra_env = extra_env or {}
     day = (end - timedelta(days=1)).date()
     shutil.rmtree(work, ignore_errors=True)
@@ -114,6 +115,8 @@ def new_day(source: str, generator: str, big: Path, work: Path, *, end: datetime
     _drop(work / "files", big / "landing" / source / NEW_FOLDER)
     second = timed_run(big, source, f"big lake + new day {day}", extra_env)
     problems = []
+    if not last_event_day_ok(big_through, day):
+        problems.append(f"the big lake's data runs through {big_through}, not before the new day {day}")
     if fixed["files"] or fixed["records_in"]:
         problems.append(f"the run on an empty landing zone took in {fixed['files']} files")
     for r in (first, second):
