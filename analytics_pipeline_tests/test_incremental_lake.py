@@ -177,3 +177,20 @@ def test_full_refresh_job_is_tagged():
     from analytics_pipeline.definitions import defs
 
     assert defs.resolve_job_def("full_refresh_job").tags[FULL_REFRESH_TAG] == "true"
+
+
+def test_run_full_refresh_from_the_command_line(lake_env, capsys):
+    from analytics_pipeline.cli import main
+
+    for name, data in claims_landing_files(days=2, seed=4, claims_per_day=15):
+        landing_root(lake_env).write_bytes(data, "claims", name)
+    assert main(["run"]) == 0
+    assert _update_mode(lake_env, "claims_current") == "full (first build)"
+    before = _table_rows(lake_env)
+
+    assert main(["run", "--full-refresh"]) == 0
+    out = capsys.readouterr().out
+    assert "full refresh: rebuilding whole-lake tables from the raw layer" in out
+    assert "claims days" in out  # the daily tables were recomputed over the raw days, in one run
+    assert _update_mode(lake_env, "claims_current") == "full (full refresh requested)"
+    _assert_same(before, _table_rows(lake_env))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,7 @@ def write_partitions(con: duckdb.DuckDBPyConnection, root: StorageRoot, query: s
     scratch = (tempfile.mkdtemp(prefix="analytics-parts-") if root.is_s3
                else root.path(".tmp", f"parts-{uuid.uuid4().hex}"))
     Path(scratch).parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_scratch(Path(scratch).parent, "analytics-parts-*" if root.is_s3 else "parts-*")
     try:
         stats = con.execute(
             f"COPY ({query}) TO {sql_literal(scratch)} "
@@ -63,3 +65,16 @@ def write_partitions(con: duckdb.DuckDBPyConnection, root: StorageRoot, query: s
         return written
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+# A scratch folder this old was left by a killed run (a live write takes seconds).
+ABANDONED_SCRATCH_SECONDS = 3600
+
+
+def _remove_abandoned_scratch(folder: Path, pattern: str) -> None:
+    for scratch in folder.glob(pattern):
+        try:
+            if time.time() - scratch.stat().st_mtime > ABANDONED_SCRATCH_SECONDS:
+                shutil.rmtree(scratch, ignore_errors=True)
+        except FileNotFoundError:  # another writer removed it
+            pass
