@@ -25,8 +25,6 @@ import duckdb
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, sql_list, sql_literal
 from analytics_pipeline.lake.entity_index import (
-    day_files,
-    file_version,
     read_json,
     register_first_days,
     register_touched,
@@ -35,6 +33,7 @@ from analytics_pipeline.lake.entity_index import (
 from analytics_pipeline.lake.parquet import write_parquet, write_partitions
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.storage import StorageRoot
+from analytics_pipeline.lake.tables import day_files
 from analytics_pipeline.lake.views import register_empty_source, register_lake_views
 from analytics_pipeline.sources import SOURCE_SPECS
 from analytics_pipeline.table_assets import TableSpec, table_metadata, whole_lake_asset
@@ -113,7 +112,7 @@ class KeyedUpdate:
         update_index(con, root, entity.source, entity.key, raw)
         self._register_newest_raw_day(raw)
         files = {f"raw/{entity.source}": raw, **{f: day_files(root, f) for f in entity.partitioned_inputs}}
-        versions = {folder: {day: file_version(f) for day, f in found.items()} for folder, found in files.items()}
+        versions = {folder: {day: f.version for day, f in found.items()} for folder, found in files.items()}
         self._hold_back_what_keyed_inputs_lack(versions)
         fingerprint = hashlib.sha256(f"{FORMAT_VERSION}\n{self.table.sql()}".encode()).hexdigest()[:16]
         state = read_json(root, self.state_key)

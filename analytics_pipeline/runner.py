@@ -17,7 +17,7 @@ from analytics_pipeline.keyed_tables import FULL_REFRESH_TAG
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.operations.freshness import raw_days, source_data_through
 from analytics_pipeline.orphaned_runs import PROCESS_TAG, release_orphaned_runs, this_process
-from analytics_pipeline.partitions import day_ranges, range_tags, run_days
+from analytics_pipeline.partitions import day_ranges, days_between, range_tags, run_days
 from analytics_pipeline.settings import Settings
 
 DAGSTER_YAML = """\
@@ -143,17 +143,21 @@ def _recompute_all_days(defs, instance, settings: Settings, source: str, progres
     _run_day_ranges(defs, instance, source, days, progress, {FULL_REFRESH_TAG: "true"})
 
 
-def _run_day_ranges(defs, instance, source: str, days: list[str], progress, tags: dict) -> list:
+def _run_day_ranges(defs, instance, source: str, days: list[str], progress, tags: dict) -> None:
     """The source's daily job over ``days``: one run per range of consecutive days."""
-    job = defs.resolve_job_def(f"{source}_daily_job")
-    results = []
-    for n, (first, last) in enumerate(day_ranges(days), start=1):
-        what = f"{source} days {first}..{last}" if first != last else f"{source} day {first}"
-        progress(f"{what} (run {n}): merge raw partitions, recompute their daily tables")
-        results.append(_succeeded(job.execute_in_process(
-            instance=instance, tags=_tags({**tags, **range_tags(first, last)}), run_config=_QUIET,
-            raise_on_error=False), what))
-    return results
+    ranges = day_ranges(days)
+    for n, (first, last) in enumerate(ranges, start=1):
+        _run_days(defs, instance, source, days_between(first, last), tags, progress, f"run {n}/{len(ranges)}")
+
+
+def _run_days(defs, instance, source: str, days: list[str], tags: dict, progress,
+              label: str) -> dg.ExecuteInProcessResult:
+    """One run of the source's daily job over the consecutive ``days``."""
+    what = f"{source} days {days[0]}..{days[-1]}" if len(days) > 1 else f"{source} day {days[0]}"
+    progress(f"{what} ({label}, {len(days)} days): merge raw partitions, recompute their daily tables")
+    return _succeeded(defs.resolve_job_def(f"{source}_daily_job").execute_in_process(
+        instance=instance, tags=_tags({**tags, **range_tags(days[0], days[-1])}), run_config=_QUIET,
+        raise_on_error=False), what)
 
 
 def run_operation(settings: Settings, job_name: str, op_name: str, config: dict):
@@ -227,13 +231,9 @@ def _stage(defs, instance, report: SourceReport, progress) -> None:
 
 def _merge_days(defs, instance, report: SourceReport, progress) -> None:
     requests = _evaluate(defs, instance, f"{report.source}_staged_days_sensor")
-    job = defs.resolve_job_def(f"{report.source}_daily_job")
     for n, request in enumerate(requests, start=1):
-        days = run_days(request.tags)
-        what = f"{report.source} days {days[0]}..{days[-1]}" if len(days) > 1 else f"{report.source} day {days[0]}"
-        progress(f"{what} (run {n}/{len(requests)}, {len(days)} days): merge raw partitions, recompute their daily tables")
-        result = _succeeded(job.execute_in_process(
-            instance=instance, tags=_tags(request.tags), run_config=_QUIET, raise_on_error=False), what)
+        result = _run_days(defs, instance, report.source, run_days(request.tags), request.tags, progress,
+                           f"run {n}/{len(requests)}")
         for meta in _all_metadata(result, f"raw_{report.source}"):
             report.landed += meta.get("landed", 0)
             report.duplicates += meta.get("duplicates", 0)

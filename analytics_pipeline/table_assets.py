@@ -16,10 +16,9 @@ import duckdb
 from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, sql_literal
-from analytics_pipeline.lake.entity_index import day_files
 from analytics_pipeline.lake.parquet import write_parquet, write_partitions
 from analytics_pipeline.lake.resource import LakeResource
-from analytics_pipeline.lake.tables import write_table
+from analytics_pipeline.lake.tables import day_files, write_table
 from analytics_pipeline.lake.views import register_lake_views, views_read
 from analytics_pipeline.metadata import markdown_bars, markdown_table
 from analytics_pipeline.partitions import ONE_RUN_FOR_ALL_DAYS, day_check_results, event_day_partitions

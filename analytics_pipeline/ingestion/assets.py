@@ -135,24 +135,26 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         days = context.partition_keys
         checks, landed = {}, 0
         con = connect(lake.lake_root())
-        for n, day in enumerate(days, start=1):
-            result = merge_day(lake.lake_root(), source, day)
-            duplicates_in_partition = _duplicate_event_ids(con, lake, source, day)
-            landed += result.landed
-            context.add_asset_metadata({
-                "staged_files": result.staged_files,
-                "staged_rows": result.staged_rows,
-                "landed": result.landed,
-                "duplicates": result.duplicates,
-                "dagster/row_count": result.partition_rows,
-                "data_through": dg.MetadataValue.text(result.data_through or "no data"),
-            }, partition_key=day)
-            checks[day] = [dg.AssetCheckResult(
-                check_name="event_ids_unique", passed=duplicates_in_partition == 0, severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"duplicate_event_ids": duplicates_in_partition})]
-            if len(days) > 1 and (n % 25 == 0 or n == len(days)):
-                context.log.info(f"merged {n}/{len(days)} days of {source} ({landed} rows landed so far)")
-        con.close()
+        try:
+            for n, day in enumerate(days, start=1):
+                result = merge_day(lake.lake_root(), source, day)
+                duplicates_in_partition = _duplicate_event_ids(con, lake, source, day)
+                landed += result.landed
+                context.add_asset_metadata({
+                    "staged_files": result.staged_files,
+                    "staged_rows": result.staged_rows,
+                    "landed": result.landed,
+                    "duplicates": result.duplicates,
+                    "dagster/row_count": result.partition_rows,
+                    "data_through": dg.MetadataValue.text(result.data_through or "no data"),
+                }, partition_key=day)
+                checks[day] = [dg.AssetCheckResult(
+                    check_name="event_ids_unique", passed=duplicates_in_partition == 0,
+                    severity=dg.AssetCheckSeverity.ERROR, metadata={"duplicate_event_ids": duplicates_in_partition})]
+                if len(days) > 1 and (n % 25 == 0 or n == len(days)):
+                    context.log.info(f"merged {n}/{len(days)} days of {source} ({landed} rows landed so far)")
+        finally:
+            con.close()
         # the source's newest event, whichever days this run merged (its data_fresh check reads the same)
         yield dg.MaterializeResult(metadata={"source_data_through": dg.MetadataValue.text(
             str(source_data_through(lake.lake_root(), source) or "no data"))})

@@ -11,7 +11,7 @@ from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 
 def file_marker(f: StoredFile) -> str:
     """What identifies one version of a file: ETag on S3, size and mtime on disk."""
-    return f.etag or f"{f.size}:{f.mtime:.6f}"
+    return f.version
 
 
 def manifest_rows(lake: StorageRoot, source: str, columns: str = "file, etag, size, mtime") -> list[tuple]:

@@ -20,26 +20,9 @@ from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import sql_list
 from analytics_pipeline.lake.parquet import write_partitions
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
+from analytics_pipeline.lake.tables import day_files
 
 DAY = layout.PARTITION_COLUMN
-
-
-def file_version(f: StoredFile) -> str:
-    return f.etag or f"{f.size}:{f.mtime}"
-
-
-def day_files(root: StorageRoot, folder: str) -> dict[str, StoredFile]:
-    """The day partitions (``<folder>/event_date=D/part-0.parquet``) under ``folder``: day → file."""
-    found = {}
-    for f in root.list_files(folder):
-        day = layout.partition_day(f.key)
-        if day and f.key.endswith("/part-0.parquet"):
-            found[day] = f
-    return found
-
-
-def day_versions(root: StorageRoot, folder: str) -> dict[str, str]:
-    return {day: file_version(f) for day, f in day_files(root, folder).items()}
 
 
 def index_folder(source: str, key: str) -> str:
@@ -60,7 +43,7 @@ def update_index(con: duckdb.DuckDBPyConnection, root: StorageRoot, source: str,
     versions_key = f"{folder}/_versions.json"
     with root.exclusive(folder):
         indexed = read_json(root, versions_key) or {}
-        current = {day: file_version(f) for day, f in raw.items()}
+        current = {day: f.version for day, f in raw.items()}
         changed = sorted(day for day, version in current.items() if indexed.get(day) != version)
         removed = set(indexed) - set(current)
         if changed:
@@ -82,32 +65,23 @@ def register_touched(con: duckdb.DuckDBPyConnection, root: StorageRoot, source: 
     all the days it has rows on. Returns how many there are."""
     index = day_files(root, index_folder(source, key))
     hit = [root.path(index[day].key) for day in changed_days if day in index]
-    if not hit:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE touched_entities AS SELECT NULL::VARCHAR AS entity, "
-                    f"[]::DATE[] AS days, NULL::DATE AS first_day WHERE false")
-        return 0
-    every = sql_list([root.path(f.key) for f in index.values()])
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE touched_entities AS
-        WITH hit AS (SELECT DISTINCT entity FROM read_parquet({sql_list(hit)}, hive_partitioning = false))
+    rows = (f"""WITH hit AS (SELECT DISTINCT entity FROM read_parquet({sql_list(hit)}, hive_partitioning = false))
         SELECT entity, list({DAY} ORDER BY {DAY}) AS days, min({DAY}) AS first_day
-        FROM read_parquet({every}, hive_partitioning = true, hive_types = {{'{DAY}': DATE}})
-        WHERE entity IN (SELECT entity FROM hit)
-        GROUP BY entity""")
+        FROM {_index_scan(root, index)} WHERE entity IN (SELECT entity FROM hit) GROUP BY entity""" if hit
+            else "SELECT NULL::VARCHAR AS entity, []::DATE[] AS days, NULL::DATE AS first_day WHERE false")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE touched_entities AS {rows}")
     return con.execute("SELECT count(*) FROM touched_entities").fetchall()[0][0]
 
 
 def register_first_days(con: duckdb.DuckDBPyConnection, root: StorageRoot, source: str, key: str) -> None:
     """Create ``entity_first_days(entity, first_day)`` over the whole index (for a full rebuild)."""
     index = day_files(root, index_folder(source, key))
-    if not index:
-        con.execute("CREATE OR REPLACE TEMP TABLE entity_first_days AS "
-                    "SELECT NULL::VARCHAR AS entity, NULL::DATE AS first_day WHERE false")
-        return
-    every = sql_list([root.path(f.key) for f in index.values()])
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE entity_first_days AS
-        SELECT entity, min({DAY}) AS first_day
-        FROM read_parquet({every}, hive_partitioning = true, hive_types = {{'{DAY}': DATE}})
-        GROUP BY entity""")
+    rows = (f"SELECT entity, min({DAY}) AS first_day FROM {_index_scan(root, index)} GROUP BY entity" if index
+            else "SELECT NULL::VARCHAR AS entity, NULL::DATE AS first_day WHERE false")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE entity_first_days AS {rows}")
 
+
+def _index_scan(root: StorageRoot, index: dict[str, StoredFile]) -> str:
+    """Every day file of an index as (entity, event_date) rows."""
+    paths = sql_list([root.path(f.key) for f in index.values()])
+    return f"read_parquet({paths}, hive_partitioning = true, hive_types = {{'{DAY}': DATE}})"

@@ -30,6 +30,11 @@ class StoredFile:
     mtime: float
     etag: str
 
+    @property
+    def version(self) -> str:
+        """What identifies one version of the file: its ETag on S3, size and mtime on disk."""
+        return self.etag or f"{self.size}:{self.mtime:.6f}"
+
 
 @dataclass(frozen=True)
 class StorageRoot:

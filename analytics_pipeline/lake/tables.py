@@ -7,7 +7,7 @@ import duckdb
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.lake.parquet import write_parquet
-from analytics_pipeline.lake.storage import StorageRoot
+from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 
 
 def parquet_scan(root: StorageRoot, glob_key: str, hive: bool = True) -> str:
@@ -17,6 +17,16 @@ def parquet_scan(root: StorageRoot, glob_key: str, hive: bool = True) -> str:
         if hive else "hive_partitioning = false"
     )
     return f"read_parquet({sql_literal(root.path(glob_key))}, union_by_name = true, {hive_args})"
+
+
+def day_files(root: StorageRoot, folder: str) -> dict[str, StoredFile]:
+    """The day partitions (``<folder>/event_date=D/part-0.parquet``) under ``folder``: day → file."""
+    found = {}
+    for f in root.list_files(folder):
+        day = layout.partition_day(f.key)
+        if day and f.key.endswith("/part-0.parquet"):
+            found[day] = f
+    return found
 
 
 def has_files(root: StorageRoot, prefix: str) -> bool:

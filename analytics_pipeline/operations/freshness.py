@@ -11,12 +11,12 @@ import dagster as dg
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_literal
 from analytics_pipeline.lake.storage import StorageRoot
+from analytics_pipeline.lake.tables import day_files
 
 
 def raw_days(lake: StorageRoot, source: str) -> list[str]:
     """The event days that have a raw partition, oldest first."""
-    days = ((f.key, layout.partition_day(f.key)) for f in lake.list_files(f"raw/{source}"))
-    return sorted(day for key, day in days if day and key == layout.raw_partition(source, day))
+    return sorted(day_files(lake, f"raw/{source}"))
 
 
 def source_data_through(lake: StorageRoot, source: str) -> datetime | None:
