@@ -87,6 +87,8 @@ daily_marts = [
     _daily("hourly_volume", "Day × hour volume of change records, submissions and completions (heatmap)."),
     _daily("fraud_heatmap", "Fraud score by vehicle type × region over the day's AI assessments."),
     _daily("override_themes", "Adjuster override justifications grouped into keyword themes."),
+    _daily("decision_bands_daily", "Decisions per event day by confidence band and by payout-difference band of "
+           "overrides: additive counts the dashboards sum over days."),
 ]
 
 processed_tables = [

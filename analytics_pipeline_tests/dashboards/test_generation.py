@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from analytics_pipeline.dashboards.assets import build_dashboards_asset
 from analytics_pipeline.dashboards.definition import SHIPPED_DIR, load_dashboard
@@ -11,6 +12,7 @@ from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.definitions import SOURCE_SPECS, build_definitions
 from analytics_pipeline.runner import dagster_instance
 from analytics_pipeline.serving.assets import build_warehouse_asset
+from analytics_pipeline.serving.exports import json_value
 from analytics_pipeline.serving.sql_runner import run_query
 
 SHIPPED = {"financial_operations", "model_performance", "operational_efficiency", "conversation_insights",
@@ -54,6 +56,36 @@ def test_widget_values_are_the_warehouse_figures(use_dashboards_lake):
     heatmap = {w["id"]: w for w in _doc(use_dashboards_lake, "operational_efficiency")["widgets"]}["hourly_heatmap"]
     events = run_query(use_dashboards_lake, "SELECT sum(events) FROM hourly_volume").rows[0][0]
     assert sum(p["v"] for p in heatmap["data"]["datasets"][0]["data"]) == events
+
+
+RAW_DECISIONS = "FROM claims WHERE event_type = 'MODIFY' AND status IN ('APPROVED', 'DENIED')"
+
+
+def test_widgets_summed_over_daily_marts_equal_the_raw_history(use_dashboards_lake):
+    """Widgets that once scanned every raw claims event now sum decision_bands_daily: same figures."""
+    settings = use_dashboards_lake
+    finance = {w["id"]: w for w in _doc(settings, "financial_operations")["widgets"]}
+    cost, decided = run_query(settings, f"SELECT avg(total_aws_cost), count(*) {RAW_DECISIONS}").rows[0]
+    assert decided > 0
+    assert finance["cost_per_claim"]["data"]["value"] == pytest.approx(cost)
+    performance = {w["id"]: w for w in _doc(settings, "model_performance")["widgets"]}
+    bands = run_query(settings, f"""
+        SELECT printf('%.1f–%.1f', floor(confidence_score * 10) / 10, floor(confidence_score * 10) / 10 + 0.1),
+               avg(CASE WHEN adjuster_override THEN 1 ELSE 0 END)
+        {RAW_DECISIONS} AND confidence_score IS NOT NULL GROUP BY 1 ORDER BY 1""").rows
+    chart = performance["confidence_vs_override"]["data"]
+    assert chart["labels"] == [b for b, _ in bands]
+    assert chart["datasets"][0]["data"] == pytest.approx([r for _, r in bands])
+    differences = run_query(settings, f"""
+        WITH overridden AS (SELECT abs(payout_amount - ai_recommended_payout) AS d {RAW_DECISIONS}
+            AND adjuster_override AND payout_amount IS NOT NULL AND ai_recommended_payout IS NOT NULL)
+        SELECT CASE WHEN d < 100 THEN '< £100' WHEN d < 500 THEN '£100–500' WHEN d < 1000 THEN '£500–1k'
+                    WHEN d < 2500 THEN '£1k–2.5k' ELSE '≥ £2.5k' END, count(*)
+        FROM overridden GROUP BY 1 ORDER BY min(d)""").rows
+    chart = performance["payout_variance"]["data"]
+    assert differences and list(zip(chart["labels"], chart["datasets"][0]["data"])) == differences
+    newest = run_query(settings, "SELECT max(event_time) FROM claims").rows[0][0]
+    assert _doc(settings, "model_performance")["data_through"] == str(json_value(newest))
 
 
 def test_materializations_carry_statuses_and_charts_for_the_ui(use_dashboards_lake):
