@@ -20,7 +20,9 @@ from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.operations.jobs import build_operations
 from analytics_pipeline.partitions import event_day_partitions
 from analytics_pipeline.serving.assets import WarehouseResource, build_warehouse_asset
+from analytics_pipeline.serving.warehouse import SMALL_DERIVED_VIEWS
 from analytics_pipeline.settings import DEFAULT_SCHEMA, load_settings
+from analytics_pipeline.table_assets import per_day_marts
 
 DOMAINS = [CLAIMS, LLM_RUNS, CONVERSATIONS]
 SOURCE_SPECS = [domain.spec for domain in DOMAINS]
@@ -56,7 +58,7 @@ def build_definitions() -> dg.Definitions:
     warehouse = build_warehouse_asset([a.key for a in lake_assets], ON_LAKE_UPDATE, SOURCE_SPECS)
     asset_names = {key.to_user_string() for a in lake_assets for key in a.keys}
     dashboards = build_dashboards_asset(load_dashboards(dashboard_files(settings.dashboards_dir)), asset_names,
-                                        SOURCE_SPECS)
+                                        SOURCE_SPECS, per_day_marts(lake_assets) | SMALL_DERIVED_VIEWS)
     whole_lake = dg.AssetSelection.assets(*[t.key for t in lake_tables], warehouse.key, *dashboards.keys)
     jobs.append(dg.define_asset_job(
         "refresh_job", selection=whole_lake,

@@ -81,13 +81,23 @@ def table_metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) 
     return metadata
 
 
+LAKE_TABLE_METADATA = "lake_table"  # where a per-day table's partitions live: "<layer>/<name>"
+
+
+def per_day_marts(assets: list[dg.AssetsDefinition]) -> frozenset[str]:
+    """The marts stored one file per event day (small per-day aggregates)."""
+    return frozenset(spec.key.to_user_string() for a in assets for spec in a.specs
+                     if str(spec.metadata.get(LAKE_TABLE_METADATA, "")).startswith("marts/"))
+
+
 def build_daily_table(source: str, table: TableSpec) -> dg.AssetsDefinition:
     """One partition per event day, computed from that day's raw partition of ``source``; a run over a range of
     days computes all of them in one statement (``compute_days``)."""
 
     @dg.asset(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"},
               partitions_def=event_day_partitions, backfill_policy=ONE_RUN_FOR_ALL_DAYS, deps=table.deps,
-              description=table.description, check_specs=table.check_specs or None)
+              description=table.description, check_specs=table.check_specs or None,
+              metadata={LAKE_TABLE_METADATA: f"{table.layer}/{table.name}"})
     def daily_table(context: dg.AssetExecutionContext, lake: LakeResource):
         root = lake.lake_root()
         con = connect(root)

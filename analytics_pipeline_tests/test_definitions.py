@@ -13,6 +13,7 @@ EXPECTED_ASSETS = {
     "hourly_volume": "daily",
     "fraud_heatmap": "daily",
     "override_themes": "daily",
+    "decision_bands_daily": "daily",
     "claims_current": None,
     "claim_status_transitions": None,
     "hard_case_candidates": None,
@@ -114,7 +115,7 @@ def test_asset_graph_snapshot(lake_env):
     assert specs["raw_claims"].freshness_policy.fail_window.to_timedelta().total_seconds() == 26 * 3600
     assert "raw_claims" in {dep.asset_key.to_user_string() for dep in specs["financial_ops_daily"].deps}
     assert {dep.asset_key.to_user_string() for dep in specs["dashboard_llm_costs"].deps} == {
-        "warehouse", "raw_llm_runs", "daily_runs", "model_costs", "project_costs", "qa_summary", "run_summary"}
+        "warehouse", "daily_runs", "model_costs", "project_costs", "qa_summary", "run_summary"}
 
 
 def test_checks_and_sensors_snapshot(lake_env):

@@ -12,7 +12,7 @@ import dagster as dg
 from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.dashboards.definition import Dashboard
 from analytics_pipeline.dashboards.formatting import format_value, short_date_labels
-from analytics_pipeline.dashboards.generate import generate
+from analytics_pipeline.dashboards.generate import generate_all
 from analytics_pipeline.dashboards.site import prune, publish, publish_index, site_dir
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.resource import LakeResource
@@ -36,7 +36,8 @@ def dashboard_deps(dashboard: Dashboard, asset_names: set[str], views: dict[str,
 
 
 def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str],
-                           specs: list[SourceSpec] = ()) -> dg.AssetsDefinition:
+                           specs: list[SourceSpec] = (), small_views: frozenset[str] = frozenset()
+                           ) -> dg.AssetsDefinition:
     """One asset per dashboard (``dashboard_<id>``), computed in one step: each is materialized, and
     automated, on its own; the shared step only saves Dagster a step start-up per dashboard."""
     by_key = {dg.AssetKey(f"dashboard_{d.id}"): d for d in dashboards}
@@ -61,10 +62,9 @@ def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str],
             s3_endpoint_url=lake.s3_endpoint_url, schema=warehouse.schema_name)
         for removed in prune(site_dir(settings), {d.id for d in dashboards}):
             context.log.info(f"removed the files of dashboard {removed}: it is no longer defined")
-        for key, dashboard in by_key.items():
-            if key not in context.selected_asset_keys:
-                continue
-            doc = generate(settings, dashboard)
+        selected = [(key, d) for key, d in by_key.items() if key in context.selected_asset_keys]
+        docs = generate_all(settings, [d for _, d in selected], small_views)
+        for (key, dashboard), (_, doc) in zip(selected, docs):
             paths = publish(site_dir(settings), doc)
             failed = [w for w in doc["widgets"] if w["status"] == "failed"]
             for widget in failed:

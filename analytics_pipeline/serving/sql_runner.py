@@ -118,25 +118,59 @@ def run_query(settings: Settings, query: str, dialect: str = "duckdb", *,
               timeout_seconds: float | None = None) -> QueryResult:
     """Run one read-only query on the warehouse; ``timeout_seconds`` overrides the setting."""
     sql = to_duckdb_sql(query, dialect, settings.schema)
+    with query_session(settings) as session:
+        return session.run(sql, timeout_seconds, checked=True)
+
+
+class QuerySession:
+    """One read-only connection to the warehouse for several queries (a dashboard's widgets): each query
+    passes the same gate and limits as ``run_query``. ``snapshot`` copies a view into a temporary table of
+    the same name, so the queries after it read the view's files once (per-day marts: one file per day)."""
+
+    def __init__(self, settings: Settings, con: duckdb.DuckDBPyConnection):
+        self.settings = settings
+        self._con = con
+
+    def run(self, query: str, timeout_seconds: float | None = None, *, checked: bool = False) -> QueryResult:
+        sql = query if checked else to_duckdb_sql(query, "duckdb", self.settings.schema)
+        limit = self.settings.query_timeout_seconds if timeout_seconds is None else timeout_seconds
+        with self._errors(limit):
+            _refuse_unless_one_select(self._con, sql)
+            with _interrupt_after(self._con, limit):
+                table = self._con.sql(sql).to_arrow_table()
+            return QueryResult(table.column_names, [tuple(r.values()) for r in table.to_pylist()], table)
+
+    def snapshot(self, view: str) -> None:
+        """Later queries of this session read ``view`` from memory (as it is now); a failure leaves the view."""
+        name = '"' + view.replace('"', '""') + '"'
+        limit = self.settings.query_timeout_seconds
+        with self._errors(limit), _interrupt_after(self._con, limit):
+            self._con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name}")
+
+    @contextmanager
+    def _errors(self, limit: float) -> Iterator[None]:
+        try:
+            yield
+        except duckdb.InterruptException:
+            raise QueryError(f"query exceeded the {limit:g} s limit (ANALYTICS_QUERY_TIMEOUT_SECONDS)") from None
+        except duckdb.OutOfMemoryException:
+            raise QueryError(f"query exceeded the memory limit of {self.settings.query_memory_limit} "
+                             "(ANALYTICS_QUERY_MEMORY_LIMIT)") from None
+        except duckdb.Error as err:
+            raise QueryError(_first_line(err)) from None
+
+
+@contextmanager
+def query_session(settings: Settings) -> Iterator[QuerySession]:
+    """A ``QuerySession`` on the warehouse, closed on exit."""
     if not Path(settings.warehouse_path).exists():
         raise QueryError(f"no warehouse at {settings.warehouse_path}: run `analytics-pipeline run` (or `demo`) first")
-    limit = settings.query_timeout_seconds if timeout_seconds is None else timeout_seconds
     try:
         con = locked_connection(settings)
     except duckdb.Error as err:
         raise QueryError(_first_line(err)) from None
     try:
-        _refuse_unless_one_select(con, sql)
-        with _interrupt_after(con, limit):
-            table = con.sql(sql).to_arrow_table()
-        return QueryResult(table.column_names, [tuple(r.values()) for r in table.to_pylist()], table)
-    except duckdb.InterruptException:
-        raise QueryError(f"query exceeded the {limit:g} s limit (ANALYTICS_QUERY_TIMEOUT_SECONDS)") from None
-    except duckdb.OutOfMemoryException:
-        raise QueryError(f"query exceeded the memory limit of {settings.query_memory_limit} "
-                         "(ANALYTICS_QUERY_MEMORY_LIMIT)") from None
-    except duckdb.Error as err:
-        raise QueryError(_first_line(err)) from None
+        yield QuerySession(settings, con)
     finally:
         con.close()
 

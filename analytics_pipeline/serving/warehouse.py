@@ -29,6 +29,8 @@ DERIVED_VIEWS = {
         "FROM {schema}.claims_current GROUP BY status ORDER BY claims DESC",
     ),
 }
+# Derived views whose rows are few (a count per status): a dashboard may copy them once for several widgets.
+SMALL_DERIVED_VIEWS = frozenset({"claims_by_status"})
 
 
 def build_warehouse(lake: StorageRoot, warehouse_path: str, schema: str, specs: list[SourceSpec]) -> list[str]:

@@ -8,12 +8,15 @@ import pytest
 
 from analytics_pipeline.dashboards.assets import build_dashboards_asset
 from analytics_pipeline.dashboards.definition import SHIPPED_DIR, load_dashboard
+from analytics_pipeline.dashboards.generate import generate
 from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.definitions import SOURCE_SPECS, build_definitions
 from analytics_pipeline.runner import dagster_instance
 from analytics_pipeline.serving.assets import build_warehouse_asset
 from analytics_pipeline.serving.exports import json_value
 from analytics_pipeline.serving.sql_runner import run_query
+from analytics_pipeline.serving.warehouse import SMALL_DERIVED_VIEWS
+from analytics_pipeline.table_assets import per_day_marts
 
 SHIPPED = {"financial_operations", "model_performance", "operational_efficiency", "conversation_insights",
            "llm_costs"}
@@ -86,6 +89,20 @@ def test_widgets_summed_over_daily_marts_equal_the_raw_history(use_dashboards_la
     assert differences and list(zip(chart["labels"], chart["datasets"][0]["data"])) == differences
     newest = run_query(settings, "SELECT max(event_time) FROM claims").rows[0][0]
     assert _doc(settings, "model_performance")["data_through"] == str(json_value(newest))
+
+
+def test_small_views_copied_once_give_the_same_widgets_as_reading_the_views(use_dashboards_lake):
+    small = per_day_marts(build_definitions().assets) | SMALL_DERIVED_VIEWS
+    assert {"financial_ops_daily", "decision_bands_daily", "claims_by_status"} <= small
+    for path in sorted(SHIPPED_DIR.glob("*.yaml")):
+        dashboard = load_dashboard(path)
+        copied, direct = generate(use_dashboards_lake, dashboard, small), generate(use_dashboards_lake, dashboard)
+        assert copied["status"] == "ready" and copied["data_through"] == direct["data_through"]
+        assert [(w["id"], w["data"]) for w in copied["widgets"]] == [(w["id"], w["data"]) for w in direct["widgets"]]
+    open_claims = {w["id"]: w for w in _doc(use_dashboards_lake, "operational_efficiency")["widgets"]}["open_claims"]
+    in_review, claims = run_query(use_dashboards_lake, "SELECT count(*) FILTER (WHERE status = 'ADJUSTER_REVIEW'), "
+                                                       "count(*) FROM claims_current WHERE NOT removed").rows[0]
+    assert open_claims["data"]["value"] == in_review and claims > in_review
 
 
 def test_materializations_carry_statuses_and_charts_for_the_ui(use_dashboards_lake):
