@@ -19,6 +19,12 @@ DEFAULT_FRESHNESS_HOURS = 26.0
 DEFAULT_QUERY_TIMEOUT_SECONDS = 30.0
 DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
 DEFAULT_S3_MAX_RETRIES = 5
+# Landing files: a longer line is quarantined (its first bytes kept); a file that holds (decompressed) more is
+# refused whole with one quarantine row. Both bound what one landing entry can cost.
+DEFAULT_MAX_LINE_BYTES = "16MiB"
+DEFAULT_MAX_FILE_BYTES = "8GiB"
+_UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+          "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
 _SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
 # The landing sources (their specs live in analytics_pipeline.sources; a test keeps the two in step).
 SOURCE_NAMES = ("claims", "llm_runs", "conversations")
@@ -72,6 +78,8 @@ class Settings:
     query_timeout_seconds: float = DEFAULT_QUERY_TIMEOUT_SECONDS  # SQL runner: a query is interrupted after this
     query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT  # SQL runner: DuckDB memory_limit of a query's connection
     s3_max_retries: int = DEFAULT_S3_MAX_RETRIES  # retries of a failed S3 call (read by lake.storage)
+    max_line_bytes: int = 16 * 1024**2  # a landing line longer than this is quarantined
+    max_file_bytes: int = 8 * 1024**3  # a landing file holding more (decompressed) is refused whole
 
     @property
     def warehouse_path(self) -> str:
@@ -109,6 +117,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                                       float, minimum=0.001),
         query_memory_limit=_size(env, "ANALYTICS_QUERY_MEMORY_LIMIT", DEFAULT_QUERY_MEMORY_LIMIT),
         s3_max_retries=s3_max_retries(env),
+        max_line_bytes=_bytes(env, "ANALYTICS_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES, minimum=1024),
+        max_file_bytes=_bytes(env, "ANALYTICS_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, minimum=1024),
     )
 
 
@@ -147,6 +157,19 @@ def _size(env, name: str, default: str) -> str:
     if not _SIZE.fullmatch(text):
         raise SettingsError(f"{name}={text!r} is not a size such as 512MB or 2GB")
     return text
+
+
+def _bytes(env, name: str, default: str, minimum: int) -> int:
+    """A byte count: a plain integer or a size such as 16MiB or 8GB."""
+    text = (env.get(name) or default).strip().replace(" ", "")
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([A-Za-z]*)", text)
+    unit = match.group(2).upper() or "B" if match else ""
+    if not match or unit not in _UNITS:
+        raise SettingsError(f"{name}={text!r} is not a size such as 16MiB, 512MB or 8GB")
+    value = int(float(match.group(1)) * _UNITS[unit])
+    if value < minimum:
+        raise SettingsError(f"{name}={text!r} must be at least {minimum} bytes")
+    return value
 
 
 def _day(text: str) -> str:

@@ -111,7 +111,7 @@ def sampled_attributes(lines: list[bytes]) -> dict[str, str]:
     for line in lines:
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than Python parses: DuckDB still reads it
             continue
         if not isinstance(record, dict):
             continue
