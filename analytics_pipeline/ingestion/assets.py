@@ -14,6 +14,7 @@ from analytics_pipeline.ingestion.batching import split_batches
 from analytics_pipeline.ingestion.manifest import pending_files
 from analytics_pipeline.ingestion.raw_merge import merge_day
 from analytics_pipeline.ingestion.source_spec import SourceSpec
+from analytics_pipeline.ingestion.landing_lines import ReadLimits
 from analytics_pipeline.ingestion.staging import BatchResult, stage_batch
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_literal
@@ -64,8 +65,10 @@ def build_staged_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             pending = [f for f in pending if f.key in wanted]
         batches = split_batches(pending)
         total = BatchResult(source=source, batch_id="all")
+        settings = load_settings()
+        limits = ReadLimits(settings.max_line_bytes, settings.max_file_bytes)
         for n, files in enumerate(batches, start=1):
-            result = stage_batch(lake_root, landing, spec, files, load_settings().partitions_start)
+            result = stage_batch(lake_root, landing, spec, files, settings.partitions_start, limits=limits)
             context.log.info(
                 f"batch {n}/{len(batches)} ({result.batch_id}): {result.files} files, {result.records_in} records in, "
                 f"{result.staged} staged, {result.quarantined} quarantined, {result.duplicates} duplicates"

@@ -7,8 +7,14 @@ Three ways in, one relation out:
   truncated gzip stream) are split in Python so every line keeps its exact text and gets an ``issue``.
 Lines end at LF, CRLF or a lone CR on every path; blank lines (only spaces, tabs, CRs) are not records;
 ``line_no`` counts the file's non-empty lines from 1.
-A local landing file that is a link leading outside the landing zone is never read: it becomes one
-quarantine row saying so (a landing key is only ever data, never a path the lake writes to).
+A local landing file that is a link leading outside the landing zone, or that is not a regular file (a FIFO,
+a socket, a device), is never read: it becomes one quarantine row saying so (a landing key is only ever data,
+never a path the lake writes to).
+
+What one landing entry can cost is bounded (``ReadLimits``): files split in Python are read as a stream and
+their rows go to a table of the batch's own database file, not to memory; a line longer than
+``max_line_bytes`` becomes a quarantine row keeping its first 64 KiB; a file holding more than
+``max_file_bytes`` (decompressed) is refused whole with one row naming the limit.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import gzip
 import json
 import os
 import re
+import stat
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import duckdb
@@ -33,6 +41,10 @@ _BLANK_SQL = "' ' || chr(9) || chr(13)"
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
 _PEEK_BYTES = 256 * 1024  # also the sample the fast path learns from (sample_values)
 OUTSIDE_LANDING_ZONE = "refused: the file is a link that leads outside the landing zone; it was not read"
+NOT_A_REGULAR_FILE = "refused: the entry is not a regular file (a FIFO, socket or device); it was not read"
+KEPT_OF_A_LONG_LINE = 64 * 1024  # bytes of an over-long line kept as its quarantined text
+_STREAM_BYTES = 1024 * 1024  # what the Python path reads and decompresses at a time
+_ROWS_PER_INSERT = 20_000
 _GLOB_CHARACTERS = "*?[{"
 _LINES_SCHEMA = pa.schema(
     [("file_seq", pa.int32()), ("file", pa.string()), ("line_no", pa.int64()),
@@ -41,10 +53,28 @@ _LINES_SCHEMA = pa.schema(
 
 
 @dataclass(frozen=True)
+class ReadLimits:
+    """What one landing file may hold (``ANALYTICS_MAX_LINE_BYTES``, ``ANALYTICS_MAX_FILE_BYTES``)."""
+
+    max_line_bytes: int = 16 * 1024**2
+    max_file_bytes: int = 8 * 1024**3
+
+    def too_big(self, size: int) -> str:
+        return (f"refused: the file holds more than {self.max_file_bytes:,} bytes (ANALYTICS_MAX_FILE_BYTES), "
+                f"{size:,} read{' when it was stopped' if size > self.max_file_bytes else ''}; none of its lines "
+                "were taken in: split it, or raise the limit")
+
+    def too_long(self, size: int) -> str:
+        return (f"line of {size:,} bytes is longer than {self.max_line_bytes:,} (ANALYTICS_MAX_LINE_BYTES); "
+                f"its first {KEPT_OF_A_LONG_LINE // 1024} KiB are kept as its text")
+
+
+@dataclass(frozen=True)
 class LandingFile:
     seq: int
     key: str
     path: str
+    size: int = 0  # bytes as stored (compressed for .gz)
 
     @property
     def compression(self) -> str:
@@ -60,33 +90,59 @@ def csv_line_scan(paths: list[str], compression: str) -> str:
     )
 
 
-def _read(root: StorageRoot, f: LandingFile, limit: int | None = None) -> tuple[bytes, str | None]:
-    """The file's (decompressed) bytes, at most ``limit`` of them, and what went wrong if the stream ends early."""
+def _read(root: StorageRoot, f: LandingFile, limit: int) -> tuple[bytes, str | None]:
+    """The file's first ``limit`` (decompressed) bytes, and what went wrong if the stream ends early."""
     with root.fs.open(f.path, "rb") as stream:
         if f.compression != "gzip":
-            return (stream.read() if limit is None else stream.read(limit)), None
-        if limit is not None:  # a peek: decompress only what is asked for
-            try:
-                return gzip.GzipFile(fileobj=stream).read(limit), None
-            except (EOFError, OSError, zlib.error) as exc:
-                return b"", f"unreadable file: {exc}"
-        data = stream.read()
-    return _gunzip(data)
+            return stream.read(limit), None
+        try:  # decompress only what is asked for
+            return gzip.GzipFile(fileobj=stream).read(limit), None
+        except (EOFError, OSError, zlib.error) as exc:
+            return b"", f"unreadable file: {exc}"
 
 
-def _gunzip(data: bytes) -> tuple[bytes, str | None]:
-    """Decompress every gzip member; keep what a truncated or corrupt stream still yields."""
-    out, rest = [], data
-    try:
-        while rest:
-            decompressor = zlib.decompressobj(wbits=31)
-            out.append(decompressor.decompress(rest))
-            if not decompressor.eof:
-                return b"".join(out), "unreadable file: the gzip stream is truncated"
-            rest = decompressor.unused_data
-    except zlib.error as exc:
-        return b"".join(out), f"unreadable file: corrupt gzip data ({exc})"
-    return b"".join(out), None
+class _Unreadable(Exception):
+    """The stream ended early or is corrupt; the message is the quarantine reason."""
+
+
+class _TooBig(Exception):
+    """The file holds more bytes than it may; args: (bytes read)."""
+
+
+def _stream(root: StorageRoot, f: LandingFile, max_bytes: int) -> Iterator[bytes]:
+    """The file's (decompressed) bytes, a block at a time, every gzip member in turn; raises ``_Unreadable`` after
+    what a truncated or corrupt stream still yields, ``_TooBig`` once more than ``max_bytes`` came out."""
+    read = 0
+    for block in _blocks(root, f):
+        read += len(block)
+        if read > max_bytes:
+            raise _TooBig(read)
+        yield block
+
+
+def _blocks(root: StorageRoot, f: LandingFile) -> Iterator[bytes]:
+    with root.fs.open(f.path, "rb") as stream:
+        if f.compression != "gzip":
+            while block := stream.read(_STREAM_BYTES):
+                yield block
+            return
+        member, started = zlib.decompressobj(wbits=31), False
+        while data := stream.read(_STREAM_BYTES):
+            while data:
+                started = True
+                try:
+                    out = member.decompress(data, _STREAM_BYTES)  # bounded: a small file may inflate to gigabytes
+                except zlib.error as exc:
+                    raise _Unreadable(f"unreadable file: corrupt gzip data ({exc})") from None
+                if out:
+                    yield out
+                if member.eof:
+                    data = member.unused_data
+                    member, started = zlib.decompressobj(wbits=31), False
+                else:
+                    data = member.unconsumed_tail
+        if started:
+            raise _Unreadable("unreadable file: the gzip stream is truncated")
 
 
 @dataclass
@@ -97,35 +153,84 @@ class FilePlan:
     line_counts: dict[int, int] = field(default_factory=dict)  # seq → rows the line scan returns
     fast: list[LandingFile] = field(default_factory=list)  # scanned files that look like one record per line
     heads: dict[int, bytes] = field(default_factory=dict)  # seq → the first bytes of each fast file
-    python_rows: list[tuple] = field(default_factory=list)  # documents and files split in Python
+    python_rows: int = 0  # rows of documents and files split in Python (table landing_lines_python)
 
 
-def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[LandingFile]) -> FilePlan:
-    plan = FilePlan()
+class _PythonRows:
+    """Rows of files split in Python, inserted in chunks into ``landing_lines_python`` (a table of the batch's
+    database, so a big file's rows spill to disk instead of filling memory)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con, self.pending, self.count = con, [], 0
+        columns = ", ".join(f"{f.name} {'INTEGER' if f.name == 'file_seq' else 'BIGINT' if f.name == 'line_no' else 'VARCHAR'}"
+                            for f in _LINES_SCHEMA)
+        con.execute(f"CREATE OR REPLACE TABLE landing_lines_python ({columns})")
+
+    def add(self, row: tuple) -> None:
+        self.pending.append(row)
+        self.count += 1
+        if len(self.pending) >= _ROWS_PER_INSERT:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.con.register("landing_lines_chunk", pa.Table.from_pylist(
+                [dict(zip(_LINES_SCHEMA.names, r)) for r in self.pending], schema=_LINES_SCHEMA))
+            self.con.execute("INSERT INTO landing_lines_python SELECT * FROM landing_lines_chunk")
+            self.con.unregister("landing_lines_chunk")
+            self.pending = []
+
+    def drop_file(self, seq: int) -> None:
+        """Forget the rows added for file ``seq`` (it is refused whole)."""
+        self.flush()
+        removed = self.con.execute("DELETE FROM landing_lines_python WHERE file_seq = ?", [seq]).fetchall()[0][0]
+        self.count -= removed
+
+
+def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[LandingFile],
+               limits: ReadLimits = ReadLimits()) -> FilePlan:
+    plan, rows = FilePlan(), _PythonRows(con)
     candidates: list[tuple[LandingFile, bytes]] = []  # files that look like lines, with their heads
     for f in files:
-        if _leads_outside(root, f):  # never read: one quarantine row says why
-            plan.python_rows.append((f.seq, f.key, 1, "", OUTSIDE_LANDING_ZONE))
+        refusal = _refusal(root, f, limits)
+        if refusal:  # never read: one quarantine row says why
+            rows.add((f.seq, f.key, 1, "", refusal))
             continue
         mode, head = _classify(root, f)
         if mode == "document":
-            plan.python_rows.extend(_document_rows(root, f))
+            _document_rows(root, f, rows, limits)
         elif mode == "python":
-            plan.python_rows.extend(_python_rows(root, f))
+            _python_rows(root, f, rows, limits)
         else:
             candidates.append((f, head))
     counts = _line_counts(con, [f for f, _ in candidates])
     for f, head in candidates:
-        lines = counts[f.seq]
+        lines, size = counts[f.seq]
         if lines is None:  # DuckDB cannot scan it as UTF-8 lines of one column
-            plan.python_rows.extend(_python_rows(root, f))
+            _python_rows(root, f, rows, limits)
+            continue
+        if size > limits.max_file_bytes:  # a gzip file that inflates beyond the limit
+            rows.add((f.seq, f.key, 1, "", limits.too_big(size)))
             continue
         plan.scanned.append(f)
         plan.line_counts[f.seq] = lines
         if _one_record_per_line(head):
             plan.fast.append(f)
             plan.heads[f.seq] = head
+    rows.flush()
+    plan.python_rows = rows.count
     return plan
+
+
+def _refusal(root: StorageRoot, f: LandingFile, limits: ReadLimits) -> str | None:
+    """Why the file is not read at all, if it is not."""
+    if _leads_outside(root, f):
+        return OUTSIDE_LANDING_ZONE
+    if not root.is_s3 and not stat.S_ISREG(os.stat(f.path).st_mode):  # reading a FIFO would wait forever
+        return NOT_A_REGULAR_FILE
+    if f.compression != "gzip" and f.size > limits.max_file_bytes:
+        return limits.too_big(f.size)
+    return None
 
 
 def _leads_outside(root: StorageRoot, f: LandingFile) -> bool:
@@ -149,22 +254,22 @@ def _classify(root: StorageRoot, f: LandingFile) -> tuple[str, bytes]:
     return "lines", head
 
 
-# A file's rows in the line scan, and those that overflow its one column (a line holding the 0x1F separator).
-# Summing the lines' lengths makes DuckDB read (and so check the UTF-8 of) every line, not only count them.
-_LINES_AND_OVERFLOWS = "count(*), count(overflow) + 0 * sum(strlen(line))"
+# A file's rows in the line scan, those that overflow its one column (a line holding the 0x1F separator), and
+# its bytes. Summing the lines' lengths makes DuckDB read (and so check the UTF-8 of) every line, not only count them.
+_LINES_AND_OVERFLOWS = "count(*), count(overflow), coalesce(sum(strlen(line) + 1), 0)"
 
 
-def _line_counts(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> dict[int, int | None]:
-    """seq → the rows DuckDB's line scan gives for the file, None where it cannot scan it.
+def _line_counts(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> dict[int, tuple[int | None, int]]:
+    """seq → (the rows DuckDB's line scan gives for the file, None where it cannot scan it; its bytes).
 
     One scan per compression counts the lines of all its files (a query per file cost 0.6 s for the demo's 333
     claims files, against 0.03 s). If that scan fails (one file is not UTF-8, a gzip stream is cut, ...), or does
     not name every row's file as it was asked to, each of its files is counted alone.
     """
-    counts: dict[int, int | None] = {}
+    counts: dict[int, tuple[int | None, int]] = {}
     for compression, group in by_compression(files).items():
         try:
-            found = {path: (lines, overflowing) for path, lines, overflowing in con.execute(
+            found = {path: (lines, overflowing, size) for path, lines, overflowing, size in con.execute(
                 f"""SELECT filename, {_LINES_AND_OVERFLOWS}
                     FROM {csv_line_scan([f.path for f in group], compression)} GROUP BY filename""").fetchall()}
         except duckdb.Error:
@@ -172,19 +277,20 @@ def _line_counts(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> di
         if found is None or not set(found) <= {f.path for f in group}:
             found = {f.path: _lines_of(con, f) for f in group}
         for f in group:
-            lines, overflowing = found.get(f.path) or (0, 0)
-            counts[f.seq] = None if lines is None or overflowing else lines
+            lines, overflowing, size = found.get(f.path) or (0, 0, 0)
+            counts[f.seq] = (None if lines is None or overflowing else lines), size
     return counts
 
 
-def _lines_of(con: duckdb.DuckDBPyConnection, f: LandingFile) -> tuple[int | None, int]:
-    """(rows, rows that overflow the one column) of DuckDB's line scan of ``f``; (None, 0) if it cannot scan it."""
+def _lines_of(con: duckdb.DuckDBPyConnection, f: LandingFile) -> tuple[int | None, int, int]:
+    """(rows, rows that overflow the one column, bytes) of DuckDB's line scan of ``f``; (None, 0, 0) if it cannot
+    scan it."""
     try:
         return tuple(con.execute(
             f"SELECT {_LINES_AND_OVERFLOWS} FROM {csv_line_scan([f.path], f.compression)}"
         ).fetchall()[0])
     except duckdb.Error:
-        return None, 0
+        return None, 0, 0
 
 
 def sample_lines(plan: FilePlan, files: list[LandingFile], limit: int = 1000) -> list[bytes]:
@@ -228,22 +334,62 @@ def _holds_json_values(line: bytes) -> bool:
     return True
 
 
-def _python_rows(root: StorageRoot, f: LandingFile) -> list[tuple]:
-    data, problem = _read(root, f)
-    rows, line_no = [], 0
-    pieces = _NEWLINE.split(data)
-    if problem and pieces:
-        tail = pieces.pop()  # the line the stream was cut in
-        rows_tail = [(tail, problem)] if tail.strip(_BLANK) else [(b"", problem)]
-    else:
-        rows_tail = []
-    for raw in pieces:
-        line_no += 1 if raw else 0
-        if raw.strip(_BLANK):
-            rows.append((f.seq, f.key, line_no, *_decode(raw)))
-    for tail, reason in rows_tail:
-        rows.append((f.seq, f.key, line_no + 1, tail.decode("utf-8", "replace"), reason))
-    return rows
+def _python_rows(root: StorageRoot, f: LandingFile, rows: _PythonRows, limits: ReadLimits) -> None:
+    """Every non-blank line of ``f`` as a row, read as a stream. A line that is not UTF-8 keeps its text with
+    U+FFFD and an issue; a line over the limit keeps its first bytes; the line a broken stream ends in carries
+    the stream's problem; a file over the limit is one row instead."""
+    line_no = 0
+    try:
+        for raw, size in _split_lines(_stream(root, f, limits.max_file_bytes), limits.max_line_bytes):
+            line_no += 1 if size else 0
+            if size > limits.max_line_bytes:
+                rows.add((f.seq, f.key, line_no, raw.decode("utf-8", "replace"), limits.too_long(size)))
+            elif raw.strip(_BLANK):
+                rows.add((f.seq, f.key, line_no, *_decode(raw)))
+    except _Unreadable as problem:
+        tail, _ = problem.args[1] if len(problem.args) > 1 else (b"", 0)
+        rows.add((f.seq, f.key, line_no + 1, tail.decode("utf-8", "replace"), problem.args[0]))
+    except _TooBig as too_big:
+        rows.drop_file(f.seq)
+        rows.add((f.seq, f.key, 1, "", limits.too_big(too_big.args[0])))
+
+
+def _split_lines(blocks: Iterator[bytes], max_line_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """(line, its length) for each line of the stream, split at LF, CRLF or a lone CR; a line longer than
+    ``max_line_bytes`` is cut to its first ``KEPT_OF_A_LONG_LINE`` bytes (its length counts them all), so memory
+    holds at most one line of the limit. If the stream breaks, ``_Unreadable`` is raised again with the
+    unfinished line: args (reason, (line, length))."""
+    line, size, after_cr = bytearray(), 0, False
+
+    def take(piece: bytes) -> None:
+        nonlocal line, size
+        size += len(piece)
+        if size > max_line_bytes:
+            del line[KEPT_OF_A_LONG_LINE:]
+            line += piece[:max(0, KEPT_OF_A_LONG_LINE - len(line))]
+        else:
+            line += piece
+
+    def finished() -> tuple[bytes, int]:
+        nonlocal line, size
+        done = (bytes(line), size)
+        line, size = bytearray(), 0
+        return done
+
+    try:
+        for block in blocks:
+            if after_cr and block.startswith(b"\n"):  # the LF of a CRLF split between two blocks
+                block = block[1:]
+            after_cr, position = block.endswith(b"\r"), 0
+            for separator in _NEWLINE.finditer(block):
+                take(block[position:separator.start()])
+                yield finished()
+                position = separator.end()
+            take(block[position:])
+    except _Unreadable as problem:
+        raise _Unreadable(problem.args[0], finished()) from None
+    if size:
+        yield finished()
 
 
 def _decode(raw: bytes) -> tuple[str, str | None]:
@@ -253,17 +399,27 @@ def _decode(raw: bytes) -> tuple[str, str | None]:
         return raw.decode("utf-8", "replace"), "invalid UTF-8"
 
 
-def _document_rows(root: StorageRoot, f: LandingFile) -> list[tuple]:
-    """One row for a valid JSON document; anything else is read line by line instead."""
-    data, problem = _read(root, f)
-    text, issue = _decode(data)
+def _document_rows(root: StorageRoot, f: LandingFile, rows: _PythonRows, limits: ReadLimits) -> None:
+    """One row for a valid JSON document of at most ``max_line_bytes`` (the document is one record's text);
+    anything else is read line by line instead."""
+    data, problem = bytearray(), None
+    try:
+        for block in _stream(root, f, limits.max_line_bytes):
+            data += block
+    except _Unreadable as exc:
+        problem = exc
+    except _TooBig:  # longer than one record may be: its lines are its records (or its quarantined parts)
+        problem = True
+    text, issue = (None, None) if problem else _decode(bytes(data))
     if problem or issue:
-        return _python_rows(root, f)
+        _python_rows(root, f, rows, limits)
+        return
     try:
         json.loads(text)
     except (ValueError, RecursionError):
-        return _python_rows(root, f)
-    return [(f.seq, f.key, 1, text, None)]
+        _python_rows(root, f, rows, limits)
+        return
+    rows.add((f.seq, f.key, 1, text, None))
 
 
 def register_landing_lines(
@@ -274,8 +430,6 @@ def register_landing_lines(
 
     ``only_lines``: file seq → the only line numbers wanted of that scanned file (the rest were read already).
     """
-    con.register("landing_lines_python", pa.Table.from_pylist(
-        [dict(zip(_LINES_SCHEMA.names, r)) for r in plan.python_rows], schema=_LINES_SCHEMA))
     only_lines = only_lines or {}
     con.register("landing_only_lines", pa.table({
         "file_seq": pa.array([seq for seq, lines in only_lines.items() for _ in lines], pa.int32()),

@@ -20,6 +20,7 @@ import pyarrow as pa
 from analytics_pipeline.ingestion.landing_lines import (
     FilePlan,
     LandingFile,
+    ReadLimits,
     by_compression,
     plan_files,
     register_landing_lines,
@@ -71,6 +72,7 @@ def stage_batch(
     files: list[StoredFile],
     partitions_start: str,
     now: datetime | None = None,
+    limits: ReadLimits = ReadLimits(),
 ) -> BatchResult:
     """Parse ``files`` (keys relative to the landing root) and stage the result."""
     files = sorted(files, key=lambda f: f.key)
@@ -84,18 +86,18 @@ def stage_batch(
     with batch_work_folder() as work:
         con = connect(lake, landing, database=os.path.join(work, "batch.duckdb"))
         try:
-            _stage(con, lake, landing, spec, files, result, partitions_start, now, work)
+            _stage(con, lake, landing, spec, files, result, partitions_start, now, work, limits)
         finally:
             con.close()
     return result
 
 
 def _stage(con, lake: StorageRoot, landing: StorageRoot, spec: SourceSpec, files: list[StoredFile],
-           result: BatchResult, partitions_start: str, now: datetime, work: str) -> None:
-    landing_files = [LandingFile(seq=i, key=f.key, path=landing.path(f.key)) for i, f in enumerate(files)]
+           result: BatchResult, partitions_start: str, now: datetime, work: str, limits: ReadLimits) -> None:
+    landing_files = [LandingFile(seq=i, key=f.key, path=landing.path(f.key), size=f.size) for i, f in enumerate(files)]
     if spec.prepare:
         spec.prepare(con)
-    plan = plan_files(con, landing, landing_files)
+    plan = plan_files(con, landing, landing_files, limits)
     _parse(con, spec, plan, datetime.fromisoformat(partitions_start), _end_of_day(now), work)
     _quarantine(con, lake, spec, result)
     _stage_good_rows(con, lake, spec, result)
