@@ -77,7 +77,7 @@ def test_dry_run_lists_exactly_what_is_past_its_period_then_apply_deletes_it(age
     before = _lake_files(settings)
     expected = {key for key in before if f"event_date={OLD_DAY}/" in key and key.startswith(("lake/raw/", "lake/marts/"))}
     expected |= {f"lake/errors/claims/batch-{old_batch}.parquet", "landing/claims/old.jsonl"}
-    assert len(expected) == 1 + 6 + 2  # the raw day, the six daily marts of that day, quarantine, landing file
+    assert len(expected) == 1 + 7 + 2  # the raw day, the seven daily marts of that day, quarantine, landing file
     claims_before = run_query(settings, "SELECT count(*) FROM claims").rows[0][0]
 
     result, report = _retention(defs, instance, apply=False)
