@@ -176,6 +176,7 @@ def _demo(args, settings: Settings) -> int:
 
 
 def _run(args, settings: Settings) -> int:
+    from analytics_pipeline.ingestion.manifest import skipped_summary
     from analytics_pipeline.runner import run_pipeline
 
     started = time.monotonic()
@@ -186,9 +187,15 @@ def _run(args, settings: Settings) -> int:
             for r in reports]
     print()
     print(_table(header, rows))
+    for r in reports:
+        if r.skipped:
+            print(f"{r.source}: {skipped_summary(r.skipped)} (hidden or unfinished names, or not .json/.jsonl/.ndjson)")
     print(f"\ndone in {time.monotonic() - started:.1f}s; warehouse: {settings.warehouse_path}")
     print(f"dashboards: {os.path.join(settings.data_dir, 'site', 'index.html')} (or `analytics-pipeline serve`)")
-    return 0
+    failed = [r for r in reports if r.error]
+    for r in failed:
+        print(f"error: {r.source}: {r.error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _export(args, settings: Settings) -> int:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
+from analytics_pipeline.ingestion.manifest import landing_scan
 from analytics_pipeline.keyed_tables import FULL_REFRESH_TAG
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.operations.freshness import raw_days, source_data_through
@@ -73,6 +74,8 @@ class SourceReport:
     duplicates: int = 0
     days: int = 0
     data_through: str = ""
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # landing entries never taken in, and why
+    error: str = ""  # why this source's staging or merge failed (the other sources went on)
 
 
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:
@@ -109,10 +112,15 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print,
     reports = []
     for spec in SOURCE_SPECS:
         report = SourceReport(spec.name)
-        _stage(defs, instance, report, progress)
-        _merge_days(defs, instance, report, progress)
-        if full_refresh:
-            _recompute_all_days(defs, instance, settings, spec.name, progress)
+        try:  # one source's failure (a bad file, an unreachable bucket) must not stop the others
+            _stage(defs, instance, settings, report, progress)
+            _merge_days(defs, instance, report, progress)
+            if full_refresh:
+                _recompute_all_days(defs, instance, settings, spec.name, progress)
+        except Exception as err:  # noqa: BLE001 - reported in the summary, and the exit code says so
+            first_line = (str(err).strip().splitlines() or [""])[0]
+            report.error = first_line if isinstance(err, RunFailed) else f"{type(err).__name__}: {first_line}"
+            progress(f"{spec.name}: FAILED: {report.error}")
         reports.append(report)
     changed = [r.source for r in reports if r.days]
     if full_refresh or not changed:
@@ -214,7 +222,9 @@ def _evaluate(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: s
     return list(result)
 
 
-def _stage(defs, instance, report: SourceReport, progress) -> None:
+def _stage(defs, instance, settings: Settings, report: SourceReport, progress) -> None:
+    lake, landing = (StorageRoot(uri, settings.s3_endpoint_url) for uri in (settings.lake_uri, settings.landing_uri))
+    report.skipped = landing_scan(lake, landing, report.source).skipped
     requests = _evaluate(defs, instance, f"{report.source}_landing_sensor")
     job = defs.resolve_job_def(f"{report.source}_ingest_job")
     for n, request in enumerate(requests, start=1):

@@ -80,6 +80,7 @@ EXPECTED_CHECKS = {
     ("dashboard_operational_efficiency", "widgets_ready"),
     ("dashboard_conversation_insights", "widgets_ready"),
     ("dashboard_llm_costs", "widgets_ready"),
+    ("warehouse", "every_lake_table_has_a_view"),
 }
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 import dagster as dg
 
 from analytics_pipeline.ingestion.batching import split_batches
-from analytics_pipeline.ingestion.manifest import pending_files
+from analytics_pipeline.ingestion.manifest import landing_scan, skipped_summary
 from analytics_pipeline.ingestion.raw_merge import merge_day
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.ingestion.landing_lines import ReadLimits
@@ -59,7 +59,9 @@ def build_staged_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     )
     def staged(context: dg.AssetExecutionContext, config: LandingBatchConfig, lake: LakeResource):
         lake_root, landing = lake.lake_root(), lake.landing_root()
-        pending = pending_files(lake_root, landing, source)
+        pending, skipped = landing_scan(lake_root, landing, source)
+        if skipped:
+            context.log.info(skipped_summary(skipped))
         if config.files:
             wanted = set(config.files)
             pending = [f for f in pending if f.key in wanted]
@@ -75,7 +77,8 @@ def build_staged_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             )
             _accumulate(total, result)
         rate = total.quarantined / total.records_in if total.records_in else 0.0
-        yield dg.MaterializeResult(metadata=batch_metadata(total, len(batches), rate))
+        yield dg.MaterializeResult(metadata={**batch_metadata(total, len(batches), rate),
+                                             **skipped_metadata(skipped)})
         yield dg.AssetCheckResult(
             check_name=check_name,
             passed=rate <= QUARANTINE_RATE_CEILING,
@@ -98,6 +101,12 @@ def _accumulate(total: BatchResult, result: BatchResult) -> None:
     if result.data_through and (total.data_through is None or result.data_through > total.data_through):
         total.data_through = result.data_through
     total.promoted_columns = sorted({*total.promoted_columns, *result.promoted_columns})
+
+
+def skipped_metadata(skipped: list[tuple[str, str]]) -> dict:
+    """Landing entries never taken in because of their names: counted, and listed (the first 50)."""
+    table = "\n".join(["| landing entry | why |", "|---|---|", *(f"| `{key}` | {why} |" for key, why in skipped[:50])])
+    return {"skipped_entries": len(skipped), **({"skipped": dg.MetadataValue.md(table)} if skipped else {})}
 
 
 def batch_metadata(total: BatchResult, batches: int, quarantine_rate: float) -> dict:

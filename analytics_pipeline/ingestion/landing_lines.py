@@ -205,8 +205,8 @@ def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[La
             candidates.append((f, head))
     counts = _line_counts(con, [f for f, _ in candidates])
     for f, head in candidates:
-        lines, size = counts[f.seq]
-        if lines is None:  # DuckDB cannot scan it as UTF-8 lines of one column
+        lines, size, longest = counts[f.seq]
+        if lines is None or longest > limits.max_line_bytes:  # not UTF-8 lines of one column, or one is too long
             _python_rows(root, f, rows, limits)
             continue
         if size > limits.max_file_bytes:  # a gzip file that inflates beyond the limit
@@ -254,22 +254,23 @@ def _classify(root: StorageRoot, f: LandingFile) -> tuple[str, bytes]:
     return "lines", head
 
 
-# A file's rows in the line scan, those that overflow its one column (a line holding the 0x1F separator), and
-# its bytes. Summing the lines' lengths makes DuckDB read (and so check the UTF-8 of) every line, not only count them.
-_LINES_AND_OVERFLOWS = "count(*), count(overflow), coalesce(sum(strlen(line) + 1), 0)"
+# A file's rows in the line scan, those that overflow its one column (a line holding the 0x1F separator), its
+# bytes and its longest line. Summing the lines' lengths makes DuckDB read (and so check the UTF-8 of) every line, not only count them.
+_LINES_AND_OVERFLOWS = "count(*), count(overflow), coalesce(sum(strlen(line) + 1), 0), coalesce(max(strlen(line)), 0)"
 
 
-def _line_counts(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> dict[int, tuple[int | None, int]]:
-    """seq → (the rows DuckDB's line scan gives for the file, None where it cannot scan it; its bytes).
+def _line_counts(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> dict[int, tuple[int | None, int, int]]:
+    """seq → (the rows DuckDB's line scan gives for the file, None where it cannot scan it; its bytes; its longest
+    line).
 
     One scan per compression counts the lines of all its files (a query per file cost 0.6 s for the demo's 333
     claims files, against 0.03 s). If that scan fails (one file is not UTF-8, a gzip stream is cut, ...), or does
     not name every row's file as it was asked to, each of its files is counted alone.
     """
-    counts: dict[int, tuple[int | None, int]] = {}
+    counts: dict[int, tuple[int | None, int, int]] = {}
     for compression, group in by_compression(files).items():
         try:
-            found = {path: (lines, overflowing, size) for path, lines, overflowing, size in con.execute(
+            found = {path: counts for path, *counts in con.execute(
                 f"""SELECT filename, {_LINES_AND_OVERFLOWS}
                     FROM {csv_line_scan([f.path for f in group], compression)} GROUP BY filename""").fetchall()}
         except duckdb.Error:
@@ -277,20 +278,20 @@ def _line_counts(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> di
         if found is None or not set(found) <= {f.path for f in group}:
             found = {f.path: _lines_of(con, f) for f in group}
         for f in group:
-            lines, overflowing, size = found.get(f.path) or (0, 0, 0)
-            counts[f.seq] = (None if lines is None or overflowing else lines), size
+            lines, overflowing, size, longest = found.get(f.path) or (0, 0, 0, 0)
+            counts[f.seq] = (None if lines is None or overflowing else lines), size, longest
     return counts
 
 
-def _lines_of(con: duckdb.DuckDBPyConnection, f: LandingFile) -> tuple[int | None, int, int]:
-    """(rows, rows that overflow the one column, bytes) of DuckDB's line scan of ``f``; (None, 0, 0) if it cannot
-    scan it."""
+def _lines_of(con: duckdb.DuckDBPyConnection, f: LandingFile) -> tuple[int | None, int, int, int]:
+    """(rows, rows that overflow the one column, bytes, longest line) of DuckDB's line scan of ``f``; (None, 0, 0, 0)
+    if it cannot scan it."""
     try:
         return tuple(con.execute(
             f"SELECT {_LINES_AND_OVERFLOWS} FROM {csv_line_scan([f.path], f.compression)}"
         ).fetchall()[0])
     except duckdb.Error:
-        return None, 0, 0
+        return None, 0, 0, 0
 
 
 def sample_lines(plan: FilePlan, files: list[LandingFile], limit: int = 1000) -> list[bytes]:

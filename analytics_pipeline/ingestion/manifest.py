@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import duckdb
 
 from analytics_pipeline.lake import layout
@@ -45,18 +47,49 @@ def taken_files(lake: StorageRoot, source: str) -> dict[str, set[str]]:
     return taken
 
 
+LANDING_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+HIDDEN = "skipped: a name starting with . or _ (in the file or a folder above it) marks a hidden or unfinished file"
+NOT_LANDING_TYPE = f"skipped: not a landing file type ({', '.join(LANDING_SUFFIXES)})"
+
+
+class LandingScan(NamedTuple):
+    pending: list[StoredFile]  # files not yet taken in (new, or changed since)
+    skipped: list[tuple[str, str]]  # (key, why) of entries that are never taken in
+
+
+def landing_scan(lake: StorageRoot, landing: StorageRoot, source: str) -> LandingScan:
+    """The landing files of ``source`` waiting to be taken in, and the entries skipped by their names."""
+    taken = taken_files(lake, source)
+    pending, skipped = [], []
+    for f in landing.list_files(source):
+        why = skip_reason(f.key)
+        if why:
+            skipped.append((f.key, why))
+        elif file_marker(f) not in taken.get(f.key, ()):
+            pending.append(f)
+    return LandingScan(pending, skipped)
+
+
 def pending_files(lake: StorageRoot, landing: StorageRoot, source: str) -> list[StoredFile]:
     """Landing files of ``source`` not yet taken in (new, or changed since)."""
-    taken = taken_files(lake, source)
-    return [
-        f for f in landing.list_files(source)
-        if _is_landing_file(f.key) and file_marker(f) not in taken.get(f.key, ())
-    ]
+    return landing_scan(lake, landing, source).pending
 
 
-def _is_landing_file(key: str) -> bool:
-    name = key.rsplit("/", 1)[-1]
-    return not name.startswith((".", "_")) and name.endswith((".json", ".jsonl", ".json.gz", ".jsonl.gz", ".ndjson", ".ndjson.gz"))
+def skip_reason(key: str) -> str | None:
+    """Why a landing key is never taken in, or None. Producers write ``.name.tmp`` or ``_temporary/...`` while
+    a file is unfinished; anything but JSON (lines), gzipped or not, is not a landing file."""
+    parts = key.split("/")[1:]  # below landing/<source>/
+    if any(part.startswith((".", "_")) for part in parts):
+        return HIDDEN
+    if not parts[-1].endswith(LANDING_SUFFIXES):
+        return NOT_LANDING_TYPE
+    return None
+
+
+def skipped_summary(skipped: list[tuple[str, str]], shown: int = 5) -> str:
+    """'3 landing entries skipped: a/.x.jsonl, b/notes.txt, ...' for logs and reports."""
+    names = ", ".join(key for key, _ in skipped[:shown]) + (", ..." if len(skipped) > shown else "")
+    return f"{len(skipped)} landing entr{'y' if len(skipped) == 1 else 'ies'} skipped by name: {names}"
 
 
 def staged_days(lake: StorageRoot, source: str) -> dict[str, list[str]]:

@@ -14,7 +14,7 @@ import dagster as dg
 from analytics_pipeline.ingestion.assets import LandingBatchConfig
 from analytics_pipeline.ingestion.batching import split_batches
 from analytics_pipeline.ingestion.cursor import RequestCursor
-from analytics_pipeline.ingestion.manifest import file_marker, pending_files, staged_days
+from analytics_pipeline.ingestion.manifest import file_marker, landing_scan, skipped_summary, staged_days
 from analytics_pipeline.ingestion.staging import batch_id_for
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.orphaned_runs import release_orphaned_runs
@@ -44,13 +44,15 @@ def build_landing_sensor(source: str, job) -> dg.SensorDefinition:
         description=f"Starts a staging run for files under landing/{source}/ that the lake has not taken in.",
     )
     def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
-        pending = {f.key: f for f in pending_files(lake.lake_root(), lake.landing_root(), source)}
+        scan = landing_scan(lake.lake_root(), lake.landing_root(), source)
+        pending = {f.key: f for f in scan.pending}
         cursor = RequestCursor.parse(context.cursor)
         wanted, following = cursor.plan({k: file_marker(f) for k, f in pending.items()},
                                         _runs_active(context, job.name))
         if not wanted:
             reason = (f"{len(pending)} files under landing/{source}/ are in runs on their way" if pending
                       else f"no new files under landing/{source}/")
+            reason += f" ({skipped_summary(scan.skipped)})" if scan.skipped else ""
             return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=following.serialise())
         requests = []
         for batch in split_batches([pending[key] for key in wanted]):

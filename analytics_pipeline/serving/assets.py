@@ -8,6 +8,9 @@ from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.serving.warehouse import build_warehouse
 
 
+EVERY_TABLE_CHECK = "every_lake_table_has_a_view"
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """Where ``warehouse.duckdb`` lives and which schema names its views."""
 
@@ -26,13 +29,23 @@ def build_warehouse_asset(
         pool="warehouse_writer",
         automation_condition=automation_condition,
         description="warehouse.duckdb: views over every lake table (raw, errors, processed, marts).",
+        check_specs=[dg.AssetCheckSpec(EVERY_TABLE_CHECK, asset="warehouse", description=(
+            "Every lake table has its view. A table whose files DuckDB cannot read (a corrupt or truncated "
+            "Parquet file) is left out, named here with the error, and the other views stay queryable."))],
     )
     def warehouse(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
-        views = build_warehouse(lake.lake_root(), warehouse.path, warehouse.schema_name, specs)
+        unbound: dict[str, str] = {}
+        views = build_warehouse(lake.lake_root(), warehouse.path, warehouse.schema_name, specs, unbound)
         context.log.info(f"{len(views)} views in {warehouse.path}")
-        return dg.MaterializeResult(
+        for name, error in unbound.items():
+            context.log.error(f"no view {name}: {error}")
+        yield dg.MaterializeResult(
             metadata={"views": dg.MetadataValue.json(views), "path": dg.MetadataValue.path(warehouse.path),
-                      "schema": warehouse.schema_name}
+                      "schema": warehouse.schema_name, "views_left_out": len(unbound)}
         )
+        yield dg.AssetCheckResult(
+            check_name=EVERY_TABLE_CHECK, passed=not unbound, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"left_out": dg.MetadataValue.json(unbound)},
+            description="; ".join(f"{n}: {e}" for n, e in unbound.items())[:1000] or "every table has its view")
 
     return warehouse

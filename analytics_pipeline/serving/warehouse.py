@@ -33,20 +33,22 @@ DERIVED_VIEWS = {
 SMALL_DERIVED_VIEWS = frozenset({"claims_by_status"})
 
 
-def build_warehouse(lake: StorageRoot, warehouse_path: str, schema: str, specs: list[SourceSpec]) -> list[str]:
-    """Rebuild the warehouse file with every view the lake backs; returns the view names."""
+def build_warehouse(lake: StorageRoot, warehouse_path: str, schema: str, specs: list[SourceSpec],
+                    unbound: dict[str, str] | None = None) -> list[str]:
+    """Rebuild the warehouse file with every view the lake backs; returns the view names.
+
+    A view DuckDB cannot create (a corrupt or truncated Parquet file under it) fails the build, unless
+    ``unbound`` is given: then that view (and the views over it) is left out, its error put in ``unbound``,
+    and the rest of the lake stays queryable."""
     views = lake_views(lake, specs)
     Path(warehouse_path).parent.mkdir(parents=True, exist_ok=True)
     tmp = f"{warehouse_path}.{uuid.uuid4().hex}.tmp"
     con = connect(lake, database=tmp)
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
-        names = [v.name for v in views]
-        for view in views:
-            _create_view(con, schema, view.name, view.sql)
+        names = [v.name for v in views if _created(con, schema, v.name, v.sql, unbound)]
         for name, (reads, sql) in DERIVED_VIEWS.items():
-            if reads in names:
-                _create_view(con, schema, name, sql.format(schema=_ident(schema)))
+            if reads in names and _created(con, schema, name, sql.format(schema=_ident(schema)), unbound):
                 names.append(name)
         con.execute("CHECKPOINT")
     except BaseException:
@@ -57,6 +59,18 @@ def build_warehouse(lake: StorageRoot, warehouse_path: str, schema: str, specs: 
     con.close()
     os.replace(tmp, warehouse_path)
     return names
+
+
+def _created(con, schema: str, name: str, sql: str, unbound: dict[str, str] | None) -> bool:
+    if unbound is None:
+        _create_view(con, schema, name, sql)
+        return True
+    try:
+        _create_view(con, schema, name, sql)
+    except duckdb.Error as err:
+        unbound[name] = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return False
+    return True
 
 
 def _create_view(con, schema: str, name: str, sql: str) -> None:

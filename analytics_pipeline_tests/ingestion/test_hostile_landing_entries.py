@@ -1,0 +1,222 @@
+"""No landing entry can stop or exhaust ingestion: each class of hostile entry becomes quarantine rows (or a
+recorded skip) while the batch's other records land, and one source's failure leaves the others running.
+
+Classes: entries that are not regular files; JSON nested deeper than Python parses; lines and files over
+the size limits, plain or gzip (a small gzip file that inflates to a gigabyte); names that mark hidden or
+unfinished files; a source whose lake state is corrupt.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import zlib
+from pathlib import Path
+
+from hypothesis import given, settings as hypothesis_settings, strategies as st
+
+from analytics_pipeline.ingestion.landing_lines import (
+    KEPT_OF_A_LONG_LINE,
+    NOT_A_REGULAR_FILE,
+    ReadLimits,
+    _split_lines,
+)
+from analytics_pipeline.ingestion.manifest import HIDDEN, NOT_LANDING_TYPE, landing_scan
+from analytics_pipeline.runner import run_pipeline
+from analytics_pipeline.serving.sql_runner import run_query
+from analytics_pipeline.settings import load_settings
+from analytics_pipeline_tests.ingestion.test_claims_formats import DAY, SOURCE, ClaimsLake
+from analytics_pipeline_tests.lakes import landing_root, lake_root
+from analytics_pipeline_tests.records import insert, jsonl
+
+NEWLINE = re.compile(rb"\r\n|\r|\n")
+
+
+def good_lines(*ids: int) -> bytes:
+    return jsonl([insert(f"good-{n}", f"c-{n}", DAY, hour=n) for n in ids])
+
+
+def errors(claims: ClaimsLake) -> list[dict]:
+    from analytics_pipeline_tests.ingestion.test_claims_formats import query
+
+    glob = claims.lake.path(f"errors/{SOURCE}/*.parquet")
+    return query(f"SELECT file, line, reason, original_text FROM read_parquet('{glob}') ORDER BY file, line")
+
+
+def test_an_entry_that_is_not_a_regular_file_is_one_row_and_is_never_opened(lake_env):
+    claims = ClaimsLake.from_settings(lake_env)
+    claims.land("a.jsonl", good_lines(1, 2))
+    fifo = Path(claims.landing.path(SOURCE, "pipe.jsonl"))
+    os.mkfifo(fifo)
+    done = threading.Event()
+    outcome: dict = {}
+
+    def stage():
+        outcome["result"] = claims.ingest()
+        done.set()
+
+    worker = threading.Thread(target=stage, daemon=True)
+    worker.start()
+    if not done.wait(120):  # opening the FIFO for reading would block forever: unblock it, then fail
+        with open(fifo, "wb"):
+            pass
+        worker.join(30)
+        raise AssertionError("staging opened the FIFO and waited for a writer")
+    result = outcome["result"]
+    assert (result.records_in, result.staged, result.quarantined) == (3, 2, 1)
+    (row,) = errors(claims)
+    assert row["file"] == f"{SOURCE}/pipe.jsonl" and row["reason"] == NOT_A_REGULAR_FILE
+
+
+@hypothesis_settings(max_examples=5, deadline=None)
+@given(depth=st.integers(min_value=2_000, max_value=60_000), first=st.booleans())
+def test_json_nested_deeper_than_python_parses_is_quarantined_and_the_rest_lands(tmp_path_factory, depth, first):
+    from analytics_pipeline.lake.storage import StorageRoot
+
+    base = tmp_path_factory.mktemp("deep")
+    claims = ClaimsLake(StorageRoot(str(base / "landing")), StorageRoot(str(base / "lake")))
+    deep = ('{"eventID": "deep", "dynamodb": {"NewImage": ' + '{"a": ' * depth + "1" + "}" * depth + "}}").encode()
+    lines = [deep, good_lines(1).strip()] if first else [good_lines(1).strip(), deep]
+    claims.land("deep.jsonl", b"\n".join(lines) + b"\n")
+    result = claims.ingest()
+    assert (result.records_in, result.staged, result.quarantined) == (2, 1, 1)
+    (row,) = errors(claims)
+    assert row["line"] == (1 if first else 2) and row["original_text"] == deep.decode()
+
+
+def _reference(data: bytes, max_line_bytes: int) -> list[tuple[bytes, int]]:
+    pieces = NEWLINE.split(data)
+    if pieces and pieces[-1] == b"":
+        pieces.pop()
+    return [(p[:KEPT_OF_A_LONG_LINE] if len(p) > max_line_bytes else p, len(p)) for p in pieces]
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.tuples(st.binary(max_size=300).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
+                             st.sampled_from([b"\n", b"\r\n", b"\r"])), max_size=30),
+    tail=st.binary(max_size=50).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
+    cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=20),
+    limit=st.integers(min_value=1, max_value=400),
+)
+def test_streamed_lines_split_like_the_whole_file_whatever_the_block_boundaries(lines, tail, cuts, limit):
+    """LF, CRLF (also split between two blocks) and lone CR end a line; a line over the limit keeps its start."""
+    data = b"".join(text + end for text, end in lines) + tail
+    blocks, at = [], 0
+    for cut in cuts:
+        blocks.append(data[at:at + cut])
+        at += cut
+    blocks.append(data[at:])
+    assert list(_split_lines(iter(blocks), limit)) == _reference(data, limit)
+
+
+def test_a_line_longer_than_the_limit_keeps_its_start_and_the_others_land(lake_env):
+    from analytics_pipeline.ingestion.staging import stage_batch
+    from analytics_pipeline_tests.ingestion.test_claims_formats import NOW, PARTITIONS_START
+    from analytics_pipeline.ingestion.specs.claims import claims_spec
+
+    claims = ClaimsLake.from_settings(lake_env)
+    long_record = json.dumps(insert("long", "c-long", DAY, override_justification="x" * 300_000)).encode()
+    for name, compress in (("plain.jsonl", bytes), ("zipped.jsonl.gz", gzip.compress)):
+        claims.land(name, compress(good_lines(1) + long_record + b"\n" + good_lines(2)))
+    files = claims.landing.list_files(SOURCE)
+    result = stage_batch(claims.lake, claims.landing, claims_spec(), files, PARTITIONS_START, now=NOW,
+                         limits=ReadLimits(max_line_bytes=100_000))
+    claims.merge_staged()
+    assert (result.records_in, result.staged, result.quarantined, result.duplicates) == (6, 2, 2, 2)
+    rows = errors(claims)
+    assert [(r["file"], r["line"]) for r in rows] == [(f"{SOURCE}/plain.jsonl", 2), (f"{SOURCE}/zipped.jsonl.gz", 2)]
+    for row in rows:
+        assert row["reason"].startswith(f"line of {len(long_record):,} bytes is longer than 100,000")
+        assert row["original_text"] == long_record[:KEPT_OF_A_LONG_LINE].decode()
+
+
+def test_a_file_over_the_limit_is_refused_whole_with_one_row(lake_env):
+    from analytics_pipeline.ingestion.staging import stage_batch
+    from analytics_pipeline_tests.ingestion.test_claims_formats import NOW, PARTITIONS_START
+    from analytics_pipeline.ingestion.specs.claims import claims_spec
+
+    claims = ClaimsLake.from_settings(lake_env)
+    many = jsonl([insert(f"many-{n}", f"c-{n}", DAY) for n in range(2_000)])
+    claims.land("big.jsonl", many)  # refused by its size on disk
+    claims.land("big.jsonl.gz", gzip.compress(many))  # refused by what it inflates to (DuckDB's line scan)
+    claims.land("bad-utf8.jsonl.gz", gzip.compress(many + b"\xff\n"))  # ... and when split in Python
+    claims.land("ok.jsonl", good_lines(1, 2))
+    limit = len(many) // 2
+    result = stage_batch(claims.lake, claims.landing, claims_spec(), claims.landing.list_files(SOURCE),
+                         PARTITIONS_START, now=NOW, limits=ReadLimits(max_file_bytes=limit))
+    assert (result.records_in, result.staged, result.quarantined) == (5, 2, 3)
+    rows = errors(claims)
+    assert {r["file"] for r in rows} == {f"{SOURCE}/big.jsonl", f"{SOURCE}/big.jsonl.gz", f"{SOURCE}/bad-utf8.jsonl.gz"}
+    assert all(r["line"] == 1 and r["reason"].startswith(f"refused: the file holds more than {limit:,} bytes")
+               for r in rows)
+
+
+def test_a_gzip_file_that_inflates_to_a_gigabyte_costs_bounded_memory(lake_env, tmp_path):
+    """One line of 1 GiB in a 1 MB gzip file: the run quarantines it (first 64 KiB kept) and the rest lands,
+    with the whole process tree well under what reading the line would take."""
+    landing = landing_root(lake_env)
+    landing.write_bytes(good_lines(1, 2), SOURCE, "ok.jsonl")
+    compressor = zlib.compressobj(level=9, wbits=31)
+    bomb = Path(landing.path(SOURCE, "bomb.jsonl.gz"))
+    with open(bomb, "wb") as out:
+        out.write(compressor.compress(b'{"eventID": "bomb", "pad": "'))
+        chunk = b"x" * (16 * 1024 * 1024)
+        for _ in range(64):
+            out.write(compressor.compress(chunk))
+        out.write(compressor.compress(b'"}\n') + compressor.flush())
+    assert bomb.stat().st_size < 4 * 1024 * 1024
+    process = subprocess.Popen([sys.executable, "-m", "analytics_pipeline.cli", "run"], env=os.environ.copy(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = process.stdout.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, output
+    peak_mb = usage.ru_maxrss / 1024
+    assert peak_mb < 900, f"peak {peak_mb:.0f} MB"
+    settings = load_settings()
+    reasons = run_query(settings, "SELECT file, reason, length(original_text) FROM ingest_errors").rows
+    assert reasons == [(f"{SOURCE}/bomb.jsonl.gz",
+                        ReadLimits().too_long(1024**3 + len('{"eventID": "bomb", "pad": ""}')), KEPT_OF_A_LONG_LINE)]
+    assert run_query(settings, "SELECT count(*) FROM claims").rows == [(2,)]
+
+
+def test_hidden_unfinished_and_foreign_names_are_reported_as_skipped(lake_env):
+    landing = landing_root(lake_env)
+    for name in ("a.jsonl", ".a.jsonl.tmp", "_b.jsonl", "_temporary/0/part-0.jsonl", ".hidden/c.jsonl",
+                 "notes.txt", "data.csv", "sub/d.ndjson.gz"):
+        landing.write_bytes(good_lines(1), SOURCE, name)
+    scan = landing_scan(lake_root(lake_env), landing, SOURCE)
+    assert sorted(f.key for f in scan.pending) == [f"{SOURCE}/a.jsonl", f"{SOURCE}/sub/d.ndjson.gz"]
+    assert dict(scan.skipped) == {
+        f"{SOURCE}/.a.jsonl.tmp": HIDDEN, f"{SOURCE}/_b.jsonl": HIDDEN, f"{SOURCE}/_temporary/0/part-0.jsonl": HIDDEN,
+        f"{SOURCE}/.hidden/c.jsonl": HIDDEN, f"{SOURCE}/notes.txt": NOT_LANDING_TYPE, f"{SOURCE}/data.csv": NOT_LANDING_TYPE}
+    (claims,) = [r for r in run_pipeline(lake_env, progress=lambda _: None) if r.source == SOURCE]
+    assert sorted(claims.skipped) == sorted(scan.skipped)
+
+
+def test_one_source_failing_leaves_the_others_running_and_the_exit_code_says_so(lake_env, capsys):
+    from analytics_pipeline.cli import main
+
+    landing = landing_root(lake_env)
+    landing.write_bytes(good_lines(1), SOURCE, "a.jsonl")
+    assert main(["run"]) == 0
+    manifest = next(f for f in lake_root(lake_env).list_files(f"manifests/{SOURCE}"))
+    path = Path(lake_root(lake_env).path(manifest.key))
+    path.write_bytes(path.read_bytes()[:100])  # a truncated manifest: claims cannot tell what it took in
+    run = {"run_id": "r-1", "project": "p", "started_at": f"{DAY}T10:00:00Z", "status": "completed"}
+    landing.write_bytes((json.dumps(run) + "\n").encode(), "llm_runs", "a.jsonl")
+    capsys.readouterr()
+
+    assert main(["run"]) == 1
+    out, err = capsys.readouterr()
+    assert re.search(r"^llm_runs\s+1\s+1\s+1\s", out, re.MULTILINE), out
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert line.startswith(f"error: {SOURCE}: ") and manifest.key.rsplit("/", 1)[-1] in line
+    settings = load_settings()
+    assert run_query(settings, "SELECT count(*) FROM llm_runs").rows == [(1,)]
+    assert run_query(settings, "SELECT count(*) FROM claims").rows == [(1,)]  # the other views still work
