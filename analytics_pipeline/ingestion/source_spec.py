@@ -31,8 +31,9 @@ class SourceSpec:
     # (optional fast path) from read_json over clean JSON-lines files ({fast_paths}, {fast_compression}).
     line_envelopes_template: str = ""
     json_envelopes_template: str = ""
-    # Registers what the parse SQL needs beyond the lake's macros (e.g. secrets bound as variables).
-    prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+    # Registers what the parse SQL needs beyond the lake's macros (e.g. secrets bound as variables); called with
+    # rows=False where the parse only gives an empty relation its columns.
+    prepare: Callable[..., None] | None = None
     # Fast path only: template values learnt from the first lines of the files, overriding ``template_values``
     # (e.g. the attribute names the files carry beyond the typed ones).
     sample_values: Callable[[list[bytes]], dict[str, str]] | None = None

@@ -90,7 +90,7 @@ def register_lake_views(con: duckdb.DuckDBPyConnection, lake: StorageRoot, specs
 
 def register_empty_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
     if spec.prepare:
-        spec.prepare(con)
+        spec.prepare(con, rows=False)
     con.execute("CREATE OR REPLACE TEMP VIEW landing_lines AS SELECT 0::INTEGER AS file_seq, ''::VARCHAR AS file, "
                 "0::BIGINT AS line_no, ''::VARCHAR AS text, NULL::VARCHAR AS issue WHERE false")
     empty = f"empty_{spec.name}"

@@ -19,4 +19,4 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture(autouse=True)
 def pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """The conversations parser pseudonymises user ids; a fixed key keeps the fuzz runs repeatable."""
-    monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", "fuzz-key")
+    monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", "fuzz-key-" + "f" * 32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -36,22 +37,57 @@ def redact_pii_sql(argument: str = "x") -> str:
     return expression
 
 
+MIN_KEY_CHARACTERS = 32
+
+
+class PseudonymKeyError(ValueError):
+    """The pseudonym key is missing or too short to keep pseudonyms from being reversed."""
+
+
 def pseudonym_key() -> str:
+    """``ANALYTICS_PSEUDONYM_KEY``, or the data dir's ``.pseudonym_key``, created once (random, mode 0600).
+
+    The file is written whole beside its name and linked into place, so a kill, a full disk or two processes
+    starting at once never leave an empty or half-written key; a key shorter than 32 characters is refused
+    (with an empty key, anyone with a list of user ids could recompute the pseudonyms)."""
     key = os.environ.get("ANALYTICS_PSEUDONYM_KEY")
-    if key:
-        return key
+    if key is not None and key != "":
+        return _strong(key, "ANALYTICS_PSEUDONYM_KEY")
     path = Path(load_settings().data_dir) / ".pseudonym_key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
+        _create_key(path)
+    return _strong(path.read_text().strip(), str(path))
+
+
+def _create_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, written = tempfile.mkstemp(prefix=".pseudonym_key.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:  # mkstemp creates it with mode 0600
             f.write(secrets.token_hex(32))
-    return path.read_text().strip()
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(written, path)  # atomic, and fails if another process linked its key first: that one counts
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(written)
 
 
-def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
-    """The redaction and pseudonymisation macros; the key is bound as a variable, never written into SQL."""
-    con.execute("SET VARIABLE pseudonym_key = ?", [pseudonym_key()])
+def _strong(key: str, where: str) -> str:
+    if len(key) < MIN_KEY_CHARACTERS:
+        raise PseudonymKeyError(
+            f"the pseudonym key in {where} has {len(key)} characters, fewer than {MIN_KEY_CHARACTERS}: pseudonyms made "
+            "with it could be reversed. Set ANALYTICS_PSEUDONYM_KEY to a long random value, or, if no conversations "
+            "were taken in with this data dir yet, delete the file so a new key is made")
+    return key
+
+
+def prepare_connection(con: duckdb.DuckDBPyConnection, rows: bool = True) -> None:
+    """The redaction and pseudonymisation macros; the key is bound as a variable, never written into SQL.
+    ``rows=False``: the parse only gives an empty relation its columns, so no key is read (nor needed)."""
+    con.execute("SET VARIABLE pseudonym_key = ?", [pseudonym_key() if rows else ""])
     con.execute(f"CREATE OR REPLACE TEMP MACRO redact_pii(x) AS {redact_pii_sql()}")
     con.execute("CREATE OR REPLACE TEMP MACRO pseudonym(x) AS "
                 "CASE WHEN x IS NULL THEN NULL ELSE 'u_' || left(sha256(getvariable('pseudonym_key') || chr(31) || x), 24) END")
