@@ -6,8 +6,12 @@ DAGSTER_HOME under the data dir, so ``dagster dev`` shows the history afterwards
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,13 +82,63 @@ class SourceReport:
     error: str = ""  # why this source's staging or merge failed (the other sources went on)
 
 
+class DataDirBusy(RunFailed):
+    """Another process is running the pipeline on this data dir."""
+
+
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:
+    """The data dir's Dagster instance. Its first initialisation (dagster.yaml, the run and event databases) is
+    serialised across processes: two starting at once on a new data dir once left two schema heads behind."""
     home = Path(settings.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text(DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    with _flock(home / ".init.lock", wait=True):
+        if not (home / "dagster.yaml").exists():
+            written = home / f"dagster.yaml.{os.getpid()}.tmp"
+            written.write_text(DAGSTER_YAML)
+            os.replace(written, home / "dagster.yaml")
+        os.environ["DAGSTER_HOME"] = str(home)
+        instance = dg.DagsterInstance.get()
+        instance.get_runs(limit=1)  # the storages exist (and are migrated) before the lock is let go
+    return instance
+
+
+@contextmanager
+def _flock(path: Path, wait: bool) -> Iterator[bool]:
+    """An exclusive lock on ``path`` (created if need be) for the block; yields False if ``wait`` is off and
+    another process holds it."""
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _one_process_per_data_dir(function):
+    @functools.wraps(function)
+    def holding_the_data_dir(settings: Settings, *args, **kwargs):
+        with data_dir_lock(settings):
+            return function(settings, *args, **kwargs)
+    return holding_the_data_dir
+
+
+@contextmanager
+def data_dir_lock(settings: Settings) -> Iterator[None]:
+    """One pipeline process at a time on a data dir (run, demo, reprice, refresh, retention, compaction): a second
+    one stops at once with one line naming the first. The lock goes with the process, however it ends."""
+    path = Path(settings.data_dir) / ".run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _flock(path, wait=False) as held:
+        if not held:
+            holder = path.read_text().strip() or "another process"
+            raise DataDirBusy(f"{settings.data_dir} is in use by {holder}: wait for it to finish (a data dir takes "
+                              "one `analytics-pipeline` process at a time; `dev` runs alongside through its daemon)")
+        path.write_text(f"analytics-pipeline (pid {os.getpid()}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC)")
+        yield
 
 
 def _runner_instance(settings: Settings, progress: Callable[[str], None]) -> dg.DagsterInstance:
@@ -100,6 +154,7 @@ def _tags(tags: dict | None = None) -> dict:
     return {**(tags or {}), PROCESS_TAG: this_process()}
 
 
+@_one_process_per_data_dir
 def run_pipeline(settings: Settings, progress: Callable[[str], None] = print,
                  full_refresh: bool = False) -> list[SourceReport]:
     """Stage new landing files, merge their days (one run per range of consecutive days), then update the
@@ -135,6 +190,7 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print,
     return reports
 
 
+@_one_process_per_data_dir
 def rematerialize_days(settings: Settings, source: str, days: list[str], progress: Callable[[str], None] = print) -> None:
     """Re-run the source's daily job for ``days`` (e.g. to re-price them), then refresh the lake tables."""
     from analytics_pipeline.definitions import build_definitions
@@ -168,6 +224,7 @@ def _run_days(defs, instance, source: str, days: list[str], tags: dict, progress
         raise_on_error=False), what)
 
 
+@_one_process_per_data_dir
 def run_operation(settings: Settings, job_name: str, op_name: str, config: dict):
     """Run an operations job (retention, compaction) in-process and return its op's output."""
     from analytics_pipeline.definitions import build_definitions
@@ -179,6 +236,7 @@ def run_operation(settings: Settings, job_name: str, op_name: str, config: dict)
     return result.output_for_node(op_name)
 
 
+@_one_process_per_data_dir
 def refresh_lake(settings: Settings) -> None:
     """Update the whole-lake tables and the views (what the automation sensor does under the daemon)."""
     from analytics_pipeline.definitions import build_definitions
