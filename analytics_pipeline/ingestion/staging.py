@@ -99,9 +99,25 @@ def _stage(con, lake: StorageRoot, landing: StorageRoot, spec: SourceSpec, files
         spec.prepare(con)
     plan = plan_files(con, landing, landing_files, limits)
     _parse(con, spec, plan, datetime.fromisoformat(partitions_start), _end_of_day(now), work)
+    _unchanged_while_read(landing, spec.name, files)  # the landing files are read; nothing is written yet
     _quarantine(con, lake, spec, result)
     _stage_good_rows(con, lake, spec, result)
     _write_manifest(con, lake, spec, files, result)
+
+
+class LandingFileChanged(RuntimeError):
+    """A landing file was written to while the batch read it: its lines (and the line numbers of the files read
+    after it) cannot be trusted, so the batch is not taken in."""
+
+
+def _unchanged_while_read(landing: StorageRoot, source: str, files: list[StoredFile]) -> None:
+    now = {f.key: f.version for f in landing.list_files(source)}
+    changed = [f.key for f in files if now.get(f.key) != f.version]
+    if changed:
+        raise LandingFileChanged(
+            f"{', '.join(changed[:5])}{' and more' if len(changed) > 5 else ''} changed or went away while the batch "
+            "read it; nothing of the batch was taken in, and the next run reads the files as they are then "
+            "(write landing files under a name starting with . or _ and rename them when complete)")
 
 
 def _end_of_day(now: datetime) -> datetime:

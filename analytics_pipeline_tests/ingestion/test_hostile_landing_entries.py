@@ -220,3 +220,34 @@ def test_one_source_failing_leaves_the_others_running_and_the_exit_code_says_so(
     settings = load_settings()
     assert run_query(settings, "SELECT count(*) FROM llm_runs").rows == [(1,)]
     assert run_query(settings, "SELECT count(*) FROM claims").rows == [(1,)]  # the other views still work
+
+
+def test_a_file_written_to_while_the_batch_reads_it_is_not_taken_in_until_it_is_still(lake_env):
+    import pytest
+
+    from analytics_pipeline.ingestion.staging import LandingFileChanged
+
+    claims = ClaimsLake.from_settings(lake_env)
+    claims.land("growing.jsonl", good_lines(*range(0, 20)))
+    claims.land("z-after.jsonl", jsonl([insert("bad-json-next", "c-x", DAY)]) + b"{not json\n")
+    growing = Path(claims.landing.path(SOURCE, "growing.jsonl"))
+    line = jsonl([insert("appended", "c-appended", DAY, hour=5)])
+    writer = subprocess.Popen([sys.executable, "-c", (  # another process appends a line every millisecond
+        "import sys, time\n"
+        "while True:\n"
+        "    with open(sys.argv[1], 'ab') as out: out.write(sys.argv[2].encode())\n"
+        "    time.sleep(0.001)\n"), str(growing), line.decode()])
+    try:
+        while growing.stat().st_size == len(good_lines(*range(0, 20))):
+            pass
+        with pytest.raises(LandingFileChanged, match="growing.jsonl changed or went away while the batch read it"):
+            claims.stage()
+    finally:
+        writer.kill()
+        writer.wait()
+    appended = (growing.stat().st_size - len(good_lines(*range(0, 20)))) // len(line)
+    assert not claims.lake.list_files(f"staging/{SOURCE}") and not claims.lake.list_files(f"errors/{SOURCE}")
+    result = claims.ingest()  # still now: taken in whole, the other file's line numbers right
+    assert (result.staged, result.duplicates) == (20 + 1 + 1, appended - 1)  # the copies of line 100 are duplicates
+    (row,) = errors(claims)
+    assert (row["file"], row["line"], row["original_text"]) == (f"{SOURCE}/z-after.jsonl", 2, "{not json")
