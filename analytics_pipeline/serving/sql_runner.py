@@ -11,11 +11,16 @@ what it covers:
 - the connection: opened read-only, with external access off except the lake's folder or S3 prefix
   (which the views read), no extension install or autoload, a memory limit, and the configuration
   locked. Writes, ATTACH, INSTALL/LOAD, COPY, EXPORT, PRAGMA and SET fail there too.
+DuckDB's parser also has the last word on what is read: the tables, table functions and functions of
+DuckDB's own parse tree of the query (``json_serialize_sql``) pass the same rules as the gate's, so a
+form the gate misreads (``SUMMARIZE '<file>'``) is still refused.
 A query that runs longer than ``ANALYTICS_QUERY_TIMEOUT_SECONDS`` is interrupted.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -35,6 +40,7 @@ from analytics_pipeline.settings import Settings
 DIALECTS = {"duckdb": "duckdb", "athena": "athena"}
 # Table functions a query may use: they compute, or describe the warehouse's own catalogue.
 ALLOWED_TABLE_FUNCTIONS = (exp.GenerateSeries, exp.Unnest)
+COMPUTING_TABLE_FUNCTIONS = {"range", "generate_series", "unnest"}
 CATALOGUE_FUNCTIONS = re.compile(
     r"duckdb_(views|tables|columns|schemas|databases|types|constraints|functions|keywords)|pragma_table_info",
     re.IGNORECASE,
@@ -48,6 +54,9 @@ FILE_READING_FUNCTION = re.compile(
 _SHOWABLE = {"TABLES", "ALL TABLES"}
 READ_ONLY_WORDS = "SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, SHOW TABLES"
 _FILE_LIKE_NAME = re.compile(r"[./\\:~]")  # a view name never holds these; a path or URL does
+# sqlglot logs a warning when it falls back to reading a statement as a bare command; the gate refuses such
+# statements in one line of its own, and the warning would be a second line on the user's terminal.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
 class QueryError(Exception):
@@ -66,12 +75,19 @@ def to_duckdb_sql(query: str, dialect: str, schema: str = "") -> str:
     tables, emit DuckDB SQL.
 
     Tables qualified with ``schema`` (e.g. the seed's ``icpa_analytics_db.claims``) resolve to the
-    warehouse's views whatever schema the warehouse was built with.
+    warehouse's views whatever schema the warehouse was built with. Text sqlglot cannot read (an
+    unterminated comment or string, nesting deeper than Python's recursion limit) is a QueryError.
     """
     try:
-        statements = [s for s in sqlglot.parse(query, read=DIALECTS[dialect]) if s is not None]
-    except sqlglot.errors.ParseError as err:
+        return _checked_duckdb_sql(query, dialect, schema)
+    except sqlglot.errors.SqlglotError as err:
         raise QueryError(f"cannot parse the query as {dialect} SQL: {_first_line(err)}") from None
+    except RecursionError:
+        raise QueryError(f"cannot parse the query as {dialect} SQL: it nests too deeply") from None
+
+
+def _checked_duckdb_sql(query: str, dialect: str, schema: str) -> str:
+    statements = [s for s in sqlglot.parse(query, read=DIALECTS[dialect]) if s is not None]
     if len(statements) != 1:
         raise QueryError(f"expected exactly one statement, got {len(statements)}")
     statement = statements[0]
@@ -95,6 +111,12 @@ def _only_looks(statement: exp.Expression) -> bool:
 def _refuse_outside_reads(statement: exp.Expression) -> None:
     """Only the warehouse's tables may be read: no file-reading function, table function or file name."""
     for node in statement.walk():
+        if isinstance(node, (exp.Describe, exp.Summarize)):
+            _refuse_unless_table_or_query(node)
+        if isinstance(node, exp.Schema) and any(isinstance(e, exp.Literal) for e in node.expressions):
+            # sqlglot reads ``f('x')`` where a table or schema goes (DESCRIBE, SHOW ... FROM) as a table with columns
+            raise QueryError(f"{node.this.sql(dialect='duckdb')[:60]}(...) may not be used: only the warehouse's "
+                             "tables can be queried")
         if isinstance(node, exp.Table):
             if not isinstance(node.this, (exp.Identifier, *ALLOWED_TABLE_FUNCTIONS)) \
                     and not CATALOGUE_FUNCTIONS.fullmatch(_function_name(node.this)):
@@ -104,6 +126,19 @@ def _refuse_outside_reads(statement: exp.Expression) -> None:
                 raise QueryError(f"{node.name!r} looks like a file or URL: only the warehouse's tables can be queried")
         elif isinstance(node, exp.Func) and FILE_READING_FUNCTION.fullmatch(_function_name(node)):
             raise QueryError(f"{_function_name(node)}() reads files, URLs or SQL text and may not be used")
+
+
+def _refuse_unless_table_or_query(node: exp.Expression) -> None:
+    """DESCRIBE and SUMMARIZE look at a table named by an identifier, or at a query; DuckDB reads a string
+    there (``SUMMARIZE '<path>'``) as a file name, and sqlglot reads ``DESCRIBE f(...)`` as a table."""
+    target = node.this
+    if isinstance(target, (exp.Query, exp.Subquery)):
+        return
+    if isinstance(target, exp.Table) and isinstance(target.this, exp.Identifier):
+        return
+    what = f"{target.name!r}" if isinstance(target, exp.Literal) else target.sql(dialect="duckdb")[:60]
+    raise QueryError(f"{node.key.upper()} {what} may not be used: DESCRIBE and SUMMARIZE take one of the "
+                     "warehouse's tables or a query")
 
 
 def _function_name(node: exp.Expression) -> str:
@@ -135,7 +170,7 @@ class QuerySession:
         sql = query if checked else to_duckdb_sql(query, "duckdb", self.settings.schema)
         limit = self.settings.query_timeout_seconds if timeout_seconds is None else timeout_seconds
         with self._errors(limit):
-            _refuse_unless_one_select(self._con, sql)
+            _refuse_unless_duckdb_agrees(self._con, sql)
             with _interrupt_after(self._con, limit):
                 table = self._con.sql(sql).to_arrow_table()
             return QueryResult(table.column_names, [tuple(r.values()) for r in table.to_pylist()], table)
@@ -205,8 +240,10 @@ def locked_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _refuse_unless_one_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """DuckDB's own parser agrees: one statement, a SELECT (no parser differential can smuggle in more)."""
+def _refuse_unless_duckdb_agrees(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """DuckDB's own parser agrees: one statement, a SELECT (no parser differential can smuggle in more), whose
+    parse tree reads the warehouse's tables only: every table name, table function and function in it passes
+    the gate's rules. What DuckDB cannot show as a tree is refused."""
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as err:
@@ -214,6 +251,39 @@ def _refuse_unless_one_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         kinds = ", ".join(s.type.name for s in statements) or "nothing"
         raise QueryError(f"only one read-only query may run; DuckDB reads {kinds}")
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?::VARCHAR)", [sql]).fetchall()[0][0])
+    if tree.get("error"):
+        raise QueryError(f"DuckDB cannot show what the query reads: {_first_line(tree.get('error_message', ''))}")
+    for node in _tree_nodes(tree["statements"]):
+        _refuse_outside_read_in_tree(node)
+
+
+def _tree_nodes(tree) -> Iterator[dict]:
+    """Every object of a ``json_serialize_sql`` tree, without recursion (a query may nest deeply)."""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _refuse_outside_read_in_tree(node: dict) -> None:
+    kind = node.get("type")
+    if kind == "TABLE_FUNCTION":
+        name = str((node.get("function") or {}).get("function_name", "")).lower()
+        if name not in COMPUTING_TABLE_FUNCTIONS and not CATALOGUE_FUNCTIONS.fullmatch(name):
+            raise QueryError(f"{name}() may not be used: only the warehouse's tables "
+                             "(and range, generate_series, unnest, duckdb_views() and the like) can be queried")
+    elif kind in ("BASE_TABLE", "SHOW_REF"):
+        for part in ("table_name", "schema_name", "catalog_name"):
+            name = str(node.get(part) or "")
+            if _FILE_LIKE_NAME.search(name):
+                raise QueryError(f"{name!r} looks like a file or URL: only the warehouse's tables can be queried")
+    elif node.get("class") == "FUNCTION" and FILE_READING_FUNCTION.fullmatch(str(node.get("function_name", ""))):
+        raise QueryError(f"{node['function_name']}() reads files, URLs or SQL text and may not be used")
 
 
 @contextmanager
@@ -241,5 +311,5 @@ def warehouse_tables(settings: Settings) -> set[str]:
         con.close()
 
 
-def _first_line(err: Exception) -> str:
-    return str(err).strip().splitlines()[0]
+def _first_line(err: Exception | str) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
