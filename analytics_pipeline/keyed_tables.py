@@ -82,6 +82,9 @@ def build_keyed_table(table: TableSpec, entity: EntityKey) -> dg.AssetsDefinitio
             with root.exclusive(f"{table.layer}/{table.name}"):
                 update = KeyedUpdate(con, root, table, entity, reads, full_refresh_requested(context))
                 summary = update.run()
+            if table.check_views:  # lake views only the checks read (not inputs of the table)
+                register_lake_views(con, root, SOURCE_SPECS, only=table.check_lake_views)
+                table.prepare_connection(con, check_views=True)
             checks = list(table.checks(con)) if table.checks else []
             metadata = update.metadata(summary)
             yield dg.MaterializeResult(metadata=metadata)

@@ -57,20 +57,28 @@ class TableSpec:
     fallback_views: dict[str, str] = field(default_factory=dict)
     # Views of the asset's own that its SQL reads (name → SELECT), made after the lake's and the fallback views.
     helper_views: dict[str, str] = field(default_factory=dict)
+    # Views only the checks read (name → SELECT over lake views, e.g. the quarantine), not inputs of the table.
+    check_views: dict[str, str] = field(default_factory=dict)
 
     def lake_views_read(self, sql: str) -> set[str]:
         """The lake views ``sql`` reads, itself or through the helper views."""
         reads = views_read(sql).union(*(views_read(helper) for helper in self.helper_views.values()))
         return reads - set(self.helper_views)
 
-    def prepare_connection(self, con: duckdb.DuckDBPyConnection) -> None:
+    @property
+    def check_lake_views(self) -> set[str]:
+        """The lake views the checks' own views read."""
+        return set().union(*(views_read(sql) for sql in self.check_views.values()))
+
+    def prepare_connection(self, con: duckdb.DuckDBPyConnection, check_views: bool = False) -> None:
+        """The fallback and helper views (with ``check_views``: the fallbacks and the checks' views)."""
         existing = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
         for name, sql in self.fallback_views.items():
             if name not in existing:
                 con.execute(f'CREATE TEMP VIEW "{name}" AS {sql}')
-        for name, sql in self.helper_views.items():
+        for name, sql in (self.check_views if check_views else self.helper_views).items():
             con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
-        if self.prepare:
+        if self.prepare and not check_views:
             self.prepare(con)
 
 

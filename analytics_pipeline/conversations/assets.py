@@ -8,7 +8,7 @@ import duckdb
 
 from analytics_pipeline.conversations.intents import LOW_CONFIDENCE
 from analytics_pipeline.ingestion.assets import raw_asset_key
-from analytics_pipeline.ingestion.specs.conversations import PII_PATTERNS
+from analytics_pipeline.ingestion.specs.conversations import MASKED_ID_PREFIX, PII_PATTERNS
 from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
@@ -40,21 +40,39 @@ def _insights_sql(name: str) -> str:
                              human_cost=load_settings().human_interaction_cost, low_confidence=LOW_CONFIDENCE)
 
 
+# Columns that hold hashes by construction (a hex digest may hold long digit runs): only e-mails count there, and
+# an id replaced by its keyed hash (pii_<hex>) is clean.
+_HASHED_COLUMNS = {"user_id"}
+_ID_COLUMNS = {"event_id", "session_id", "agent_id"}
+
+
 def pii_scan(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
-    """Every stored free-text column of the raw layer, searched for what the redaction removes."""
-    text_columns = ["query", "response_summary", "data"]
-    conditions = " OR ".join(
-        [f"regexp_matches({column}, {sql_literal(pattern)})" for column in text_columns for pattern, _ in PII_PATTERNS]
-        # user ids are hashes by construction (a hex digest may hold long digit runs): only e-mails count there
-        + [f"regexp_matches(user_id, {sql_literal(PII_PATTERNS[0][0])})"]
-    )
-    found = scalar(con, f"SELECT count(*) FROM conversation_events WHERE {conditions}")
+    """Every text column of the raw events an update read, and the original text of every quarantined
+    conversations record, searched for what the redaction removes."""
+    columns = [name for name, kind, *_ in con.execute("DESCRIBE conversation_events").fetchall()
+               if kind == "VARCHAR" and name not in {"source_file", "envelope"}]
+    found = {"events": scalar(con, f"SELECT count(*) FROM conversation_events WHERE {_holds_pii(columns)}"),
+             "quarantined": scalar(con, f"SELECT count(*) FROM conversation_quarantine WHERE {_holds_pii(['original_text'])}")}
+    total = sum(found.values())
     return [dg.AssetCheckResult(
-        check_name="no_pii_in_stored_text", passed=found == 0, severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"events_with_pii": found},
-        description="no e-mail, phone, card number or name found in stored text" if not found
-        else f"{found} stored events still hold PII: check the redaction patterns",
+        check_name="no_pii_in_stored_text", passed=total == 0, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"events_with_pii": found["events"], "quarantined_with_pii": found["quarantined"],
+                  "columns_scanned": dg.MetadataValue.json(columns + ["ingest_errors.original_text"])},
+        description="no e-mail, phone, card number or name found in stored text" if not total
+        else f"{found['events']} stored events and {found['quarantined']} quarantined records still hold PII: "
+             "check the redaction patterns",
     )]
+
+
+def _holds_pii(columns: list[str]) -> str:
+    conditions = []
+    for column in columns:
+        patterns = [PII_PATTERNS[0][0]] if column in _HASHED_COLUMNS else [p for p, _ in PII_PATTERNS]
+        found = " OR ".join(f"regexp_matches({column}, {sql_literal(p)})" for p in patterns)
+        if column in _ID_COLUMNS:
+            found = f"(NOT starts_with({column}, {sql_literal(MASKED_ID_PREFIX)}) AND ({found}))"
+        conditions.append(found)
+    return " OR ".join(conditions) or "false"
 
 
 def _sessions_keyed(name: str, layer: str, group: str, description: str, entity: EntityKey, **kwargs):
@@ -69,9 +87,12 @@ lake_tables = [
         description="One row per session: user (pseudonymised), agent, channel, turns, resolution, escalation.",
         entity=EntityKey("conversations", "session_id"),
         check_specs=[dg.AssetCheckSpec("no_pii_in_stored_text", asset="conversation_sessions",
-                                       description="A scan of the stored conversation text of the sessions an update "
-                                                   "read (all on a full rebuild) finds no PII.")],
+                                       description="A scan of every text column of the events an update read (all on "
+                                                   "a full rebuild) and of the quarantined records' text finds no PII.")],
         checks=pii_scan,
+        fallback_views={"ingest_errors": "SELECT NULL::VARCHAR AS source, NULL::VARCHAR AS original_text WHERE false"},
+        check_views={"conversation_quarantine":
+                     "SELECT original_text FROM ingest_errors WHERE source = 'conversations'"},
         chart=("Sessions by agent", "SELECT coalesce(agent_id, '?'), count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
     ),
     _sessions_keyed(

@@ -26,6 +26,7 @@ PII_PATTERNS = [
     (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "[EMAIL]"),
     (r"\b(?:\d[ -]?){12,18}\d\b", "[CARD]"),
     (r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,5}\)[ .-]?|\b\d{2,5}[ .-])\d{3,4}[ .-]?\d{3,4}\b", "[PHONE]"),
+    (r"\+\d{7,14}\b", "[PHONE]"),  # compact international: +447700900123
     (r"(?i)\b(my name is|i am|i'm|this is) ([A-Z][a-z]+(?: [A-Z][a-z]+)?)\b", r"\1 [NAME]"),
 ]
 
@@ -38,6 +39,9 @@ def redact_pii_sql(argument: str = "x") -> str:
 
 
 MIN_KEY_CHARACTERS = 32
+MASKED_ID_PREFIX = "pii_"
+# A user id written as a JSON string in a record's text: "user_id": "…" (or userId, user).
+USER_ID_IN_TEXT = r'"(?:user_id|userId|user)"\s*:\s*"((?:[^"\\]|\\.)*)"'
 
 
 class PseudonymKeyError(ValueError):
@@ -91,6 +95,14 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, rows: bool = True) -> Non
     con.execute(f"CREATE OR REPLACE TEMP MACRO redact_pii(x) AS {redact_pii_sql()}")
     con.execute("CREATE OR REPLACE TEMP MACRO pseudonym(x) AS "
                 "CASE WHEN x IS NULL THEN NULL ELSE 'u_' || left(sha256(getvariable('pseudonym_key') || chr(31) || x), 24) END")
+    # An id (event, session, agent) is kept as written unless the redaction would change it: then it becomes a
+    # keyed hash of itself, so ids stay distinct (and stable) without the e-mail or phone number in them.
+    con.execute(f"CREATE OR REPLACE TEMP MACRO pii_masked_id(x) AS CASE WHEN x IS NULL OR redact_pii(x) = x THEN x "
+                f"ELSE '{MASKED_ID_PREFIX}' || left(sha256(getvariable('pseudonym_key') || chr(30) || x), 24) END")
+    # The user id values in a rejected record's text, replaced by their pseudonyms (the text is then redacted).
+    con.execute("CREATE OR REPLACE TEMP MACRO pseudonymised_user_ids(t) AS "
+                f"list_reduce(list_prepend(t, regexp_extract_all(t, {sql_literal(USER_ID_IN_TEXT)}, 1)), "
+                "lambda acc, id: replace(acc, '\"' || id || '\"', '\"' || pseudonym(id) || '\"'))")
 
 
 def conversations_spec() -> SourceSpec:

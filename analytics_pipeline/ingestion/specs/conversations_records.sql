@@ -1,8 +1,9 @@
 -- Assistant conversation events (seeds 001, 003) → one typed, PII-redacted row per event.
 -- Two shapes: EventBridge envelopes ("detail-type": "Query Processed", "Session Completed", other
 -- detail-types kept as generic events) and plain analytics events (event_id, event_type, timestamp, ...).
--- Free text is redacted (redact_pii) and user ids pseudonymised with a keyed hash before anything is
--- stored; the original text of a rejected record is redacted too. A str.format template: literal braces
+-- Free text and labels (channel, platform, sentiment) are redacted (redact_pii), user ids pseudonymised with a
+-- keyed hash, and ids holding PII (event, session, agent) replaced by a keyed hash of themselves, before anything
+-- is stored; the original text of a rejected record is redacted, its user ids pseudonymised. A str.format template: literal braces
 -- are doubled; conversations.py fills in {min_event_time}, {max_event_time}.
 WITH lines AS (
     SELECT *, issue IS NULL AND json_valid(text) AS is_json FROM landing_lines
@@ -88,16 +89,16 @@ checked AS (
     FROM typed
 )
 SELECT
-    event_id_ AS event_id,
+    pii_masked_id(event_id_) AS event_id,
     envelope,
     event_type_ AS event_type,
     event_time_ AS event_time,
     CAST(event_time_ AS DATE) AS event_date,
-    session_id_ AS session_id,
+    pii_masked_id(session_id_) AS session_id,
     pseudonym(user_id_raw) AS user_id,
-    coalesce(r.detail.agent_id, r.agent_id) AS agent_id,
-    coalesce(r.detail.metadata.channel, r.detail.channel, r.channel) AS channel,
-    coalesce(r.detail.platform, r.platform) AS platform,
+    pii_masked_id(coalesce(r.detail.agent_id, r.agent_id)) AS agent_id,
+    redact_pii(coalesce(r.detail.metadata.channel, r.detail.channel, r.channel)) AS channel,
+    redact_pii(coalesce(r.detail.platform, r.platform)) AS platform,
     redact_pii(raw_query) AS query,
     redact_pii(r.detail.response_summary) AS response_summary,
     turn_ AS turn,
@@ -107,7 +108,7 @@ SELECT
     confidence_ AS confidence,
     response_time_ms_ AS response_time_ms,
     duration_ms_ AS duration_ms,
-    r.sentiment AS sentiment,
+    redact_pii(r.sentiment) AS sentiment,
     redact_pii(r.data) AS data,
     file AS source_file,
     line_no AS source_line,
@@ -115,5 +116,5 @@ SELECT
     NULL::VARCHAR AS extra_attributes,
     file_seq,
     error_reason,
-    CASE WHEN error_reason IS NOT NULL THEN redact_pii(text) END AS original_text
+    CASE WHEN error_reason IS NOT NULL THEN redact_pii(pseudonymised_user_ids(text)) END AS original_text
 FROM checked

@@ -1,0 +1,79 @@
+"""PII in any text field of a conversation event (ids, labels, free text), or in a record that is quarantined,
+never reaches the lake; ids that held PII stay distinct; the check scans every stored text."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import dagster as dg
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+from analytics_pipeline.runner import dagster_instance, run_pipeline
+from analytics_pipeline.serving.sql_runner import run_query
+from analytics_pipeline.settings import load_settings
+from analytics_pipeline_tests.lakes import landing_root
+
+DAY = "2024-03-01"
+FIELDS = ["session_id", "agent_id", "channel", "platform", "sentiment", "query", "user_id"]
+
+names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8)
+emails = st.builds(lambda a, b, tld: f"{a}.{b}@{b}mail.{tld}", names, names, st.sampled_from(["com", "co.uk", "io"]))
+phones = st.one_of(
+    st.builds(lambda cc, n: f"+{cc}{n}", st.sampled_from(["44", "1", "48", "353"]), st.integers(10**8, 10**10 - 1)),
+    st.builds(lambda a, b, c: f"0{a} {b} {c}", st.integers(1000, 9999), st.integers(100, 999), st.integers(1000, 9999)),
+    st.builds(lambda a, b: f"(0{a}) {b}", st.integers(10, 999), st.integers(100000, 9999999)))
+cards = st.builds(lambda g: " ".join(f"{x:04d}" for x in g), st.lists(st.integers(1000, 9999), min_size=4, max_size=4))
+pii = st.one_of(emails, phones, cards)
+
+
+@st.composite
+def events(draw):
+    """Events each carrying PII in one field, plus one rejected record (a bad timestamp) carrying it."""
+    drawn, run = [], uuid.uuid4().hex[:8]  # examples share the lake: ids of their own
+    for n in range(draw(st.integers(min_value=2, max_value=6))):
+        field, secret = draw(st.sampled_from(FIELDS)), draw(pii)
+        event = {"event_id": f"e-{run}-{n}", "event_type": "user_message", "timestamp": f"{DAY}T10:{n:02d}:00Z",
+                 "session_id": f"s-{run}-{n}", "user_id": f"user-{n}", "agent_id": "agent-1", "channel": "web",
+                 "platform": "ios", "sentiment": "neutral", "data": {"text": "hello"}}
+        event[field] = f"{field} of {secret}" if field not in ("session_id", "user_id") else secret
+        drawn.append((event, secret))
+    rejected_secret = draw(pii)
+    rejected = {"event_id": f"e-{run}-bad", "event_type": "user_message", "timestamp": "not a time",
+                "session_id": "s-bad", "user_id": rejected_secret, "data": {"text": f"call me on {draw(phones)}"}}
+    return drawn, rejected, rejected_secret
+
+
+@hypothesis_settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=events())
+def test_pii_in_any_field_is_never_stored_and_the_check_scans_it_all(lake_env, monkeypatch, case):
+    drawn, rejected, rejected_secret = case
+    monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", "pii-everywhere-" + "k" * 32)
+    landing = landing_root(lake_env)
+    for f in landing.list_files("conversations"):
+        landing.delete(f.key)
+    lines = [json.dumps(e) for e, _ in drawn] + [json.dumps(rejected)]
+    landing.write_bytes(("\n".join(lines) + "\n").encode(), "conversations", f"batch-{abs(hash(tuple(lines)))}.jsonl")
+
+    run_pipeline(load_settings(), progress=lambda _: None)
+
+    settings = load_settings()
+    columns = [r[0] for r in run_query(settings, "DESCRIBE conversation_events").rows if r[1] == "VARCHAR"]
+    ids = ", ".join(f"'{e['event_id']}'" for e, _ in drawn)
+    stored = run_query(settings, f"SELECT {', '.join(columns)} FROM conversation_events WHERE event_id IN ({ids})").rows
+    assert len(stored) == len(drawn)
+    quarantined = [r[0] for r in run_query(
+        settings, "SELECT original_text FROM ingest_errors WHERE source = 'conversations'").rows]
+    texts = [str(v) for row in stored for v in row if v is not None] + quarantined
+    for secret in [s for _, s in drawn] + [rejected_secret]:
+        assert not any(secret in text for text in texts), secret
+    assert any('"user_id": "u_' in text for text in quarantined)  # the rejected record's user id, pseudonymised
+    sessions = run_query(settings, f"SELECT count(DISTINCT session_id) FROM conversation_events WHERE event_id IN ({ids})")
+    assert sessions.rows[0][0] == len({e["session_id"] for e, _ in drawn})  # ids that held PII stay distinct
+    instance = dagster_instance(settings)
+    check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey("conversation_sessions"), "no_pii_in_stored_text")])
+    evaluation = next(iter(check.values())).event.dagster_event.event_specific_data
+    assert evaluation.passed, evaluation.metadata
+    scanned = evaluation.metadata["columns_scanned"].value
+    assert set(FIELDS) <= set(scanned) and "ingest_errors.original_text" in scanned
