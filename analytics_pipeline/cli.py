@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from analytics_pipeline.dashboards.definition import DashboardDefinitionError
 from analytics_pipeline.serving.exports import FORMATS, json_rows
-from analytics_pipeline.settings import Settings, SettingsError, load_settings
+from analytics_pipeline.settings import SOURCE_NAMES, Settings, SettingsError, load_settings
 
 
 class UserError(Exception):
@@ -95,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     retention = sub.add_parser("retention", help="list what ANALYTICS_RETENTION puts past its period; --apply deletes it")
     retention.add_argument("--apply", action="store_true", help="delete the listed files (default: dry run)")
     retention.set_defaults(handler=_retention)
+
+    reingest = sub.add_parser("reingest", help="take a source's landing files in again at the next run (after raw "
+                                               "records were lost: the check raw_rows_accounted says so)")
+    reingest.add_argument("source", choices=SOURCE_NAMES, help="the source whose landing files are read again")
+    reingest.set_defaults(handler=_reingest)
 
     compact = sub.add_parser("compact", help="rewrite small quarantine and manifest files into few files")
     compact.add_argument("--min-files", type=_positive_int, default=None,
@@ -275,6 +280,20 @@ def _retention(args, settings: Settings) -> int:
         refresh_lake(settings)
     kept = f"; kept {len(report.kept_changed)} files replaced since listing" if report.kept_changed else ""
     print(f"\ndeleted {totals}{kept}" + ("; lake tables and views refreshed" if report.lake_changed else ""))
+    return 0
+
+
+def _reingest(args, settings: Settings) -> int:
+    from analytics_pipeline.runner import reingest
+
+    report = reingest(settings, args.source)
+    print(f"{args.source}: forgot {report.manifests} manifest files; the next `analytics-pipeline run` reads "
+          f"{report.landing_files} landing files again (records already in the lake count as duplicates). "
+          f"Moved to {settings.lake_uri.rstrip('/')}/{report.folder}/.")
+    if report.gone:
+        print(f"{len(report.gone)} files taken in before are no longer in the landing zone ({', '.join(report.gone[:3])}"
+              f"{', ...' if len(report.gone) > 3 else ''}): their records cannot be read again, and the quarantine "
+              "files were kept (records quarantined again will show twice in ingest_errors)")
     return 0
 
 

@@ -21,6 +21,7 @@ from analytics_pipeline.ingestion.manifest import landing_scan
 from analytics_pipeline.keyed_tables import FULL_REFRESH_TAG
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.operations.freshness import raw_days, source_data_through
+from analytics_pipeline.operations.reingest import Forgotten, forget_taken_files
 from analytics_pipeline.orphaned_runs import PROCESS_TAG, release_orphaned_runs, this_process
 from analytics_pipeline.partitions import day_ranges, days_between, range_tags, run_days
 from analytics_pipeline.settings import Settings
@@ -234,6 +235,13 @@ def run_operation(settings: Settings, job_name: str, op_name: str, config: dict)
         instance=instance, run_config={"ops": {op_name: {"config": config}}, **_QUIET}, tags=_tags(),
         raise_on_error=False), job_name)
     return result.output_for_node(op_name)
+
+
+@_one_process_per_data_dir
+def reingest(settings: Settings, source: str) -> Forgotten:
+    """Forget which landing files ``source`` took in (operations/reingest.py); the next ``run`` reads them again."""
+    lake, landing = (StorageRoot(uri, settings.s3_endpoint_url) for uri in (settings.lake_uri, settings.landing_uri))
+    return forget_taken_files(lake, landing, source)
 
 
 @_one_process_per_data_dir

@@ -9,6 +9,8 @@
   changes what a query returns).
 - ``data_fresh`` on every ``raw_<source>``: the newest event against ``ANALYTICS_FRESHNESS_HOURS``
   (WARN), after every merge and hourly by ``freshness_checks_job`` — also when nothing arrives.
+- ``raw_rows_accounted`` on every ``raw_<source>``, hourly: every day recorded as landed still holds its rows
+  (ERROR; see operations/raw_accounting.py).
 """
 
 from dataclasses import dataclass
@@ -29,11 +31,14 @@ from analytics_pipeline.operations.compaction import (
     plan_compaction,
 )
 from analytics_pipeline.operations.freshness import freshness_result, source_data_through
+from analytics_pipeline.operations.raw_accounting import accounting_result, missing_rows, recorded_rows
 from analytics_pipeline.operations.retention import RetentionReport, apply_retention, plan_retention
 from analytics_pipeline.serving.assets import WarehouseResource
 from analytics_pipeline.serving.warehouse import build_warehouse
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources import SOURCE_SPECS
+
+ACCOUNTING_CHECK = "raw_rows_accounted"
 
 MAINTENANCE_POOL = "lake_maintenance"
 MB = 1024 * 1024
@@ -63,10 +68,10 @@ def build_operations(domains: list[SourceDomain]) -> Operations:
     sources = list(daily_tables)
     retention_job = _retention_job(daily_tables)
     compaction_job = _compaction_job(sources)
-    checks = [_freshness_check(source) for source in sources]
+    checks = [check for source in sources for check in (_freshness_check(source), _accounting_check(source))]
     freshness_job = dg.define_asset_job(
         "freshness_checks_job", selection=dg.AssetSelection.checks(*checks),
-        description="Evaluate every source's data_fresh check (also when no data arrives).",
+        description="Evaluate every source's data_fresh and raw_rows_accounted checks (also when no data arrives).",
     )
     schedules = [
         dg.ScheduleDefinition(
@@ -84,7 +89,7 @@ def build_operations(domains: list[SourceDomain]) -> Operations:
         dg.ScheduleDefinition(
             name="freshness_checks_hourly", job=freshness_job, cron_schedule="7 * * * *", execution_timezone="UTC",
             default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Check every source's data-through time every hour.",
+            description="Check every source's data-through time, and that its raw layer holds what landed, every hour.",
         ),
     ]
     return Operations([retention_job, compaction_job, freshness_job], schedules, checks)
@@ -185,6 +190,17 @@ def _freshness_check(source: str) -> dg.AssetChecksDefinition:
         return freshness_result("data_fresh", source, through, load_settings().freshness.hours(source))
 
     return data_fresh
+
+
+def _accounting_check(source: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=raw_asset_key(source), name=ACCOUNTING_CHECK,
+                    description=f"Every event day of {source} recorded as landed still holds its rows (ERROR).")
+    def raw_rows_accounted(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+        recorded = recorded_rows(context.instance, raw_asset_key(source))
+        return accounting_result(ACCOUNTING_CHECK, source, missing_rows(lake.lake_root(), source, recorded),
+                                 len(recorded))
+
+    return raw_rows_accounted
 
 
 def _markdown(columns: list[str], rows: list[tuple]) -> dg.MetadataValue:
