@@ -193,6 +193,9 @@ def _run(args, settings: Settings) -> int:
     print()
     print(_table(header, rows))
     for r in reports:
+        if r.carried_over:
+            print(f"{r.source}: records in counts {r.carried_over:,} rows an earlier, interrupted run had staged; "
+                  "this run merged them")
         if r.skipped:
             print(f"{r.source}: {skipped_summary(r.skipped)} (hidden or unfinished names, or not .json/.jsonl/.ndjson)")
     print(f"\ndone in {time.monotonic() - started:.1f}s; warehouse: {settings.warehouse_path}")

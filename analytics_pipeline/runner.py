@@ -17,7 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from analytics_pipeline.ingestion.manifest import landing_scan
+from analytics_pipeline.ingestion.manifest import landing_scan, staged_rows
 from analytics_pipeline.keyed_tables import FULL_REFRESH_TAG
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.operations.freshness import raw_days, source_data_through
@@ -79,6 +79,7 @@ class SourceReport:
     duplicates: int = 0
     days: int = 0
     data_through: str = ""
+    carried_over: int = 0  # rows an earlier, interrupted run staged and this one merged (counted in records_in)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # landing entries never taken in, and why
     error: str = ""  # why this source's staging or merge failed (the other sources went on)
 
@@ -291,6 +292,9 @@ def _evaluate(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: s
 def _stage(defs, instance, settings: Settings, report: SourceReport, progress) -> None:
     lake, landing = (StorageRoot(uri, settings.s3_endpoint_url) for uri in (settings.lake_uri, settings.landing_uri))
     report.skipped = landing_scan(lake, landing, report.source).skipped
+    # rows staged by an earlier run that was stopped before its merge: this run merges them, so they count as in
+    report.carried_over = staged_rows(lake, report.source)
+    report.records_in += report.carried_over
     requests = _evaluate(defs, instance, f"{report.source}_landing_sensor")
     job = defs.resolve_job_def(f"{report.source}_ingest_job")
     for n, request in enumerate(requests, start=1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import duckdb
+import pyarrow.parquet as pq
 
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, sql_list
@@ -100,3 +101,13 @@ def staged_days(lake: StorageRoot, source: str) -> dict[str, list[str]]:
         if day and f.key.endswith(".parquet"):
             days.setdefault(day, []).append(f.key.rsplit("/", 1)[-1])
     return days
+
+
+def staged_rows(lake: StorageRoot, source: str) -> int:
+    """Rows waiting in the source's staging folder (from the Parquet footers)."""
+    rows = 0
+    for f in lake.list_files(f"staging/{source}"):
+        if layout.partition_day(f.key) and f.key.endswith(".parquet"):
+            with lake.fs.open(lake.path(f.key), "rb") as handle:
+                rows += pq.read_metadata(handle).num_rows
+    return rows

@@ -38,3 +38,22 @@ def test_runs_started_together_on_a_new_data_dir(lake_env):
     code = rerun.wait(300)
     assert code == 0, rerun.communicate()
     assert run_query(load_settings(), "SELECT count(*), count(DISTINCT event_id) FROM claims").rows == [(5, 5)]
+
+
+def test_a_run_after_one_stopped_before_its_merge_reports_what_it_did(lake_env):
+    from analytics_pipeline.ingestion.specs.claims import claims_spec
+    from analytics_pipeline.ingestion.staging import stage_batch
+    from analytics_pipeline.runner import run_pipeline
+    from analytics_pipeline_tests.lakes import lake_root
+
+    landing, lake = landing_root(lake_env), lake_root(lake_env)
+    landing.write_bytes(jsonl([insert(f"e-{n}", f"c-{n}", DAY, hour=n) for n in range(4)] * 2), SOURCE, "a.jsonl")
+    staged = stage_batch(lake, landing, claims_spec(), landing.list_files(SOURCE), lake_env.partitions_start)
+    assert (staged.staged, staged.duplicates) == (4, 4)  # then the run was killed: staged, never merged
+    landing.write_bytes(jsonl([insert("e-new", "c-new", DAY, hour=9), insert("e-0", "c-0", DAY)]), SOURCE, "b.jsonl")
+
+    (claims,) = [r for r in run_pipeline(lake_env, progress=lambda _: None) if r.source == SOURCE]
+
+    assert claims.carried_over == 4 and claims.files == 1
+    assert (claims.records_in, claims.landed, claims.quarantined, claims.duplicates) == (2 + 4, 5, 0, 1)
+    assert claims.records_in == claims.landed + claims.quarantined + claims.duplicates
