@@ -252,10 +252,11 @@ def _suggest(args, settings: Settings) -> int:
 
 
 def _sql(args, settings: Settings) -> int:
+    from analytics_pipeline.serving.exports import unique_names
     from analytics_pipeline.serving.sql_runner import QueryError, run_query
 
     try:
-        result = run_query(settings, args.query, args.dialect)
+        result = run_query(settings, args.query, args.dialect, truncate=True)
     except QueryError as err:
         raise UserError(str(err)) from None
     if args.format == "csv":
@@ -263,9 +264,12 @@ def _sql(args, settings: Settings) -> int:
         writer.writerow(result.columns)
         writer.writerows(result.rows)
     elif args.format == "json":
-        print(json.dumps(json_rows(result.columns, result.rows), indent=2, allow_nan=False))
+        print(json.dumps(json_rows(unique_names(result.columns), result.rows), indent=2, allow_nan=False))
     else:
         print(_table(result.columns, result.rows))
+    if result.truncated:
+        print(f"note: only the first {len(result.rows):,} rows: {result.truncated}; add a LIMIT or an aggregate, "
+              "or `export` the table", file=sys.stderr)
     return 0
 
 

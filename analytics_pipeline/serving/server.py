@@ -8,7 +8,7 @@ from bytes in memory. Only the export endpoints query the warehouse (read-only).
     GET /dashboards/{id}.html               a dashboard page
     GET /api/v1/dashboards[?category=&audience=]   the list, with status and freshness
     GET /api/v1/dashboards/{id}             a dashboard's widget data
-    GET /api/v1/export/{mart}.csv|.json     a warehouse table
+    GET /api/v1/export/{mart}.csv|.json     a warehouse table, streamed (chunked) batch by batch
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from analytics_pipeline.dashboards.render import render_index
 from analytics_pipeline.dashboards.site import site_dir
-from analytics_pipeline.serving.exports import UnknownTable, read_table, table_bytes
+from analytics_pipeline.serving.exports import UnknownTable, table_pieces, table_stream
 from analytics_pipeline.serving.sql_runner import QueryError
 from analytics_pipeline.settings import Settings
 
@@ -106,6 +106,10 @@ class DashboardHandler(BaseHTTPRequestHandler):
     cache: SiteCache
     settings: Settings
 
+    def handle_one_request(self) -> None:
+        self._headers_sent = False
+        super().handle_one_request()
+
     def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
         parts = urlsplit(self.path)
         path, query = unquote(parts.path).rstrip("/") or "/", parse_qs(parts.query)
@@ -136,30 +140,47 @@ class DashboardHandler(BaseHTTPRequestHandler):
         return self._send(200, JSON, _json({"count": len(chosen), "dashboards": chosen}))
 
     def _export(self, name: str) -> None:
+        """The table streamed in HTTP chunks, a record batch at a time. An error before the first batch is a JSON
+        error; one part-way closes the connection without the last chunk, so the client sees the answer cut short."""
         mart, _, fmt = name.rpartition(".")
         if fmt not in ("csv", "json") or not mart:
             return self._error(404, f"exports are /api/v1/export/<table>.csv or .json, not {name!r}")
         try:
-            body = table_bytes(read_table(self.settings, mart), fmt)
+            with table_stream(self.settings, mart) as result:
+                content_type = "text/csv; charset=utf-8" if fmt == "csv" else JSON
+                self._start(200, content_type, {"Transfer-Encoding": "chunked",
+                                                "Content-Disposition": f'attachment; filename="{mart}.{fmt}"'})
+                if self.command == "HEAD":
+                    return None
+                keep_alive, self.close_connection = not self.close_connection, True  # until the last chunk is out
+                for piece in table_pieces(result, fmt):
+                    if piece:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
+                self.close_connection = not keep_alive
         except UnknownTable as err:
             return self._error(404, str(err))
         except QueryError as err:
+            if self._headers_sent:
+                return None  # the connection closes: the chunked answer stays incomplete
             return self._error(503, str(err))
-        content_type = "text/csv; charset=utf-8" if fmt == "csv" else JSON
-        self._send(200, content_type, body, {"Content-Disposition": f'attachment; filename="{mart}.{fmt}"'})
 
     def _error(self, status: int, message: str) -> None:
         self._send(status, JSON, _json({"error": message, "status": status}))
 
     def _send(self, status: int, content_type: str, body: bytes, headers: dict | None = None) -> None:
+        self._start(status, content_type, {"Content-Length": str(len(body)), **(headers or {})})
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _start(self, status: int, content_type: str, headers: dict) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache")
-        for key, value in (headers or {}).items():
+        for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(body)
+        self._headers_sent = True
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet: no line per request
         pass

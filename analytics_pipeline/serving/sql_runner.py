@@ -14,15 +14,24 @@ what it covers:
 DuckDB's parser also has the last word on what is read: the tables, table functions and functions of
 DuckDB's own parse tree of the query (``json_serialize_sql``) pass the same rules as the gate's, so a
 form the gate misreads (``SUMMARIZE '<file>'``) is still refused.
-A query that runs longer than ``ANALYTICS_QUERY_TIMEOUT_SECONDS`` is interrupted.
+
+Results stream from DuckDB in record batches of a bounded size. A query that runs longer than
+``ANALYTICS_QUERY_TIMEOUT_SECONDS`` is interrupted, turning its rows into Python included; a result
+holds at most ``ANALYTICS_QUERY_MAX_ROWS`` rows and takes at most a quarter of ``ANALYTICS_QUERY_MEMORY_LIMIT``
+(its Arrow bytes and an estimate of its Python objects). Exports read the batches one at a time
+(``QuerySession.stream``) and so have no row limit. Columns are kept by position: a result may
+name two columns alike.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +44,7 @@ from sqlglot import exp
 
 from analytics_pipeline.lake.duck import sql_literal
 from analytics_pipeline.lake.storage import StorageRoot
-from analytics_pipeline.settings import Settings
+from analytics_pipeline.settings import Settings, SettingsError
 
 DIALECTS = {"duckdb": "duckdb", "athena": "athena"}
 # Table functions a query may use: they compute, or describe the warehouse's own catalogue.
@@ -54,9 +63,15 @@ FILE_READING_FUNCTION = re.compile(
 _SHOWABLE = {"TABLES", "ALL TABLES"}
 READ_ONLY_WORDS = "SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, SHOW TABLES"
 _FILE_LIKE_NAME = re.compile(r"[./\\:~]")  # a view name never holds these; a path or URL does
+DEFAULT_QUERY_MAX_ROWS = 100_000
+RESULT_SHARE_OF_MEMORY = 4  # a result in memory (Arrow and Python) takes at most a quarter of the memory limit
+PYTHON_ROW_BYTES, PYTHON_VALUE_BYTES = 64, 40  # a row's tuple, and each value's slot and object, roughly
+BATCH_CELLS = 65_536  # values per record batch read from DuckDB: a batch stays small however wide the rows
 # sqlglot logs a warning when it falls back to reading a statement as a bare command; the gate refuses such
 # statements in one line of its own, and the warning would be a second line on the user's terminal.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+               "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
 
 
 class QueryError(Exception):
@@ -65,9 +80,28 @@ class QueryError(Exception):
 
 @dataclass
 class QueryResult:
+    """Columns and rows by position (two columns may share a name), and the same rows as Arrow.
+    ``truncated`` says why the rows stop before the result does ("" when they are all of it)."""
+
     columns: list[str]
     rows: list[tuple]
     arrow: pa.Table | None = None
+    truncated: str = ""
+
+
+def query_max_rows(environ: dict[str, str] | None = None) -> int:
+    """``ANALYTICS_QUERY_MAX_ROWS``: the most rows a query's result holds in memory (exports stream, unbounded)."""
+    env = os.environ if environ is None else environ
+    text = (env.get("ANALYTICS_QUERY_MAX_ROWS") or str(DEFAULT_QUERY_MAX_ROWS)).strip().replace("_", "")
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError(f"ANALYTICS_QUERY_MAX_ROWS={text!r} is not a whole number of rows (at least 1)")
+    return int(text)
+
+
+def result_max_bytes(settings: Settings) -> int:
+    """The most bytes a result takes in memory: a quarter of ``ANALYTICS_QUERY_MEMORY_LIMIT``."""
+    number, unit = re.fullmatch(r"([\d.]+)\s*([a-zA-Z]*)", settings.query_memory_limit.strip()).groups()
+    return int(float(number) * _SIZE_UNITS[unit.lower()]) // RESULT_SHARE_OF_MEMORY
 
 
 def to_duckdb_sql(query: str, dialect: str, schema: str = "") -> str:
@@ -150,11 +184,12 @@ def _function_name(node: exp.Expression) -> str:
 
 
 def run_query(settings: Settings, query: str, dialect: str = "duckdb", *,
-              timeout_seconds: float | None = None) -> QueryResult:
-    """Run one read-only query on the warehouse; ``timeout_seconds`` overrides the setting."""
+              timeout_seconds: float | None = None, truncate: bool = False) -> QueryResult:
+    """Run one read-only query on the warehouse; ``timeout_seconds`` overrides the setting. A result over
+    the row or byte limit is a QueryError, or with ``truncate`` its first rows (``QueryResult.truncated``)."""
     sql = to_duckdb_sql(query, dialect, settings.schema)
     with query_session(settings) as session:
-        return session.run(sql, timeout_seconds, checked=True)
+        return session.run(sql, timeout_seconds, checked=True, truncate=truncate)
 
 
 class QuerySession:
@@ -166,33 +201,140 @@ class QuerySession:
         self.settings = settings
         self._con = con
 
-    def run(self, query: str, timeout_seconds: float | None = None, *, checked: bool = False) -> QueryResult:
+    def run(self, query: str, timeout_seconds: float | None = None, *, checked: bool = False,
+            truncate: bool = False) -> QueryResult:
+        """The whole result in memory, within the time, row and byte limits (see ``run_query``)."""
+        max_rows, max_bytes = query_max_rows(), result_max_bytes(self.settings)
+        batches, rows, size, truncated = [], [], 0, ""
+        with self.stream(query, timeout_seconds, checked=checked) as result:
+            for batch in result.batches:
+                with result.clock.running():  # turning rows into Python counts as the query's time
+                    truncated = _over_limits(batch, len(rows), size, max_rows, max_bytes, self.settings)
+                    if truncated and not truncate:
+                        raise QueryError(f"{truncated}: add a LIMIT or an aggregate, or export the table")
+                    if truncated:
+                        batch = batch.slice(0, _rows_within(batch, len(rows), size, max_rows, max_bytes))
+                    size += _in_memory(batch)
+                    batches.append(batch)
+                    rows.extend(zip(*(column.to_pylist() for column in batch.columns)))
+                if truncated:
+                    break
+        table = pa.Table.from_batches(batches, schema=result.schema)
+        return QueryResult(result.columns, rows, table, truncated)
+
+    @contextmanager
+    def stream(self, query: str, timeout_seconds: float | None = None, *,
+               checked: bool = False) -> Iterator[ResultStream]:
+        """The result as record batches, read from DuckDB one at a time; only the time spent in DuckDB counts
+        towards the limit (a consumer writing to a slow client or disk does not). The first batch is read on entry,
+        so a query that fails at once fails there. The connection is free for the next query once the block ends,
+        read to the end or not."""
         sql = query if checked else to_duckdb_sql(query, "duckdb", self.settings.schema)
         limit = self.settings.query_timeout_seconds if timeout_seconds is None else timeout_seconds
+        clock = _QueryClock(self._con, limit)
         with self._errors(limit):
             _refuse_unless_duckdb_agrees(self._con, sql)
-            with _interrupt_after(self._con, limit):
-                table = self._con.sql(sql).to_arrow_table()
-            return QueryResult(table.column_names, [tuple(r.values()) for r in table.to_pylist()], table)
+            with clock.running():
+                relation = self._con.sql(sql)
+                reader = relation.to_arrow_reader(max(1, BATCH_CELLS // max(1, len(relation.columns))))
+            try:
+                batches = _batches(reader, clock)
+                first = next(batches, None)  # a query that fails at once fails here, before anything is written
+                batches = batches if first is None else itertools.chain([first], batches)
+                yield ResultStream(list(relation.columns), reader.schema, batches, clock)
+            finally:
+                reader.close()
 
     def snapshot(self, view: str) -> None:
         """Later queries of this session read ``view`` from memory (as it is now); a failure leaves the view."""
         name = '"' + view.replace('"', '""') + '"'
         limit = self.settings.query_timeout_seconds
-        with self._errors(limit), _interrupt_after(self._con, limit):
+        with self._errors(limit), _QueryClock(self._con, limit).running():
             self._con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name}")
 
     @contextmanager
     def _errors(self, limit: float) -> Iterator[None]:
         try:
             yield
-        except duckdb.InterruptException:
-            raise QueryError(f"query exceeded the {limit:g} s limit (ANALYTICS_QUERY_TIMEOUT_SECONDS)") from None
-        except duckdb.OutOfMemoryException:
-            raise QueryError(f"query exceeded the memory limit of {self.settings.query_memory_limit} "
-                             "(ANALYTICS_QUERY_MEMORY_LIMIT)") from None
         except duckdb.Error as err:
-            raise QueryError(_first_line(err)) from None
+            raise self._query_error(err, limit) from None
+
+    def _query_error(self, err: Exception, limit: float) -> QueryError:
+        text = _first_line(err)
+        if isinstance(err, duckdb.InterruptException) or text.startswith("INTERRUPT Error"):
+            return QueryError(f"query exceeded the {limit:g} s limit (ANALYTICS_QUERY_TIMEOUT_SECONDS)")
+        if isinstance(err, duckdb.OutOfMemoryException) or text.startswith("Out of Memory Error"):
+            return QueryError(f"query exceeded the memory limit of {self.settings.query_memory_limit} "
+                              "(ANALYTICS_QUERY_MEMORY_LIMIT)")
+        return QueryError(text)
+
+
+@dataclass
+class ResultStream:
+    """A result being read: its column names (by position), Arrow schema and record batches."""
+
+    columns: list[str]
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    clock: "_QueryClock"
+
+
+def _batches(reader: pa.RecordBatchReader, clock: "_QueryClock") -> Iterator[pa.RecordBatch]:
+    while True:
+        with clock.running():
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except OSError as err:  # DuckDB's error (an interrupt, the memory limit), passed on by Arrow
+                raise duckdb.Error(_first_line(err)) from None
+        yield batch
+
+
+def _over_limits(batch: pa.RecordBatch, rows: int, size: int, max_rows: int, max_bytes: int,
+                 settings: Settings) -> str:
+    """Why ``batch`` does not fit after ``rows`` rows of ``size`` bytes ("" when it fits)."""
+    if rows + batch.num_rows > max_rows:
+        return f"the result has more than {max_rows:,} rows (ANALYTICS_QUERY_MAX_ROWS)"
+    if size + _in_memory(batch) > max_bytes:
+        return (f"the result takes more than {max_bytes / 1e6:,.0f} MB in memory, a quarter of "
+                f"ANALYTICS_QUERY_MEMORY_LIMIT ({settings.query_memory_limit})")
+    return ""
+
+
+def _in_memory(batch: pa.RecordBatch) -> int:
+    """Bytes a batch takes as Arrow and as Python rows (estimated)."""
+    # Arrow bytes twice: Python text takes about as many bytes as Arrow's, and both are held
+    return 2 * batch.nbytes + batch.num_rows * (PYTHON_ROW_BYTES + PYTHON_VALUE_BYTES * batch.num_columns)
+
+
+def _rows_within(batch: pa.RecordBatch, rows: int, size: int, max_rows: int, max_bytes: int) -> int:
+    """How many of ``batch``'s first rows fit (bytes estimated from the batch's mean row)."""
+    by_bytes = batch.num_rows * max(0, max_bytes - size) // max(1, _in_memory(batch))
+    return max(0, min(max_rows - rows, by_bytes))
+
+
+class _QueryClock:
+    """A query's time limit, spent only while ``running``: a timer interrupts the connection when it runs out."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float):
+        self._con, self.seconds, self._left = con, seconds, seconds
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        if self._left <= 0:
+            raise duckdb.InterruptException("INTERRUPT Error: the query's time ran out")
+        timer = threading.Timer(self._left, self._con.interrupt)
+        timer.daemon = True
+        started = time.monotonic()
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            self._left -= time.monotonic() - started
+        if self._left <= 0:
+            raise duckdb.InterruptException("INTERRUPT Error: the query's time ran out")
 
 
 @contextmanager
@@ -284,17 +426,6 @@ def _refuse_outside_read_in_tree(node: dict) -> None:
                 raise QueryError(f"{name!r} looks like a file or URL: only the warehouse's tables can be queried")
     elif node.get("class") == "FUNCTION" and FILE_READING_FUNCTION.fullmatch(str(node.get("function_name", ""))):
         raise QueryError(f"{node['function_name']}() reads files, URLs or SQL text and may not be used")
-
-
-@contextmanager
-def _interrupt_after(con: duckdb.DuckDBPyConnection, seconds: float) -> Iterator[None]:
-    timer = threading.Timer(seconds, con.interrupt)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
 
 
 def warehouse_tables(settings: Settings) -> set[str]:

@@ -1,6 +1,8 @@
-"""``serve`` answers with real HTTP requests on 127.0.0.1: pages, the dashboard API, exports, errors."""
+"""``serve`` answers with real HTTP requests on 127.0.0.1: pages, the dashboard API, exports (streamed in
+chunks), errors."""
 
 import csv
+import http.client
 import io
 import json
 import shutil
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from analytics_pipeline.cli import main
+from analytics_pipeline.serving.exports import csv_cell, json_rows
 from analytics_pipeline.serving.server import make_server
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline_tests.dashboards.serve_process import start_serve
@@ -137,3 +140,37 @@ def test_serve_stops_on_sigterm_even_if_its_parent_blocked_and_ignored_it(lake_e
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def serve_process(use_dashboards_lake):
+    proc, base = start_serve()
+    yield proc, base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _ask(base: str, method: str, path: str) -> tuple[int, dict, bytes]:
+    host, port = base.removeprefix("http://").split(":")
+    con = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        con.request(method, path)
+        response = con.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        con.close()
+
+
+def test_exports_stream_in_chunks_and_hold_the_tables_rows(use_dashboards_lake, serve_process):
+    _, base = serve_process
+    for table in ("claims", "project_costs", "conversation_sessions"):
+        expected = run_query(use_dashboards_lake, f"SELECT * FROM {table}")
+        status, headers, body = _ask(base, "GET", f"/api/v1/export/{table}.csv")
+        assert status == 200 and headers["Transfer-Encoding"] == "chunked" and "Content-Length" not in headers
+        rows = list(csv.reader(io.StringIO(body.decode(), newline="")))
+        assert rows == [expected.columns] + [[csv_cell(v) for v in row] for row in expected.rows]
+        status, headers, body = _ask(base, "GET", f"/api/v1/export/{table}.json")
+        assert status == 200 and json.loads(body) == json_rows(expected.columns, expected.rows)
+    with ThreadPoolExecutor(20) as pool:  # 20 at once: each streams on its own connection
+        answers = list(pool.map(lambda _: _ask(base, "GET", "/api/v1/export/claims.csv"), range(20)))
+    assert len({(a[0], a[2]) for a in answers}) == 1 and answers[0][0] == 200
