@@ -9,11 +9,20 @@ from bytes in memory. Only the export endpoints query the warehouse (read-only).
     GET /api/v1/dashboards[?category=&audience=]   the list, with status and freshness
     GET /api/v1/dashboards/{id}             a dashboard's widget data
     GET /api/v1/export/{mart}.csv|.json     a warehouse table, streamed (chunked) batch by batch
+
+HEAD answers every GET path with the same headers. Every answer carries ``X-Content-Type-Options: nosniff``,
+``X-Frame-Options: DENY`` and a Content-Security-Policy that lets the pages use their inline styles and SVG
+and nothing else (no script, no request to anywhere). A connection that sends nothing for
+``IDLE_SECONDS`` (between keep-alive requests too) or stalls a read or write for ``IO_SECONDS`` is closed,
+and at most ``MAX_CONNECTIONS`` are served at once: past that a new connection is answered 503 and closed
+at once, so idle sockets can neither pile up nor use up the process's open files.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +39,20 @@ JSON, HTML = "application/json", "text/html; charset=utf-8"
 SUMMARY_FIELDS = ("id", "title", "audience", "category", "description", "status", "generated_at", "data_through",
                   "widget_count", "widgets_failed")
 LIST_FILTERS = ("category", "audience")
+IDLE_SECONDS = 5.0  # waiting for a request (a keep-alive connection between requests, too)
+IO_SECONDS = 30.0  # one read or write of a request under way
+MAX_CONNECTIONS = 64  # served at once; the process keeps most of its open files (often 256 or 1024) for the rest
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+_BUSY_BODY = b'{"error":"too many connections; try again shortly","status":503}'
+BUSY = ("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+        + "".join(f"{key}: {value}\r\n" for key, value in SECURITY_HEADERS.items())
+        + f"Connection: close\r\nContent-Length: {len(_BUSY_BODY)}\r\n\r\n").encode() + _BUSY_BODY
 
 
 @dataclass
@@ -103,12 +126,23 @@ class DashboardHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse the connection
     disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart (Nagle × delayed ACK)
     server_version = "analytics-pipeline"
+    default_request_version = "HTTP/1.0"  # a request line too broken to say is still answered with headers
+    timeout = IDLE_SECONDS
+    io_timeout = IO_SECONDS
     cache: SiteCache
     settings: Settings
 
     def handle_one_request(self) -> None:
+        self.connection.settimeout(self.timeout)  # waiting for the next request
         self._headers_sent = False
         super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        self.connection.settimeout(self.io_timeout)  # a request has begun: its headers, and the answer
+        return super().parse_request()
+
+    def do_HEAD(self) -> None:  # noqa: N802 - the http.server protocol
+        self.do_GET()
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
         parts = urlsplit(self.path)
@@ -180,16 +214,62 @@ class DashboardHandler(BaseHTTPRequestHandler):
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
+
+    def end_headers(self) -> None:
+        """Every answer, http.server's own errors included, carries the security headers."""
+        for key, value in SECURITY_HEADERS.items():
+            self.send_header(key, value)
         self._headers_sent = True
+        super().end_headers()
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet: no line per request
         pass
 
 
 class DashboardServer(ThreadingHTTPServer):
+    """Serves each connection on its own thread, at most ``MAX_CONNECTIONS`` at once."""
+
     daemon_threads = True
     request_queue_size = 128
     cache: SiteCache | None = None
+    max_connections = MAX_CONNECTIONS
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            return self._refuse(request)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Answer 503 without waiting on the client: the accept loop must not stall on a slow one."""
+        request.setblocking(False)
+        try:
+            request.recv(65536)  # what already arrived, so that closing does not reset the connection first
+        except OSError:
+            pass
+        try:
+            request.send(BUSY)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away or stalled is no error of the server's; anything else is reported as usual."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
     def server_close(self) -> None:
         super().server_close()

@@ -1,10 +1,12 @@
-"""``serve`` answers with real HTTP requests on 127.0.0.1: pages, the dashboard API, exports (streamed in
-chunks), errors."""
+"""``serve`` answers with real HTTP requests on 127.0.0.1: pages, the dashboard API, exports, errors; every
+answer carries the security headers and HEAD answers like GET; idle connections are closed and bounded; exports
+stream in chunks."""
 
 import csv
 import http.client
 import io
 import json
+import resource
 import shutil
 import signal
 import socket
@@ -17,10 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from analytics_pipeline.cli import main
 from analytics_pipeline.serving.exports import csv_cell, json_rows
-from analytics_pipeline.serving.server import make_server
+from analytics_pipeline.serving.server import IDLE_SECONDS, make_server
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline_tests.dashboards.serve_process import start_serve
 
@@ -142,6 +145,12 @@ def test_serve_stops_on_sigterm_even_if_its_parent_blocked_and_ignored_it(lake_e
         proc.wait()
 
 
+SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy")
+KNOWN_PATHS = ["/", "/index.html", "/dashboards/llm_costs.html", "/api/v1/dashboards", "/api/v1/dashboards/llm_costs",
+               "/api/v1/dashboards?category=claims", "/api/v1/export/project_costs.csv", "/api/v1/export/claims.json",
+               "/api/v1/export/nothing.csv", "/api/v1/export/x.xlsx", "/nowhere", "/api/v1/dashboards?colour=1"]
+
+
 @pytest.fixture
 def serve_process(use_dashboards_lake):
     proc, base = start_serve()
@@ -159,6 +168,77 @@ def _ask(base: str, method: str, path: str) -> tuple[int, dict, bytes]:
         return response.status, dict(response.getheaders()), response.read()
     finally:
         con.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.one_of(st.sampled_from(KNOWN_PATHS),
+                      st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=40).map(lambda p: "/" + p)))
+def test_every_answer_carries_the_security_headers_and_head_answers_like_get(serve_process, path):
+    _, base = serve_process
+    status, headers, body = _ask(base, "GET", path)
+    assert {h: headers.get(h) for h in SECURITY_HEADERS} == {
+        "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                                   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"}, (path, headers)
+    head_status, head_headers, head_body = _ask(base, "HEAD", path)
+    assert head_body == b"" and head_status == status
+    assert {k: v for k, v in head_headers.items() if k != "Date"} == {k: v for k, v in headers.items() if k != "Date"}
+
+
+def test_http_servers_own_errors_carry_the_security_headers_too(serve_process):
+    _, base = serve_process
+    host, port = base.removeprefix("http://").split(":")
+    for request in (b"NONSENSE\r\n\r\n", b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n"):
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head = answer.split(b"\r\n\r\n")[0].decode()
+        assert head.split()[1] in ("400", "501", "505") and all(f"{h}: " in head for h in SECURITY_HEADERS), head
+
+
+def _fewer_open_files() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    try:
+        while sock.recv(65536):
+            pass  # a 503 answer, then the end
+        return True
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_idle_connections_neither_stop_service_nor_use_up_open_files(use_dashboards_lake):
+    """300 connections that send nothing, against a server allowed 256 open files: it answers at once (200, or
+    503 while it is full), closes the idle ones after IDLE_SECONDS, and then serves as before."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    proc, base = start_serve(preexec_fn=_fewer_open_files)
+    host, port = base.removeprefix("http://").split(":")
+    idle = []
+    try:
+        for _ in range(300):
+            idle.append(socket.create_connection((host, int(port)), timeout=IDLE_SECONDS + 5))
+        started = time.monotonic()
+        status, headers, _ = _ask(base, "GET", "/api/v1/dashboards")
+        assert status in (200, 503) and headers["X-Content-Type-Options"] == "nosniff"
+        assert time.monotonic() - started < 2
+        assert all(_closed_by_server(s) for s in idle)
+        assert _ask(base, "GET", "/api/v1/dashboards")[0] == 200 and proc.poll() is None
+        with socket.create_connection((host, int(port)), timeout=IDLE_SECONDS + 5) as kept_alive:
+            kept_alive.sendall(b"GET /api/v1/dashboards HTTP/1.1\r\nHost: x\r\n\r\n")
+            started = time.monotonic()
+            assert _closed_by_server(kept_alive) and IDLE_SECONDS - 1 < time.monotonic() - started < IDLE_SECONDS + 3
+    finally:
+        for sock in idle:
+            sock.close()
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_exports_stream_in_chunks_and_hold_the_tables_rows(use_dashboards_lake, serve_process):
