@@ -77,3 +77,24 @@ def test_pii_in_any_field_is_never_stored_and_the_check_scans_it_all(lake_env, m
     assert evaluation.passed, evaluation.metadata
     scanned = evaluation.metadata["columns_scanned"].value
     assert set(FIELDS) <= set(scanned) and "ingest_errors.original_text" in scanned
+
+
+letters = st.characters(categories=["Ll"], exclude_characters="ıſ")  # dotless i and long s have no plain capital
+name_words = st.builds(lambda first, rest, join, tail: first.upper() + "".join(rest) + join + tail,
+                       letters, st.lists(letters, min_size=1, max_size=8), st.sampled_from(["", "'", "’", "-"]),
+                       st.text(alphabet=letters, min_size=0, max_size=6)).filter(lambda w: w[0].isupper())
+cues = st.sampled_from(["My name is", "my name is", "Call me", "I'm", "I’m", "I am", "This is", "this is"])
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(cue=cues, words=st.lists(name_words, min_size=1, max_size=2), after=st.sampled_from(["", ".", ", thanks", "!"]))
+def test_names_in_any_alphabet_after_an_introduction_are_redacted_whole(cue, words, after):
+    import duckdb
+
+    from analytics_pipeline.ingestion.specs.conversations import prepare_connection
+
+    con = duckdb.connect()
+    prepare_connection(con, rows=False)
+    name = " ".join(words)
+    redacted = con.execute("SELECT redact_pii(?)", [f"Hello! {cue} {name}{after}"]).fetchone()[0]
+    assert redacted == f"Hello! {cue} [NAME]{after}", (name, redacted)

@@ -21,13 +21,20 @@ from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.duck import sql_literal
 from analytics_pipeline.settings import load_settings
 
-# Order matters: card numbers before phone numbers (both are digit runs).
+_NAME_WORD = r"\p{L}[\p{L}\p{M}'’-]*"
+_NAME = rf"{_NAME_WORD}(?:\s+{_NAME_WORD})?"
+_CAPITALISED_WORD = r"\p{Lu}[\p{L}\p{M}'’-]*"
+_CAPITALISED_NAME = rf"{_CAPITALISED_WORD}(?:\s+{_CAPITALISED_WORD})?"
+# Order matters: card numbers before phone numbers (both are digit runs). RE2 syntax (DuckDB).
 PII_PATTERNS = [
     (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "[EMAIL]"),
     (r"\b(?:\d[ -]?){12,18}\d\b", "[CARD]"),
     (r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,5}\)[ .-]?|\b\d{2,5}[ .-])\d{3,4}[ .-]?\d{3,4}\b", "[PHONE]"),
     (r"\+\d{7,14}\b", "[PHONE]"),  # compact international: +447700900123
-    (r"(?i)\b(my name is|i am|i'm|this is) ([A-Z][a-z]+(?: [A-Z][a-z]+)?)\b", r"\1 [NAME]"),
+    # Names in any alphabet (Zoë, Łukasz, O’Brien, Jean-Luc): after a strong cue in any case ...
+    (r"\b((?i:my name is|my name's|call me))\s+" + _NAME, r"\1 [NAME]"),
+    # ... and after a weak one only when capitalised ("I am Siobhán", not "I am unable")
+    (r"\b((?i:i am|i['’]m|this is))\s+" + _CAPITALISED_NAME, r"\1 [NAME]"),
 ]
 
 
