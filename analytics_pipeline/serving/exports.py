@@ -15,8 +15,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analytics_pipeline.serving.sql_runner import (QueryError, QueryResult, ResultStream, query_session, run_query,
-                                                   warehouse_tables)
+from analytics_pipeline.serving.sql_runner import (
+    QueryError,
+    QueryResult,
+    ResultStream,
+    query_session,
+    run_query,
+    warehouse_tables,
+)
 from analytics_pipeline.settings import Settings
 
 FORMATS = ("csv", "json", "parquet")

@@ -276,10 +276,10 @@ class ResultStream:
     columns: list[str]
     schema: pa.Schema
     batches: Iterator[pa.RecordBatch]
-    clock: "_QueryClock"
+    clock: _QueryClock
 
 
-def _batches(reader: pa.RecordBatchReader, clock: "_QueryClock") -> Iterator[pa.RecordBatch]:
+def _batches(reader: pa.RecordBatchReader, clock: _QueryClock) -> Iterator[pa.RecordBatch]:
     while True:
         with clock.running():
             try:

@@ -19,7 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analytics_pipeline.cli import main
 from analytics_pipeline.serving.exports import csv_cell, json_rows
@@ -175,7 +176,7 @@ def _ask(base: str, method: str, path: str) -> tuple[int, dict, bytes]:
                       st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=40).map(lambda p: "/" + p)))
 def test_every_answer_carries_the_security_headers_and_head_answers_like_get(serve_process, path):
     _, base = serve_process
-    status, headers, body = _ask(base, "GET", path)
+    status, headers, _ = _ask(base, "GET", path)
     assert {h: headers.get(h) for h in SECURITY_HEADERS} == {
         "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -249,7 +250,7 @@ def test_exports_stream_in_chunks_and_hold_the_tables_rows(use_dashboards_lake, 
         assert status == 200 and headers["Transfer-Encoding"] == "chunked" and "Content-Length" not in headers
         rows = list(csv.reader(io.StringIO(body.decode(), newline="")))
         assert rows == [expected.columns] + [[csv_cell(v) for v in row] for row in expected.rows]
-        status, headers, body = _ask(base, "GET", f"/api/v1/export/{table}.json")
+        status, _, body = _ask(base, "GET", f"/api/v1/export/{table}.json")
         assert status == 200 and json.loads(body) == json_rows(expected.columns, expected.rows)
     with ThreadPoolExecutor(20) as pool:  # 20 at once: each streams on its own connection
         answers = list(pool.map(lambda _: _ask(base, "GET", "/api/v1/export/claims.csv"), range(20)))

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analytics_pipeline.serving.sql_runner import QueryError, query_session, run_query, to_duckdb_sql
 from analytics_pipeline.settings import Settings
@@ -27,10 +28,10 @@ FILE_NAMES = ["'{p}'", '"{p}"', "read_parquet('{p}')", "read_csv('{p}')", "read_
               "parquet_metadata('{p}')", "glob('{p}')", "read_json_auto('{p}')", "sniff_csv('{p}')"]
 
 
-def _files(settings: Settings, outside: Path) -> list[str]:
+def _files(settings: Settings, elsewhere: Path) -> list[str]:
     lake = sorted(str(p) for p in Path(settings.lake_uri).rglob("*") if p.is_file())
     assert any(p.endswith(".parquet") for p in lake)
-    return [*lake[:: max(1, len(lake) // 20)], *(str(p) for p in sorted(outside.iterdir()))]
+    return [*lake[:: max(1, len(lake) // 20)], *(str(p) for p in sorted(elsewhere.iterdir()))]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
