@@ -213,6 +213,7 @@ def _export(args, settings: Settings) -> int:
     from analytics_pipeline.serving.sql_runner import QueryError
 
     out = Path(args.out) if args.out else Path(settings.data_dir) / "exports"
+    _views_here(settings)
     try:
         paths = export(settings, args.marts, args.format, out)
     except QueryError as err:
@@ -251,10 +252,21 @@ def _suggest(args, settings: Settings) -> int:
     return 0
 
 
+def _views_here(settings: Settings) -> None:
+    """The warehouse's views hold absolute paths: after the data dir moved, rebuild them before reading."""
+    from analytics_pipeline.runner import views_follow_the_data_dir
+
+    before = views_follow_the_data_dir(settings)
+    if before is not None:
+        print(f"note: the warehouse's views read {before}, not this data dir's lake (was the data dir moved or "
+              f"copied?): rebuilt them for {settings.lake_uri}", file=sys.stderr)
+
+
 def _sql(args, settings: Settings) -> int:
     from analytics_pipeline.serving.exports import unique_names
     from analytics_pipeline.serving.sql_runner import QueryError, run_query
 
+    _views_here(settings)
     try:
         result = run_query(settings, args.query, args.dialect, truncate=True)
     except QueryError as err:
@@ -321,6 +333,7 @@ def _serve(args, settings: Settings) -> int:
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port} is not a port number (0-65535)")
+    _views_here(settings)
     server = make_server(settings, args.host, args.port)
     host, port = server.server_address[:2]
     if not (site_dir(settings) / "data").is_dir():

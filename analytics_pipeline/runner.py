@@ -245,6 +245,20 @@ def reingest(settings: Settings, source: str) -> Forgotten:
     return forget_taken_files(lake, landing, source)
 
 
+def views_follow_the_data_dir(settings: Settings) -> str | None:
+    """If the warehouse's views read another place than this data dir's lake (the data dir was moved or copied),
+    rebuild them here; returns the place they read before, or None when they were right."""
+    from analytics_pipeline.serving.warehouse import build_warehouse, views_elsewhere
+    from analytics_pipeline.sources import SOURCE_SPECS
+
+    lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+    before = views_elsewhere(settings.warehouse_path, lake)
+    if before is not None:
+        with data_dir_lock(settings):
+            build_warehouse(lake, settings.warehouse_path, settings.schema, SOURCE_SPECS)
+    return before
+
+
 @_one_process_per_data_dir
 def refresh_lake(settings: Settings) -> None:
     """Update the whole-lake tables and the views (what the automation sensor does under the daemon)."""

@@ -8,6 +8,7 @@ schema (``ANALYTICS_SCHEMA``, default ``analytics``) and unqualified in ``main``
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -89,3 +90,23 @@ def describe_views(warehouse_path: str) -> list[tuple[str, str]]:
             "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1, 2"
         ).fetchall()
 
+
+_READ_PATH = re.compile(r"read_parquet\(\[?'([^']*)'")
+
+
+def views_elsewhere(warehouse_path: str, lake: StorageRoot) -> str | None:
+    """A lake path the warehouse's views read that is not under ``lake`` (the data dir was moved or copied since
+    the views were made: they hold absolute paths), or None."""
+    if not Path(warehouse_path).exists():
+        return None
+    con = duckdb.connect(warehouse_path, read_only=True)
+    try:
+        definitions = [sql for (sql,) in con.execute("SELECT sql FROM duckdb_views() WHERE NOT internal").fetchall()]
+    finally:
+        con.close()
+    here = lake.path().rstrip("/") + "/"
+    for sql in definitions:
+        for path in _READ_PATH.findall(sql or ""):
+            if not path.startswith(here):
+                return path
+    return None
