@@ -254,9 +254,14 @@ def _suggest(args, settings: Settings) -> int:
 
 def _views_here(settings: Settings) -> None:
     """The warehouse's views hold absolute paths: after the data dir moved, rebuild them before reading."""
+    import duckdb
+
     from analytics_pipeline.runner import views_follow_the_data_dir
 
-    before = views_follow_the_data_dir(settings)
+    try:
+        before = views_follow_the_data_dir(settings)
+    except duckdb.Error as err:  # a damaged or unreadable warehouse: one line, as every reader of it says
+        raise UserError(_one_line(err)) from None
     if before is not None:
         print(f"note: the warehouse's views read {before}, not this data dir's lake (was the data dir moved or "
               f"copied?): rebuilt them for {settings.lake_uri}", file=sys.stderr)
@@ -271,8 +276,8 @@ def _sql(args, settings: Settings) -> int:
         result = run_query(settings, args.query, args.dialect, truncate=True)
     except QueryError as err:
         raise UserError(str(err)) from None
-    if args.format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+    if args.format == "csv":  # RFC 4180: with CRLF line ends the csv module also quotes a cell holding a CR
+        writer = csv.writer(sys.stdout, lineterminator="\r\n")
         writer.writerow(result.columns)
         writer.writerows(result.rows)
     elif args.format == "json":
