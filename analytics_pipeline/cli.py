@@ -202,7 +202,7 @@ def _run(args, settings: Settings) -> int:
     print(f"dashboards: {os.path.join(settings.data_dir, 'site', 'index.html')} (or `analytics-pipeline serve`)")
     failed = [r for r in reports if r.error]
     for r in failed:
-        print(f"error: {r.source}: {r.error}", file=sys.stderr)
+        print(f"error: {_s3_context(r.exception, settings)}{r.source}: {r.error}", file=sys.stderr)
     return 1 if failed else 0
 
 

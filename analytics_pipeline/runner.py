@@ -82,6 +82,7 @@ class SourceReport:
     carried_over: int = 0  # rows an earlier, interrupted run staged and this one merged (counted in records_in)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # landing entries never taken in, and why
     error: str = ""  # why this source's staging or merge failed (the other sources went on)
+    exception: Exception | None = field(default=None, repr=False)  # the failure itself (for its context)
 
 
 class DataDirBusy(RunFailed):
@@ -177,16 +178,26 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print,
         except Exception as err:  # noqa: BLE001 - reported in the summary, and the exit code says so
             first_line = (str(err).strip().splitlines() or [""])[0]
             report.error = first_line if isinstance(err, RunFailed) else f"{type(err).__name__}: {first_line}"
+            report.exception = err
             progress(f"{spec.name}: FAILED: {report.error}")
         reports.append(report)
+    if all(r.exception for r in reports):  # nothing could be taken in (S3 down, say): one failure, as it came
+        raise reports[0].exception
     changed = [r.source for r in reports if r.days]
-    if full_refresh or not changed:
-        progress("full refresh: rebuilding whole-lake tables from the raw layer" if full_refresh
-                 else "nothing new: recomputing whole-lake tables whose windows move with time, and the views")
-        _refresh(defs, instance, full_refresh)
-    else:
-        progress(f"updating whole-lake tables from what changed in {', '.join(changed)}, and the warehouse views")
-        _refresh(defs, instance, sources=changed)
+    try:
+        if full_refresh or not changed:
+            progress("full refresh: rebuilding whole-lake tables from the raw layer" if full_refresh
+                     else "nothing new: recomputing whole-lake tables whose windows move with time, and the views")
+            _refresh(defs, instance, full_refresh)
+        else:
+            progress(f"updating whole-lake tables from what changed in {', '.join(changed)}, and the warehouse views")
+            _refresh(defs, instance, sources=changed)
+    except Exception as err:
+        first_failure = next((r.exception for r in reports if r.exception), None)
+        if first_failure is None:
+            raise
+        progress(f"updating the lake tables failed too: {(str(err).strip().splitlines() or [''])[0]}")
+        raise first_failure from err  # the cause came first (an unreachable lake, say)
     for report in reports:
         report.data_through = _data_through(settings, report.source)
     return reports

@@ -116,7 +116,7 @@ def _out_of_order_update(settings, landing, files) -> None:
         landing.write_bytes(data, source, name)
     defs, instance = build_definitions(), dagster_instance(settings)
     report = runner.SourceReport("conversations")
-    runner._stage(defs, instance, report, lambda _: None)
+    runner._stage(defs, instance, settings, report, lambda _: None)
     runner._merge_days(defs, instance, report, lambda _: None)
     assert report.landed > 0
     early = defs.resolve_job_def("refresh_job").execute_in_process(

@@ -177,7 +177,7 @@ def test_a_gzip_file_that_inflates_to_a_gigabyte_costs_bounded_memory(lake_env, 
     _, status, usage = os.wait4(process.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, output
     peak_mb = usage.ru_maxrss / 1024
-    assert peak_mb < 900, f"peak {peak_mb:.0f} MB"
+    assert peak_mb < 1500, f"peak {peak_mb:.0f} MB"  # reading the line whole would take over 3 GB
     settings = load_settings()
     reasons = run_query(settings, "SELECT file, reason, length(original_text) FROM ingest_errors").rows
     assert reasons == [(f"{SOURCE}/bomb.jsonl.gz",
