@@ -140,7 +140,7 @@ def test_s3_down_or_failing_fails_the_run_in_one_line_and_a_rerun_with_transient
     # faults that clear on retry: the rerun succeeds with the clean run's views
     proxy.heal()
     proxy.fail("PUT", 503, every=10)
-    proxy.fail("GET", 500, every=500)
+    proxy.fail("GET", 500, every=100)
     rerun = run_cli(faulty_s3, "run")
     assert rerun.returncode == 0, rerun.stderr
     assert proxy.injected["PUT 503"] > 0 and proxy.injected["GET 500"] > 0
