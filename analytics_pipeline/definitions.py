@@ -19,7 +19,8 @@ from analytics_pipeline.keyed_tables import FULL_REFRESH_TAG
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.operations.jobs import build_operations
 from analytics_pipeline.partitions import event_day_partitions
-from analytics_pipeline.serving.assets import WarehouseResource, build_warehouse_asset
+from analytics_pipeline.serving.assets import build_warehouse_asset
+from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.warehouse import SMALL_DERIVED_VIEWS
 from analytics_pipeline.settings import DEFAULT_SCHEMA, load_settings
 from analytics_pipeline.table_assets import per_day_marts
@@ -95,9 +96,7 @@ def build_definitions() -> dg.Definitions:
                 s3_endpoint_url=_env("ANALYTICS_S3_ENDPOINT_URL", ""),
             ),
             "intent_classifier": IntentClassifierResource(plugin=_env("ANALYTICS_INTENT_CLASSIFIER", "")),
-            "warehouse": WarehouseResource(
-                path=settings.warehouse_path, schema_name=_env("ANALYTICS_SCHEMA", DEFAULT_SCHEMA)
-            ),
+            "warehouse": WarehouseResource.for_settings(settings, schema_name=_env("ANALYTICS_SCHEMA", DEFAULT_SCHEMA)),
         },
     )
 

@@ -17,7 +17,7 @@ from analytics_pipeline.dashboards.site import prune, publish, publish_index, si
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.metadata import bar_chart_markdown
-from analytics_pipeline.serving.assets import WarehouseResource
+from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.warehouse import DERIVED_VIEWS
 from analytics_pipeline.settings import load_settings
 
@@ -58,12 +58,12 @@ def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str],
     )
     def dashboards_asset(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
         settings = dataclasses.replace(
-            load_settings(), data_dir=str(Path(warehouse.path).parent), lake_uri=lake.lake_root().uri,
+            load_settings(), data_dir=str(Path(warehouse.database).parent), lake_uri=lake.lake_root().uri,
             s3_endpoint_url=lake.s3_endpoint_url, schema=warehouse.schema_name)
         for removed in prune(site_dir(settings), {d.id for d in dashboards}):
             context.log.info(f"removed the files of dashboard {removed}: it is no longer defined")
         selected = [(key, d) for key, d in by_key.items() if key in context.selected_asset_keys]
-        docs = generate_all(settings, [d for _, d in selected], small_views)
+        docs = generate_all(settings, [d for _, d in selected], small_views, warehouse)
         for (key, dashboard), (_, doc) in zip(selected, docs):
             paths = publish(site_dir(settings), doc)
             failed = [w for w in doc["widgets"] if w["status"] == "failed"]

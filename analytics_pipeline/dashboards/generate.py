@@ -17,27 +17,30 @@ from analytics_pipeline.dashboards.definition import Dashboard, Widget
 from analytics_pipeline.dashboards.widgets import WidgetDataError, widget_data
 from analytics_pipeline.serving.exports import json_value
 from analytics_pipeline.lake.views import views_read
+from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.sql_runner import QueryError, QuerySession, query_session
 from analytics_pipeline.settings import Settings
 
 MAX_PARALLEL_DASHBOARDS = 2
 
 
-def generate_all(settings: Settings, dashboards: list[Dashboard], small_views: frozenset[str] = frozenset()
-                 ) -> Iterator[tuple[Dashboard, dict]]:
+def generate_all(settings: Settings, dashboards: list[Dashboard], small_views: frozenset[str] = frozenset(),
+                 warehouse: WarehouseResource | None = None) -> Iterator[tuple[Dashboard, dict]]:
     """``generate`` for each dashboard, in parallel; yields (dashboard, document) in the given order."""
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_DASHBOARDS, thread_name_prefix="dashboards") as pool:
-        docs = [pool.submit(generate, settings, d, small_views) for d in dashboards]
+        docs = [pool.submit(generate, settings, d, small_views, warehouse) for d in dashboards]
         for dashboard, doc in zip(dashboards, docs):
             yield dashboard, doc.result()
 
 
-def generate(settings: Settings, dashboard: Dashboard, small_views: frozenset[str] = frozenset()) -> dict:
+def generate(settings: Settings, dashboard: Dashboard, small_views: frozenset[str] = frozenset(),
+             warehouse: WarehouseResource | None = None) -> dict:
     """The dashboard document: metadata, freshness and every widget with status ``ready`` or ``failed``.
-    ``small_views``: views of few rows, copied once when more than one query reads them."""
+    ``small_views``: views of few rows, copied once when more than one query reads them. ``warehouse``:
+    the resource to read through (default: the one ``settings`` describe)."""
     started = time.perf_counter()
     try:
-        with query_session(settings) as session:
+        with query_session(settings, warehouse) as session:
             for view in sorted(_read_more_than_once(dashboard) & small_views):
                 try:
                     session.snapshot(view)

@@ -7,6 +7,7 @@ Storage is a configuration choice, never an ``if`` in the assets: every caller g
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import tempfile
 import uuid
@@ -16,7 +17,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import boto3
 import fsspec
+from botocore.config import Config
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
+from dagster_aws.s3 import S3Resource
 
 from analytics_pipeline.settings import s3_max_retries
 
@@ -60,6 +66,8 @@ class StorageRoot:
 
     def list_files(self, prefix: str = "") -> list[StoredFile]:
         """Every file below ``prefix``, sorted by key; an absent prefix is an empty listing."""
+        if self.is_s3:
+            return self._s3_list(prefix)
         base = self.path(prefix)
         try:
             found = self.fs.find(base, detail=True)
@@ -71,36 +79,69 @@ class StorageRoot:
             if info.get("type") == "directory":
                 continue
             key = full.split("://", 1)[-1][len(root) :].lstrip("/")
-            files.append(
-                StoredFile(
-                    key=key,
-                    size=int(info.get("size") or 0),
-                    mtime=_mtime(info),
-                    etag=str(info.get("ETag") or info.get("etag") or "").strip('"'),
-                )
-            )
+            files.append(StoredFile(key=key, size=int(info.get("size") or 0), mtime=_mtime(info), etag=""))
+        return sorted(files, key=lambda f: f.key)
+
+    @property
+    def s3(self):
+        """A boto3 S3 client configured by ``S3ClientResource`` (endpoint, retries, timeouts)."""
+        return _s3_client(self.s3_endpoint_url, 1 + s3_max_retries())
+
+    def _bucket_key(self, *parts: str) -> tuple[str, str]:
+        bucket, _, key = self.path(*parts).removeprefix("s3://").partition("/")
+        return bucket, key
+
+    def _s3_list(self, prefix: str) -> list[StoredFile]:
+        bucket, base = self._bucket_key(prefix)
+        root = self._bucket_key()[1]
+        files = []
+        with _s3_errors(self.path(prefix)):
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{base}/" if base else "")
+            for obj in (obj for page in pages for obj in page.get("Contents", [])):
+                if obj["Key"].endswith("/"):
+                    continue  # a folder marker some tools write
+                files.append(StoredFile(key=obj["Key"][len(root):].lstrip("/"), size=int(obj["Size"]),
+                                        mtime=obj["LastModified"].timestamp(), etag=obj["ETag"].strip('"')))
         return sorted(files, key=lambda f: f.key)
 
     def exists(self, *parts: str) -> bool:
+        if self.is_s3:
+            return self._head(*parts) is not None or bool(self.list_files("/".join(parts)))
         return self.fs.exists(self.path(*parts))
+
+    def _head(self, *parts: str) -> dict | None:
+        bucket, key = self._bucket_key(*parts)
+        try:
+            with _s3_errors(self.path(*parts)):
+                return self.s3.head_object(Bucket=bucket, Key=key)
+        except FileNotFoundError:
+            return None
 
     def version(self, *parts: str) -> str | None:
         """What changes whenever the object is replaced (ETag on S3, mtime and size on disk); None if absent."""
+        if self.is_s3:
+            head = self._head(*parts)
+            return None if head is None else head["ETag"].strip('"')
         try:
             info = self.fs.info(self.path(*parts))
         except FileNotFoundError:
             return None
-        etag = str(info.get("ETag") or info.get("etag") or "").strip('"')
-        return etag or f"{info.get('size')}:{_mtime(info)}:{info.get('ino', '')}"
+        return f"{info.get('size')}:{_mtime(info)}:{info.get('ino', '')}"
 
     def read_bytes(self, *parts: str) -> bytes:
+        if self.is_s3:
+            bucket, key = self._bucket_key(*parts)
+            with _s3_errors(self.path(*parts)):
+                return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         return self.fs.cat_file(self.path(*parts))
 
     def write_bytes(self, data: bytes, *parts: str) -> None:
         """Write a whole object atomically (temp + rename locally; one PUT on S3)."""
         final = self.path(*parts)
         if self.is_s3:
-            self.fs.pipe_file(final, data)
+            bucket, key = self._bucket_key(*parts)
+            with _s3_errors(final):
+                self.s3.put_object(Bucket=bucket, Key=key, Body=data)
             return
         Path(final).parent.mkdir(parents=True, exist_ok=True)
         tmp = f"{final}.{uuid.uuid4().hex}.tmp"
@@ -108,6 +149,15 @@ class StorageRoot:
         os.replace(tmp, final)
 
     def delete(self, *parts: str) -> None:
+        """Remove a file, or a folder (prefix) with everything under it."""
+        if self.is_s3:
+            bucket, key = self._bucket_key(*parts)
+            keys = [key] + [self._bucket_key(f.key)[1] for f in self.list_files("/".join(parts))]
+            for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys; absent keys are fine
+                with _s3_errors(self.path(*parts)):
+                    self.s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]],
+                                                                  "Quiet": True})
+            return
         target = self.path(*parts)
         if self.fs.exists(target):
             self.fs.rm(target, recursive=True)
@@ -148,7 +198,9 @@ class StorageRoot:
 
     def publish(self, written: str, final: str) -> None:
         if self.is_s3:
-            self.fs.put_file(written, final)
+            bucket, _, key = final.removeprefix("s3://").partition("/")
+            with _s3_errors(final):
+                self.s3.upload_file(written, bucket, key)
         else:
             os.replace(written, final)
 
@@ -184,3 +236,40 @@ def s3_filesystem(endpoint_url: str = "") -> fsspec.AbstractFileSystem:
     )
     fs.retries = S3FS_RETRIES
     return fs
+
+
+@contextmanager
+def _s3_errors(path: str) -> Iterator[None]:
+    """S3 failures as the local lake's: an absent object is FileNotFoundError, anything else an OSError that keeps
+    botocore's words (what the CLI recognises as an S3 failure)."""
+    try:
+        yield
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            raise FileNotFoundError(path) from None
+        raise OSError(f"{path}: {err}") from err
+    except (BotoCoreError, S3UploadFailedError) as err:
+        raise OSError(f"{path}: {err}") from err
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_client(endpoint_url: str, max_attempts: int):
+    """One client per endpoint and retry count in a process (boto3 clients are thread-safe; making one takes ~0.1 s)."""
+    return S3ClientResource(endpoint_url=endpoint_url or None, max_attempts=max_attempts).get_client()
+
+
+class S3ClientResource(S3Resource):
+    """dagster-aws's S3 resource with timeouts: its own client has none, so a dead endpoint would hold each
+    of the retries for a minute. Credentials come from the usual AWS environment variables."""
+
+    connect_timeout: float = S3_CONFIG["connect_timeout"]
+    read_timeout: float = S3_CONFIG["read_timeout"]
+
+    def get_client(self):
+        session = boto3.session.Session(profile_name=self.profile_name)
+        return session.client(
+            "s3", region_name=self.region_name, endpoint_url=self.endpoint_url, use_ssl=self.use_ssl, verify=self.verify,
+            aws_access_key_id=self.aws_access_key_id, aws_secret_access_key=self.aws_secret_access_key,
+            aws_session_token=self.aws_session_token,
+            config=Config(retries={"total_max_attempts": self.max_attempts, "mode": "standard"},
+                          connect_timeout=self.connect_timeout, read_timeout=self.read_timeout))

@@ -33,7 +33,7 @@ from analytics_pipeline.operations.compaction import (
 from analytics_pipeline.operations.freshness import freshness_result, source_data_through
 from analytics_pipeline.operations.raw_accounting import accounting_result, missing_rows, recorded_rows
 from analytics_pipeline.operations.retention import RetentionReport, apply_retention, plan_retention
-from analytics_pipeline.serving.assets import WarehouseResource
+from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.warehouse import build_warehouse
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources import SOURCE_SPECS
@@ -115,7 +115,7 @@ def _retention_job(daily_tables: dict[str, list[str]]) -> dg.JobDefinition:
         if not report.lake_changed:
             context.log.info("nothing deleted from the lake; views unchanged")
             return
-        views = build_warehouse(lake.lake_root(), warehouse.path, warehouse.schema_name, SOURCE_SPECS)
+        views = build_warehouse(lake.lake_root(), warehouse.database, warehouse.schema_name, SOURCE_SPECS)
         yield dg.AssetMaterialization(asset_key="warehouse", metadata={
             "views": dg.MetadataValue.json(views), "reason": "retention deleted lake files"})
 

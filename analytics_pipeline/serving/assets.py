@@ -5,17 +5,11 @@ import dagster as dg
 
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.warehouse import build_warehouse
 
 
 EVERY_TABLE_CHECK = "every_lake_table_has_a_view"
-
-
-class WarehouseResource(dg.ConfigurableResource):
-    """Where ``warehouse.duckdb`` lives and which schema names its views."""
-
-    path: str
-    schema_name: str = "analytics"
 
 
 def build_warehouse_asset(
@@ -35,12 +29,12 @@ def build_warehouse_asset(
     )
     def warehouse(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
         unbound: dict[str, str] = {}
-        views = build_warehouse(lake.lake_root(), warehouse.path, warehouse.schema_name, specs, unbound)
-        context.log.info(f"{len(views)} views in {warehouse.path}")
+        views = build_warehouse(lake.lake_root(), warehouse.database, warehouse.schema_name, specs, unbound)
+        context.log.info(f"{len(views)} views in {warehouse.database}")
         for name, error in unbound.items():
             context.log.error(f"no view {name}: {error}")
         yield dg.MaterializeResult(
-            metadata={"views": dg.MetadataValue.json(views), "path": dg.MetadataValue.path(warehouse.path),
+            metadata={"views": dg.MetadataValue.json(views), "path": dg.MetadataValue.path(warehouse.database),
                       "schema": warehouse.schema_name, "views_left_out": len(unbound)}
         )
         yield dg.AssetCheckResult(

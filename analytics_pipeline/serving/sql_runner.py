@@ -42,8 +42,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from analytics_pipeline.lake.duck import sql_literal
-from analytics_pipeline.lake.storage import StorageRoot
+from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.settings import Settings, SettingsError
 
 DIALECTS = {"duckdb": "duckdb", "athena": "athena"}
@@ -338,12 +337,13 @@ class _QueryClock:
 
 
 @contextmanager
-def query_session(settings: Settings) -> Iterator[QuerySession]:
-    """A ``QuerySession`` on the warehouse, closed on exit."""
-    if not Path(settings.warehouse_path).exists():
-        raise QueryError(f"no warehouse at {settings.warehouse_path}: run `analytics-pipeline run` (or `demo`) first")
+def query_session(settings: Settings, warehouse: WarehouseResource | None = None) -> Iterator[QuerySession]:
+    """A ``QuerySession`` on the warehouse (the resource ``settings`` describe, or ``warehouse``), closed on exit."""
+    warehouse = warehouse or WarehouseResource.for_settings(settings)
+    if not Path(warehouse.database).exists():
+        raise QueryError(f"no warehouse at {warehouse.database}: run `analytics-pipeline run` (or `demo`) first")
     try:
-        con = locked_connection(settings)
+        con = warehouse.connect()
     except duckdb.Error as err:
         raise QueryError(_first_line(err)) from None
     try:
@@ -352,34 +352,9 @@ def query_session(settings: Settings) -> Iterator[QuerySession]:
         con.close()
 
 
-_OPENING = threading.Lock()
-
-
 def locked_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """The warehouse, read-only; the lake is the only place outside it that the connection can read.
-
-    Connections opened at the same time in one process (a dashboard's parallel widgets, concurrent
-    API requests) share one database instance, so the instance is configured and locked, and the S3
-    filesystem registered, once, by whichever opens it first.
-    The views exist unqualified in ``main`` too, so no search path is needed.
-    """
-    lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
-    with _OPENING:
-        con = duckdb.connect(settings.warehouse_path, read_only=True, config={
-            "autoinstall_known_extensions": False, "autoload_known_extensions": False,
-            "allow_community_extensions": False, "memory_limit": settings.query_memory_limit})
-        try:
-            if not con.execute("SELECT current_setting('lock_configuration')").fetchall()[0][0]:
-                con.execute("SET GLOBAL TimeZone = 'UTC'")
-                con.execute(f"SET allowed_directories = [{sql_literal(lake.path() + '/')}]")
-                con.execute("SET enable_external_access = false")
-                con.execute("SET lock_configuration = true")
-            if lake.is_s3 and not con.filesystem_is_registered(lake.fs.protocol[0]):
-                con.register_filesystem(lake.fs)
-        except BaseException:
-            con.close()
-            raise
-    return con
+    """The warehouse, read-only, as the ``warehouse`` resource opens it (see ``serving/resource.py``)."""
+    return WarehouseResource.for_settings(settings).connect()
 
 
 def _refuse_unless_duckdb_agrees(con: duckdb.DuckDBPyConnection, sql: str) -> None:

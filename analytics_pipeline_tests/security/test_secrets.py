@@ -81,7 +81,25 @@ def s3_run(s3_server: str, tmp_path_factory: pytest.TempPathFactory):
             _cli({**env, "ANALYTICS_LAKE_URI": "s3://no-such-lake-bucket/lake",
                   "ANALYTICS_LANDING_URI": f"s3://{bucket}/landing"}, "run"),
         ]
+        # the same failure inside a Dagster run (the CLI's `run` stops before one, at the lake bucket's listing):
+        # its events hold the error and its traceback
+        mp.setenv("ANALYTICS_LAKE_URI", "s3://no-such-lake-bucket/lake")
+        _fail_claims_staging()
+        mp.setenv("ANALYTICS_LAKE_URI", env["ANALYTICS_LAKE_URI"])
         yield env, s3, bucket, data_dir, outputs
+
+
+def _fail_claims_staging() -> None:
+    from analytics_pipeline.definitions import build_definitions
+    from analytics_pipeline.runner import dagster_instance
+
+    instance = dagster_instance(load_settings())
+    try:
+        result = build_definitions().resolve_job_def("claims_ingest_job").execute_in_process(
+            instance=instance, raise_on_error=False)
+        assert not result.success
+    finally:
+        instance.dispose()
 
 
 def _materialize_conversations() -> None:
@@ -112,7 +130,8 @@ def assert_no_secret(text: str, where: str) -> None:
 def test_cli_output_and_errors_hold_no_secret(s3_run):
     _, _, _, _, (secret_probe, failed_run) = s3_run
     assert secret_probe.returncode == 2 and secret_probe.stderr.startswith("error: ")
-    assert failed_run.returncode == 1 and "error: RunFailed: claims staging batch 1 failed" in failed_run.stderr
+    assert failed_run.returncode == 1 and failed_run.stderr.startswith("error: S3 at ")
+    assert "s3://no-such-lake-bucket/lake/" in failed_run.stderr and "bucket does not exist" in failed_run.stderr
     for n, out in enumerate(s3_run[4]):
         assert_no_secret(out.stdout + out.stderr, f"the output of CLI call {n}")
 
