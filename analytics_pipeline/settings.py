@@ -192,7 +192,8 @@ def _language_model(env) -> LanguageModel:
             raise SettingsError(f"ANALYTICS_LLM_BASE_URL={base_url!r} is not an http(s) URL such as "
                                 "http://127.0.0.1:11434/v1 or https://api.openai.com/v1")
         if parts.username is not None or parts.password is not None:
-            raise SettingsError("ANALYTICS_LLM_BASE_URL holds credentials; give the key as ANALYTICS_LLM_API_KEY instead")
+            raise SettingsError("ANALYTICS_LLM_BASE_URL holds credentials; give the key as ANALYTICS_LLM_API_KEY "
+                                "instead")
     plugin = (env.get("ANALYTICS_LLM_PLUGIN") or "").strip()
     if plugin and not _PLUGIN.fullmatch(plugin):
         raise SettingsError(f"ANALYTICS_LLM_PLUGIN={plugin!r} is not package.module:factory")

@@ -56,7 +56,8 @@ def ask(settings: Settings, question: str, model: ChatModel) -> Answer:
     """Ask ``model`` for SQL answering ``question`` and run it; never raises for the model's or the query's failures
     (they are the answer's outcome), only for a warehouse that cannot be read at all (QueryError)."""
     started = time.perf_counter()
-    answer = Answer(question, model.name, getattr(model, "endpoint", ""), datetime.now(timezone.utc).replace(tzinfo=None))
+    asked_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    answer = Answer(question, model.name, getattr(model, "endpoint", ""), asked_at)
     messages = first_messages(schema_text(warehouse_views(settings)), question)
     try:
         for _ in range(MAX_ATTEMPTS):
@@ -90,8 +91,8 @@ def summary(answer: Answer) -> str:
     """One line: rows, time (model and query), attempts, model."""
     tries = f"{len(answer.attempts)} attempt{'s' if len(answer.attempts) != 1 else ''}"
     rows = f"{len(answer.result.rows):,} rows" if answer.result is not None else answer.outcome.replace("_", " ")
-    return (f"{rows} in {answer.seconds:.1f} s (model {answer.model_seconds:.1f} s, query {answer.query_seconds:.2f} s); "
-            f"{tries}; model {answer.model}")
+    return (f"{rows} in {answer.seconds:.1f} s (model {answer.model_seconds:.1f} s, "
+            f"query {answer.query_seconds:.2f} s); {tries}; model {answer.model}")
 
 
 def failure(answer: Answer) -> str:

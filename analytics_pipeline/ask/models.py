@@ -110,6 +110,7 @@ class PluginModel:
         if not callable(getattr(self._model, "chat", None)):
             raise SettingsError(f"ANALYTICS_LLM_PLUGIN={spec}: {factory_name}() returned an object without "
                                 "chat(messages) -> str")
+        self.spec = spec
         self.name = str(getattr(self._model, "name", "") or spec)
         self.endpoint = f"plugin:{spec}"
 
@@ -117,9 +118,9 @@ class PluginModel:
         try:
             answer = self._model.chat(messages)
         except Exception as err:  # noqa: BLE001 - whatever the plugin raises is its failure to answer, in one line
-            raise ModelError(f"the plugin {self.endpoint[7:]} failed: {type(err).__name__}: {_first_line(err)}") from None
+            raise ModelError(f"the plugin {self.spec} failed: {type(err).__name__}: {_first_line(err)}") from None
         if not isinstance(answer, str):
-            raise ModelError(f"the plugin {self.endpoint[7:]} answered a {type(answer).__name__}, not text")
+            raise ModelError(f"the plugin {self.spec} answered a {type(answer).__name__}, not text")
         return answer
 
 

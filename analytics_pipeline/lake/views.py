@@ -44,7 +44,8 @@ def lake_views(lake: StorageRoot, specs: list[SourceSpec], only: set[str] | None
     if wanted("ingested_files") and has_files(lake, "manifests"):
         views.append(ViewDefinition("ingested_files", _once_per_key(lake, "manifests", "source, batch_id, file")))
     if wanted("ask_history") and has_files(lake, layout.ASK_LOG):
-        views.append(ViewDefinition("ask_history", f"SELECT * FROM {parquet_scan(lake, layout.ask_log_glob(), hive=False)}"))
+        ask_log = parquet_scan(lake, layout.ask_log_glob(), hive=False)
+        views.append(ViewDefinition("ask_history", f"SELECT * FROM {ask_log}"))
     if only is not None and only <= _source_view_names(specs):
         return views
     for layer in ("processed", "marts"):

@@ -64,7 +64,7 @@ class ChatServer:
                 if reply.delay and server._stopping.wait(reply.delay):
                     return
                 if reply.status != 200:
-                    return self._send(reply.status, {"error": {"message": reply.error, "type": "invalid_request_error"}})
+                    return self._send(reply.status, {"error": {"message": reply.error, "type": "api_error"}})
                 self._send(200, {
                     "id": f"chatcmpl-{len(server.requests)}", "object": "chat.completion", "created": int(time.time()),
                     "model": body.get("model", ""),

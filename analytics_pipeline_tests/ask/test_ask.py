@@ -43,7 +43,7 @@ def history(asked: str) -> dict:
     """The ask_history row of a question."""
     result = run_query(load_settings(), f"SELECT * FROM ask_history WHERE question = '{asked}'")
     (row,) = result.rows
-    return dict(zip(result.columns, row))
+    return dict(zip(result.columns, row, strict=True))
 
 
 def test_a_question_prints_rows_sql_and_time_and_is_kept(ask_lake, monkeypatch, capsys):
@@ -95,7 +95,8 @@ def test_json_for_programs(ask_lake, monkeypatch, capsys):
 
 def test_bad_sql_goes_back_to_the_model_with_its_error(ask_lake, monkeypatch, capsys):
     asked = question("What is the average fraud score of current claims?")
-    wrong, fixed = "SELECT avg(fraud_scor) FROM claims_current", "SELECT avg(fraud_score) AS avg_fraud FROM claims_current"
+    wrong = "SELECT avg(fraud_scor) FROM claims_current"
+    fixed = "SELECT avg(fraud_score) AS avg_fraud FROM claims_current"
     with chat_server(scripted(sql_reply(wrong), sql_reply(fixed))) as server:
         use_endpoint(monkeypatch, server.url)
         assert main(["ask", asked]) == 0
@@ -242,7 +243,8 @@ def test_the_key_is_never_shown_nor_kept(ask_lake, monkeypatch, capsys):
     assert json.loads(outputs[1].out)["error"] == outputs[1].err[len("error: "):].strip()
     assert all(KEY not in o.out and KEY not in o.err for o in outputs)
     assert KEY not in repr(load_settings())
-    assert history(rejected)["error"].endswith("answered 401: Incorrect API key provided: ***. You can find your key at ...")
+    assert history(rejected)["error"].endswith("answered 401: Incorrect API key provided: ***. You can find your "
+                                               "key at ...")
     files = list(Path(ask_lake.data_dir).rglob("*"))
     assert files and not any(KEY.encode() in f.read_bytes() for f in files if f.is_file())
 
@@ -259,3 +261,10 @@ def test_the_key_is_never_shown_nor_kept(ask_lake, monkeypatch, capsys):
 ])
 def test_the_query_is_read_from_the_models_answer(answer, sql):
     assert sql_of(answer) == sql
+
+
+def test_before_any_run_says_what_to_do_and_asks_nothing(lake_env, monkeypatch, capsys):
+    with chat_server(scripted(sql_reply(PER_STATUS))) as server:
+        use_endpoint(monkeypatch, server.url)
+        assert main(["ask", "How many claims?"]) == 2
+    assert capsys.readouterr().err.startswith("error: no warehouse at ") and server.requests == []
