@@ -1,4 +1,8 @@
-"""What is said to the language model, and how its SQL is read from what it answers."""
+"""What is said to the language model, and how its SQL is read from what it answers.
+
+The system message puts what changes between questions (the time) last, so an endpoint that caches prompt prefixes
+can reuse the rules and the schema.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +22,13 @@ Rules:
   the question asks for a percentage.
 - Name every computed column.
 - Order the rows when the question asks for a ranking or a "top N"; add LIMIT for "top N".
-- Times are UTC. Now is {now} UTC; "today" is current_date.
+- Times are UTC; "today" is current_date.
 
 The warehouse's views:
 
 {schema}
+
+Now is {now} UTC.
 """
 
 RETRY = """That query failed: {error}

@@ -268,3 +268,19 @@ def test_before_any_run_says_what_to_do_and_asks_nothing(lake_env, monkeypatch, 
         use_endpoint(monkeypatch, server.url)
         assert main(["ask", "How many claims?"]) == 2
     assert capsys.readouterr().err.startswith("error: no warehouse at ") and server.requests == []
+
+
+def test_the_query_limits_apply_to_the_models_queries(ask_lake, monkeypatch, capsys):
+    """Too slow: the limit's error goes back to the model; too many rows: the first ones and a note, as `sql` does."""
+    asked = question("List every claim id")
+    slow = "SELECT sum(a.range * b.range) AS s FROM range(1000000) a, range(1000000) b"
+    many = "SELECT claim_id FROM claims_current ORDER BY claim_id"
+    with chat_server(scripted(sql_reply(slow), sql_reply(many))) as server:
+        use_endpoint(monkeypatch, server.url, ANALYTICS_QUERY_TIMEOUT_SECONDS="0.5", ANALYTICS_QUERY_MAX_ROWS="3")
+        assert main(["ask", asked]) == 0
+    out, err = capsys.readouterr()
+    sent_back = server.requests[1].messages[-1]["content"]
+    assert "query exceeded the 0.5 s limit (ANALYTICS_QUERY_TIMEOUT_SECONDS)" in sent_back
+    assert out.startswith(many + "\n") and "3 rows in " in out and "; 2 attempts;" in out
+    assert err.startswith("note: only the first 3 rows: the result has more than 3 rows (ANALYTICS_QUERY_MAX_ROWS)")
+    assert history(asked)["result_rows"] == 3
