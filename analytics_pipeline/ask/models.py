@@ -106,7 +106,11 @@ class PluginModel:
         factory = getattr(module, factory_name, None)
         if not callable(factory):
             raise SettingsError(f"ANALYTICS_LLM_PLUGIN={spec}: {module_name} has no callable {factory_name}")
-        self._model = factory()
+        try:
+            self._model = factory()
+        except Exception as err:  # noqa: BLE001 - the plugin's own failure, in one line
+            raise SettingsError(f"ANALYTICS_LLM_PLUGIN={spec}: {factory_name}() failed: {type(err).__name__}: "
+                                f"{_first_line(err)}") from None
         if not callable(getattr(self._model, "chat", None)):
             raise SettingsError(f"ANALYTICS_LLM_PLUGIN={spec}: {factory_name}() returned an object without "
                                 "chat(messages) -> str")

@@ -202,6 +202,10 @@ class CountingModel:
 
 def make():
     return CountingModel()
+
+
+def broken():
+    raise OSError("no credentials for the rules engine")
 '''
 
 
@@ -225,6 +229,11 @@ def test_a_plugin_model(ask_lake, monkeypatch, capsys, tmp_path):
     err = capsys.readouterr().err
     assert err == f"error: the plugin {module}:make failed: RuntimeError: the rules have nothing for this\n"
     assert history(failing)["outcome"] == "model_error"
+
+    monkeypatch.setenv("ANALYTICS_LLM_PLUGIN", f"{module}:broken")
+    assert main(["ask", question("How many claims?")]) == 2
+    assert capsys.readouterr().err == (f"error: ANALYTICS_LLM_PLUGIN={module}:broken: broken() failed: OSError: "
+                                       "no credentials for the rules engine\n")
 
 
 def test_the_key_is_never_shown_nor_kept(ask_lake, monkeypatch, capsys):
