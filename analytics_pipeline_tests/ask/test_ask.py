@@ -293,3 +293,12 @@ def test_the_query_limits_apply_to_the_models_queries(ask_lake, monkeypatch, cap
     assert out.startswith(many + "\n") and "3 rows in " in out and "; 2 attempts;" in out
     assert err.startswith("note: only the first 3 rows: the result has more than 3 rows (ANALYTICS_QUERY_MAX_ROWS)")
     assert history(asked)["result_rows"] == 3
+
+
+def test_a_model_that_refuses_a_temperature_is_asked_without_one(ask_lake, monkeypatch, capsys):
+    refusal = Reply(status=400, error="Unsupported parameter: 'temperature' is not supported with this model.")
+    with chat_server(scripted(refusal, sql_reply(PER_STATUS))) as server:
+        use_endpoint(monkeypatch, server.url)
+        assert main(["ask", question("Claims per status, from a reasoning model")]) == 0
+    assert "; 1 attempt;" in capsys.readouterr().out
+    assert [("temperature" in r.body) for r in server.requests] == [True, False]
