@@ -1,4 +1,4 @@
-"""``analytics-pipeline``: demo, run, sql, export, reprice, suggest, serve, retention, compact, dev."""
+"""``analytics-pipeline``: demo, run, sql, ask, export, reprice, suggest, serve, retention, compact, dev."""
 
 from __future__ import annotations
 
@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--dialect", choices=("duckdb", "athena"), default="duckdb")
     sql.set_defaults(handler=_sql)
+
+    ask = sub.add_parser("ask", help="answer a question in plain language: a language model you bring writes the SQL "
+                                     "(ANALYTICS_LLM_BASE_URL and ANALYTICS_LLM_MODEL, or ANALYTICS_LLM_PLUGIN)")
+    ask.add_argument("question")
+    ask.add_argument("--format", choices=("table", "json"), default="table")
+    ask.set_defaults(handler=_ask)
 
     guide = sub.add_parser("suggest", help="the likeliest next intents after a sequence of intents")
     guide.add_argument("intents", nargs="+", metavar="INTENT")
@@ -287,6 +293,33 @@ def _sql(args, settings: Settings) -> int:
     if result.truncated:
         print(f"note: only the first {len(result.rows):,} rows: {result.truncated}; add a LIMIT or an aggregate, "
               "or `export` the table", file=sys.stderr)
+    return 0
+
+
+def _ask(args, settings: Settings) -> int:
+    from analytics_pipeline.ask.answer import ANSWERED, as_json, ask, failure, summary
+    from analytics_pipeline.ask.history import record
+    from analytics_pipeline.ask.models import configured_model
+    from analytics_pipeline.serving.sql_runner import QueryError
+
+    model = configured_model(settings.language_model)
+    _views_here(settings)
+    try:
+        answer = ask(settings, args.question, model)
+    except QueryError as err:  # no warehouse to ask about
+        raise UserError(str(err)) from None
+    if args.format == "json":
+        print(json.dumps(as_json(answer), indent=2, allow_nan=False))
+    elif answer.sql:
+        print(f"{answer.sql}\n")
+        if answer.outcome == ANSWERED:
+            print(f"{_table(answer.result.columns, answer.result.rows)}\n\n{summary(answer)}")
+    record(settings, answer)
+    if answer.outcome != ANSWERED:
+        print(f"error: {failure(answer)}", file=sys.stderr)
+        return 1
+    if answer.result.truncated:
+        print(f"note: only the first {len(answer.result.rows):,} rows: {answer.result.truncated}", file=sys.stderr)
     return 0
 
 

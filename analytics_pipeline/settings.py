@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +19,7 @@ DEFAULT_FRESHNESS_HOURS = 26.0
 DEFAULT_QUERY_TIMEOUT_SECONDS = 30.0
 DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
 DEFAULT_S3_MAX_RETRIES = 5
+DEFAULT_LLM_TIMEOUT_SECONDS = 60.0
 # Landing files: a longer line is quarantined (its first bytes kept); a file that holds (decompressed) more is
 # refused whole with one quarantine row. Both bound what one landing entry can cost.
 DEFAULT_MAX_LINE_BYTES = "16MiB"
@@ -59,6 +60,32 @@ class FreshnessHours:
 
 
 @dataclass(frozen=True)
+class LanguageModel:
+    """The model ``ask`` writes SQL with: an OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM, ...)
+    or a plugin (``package.module:factory``). The key is never shown: not in repr, errors or the ask log."""
+
+    base_url: str = ""
+    model: str = ""
+    api_key: str = field(default="", repr=False)
+    plugin: str = ""
+    timeout_seconds: float = DEFAULT_LLM_TIMEOUT_SECONDS
+
+    def missing(self) -> str:
+        """What to set before a question can be asked ("" when a model is configured)."""
+        if self.plugin and self.base_url:
+            return "ANALYTICS_LLM_PLUGIN and ANALYTICS_LLM_BASE_URL are both set: set one of them"
+        if self.plugin:
+            return ""
+        if self.base_url and not self.model:
+            return "ANALYTICS_LLM_BASE_URL is set but not ANALYTICS_LLM_MODEL (the model name the endpoint serves)"
+        if not self.base_url:
+            return ("no language model configured: set ANALYTICS_LLM_BASE_URL (an OpenAI-compatible endpoint, e.g. "
+                    "http://127.0.0.1:11434/v1 for Ollama) and ANALYTICS_LLM_MODEL, plus ANALYTICS_LLM_API_KEY if the "
+                    "endpoint needs a key; or ANALYTICS_LLM_PLUGIN=package.module:factory")
+        return ""
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: str
     lake_uri: str
@@ -80,6 +107,7 @@ class Settings:
     s3_max_retries: int = DEFAULT_S3_MAX_RETRIES  # retries of a failed S3 call (read by lake.storage)
     max_line_bytes: int = 16 * 1024**2  # a landing line longer than this is quarantined
     max_file_bytes: int = 8 * 1024**3  # a landing file holding more (decompressed) is refused whole
+    language_model: LanguageModel = LanguageModel()  # what `ask` writes SQL with
 
     @property
     def warehouse_path(self) -> str:
@@ -119,6 +147,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         s3_max_retries=s3_max_retries(env),
         max_line_bytes=_bytes(env, "ANALYTICS_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES, minimum=1024),
         max_file_bytes=_bytes(env, "ANALYTICS_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, minimum=1024),
+        language_model=_language_model(env),
     )
 
 
@@ -150,6 +179,33 @@ def _endpoint(url: str) -> str:
         raise SettingsError("ANALYTICS_S3_ENDPOINT_URL holds credentials; give them as AWS_ACCESS_KEY_ID and "
                             "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) instead")
     return url
+
+
+def _language_model(env) -> LanguageModel:
+    base_url = (env.get("ANALYTICS_LLM_BASE_URL") or "").strip().rstrip("/")
+    if base_url:
+        try:
+            parts = urlsplit(base_url)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            parts = urlsplit("")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError(f"ANALYTICS_LLM_BASE_URL={base_url!r} is not an http(s) URL such as "
+                                "http://127.0.0.1:11434/v1 or https://api.openai.com/v1")
+        if parts.username is not None or parts.password is not None:
+            raise SettingsError("ANALYTICS_LLM_BASE_URL holds credentials; give the key as ANALYTICS_LLM_API_KEY "
+                                "instead")
+    plugin = (env.get("ANALYTICS_LLM_PLUGIN") or "").strip()
+    if plugin and not _PLUGIN.fullmatch(plugin):
+        raise SettingsError(f"ANALYTICS_LLM_PLUGIN={plugin!r} is not package.module:factory")
+    return LanguageModel(
+        base_url=base_url, model=(env.get("ANALYTICS_LLM_MODEL") or "").strip(),
+        api_key=(env.get("ANALYTICS_LLM_API_KEY") or "").strip(), plugin=plugin,
+        timeout_seconds=_number(env, "ANALYTICS_LLM_TIMEOUT_SECONDS", str(DEFAULT_LLM_TIMEOUT_SECONDS), float,
+                                minimum=0.001),
+    )
+
+
+_PLUGIN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
 def _size(env, name: str, default: str) -> str:

@@ -7,6 +7,7 @@
     processed/<asset>/...  marts/<asset>/...               derived tables: data.parquet, one file per
                                                            event day, or (keyed tables) one per entity first day
     state/...                                              bookkeeping of incremental tables (not a view)
+    ask_log/YYYY-MM-DD/ask-<id>.parquet                    one file per question `ask` answered or not (append-only)
 """
 
 from __future__ import annotations
@@ -45,6 +46,17 @@ def errors_file(source: str, batch_id: str) -> str:
 
 def manifest_file(source: str, batch_id: str) -> str:
     return f"manifests/{source}/batch-{batch_id}.parquet"
+
+
+ASK_LOG = "ask_log"
+
+
+def ask_log_file(day: str, ask_id: str) -> str:
+    return f"{ASK_LOG}/{day}/ask-{ask_id}.parquet"
+
+
+def ask_log_glob() -> str:
+    return f"{ASK_LOG}/*/*.parquet"
 
 
 def table_file(layer: str, asset: str, partition: str | None = None) -> str:

@@ -1,7 +1,8 @@
 """The lake as named views: the same names in asset SQL (temp views) and in warehouse.duckdb.
 
 Raw views come from each source spec; every table under ``processed/`` and ``marts/`` is a
-view of its own name; ``ingest_errors`` and ``ingested_files`` span all sources.
+view of its own name; ``ingest_errors`` and ``ingested_files`` span all sources; ``ask_history`` is the log of
+``analytics-pipeline ask``.
 
 Creating a view binds it: DuckDB reads the footer of every file its glob matches (on S3, requests
 through s3fs). An asset therefore registers only the views its SQL reads (``views_read``), not the
@@ -42,6 +43,9 @@ def lake_views(lake: StorageRoot, specs: list[SourceSpec], only: set[str] | None
         views.append(ViewDefinition("ingest_errors", _once_per_key(lake, "errors", "source, batch_id, file, line, record")))
     if wanted("ingested_files") and has_files(lake, "manifests"):
         views.append(ViewDefinition("ingested_files", _once_per_key(lake, "manifests", "source, batch_id, file")))
+    if wanted("ask_history") and has_files(lake, layout.ASK_LOG):
+        ask_log = parquet_scan(lake, layout.ask_log_glob(), hive=False)
+        views.append(ViewDefinition("ask_history", f"SELECT * FROM {ask_log}"))
     if only is not None and only <= _source_view_names(specs):
         return views
     for layer in ("processed", "marts"):
@@ -63,7 +67,7 @@ def views_read(sql: str) -> set[str]:
 
 
 def _source_view_names(specs: list[SourceSpec]) -> set[str]:
-    return {name for spec in specs for name in spec.views()} | {"ingest_errors", "ingested_files"}
+    return {name for spec in specs for name in spec.views()} | {"ingest_errors", "ingested_files", "ask_history"}
 
 
 def _once_per_key(lake: StorageRoot, layer: str, key: str) -> str:
