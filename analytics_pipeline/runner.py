@@ -336,6 +336,8 @@ def _stage(defs, instance, settings: Settings, report: SourceReport, progress) -
 
 def _merge_days(defs, instance, report: SourceReport, progress) -> None:
     requests = _evaluate(defs, instance, f"{report.source}_staged_days_sensor")
+    if requests:
+        _materialize_missing_inputs(defs, instance, report.source, progress)
     for n, request in enumerate(requests, start=1):
         result = _run_days(defs, instance, report.source, run_days(request.tags), request.tags, progress,
                            f"run {n}/{len(requests)}")
@@ -343,6 +345,23 @@ def _merge_days(defs, instance, report: SourceReport, progress) -> None:
             report.landed += meta.get("landed", 0)
             report.duplicates += meta.get("duplicates", 0)
             report.days += 1
+
+
+def _materialize_missing_inputs(defs, instance, source: str, progress) -> None:
+    """Materialize the unpartitioned inputs of the source's daily job that were never materialized (the intent
+    model), as runs of their own: left to the daily job, they would be made on the side (the classifier trains on
+    first use), unseen by automation, which would then build them again and refresh everything downstream."""
+    graph = defs.resolve_asset_graph()
+    in_job = set(defs.resolve_job_def(f"{source}_daily_job").asset_layer.executable_asset_keys)
+    staging = set(defs.resolve_job_def(f"{source}_ingest_job").asset_layer.executable_asset_keys)
+    inputs = {parent for key in in_job for parent in graph.get(key).parent_keys} - in_job - staging
+    missing = sorted(key for key in inputs if graph.get(key).is_materializable and not graph.get(key).is_partitioned
+                     and instance.get_latest_materialization_event(key) is None)
+    if missing:
+        names = ", ".join(key.to_user_string() for key in missing)
+        progress(f"{source}: materializing {names} (never materialized; the daily tables read it)")
+        _succeeded(defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, asset_selection=missing, run_config=_QUIET, tags=_tags(), raise_on_error=False), names)
 
 
 def _as_dict(run_config) -> dict:
