@@ -110,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     serve.set_defaults(handler=_serve)
 
-    dev = sub.add_parser("dev", help="start `dagster dev` with DAGSTER_HOME under the data dir")
+    dev = sub.add_parser("dev", help="start the Dagster UI and daemon (`dagster dev`) with DAGSTER_HOME under the data dir")
+    dev.add_argument("--host", default="127.0.0.1", help="address the UI binds (default 127.0.0.1, this machine only)")
+    dev.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
     dev.set_defaults(handler=_dev)
     return parser
 
@@ -353,6 +355,13 @@ def _serve(args, settings: Settings) -> int:
     return 0
 
 
+# `dagster dev` warns at every start that it is superseded by `dg dev` (dagster-dg-cli). `dg dev` loads a dg project
+# (a [tool.dg] section, a defs/ package), not this repository's workspace.yaml; until the project moves to that
+# layout, `dagster dev` is what runs the UI, and its warning (the start of its message, for this warning only) is
+# silenced here so that a start prints what matters.
+_DEV_SUPERSEDED = "ignore:Function `dev_command` is superseded:FutureWarning"
+
+
 def _stop_on_sigterm() -> None:
     """SIGTERM (``kill``, ``docker stop``, systemd) stops the server, whatever the parent process left behind: a
     signal mask and an ignored disposition are inherited, so a server started by a process that blocked or ignored
@@ -368,8 +377,19 @@ def _stop_on_sigterm() -> None:
 def _dev(args, settings: Settings) -> int:
     from analytics_pipeline.runner import dagster_instance
 
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port {args.port} is not a port number (1-65535)")
     dagster_instance(settings)
-    os.execvp("dagster", ["dagster", "dev"])
+    warnings = [w for w in os.environ.get("PYTHONWARNINGS", "").split(",") if w]
+    os.environ["PYTHONWARNINGS"] = ",".join([*warnings, _DEV_SUPERSEDED])
+    # Like `serve`: dispositions set to "ignore" and blocked signals survive exec and pass on to the UI, the
+    # daemon and the code server, so `dev` started by a process that ignored or blocked them (a script, a CI
+    # step, nohup) would not stop on Ctrl-C or SIGTERM. Python installs its KeyboardInterrupt handler only for
+    # a SIGINT that is not ignored; `dagster dev` turns SIGTERM into the same shutdown of its processes.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    os.execvp("dagster", ["dagster", "dev", "--host", args.host, "--port", str(args.port)])
     return 0
 
 

@@ -3,6 +3,13 @@
 import csv
 import io
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 
 import pytest
 
@@ -125,3 +132,45 @@ def test_user_mistakes_are_one_line_errors(use_demo_lake, capsys, query, message
 def test_sql_before_any_run_says_what_to_do(lake_env, capsys):
     assert main(["sql", "SELECT 1"]) == 2
     assert "run `analytics-pipeline run`" in capsys.readouterr().err
+
+
+def _ignore_and_block_sigint_sigterm() -> None:
+    """In the child before exec: what a non-interactive parent (a script, nohup, a CI step) passes on."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_dev_serves_on_the_given_port_and_stops_on_sigterm_though_its_parent_ignored_it(lake_env, tmp_path):
+    port = _free_port()
+    log = tmp_path / "dev.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "analytics_pipeline.cli", "dev", "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=_ignore_and_block_sigint_sigterm,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as answer:
+                    assert answer.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(1)
+        proc.terminate()
+        proc.wait(timeout=60)  # the UI, the daemon and the code server shut down
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+        assert "SupersessionWarning" not in log.read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
