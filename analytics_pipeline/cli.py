@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from analytics_pipeline.dashboards.definition import DashboardDefinitionError
+from analytics_pipeline.metadata import human_number
 from analytics_pipeline.serving.exports import FORMATS, json_rows
 from analytics_pipeline.settings import SOURCE_NAMES, Settings, SettingsError, load_settings
 
@@ -394,7 +395,9 @@ def _dev(args, settings: Settings) -> int:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
-    cells = [[str(h) for h in header]] + [["" if v is None else _fmt(v) for v in row] for row in rows]
+    """Rows for people: NULL says so (an empty text stays blank), floats are rounded (``human_number``); the csv and
+    json formats keep every digit."""
+    cells = [[str(h) for h in header]] + [[NULL if v is None else _fmt(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cells[0], widths)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths)) for row in cells[1:]]
@@ -403,11 +406,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     return "\n".join(lines)
 
 
+NULL = "NULL"
+
+
 def _fmt(value) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    return human_number(value) if isinstance(value, float) else str(value)
 
 
 def _numeric(text: str) -> bool:
+    if text == NULL:
+        return True  # aligned with the numbers of its column
     try:
         float(text)
     except ValueError:

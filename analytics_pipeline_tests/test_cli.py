@@ -180,3 +180,14 @@ def test_dev_serves_on_the_given_port_and_stops_on_sigterm_though_its_parent_ign
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_table_format_shows_null_and_rounds_floats_while_csv_and_json_keep_every_digit(use_demo_lake, capsys):
+    query = "SELECT 39.41042230000002::DOUBLE AS x, NULL::VARCHAR AS n, '' AS empty, 0.000123456::DOUBLE AS tiny"
+    assert main(["sql", query]) == 0
+    header, _, row = capsys.readouterr().out.splitlines()
+    assert row.split() == ["39.4104", "NULL", "0.000123"]  # the empty text stays blank
+    assert main(["sql", query, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "39.41042230000002,,,0.000123456"
+    (record,) = sql_json(capsys, query)
+    assert record == {"x": 39.41042230000002, "n": None, "empty": "", "tiny": 0.000123456}
