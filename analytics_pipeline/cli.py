@@ -70,9 +70,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="then recompute every derived table from the raw layer (after changing a mart's logic)")
     run.set_defaults(handler=_run)
 
-    export = sub.add_parser("export", help="export marts: the seed's analytics JSON/CSV, or any table")
+    export = sub.add_parser("export", help="export tables; without names, the LLM runs analytics (analytics.json/.csv)")
     export.add_argument("marts", nargs="*", metavar="MART",
-                        help="tables to export (default: the seed's analytics export)")
+                        help="tables to export (default: the LLM runs analytics of seed 004 — summary, projects, models, "
+                             "timeseries — as analytics.json or analytics.csv; claims and conversations: name their tables)")
     export.add_argument("--format", choices=FORMATS, default="json")
     export.add_argument("--out", default=None, help="output folder (default: <data dir>/exports)")
     export.set_defaults(handler=_export)
@@ -246,6 +247,10 @@ def _suggest(args, settings: Settings) -> int:
         guide = NextIntentGuide.from_warehouse(settings)
     except QueryError as err:
         raise UserError(str(err)) from None
+    unknown = guide.unknown_intents(args.intents)
+    if unknown:  # an answer from the overall mix would look like advice about an intent nobody has seen
+        raise UserError(f"unknown intent{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                        f"known: {', '.join(guide.known_intents)}")
     started = time.perf_counter()
     suggestions = guide.suggest(args.intents, args.user)
     elapsed_us = (time.perf_counter() - started) * 1e6
