@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from analytics_pipeline.dashboards.definition import DashboardDefinitionError
 from analytics_pipeline.metadata import human_number
@@ -169,6 +169,7 @@ def _demo(args, settings: Settings) -> int:
     from analytics_pipeline.demo import DEMO_SOURCES
     from analytics_pipeline.lake.storage import StorageRoot
 
+    settings = _demo_partitions_start(settings, args.days)
     landing = StorageRoot(settings.landing_uri, settings.s3_endpoint_url)
     for source, generate in DEMO_SOURCES.items():
         existing = landing.list_files(source)
@@ -184,9 +185,33 @@ def _demo(args, settings: Settings) -> int:
     return _run(args, settings)
 
 
+def _demo_partitions_start(settings: Settings, days: int) -> Settings:
+    """The daily partitions of a fresh demo start at its window's first day, not at ANALYTICS_PARTITIONS_START's
+    default (2024-01-01): otherwise the UI shows ~1,050 empty days of every daily asset as missing. Kept in the data
+    dir (``partitions_start``); left alone when the variable is set, or the lake already holds data from before."""
+    from analytics_pipeline.lake.storage import StorageRoot
+    from analytics_pipeline.operations.freshness import raw_days
+    from analytics_pipeline.settings import record_partitions_start, recorded_partitions_start
+
+    first = (datetime.now(timezone.utc).date() - timedelta(days=days)).isoformat()
+    if os.environ.get("ANALYTICS_PARTITIONS_START") or settings.data_dir.startswith("s3://"):
+        return settings
+    recorded = recorded_partitions_start(settings.data_dir)
+    if recorded is None:
+        lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+        if any(raw_days(lake, source) for source in SOURCE_NAMES):
+            return settings  # a lake from before: its partitions keep the start they were made with
+    elif recorded <= first:
+        return settings
+    record_partitions_start(settings.data_dir, first)
+    print(f"daily partitions start at {first}, the demo window's first day ({settings.data_dir}/partitions_start; "
+          "ANALYTICS_PARTITIONS_START overrides it)")
+    return load_settings()
+
+
 def _run(args, settings: Settings) -> int:
     from analytics_pipeline.ingestion.manifest import skipped_summary
-    from analytics_pipeline.runner import run_pipeline
+    from analytics_pipeline.runner import records_before_start, run_pipeline
 
     started = time.monotonic()
     reports = run_pipeline(settings, progress=lambda line: print(f"  {line}", flush=True),
@@ -204,6 +229,11 @@ def _run(args, settings: Settings) -> int:
             print(f"{r.source}: {skipped_summary(r.skipped)} (hidden or unfinished names, or not .json/.jsonl/.ndjson)")
     print(f"\ndone in {time.monotonic() - started:.1f}s; warehouse: {settings.warehouse_path}")
     print(f"dashboards: {os.path.join(settings.data_dir, 'site', 'index.html')} (or `analytics-pipeline serve`)")
+    for source, (count, first) in records_before_start(settings).items():
+        print(f"warning: {source}: {count:,} records from {first} on are before the partitions start "
+              f"{settings.partitions_start} and were quarantined (kept in ingest_errors): to take them in, set "
+              f"ANALYTICS_PARTITIONS_START={first} (or edit {settings.data_dir}/partitions_start) and run "
+              f"`analytics-pipeline reingest {source}`, then `run`", file=sys.stderr)
     failed = [r for r in reports if r.error]
     for r in failed:
         print(f"error: {_s3_context(r.exception, settings)}{r.source}: {r.error}", file=sys.stderr)

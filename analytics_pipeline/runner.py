@@ -295,6 +295,24 @@ def _refresh(defs: dg.Definitions, instance: dg.DagsterInstance, full_refresh: b
                "rebuilding the lake tables" if full_refresh else "updating the lake tables")
 
 
+def records_before_start(settings: Settings) -> dict[str, tuple[int, str]]:
+    """Quarantined records whose event time is before the partitions start: source → (count, first day)."""
+    from analytics_pipeline.lake.duck import connect
+    from analytics_pipeline.lake.tables import has_files, parquet_scan
+
+    lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+    if not has_files(lake, "errors"):
+        return {}
+    con = connect(lake)
+    try:
+        rows = con.execute(
+            f"SELECT source, count(*), min(event_time)::DATE::VARCHAR FROM {parquet_scan(lake, 'errors/*/*.parquet', hive=False)} "
+            "WHERE event_time < ?::TIMESTAMP GROUP BY 1 ORDER BY 1", [settings.partitions_start]).fetchall()
+    finally:
+        con.close()
+    return {source: (count, first) for source, count, first in rows}
+
+
 def _data_through(settings: Settings, source: str) -> str:
     """The newest event time in the source's raw layer (the whole lake, not just this run)."""
     through = source_data_through(StorageRoot(settings.lake_uri, settings.s3_endpoint_url), source)

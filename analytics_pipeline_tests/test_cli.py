@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -191,3 +192,40 @@ def test_table_format_shows_null_and_rounds_floats_while_csv_and_json_keep_every
     assert capsys.readouterr().out.splitlines()[1] == "39.41042230000002,,,0.000123456"
     (record,) = sql_json(capsys, query)
     assert record == {"x": 39.41042230000002, "n": None, "empty": "", "tiny": 0.000123456}
+
+
+PARTITIONS_OF_A_NEW_PROCESS = """
+import dagster as dg
+from analytics_pipeline.partitions import event_day_partitions
+keys = event_day_partitions.get_partition_keys()
+done = set(dg.DagsterInstance.get().get_materialized_partitions(dg.AssetKey("raw_claims")))
+print(keys[0], len(keys), len(set(keys) - done))
+"""
+
+
+def test_demo_partitions_start_at_its_window_and_earlier_records_are_kept_with_a_warning(lake_env, capsys):
+    from datetime import datetime, timedelta, timezone
+
+    from analytics_pipeline.demo.claims import claims_landing_files
+    from analytics_pipeline_tests.lakes import landing_root
+
+    first = (datetime.now(timezone.utc).date() - timedelta(days=2)).isoformat()
+    assert main(["demo", "--days", "2"]) == 0
+    assert f"daily partitions start at {first}" in capsys.readouterr().out
+    assert (Path(lake_env.data_dir) / "partitions_start").read_text().strip() == first
+    # what `dev` loads: the partitions start at the window's first day, and none of them is missing
+    env = {k: v for k, v in os.environ.items() if k != "ANALYTICS_PARTITIONS_START"}
+    shown = subprocess.run([sys.executable, "-c", PARTITIONS_OF_A_NEW_PROCESS], env=env, capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert shown[0] == first and int(shown[1]) <= 4 and shown[2] == "0"
+
+    early = datetime.fromisoformat(first) - timedelta(days=3)
+    for name, data in claims_landing_files(days=1, seed=5, end=early, claims_per_day=4):
+        landing_root(lake_env).write_bytes(data, "claims", f"early/{name.rsplit('/', 1)[-1]}")
+    assert main(["run"]) == 0
+    err = capsys.readouterr().err
+    assert f"before the partitions start {first} and were quarantined" in err and "reingest claims" in err
+    # nothing lost: every early record is in ingest_errors, with its text
+    (record,) = sql_json(capsys, f"SELECT count(*) AS n, count(original_text) AS kept FROM ingest_errors "
+                                 f"WHERE source = 'claims' AND event_time < '{first}'")
+    assert record["n"] == record["kept"] > 0
