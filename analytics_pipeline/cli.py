@@ -11,9 +11,10 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from analytics_pipeline.dashboards.definition import DashboardDefinitionError
+from analytics_pipeline.metadata import human_number
 from analytics_pipeline.serving.exports import FORMATS, json_rows
 from analytics_pipeline.settings import SOURCE_NAMES, Settings, SettingsError, load_settings
 
@@ -69,9 +70,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="then recompute every derived table from the raw layer (after changing a mart's logic)")
     run.set_defaults(handler=_run)
 
-    export = sub.add_parser("export", help="export marts: the seed's analytics JSON/CSV, or any table")
+    export = sub.add_parser("export", help="export tables; without names, the LLM runs analytics (analytics.json/.csv)")
     export.add_argument("marts", nargs="*", metavar="MART",
-                        help="tables to export (default: the seed's analytics export)")
+                        help="tables to export (default: the LLM runs analytics of seed 004 — summary, projects, models, "
+                             "timeseries — as analytics.json or analytics.csv; claims and conversations: name their tables)")
     export.add_argument("--format", choices=FORMATS, default="json")
     export.add_argument("--out", default=None, help="output folder (default: <data dir>/exports)")
     export.set_defaults(handler=_export)
@@ -116,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     serve.set_defaults(handler=_serve)
 
-    dev = sub.add_parser("dev", help="start `dagster dev` with DAGSTER_HOME under the data dir")
+    dev = sub.add_parser("dev", help="start the Dagster UI and daemon (`dagster dev`) with DAGSTER_HOME under the data dir")
+    dev.add_argument("--host", default="127.0.0.1", help="address the UI binds (default 127.0.0.1, this machine only)")
+    dev.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
     dev.set_defaults(handler=_dev)
     return parser
 
@@ -171,6 +175,7 @@ def _demo(args, settings: Settings) -> int:
     from analytics_pipeline.demo import DEMO_SOURCES
     from analytics_pipeline.lake.storage import StorageRoot
 
+    settings = _demo_partitions_start(settings, args.days)
     landing = StorageRoot(settings.landing_uri, settings.s3_endpoint_url)
     for source, generate in DEMO_SOURCES.items():
         existing = landing.list_files(source)
@@ -186,9 +191,33 @@ def _demo(args, settings: Settings) -> int:
     return _run(args, settings)
 
 
+def _demo_partitions_start(settings: Settings, days: int) -> Settings:
+    """The daily partitions of a fresh demo start at its window's first day, not at ANALYTICS_PARTITIONS_START's
+    default (2024-01-01): otherwise the UI shows ~1,050 empty days of every daily asset as missing. Kept in the data
+    dir (``partitions_start``); left alone when the variable is set, or the lake already holds data from before."""
+    from analytics_pipeline.lake.storage import StorageRoot
+    from analytics_pipeline.operations.freshness import raw_days
+    from analytics_pipeline.settings import record_partitions_start, recorded_partitions_start
+
+    first = (datetime.now(timezone.utc).date() - timedelta(days=days)).isoformat()
+    if os.environ.get("ANALYTICS_PARTITIONS_START") or settings.data_dir.startswith("s3://"):
+        return settings
+    recorded = recorded_partitions_start(settings.data_dir)
+    if recorded is None:
+        lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+        if any(raw_days(lake, source) for source in SOURCE_NAMES):
+            return settings  # a lake from before: its partitions keep the start they were made with
+    elif recorded <= first:
+        return settings
+    record_partitions_start(settings.data_dir, first)
+    print(f"daily partitions start at {first}, the demo window's first day ({settings.data_dir}/partitions_start; "
+          "ANALYTICS_PARTITIONS_START overrides it)")
+    return load_settings()
+
+
 def _run(args, settings: Settings) -> int:
     from analytics_pipeline.ingestion.manifest import skipped_summary
-    from analytics_pipeline.runner import run_pipeline
+    from analytics_pipeline.runner import records_before_start, run_pipeline
 
     started = time.monotonic()
     reports = run_pipeline(settings, progress=lambda line: print(f"  {line}", flush=True),
@@ -206,6 +235,11 @@ def _run(args, settings: Settings) -> int:
             print(f"{r.source}: {skipped_summary(r.skipped)} (hidden or unfinished names, or not .json/.jsonl/.ndjson)")
     print(f"\ndone in {time.monotonic() - started:.1f}s; warehouse: {settings.warehouse_path}")
     print(f"dashboards: {os.path.join(settings.data_dir, 'site', 'index.html')} (or `analytics-pipeline serve`)")
+    for source, (count, first) in records_before_start(settings).items():
+        print(f"warning: {source}: {count:,} records from {first} on are before the partitions start "
+              f"{settings.partitions_start} and were quarantined (kept in ingest_errors): to take them in, set "
+              f"ANALYTICS_PARTITIONS_START={first} (or edit {settings.data_dir}/partitions_start) and run "
+              f"`analytics-pipeline reingest {source}`, then `run`", file=sys.stderr)
     failed = [r for r in reports if r.error]
     for r in failed:
         print(f"error: {_s3_context(r.exception, settings)}{r.source}: {r.error}", file=sys.stderr)
@@ -249,6 +283,10 @@ def _suggest(args, settings: Settings) -> int:
         guide = NextIntentGuide.from_warehouse(settings)
     except QueryError as err:
         raise UserError(str(err)) from None
+    unknown = guide.unknown_intents(args.intents)
+    if unknown:  # an answer from the overall mix would look like advice about an intent nobody has seen
+        raise UserError(f"unknown intent{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                        f"known: {', '.join(guide.known_intents)}")
     started = time.perf_counter()
     suggestions = guide.suggest(args.intents, args.user)
     elapsed_us = (time.perf_counter() - started) * 1e6
@@ -386,6 +424,13 @@ def _serve(args, settings: Settings) -> int:
     return 0
 
 
+# `dagster dev` warns at every start that it is superseded by `dg dev` (dagster-dg-cli). `dg dev` loads a dg project
+# (a [tool.dg] section, a defs/ package), not this repository's workspace.yaml; until the project moves to that
+# layout, `dagster dev` is what runs the UI, and its warning (the start of its message, for this warning only) is
+# silenced here so that a start prints what matters.
+_DEV_SUPERSEDED = "ignore:Function `dev_command` is superseded:FutureWarning"
+
+
 def _stop_on_sigterm() -> None:
     """SIGTERM (``kill``, ``docker stop``, systemd) stops the server, whatever the parent process left behind: a
     signal mask and an ignored disposition are inherited, so a server started by a process that blocked or ignored
@@ -401,13 +446,26 @@ def _stop_on_sigterm() -> None:
 def _dev(args, settings: Settings) -> int:
     from analytics_pipeline.runner import dagster_instance
 
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port {args.port} is not a port number (1-65535)")
     dagster_instance(settings)
-    os.execvp("dagster", ["dagster", "dev"])
+    warnings = [w for w in os.environ.get("PYTHONWARNINGS", "").split(",") if w]
+    os.environ["PYTHONWARNINGS"] = ",".join([*warnings, _DEV_SUPERSEDED])
+    # Like `serve`: dispositions set to "ignore" and blocked signals survive exec and pass on to the UI, the
+    # daemon and the code server, so `dev` started by a process that ignored or blocked them (a script, a CI
+    # step, nohup) would not stop on Ctrl-C or SIGTERM. Python installs its KeyboardInterrupt handler only for
+    # a SIGINT that is not ignored; `dagster dev` turns SIGTERM into the same shutdown of its processes.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    os.execvp("dagster", ["dagster", "dev", "--host", args.host, "--port", str(args.port)])
     return 0
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
-    cells = [[str(h) for h in header]] + [["" if v is None else _fmt(v) for v in row] for row in rows]
+    """Rows for people: NULL says so (an empty text stays blank), floats are rounded (``human_number``); the csv and
+    json formats keep every digit."""
+    cells = [[str(h) for h in header]] + [[NULL if v is None else _fmt(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(cells[0], widths)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths)) for row in cells[1:]]
@@ -416,11 +474,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     return "\n".join(lines)
 
 
+NULL = "NULL"
+
+
 def _fmt(value) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    return human_number(value) if isinstance(value, float) else str(value)
 
 
 def _numeric(text: str) -> bool:
+    if text == NULL:
+        return True  # aligned with the numbers of its column
     try:
         float(text)
     except ValueError:

@@ -37,12 +37,15 @@ def _env(name: str, default: str):
 def build_definitions() -> dg.Definitions:
     settings = load_settings()
     lake_assets, lake_tables, jobs, sensors, schedules = [], [], [], [], []
+    view_backed, follow_ups = [], []  # assets whose tables the warehouse's views read; assets refreshed after them
     for domain in DOMAINS:
         source = domain.spec.name
         staged, raw = build_staged_asset(domain.spec), build_raw_asset(domain.spec)
         lake_assets += [staged, raw, *domain.daily_assets, *domain.lake_tables, *domain.other_assets]
         jobs += domain.jobs
         lake_tables += domain.lake_tables
+        view_backed += [raw, *domain.daily_assets, *domain.lake_tables]
+        follow_ups += domain.follow_ups
         schedules += domain.schedules
         ingest_job = dg.define_asset_job(
             f"{source}_ingest_job", selection=[staged.key],
@@ -56,11 +59,14 @@ def build_definitions() -> dg.Definitions:
         )
         jobs += [ingest_job, daily_job]
         sensors += [build_landing_sensor(source, ingest_job), build_staged_days_sensor(source, daily_job)]
-    warehouse = build_warehouse_asset([a.key for a in lake_assets], ON_LAKE_UPDATE, SOURCE_SPECS)
+    # Staging, the model and the training file back no view: their updates do not rebuild the views (a staging run
+    # is followed by the merge of its days, which does).
+    warehouse = build_warehouse_asset([key for a in view_backed for key in a.keys], ON_LAKE_UPDATE, SOURCE_SPECS)
     asset_names = {key.to_user_string() for a in lake_assets for key in a.keys}
     dashboards = build_dashboards_asset(load_dashboards(dashboard_files(settings.dashboards_dir)), asset_names,
                                         SOURCE_SPECS, per_day_marts(lake_assets) | SMALL_DERIVED_VIEWS)
-    whole_lake = dg.AssetSelection.assets(*[t.key for t in lake_tables], warehouse.key, *dashboards.keys)
+    whole_lake = dg.AssetSelection.assets(*[t.key for t in lake_tables], *[a.key for a in follow_ups], warehouse.key,
+                                          *dashboards.keys)
     jobs.append(dg.define_asset_job(
         "refresh_job", selection=whole_lake,
         description="Update the whole-lake tables from what changed, then the warehouse views and the dashboards.",

@@ -20,3 +20,5 @@ class SourceDomain:
     # Assets outside the raw → daily → whole-lake flow (e.g. a trained model), with their own automation.
     other_assets: list[dg.AssetsDefinition] = field(default_factory=list)
     jobs: list = field(default_factory=list)
+    # Of other_assets, those computed from the daily assets: refreshed with the whole-lake tables (refresh_job).
+    follow_ups: list[dg.AssetsDefinition] = field(default_factory=list)

@@ -38,7 +38,23 @@ def bar_chart_markdown(rows: list[tuple], title: str, fmt=None) -> str:
     return "\n".join(lines)
 
 
+def human_number(value: float) -> str:
+    """A float as people read it: at most 4 decimals (39.4104, 0.25, 1234567.5), 3 significant digits below
+    0.001 (0.000123); no exponent. Machines (csv, json) get every digit instead."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if value and abs(value) < 0.001:
+        return f"{value:.3g}"
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def rounded(value: float | None, digits: int = 4) -> dg.MetadataValue:
+    """A float metadata value rounded for the UI (0.1234 rather than 0.12341234000000002)."""
+    return dg.MetadataValue.float(float("nan") if value is None else round(float(value), digits))
+
+
 def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return "" if value is None else str(value).replace("|", "\\|")
+    return "NULL" if value is None else str(value).replace("|", "\\|")

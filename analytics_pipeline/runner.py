@@ -295,6 +295,24 @@ def _refresh(defs: dg.Definitions, instance: dg.DagsterInstance, full_refresh: b
                "rebuilding the lake tables" if full_refresh else "updating the lake tables")
 
 
+def records_before_start(settings: Settings) -> dict[str, tuple[int, str]]:
+    """Quarantined records whose event time is before the partitions start: source → (count, first day)."""
+    from analytics_pipeline.lake.duck import connect
+    from analytics_pipeline.lake.tables import has_files, parquet_scan
+
+    lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+    if not has_files(lake, "errors"):
+        return {}
+    con = connect(lake)
+    try:
+        rows = con.execute(
+            f"SELECT source, count(*), min(event_time)::DATE::VARCHAR FROM {parquet_scan(lake, 'errors/*/*.parquet', hive=False)} "
+            "WHERE event_time < ?::TIMESTAMP GROUP BY 1 ORDER BY 1", [settings.partitions_start]).fetchall()
+    finally:
+        con.close()
+    return {source: (count, first) for source, count, first in rows}
+
+
 def _data_through(settings: Settings, source: str) -> str:
     """The newest event time in the source's raw layer (the whole lake, not just this run)."""
     through = source_data_through(StorageRoot(settings.lake_uri, settings.s3_endpoint_url), source)
@@ -336,6 +354,8 @@ def _stage(defs, instance, settings: Settings, report: SourceReport, progress) -
 
 def _merge_days(defs, instance, report: SourceReport, progress) -> None:
     requests = _evaluate(defs, instance, f"{report.source}_staged_days_sensor")
+    if requests:
+        _materialize_missing_inputs(defs, instance, report.source, progress)
     for n, request in enumerate(requests, start=1):
         result = _run_days(defs, instance, report.source, run_days(request.tags), request.tags, progress,
                            f"run {n}/{len(requests)}")
@@ -343,6 +363,23 @@ def _merge_days(defs, instance, report: SourceReport, progress) -> None:
             report.landed += meta.get("landed", 0)
             report.duplicates += meta.get("duplicates", 0)
             report.days += 1
+
+
+def _materialize_missing_inputs(defs, instance, source: str, progress) -> None:
+    """Materialize the unpartitioned inputs of the source's daily job that were never materialized (the intent
+    model), as runs of their own: left to the daily job, they would be made on the side (the classifier trains on
+    first use), unseen by automation, which would then build them again and refresh everything downstream."""
+    graph = defs.resolve_asset_graph()
+    in_job = set(defs.resolve_job_def(f"{source}_daily_job").asset_layer.executable_asset_keys)
+    staging = set(defs.resolve_job_def(f"{source}_ingest_job").asset_layer.executable_asset_keys)
+    inputs = {parent for key in in_job for parent in graph.get(key).parent_keys} - in_job - staging
+    missing = sorted(key for key in inputs if graph.get(key).is_materializable and not graph.get(key).is_partitioned
+                     and instance.get_latest_materialization_event(key) is None)
+    if missing:
+        names = ", ".join(key.to_user_string() for key in missing)
+        progress(f"{source}: materializing {names} (never materialized; the daily tables read it)")
+        _succeeded(defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance, asset_selection=missing, run_config=_QUIET, tags=_tags(), raise_on_error=False), names)
 
 
 def _as_dict(run_config) -> dict:

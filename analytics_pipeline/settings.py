@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_SCHEMA = "analytics"
 DEFAULT_PARTITIONS_START = "2024-01-01"
+# The first event day a data dir was set up for (`demo` writes its window's first day), read when
+# ANALYTICS_PARTITIONS_START is not set: the UI's daily partitions start there instead of years of empty days.
+PARTITIONS_START_FILE = "partitions_start"
 DEFAULT_FRESHNESS_HOURS = 26.0
 DEFAULT_QUERY_TIMEOUT_SECONDS = 30.0
 DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
@@ -131,7 +134,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         landing_uri=_absolute(env.get("ANALYTICS_LANDING_URI") or str(Path(data_dir) / "landing")),
         s3_endpoint_url=_endpoint(env.get("ANALYTICS_S3_ENDPOINT_URL", "")),
         schema=env.get("ANALYTICS_SCHEMA") or DEFAULT_SCHEMA,
-        partitions_start=_day(env.get("ANALYTICS_PARTITIONS_START") or DEFAULT_PARTITIONS_START),
+        partitions_start=_day(env.get("ANALYTICS_PARTITIONS_START") or recorded_partitions_start(data_dir)
+                              or DEFAULT_PARTITIONS_START),
         monthly_budget=_budget(env.get("ANALYTICS_MONTHLY_BUDGET", "50")),
         timeseries_days=_number(env, "ANALYTICS_TIMESERIES_DAYS", "30", int, minimum=1),
         cost_spike_factor=_number(env, "ANALYTICS_COST_SPIKE_FACTOR", "3", float, minimum=1),
@@ -149,6 +153,25 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_file_bytes=_bytes(env, "ANALYTICS_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, minimum=1024),
         language_model=_language_model(env),
     )
+
+
+def recorded_partitions_start(data_dir: str) -> str | None:
+    """The first event day recorded in the data dir (``<data dir>/partitions_start``), if any."""
+    path = Path(data_dir) / PARTITIONS_START_FILE
+    if data_dir.startswith("s3://") or not path.is_file():
+        return None
+    text = path.read_text().strip()
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise SettingsError(f"{path} holds {text[:40]!r}, not a date (YYYY-MM-DD): fix or delete it") from None
+
+
+def record_partitions_start(data_dir: str, day: str) -> None:
+    """Record ``day`` as the data dir's first event day (read by ``load_settings`` from then on)."""
+    path = Path(data_dir) / PARTITIONS_START_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{date.fromisoformat(day).isoformat()}\n")
 
 
 def s3_max_retries(environ: dict[str, str] | None = None) -> int:

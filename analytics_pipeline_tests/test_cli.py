@@ -3,6 +3,14 @@
 import csv
 import io
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -112,16 +120,112 @@ def test_csv_and_table_formats(use_demo_lake, capsys):
     [
         ("DROP VIEW claims", "only read-only queries"),
         ("SELECT * FROM no_such_table", "no_such_table"),
-        ("SELEC 1", "cannot parse"),
+        ("SELEC 1", 'Parser Error: syntax error at or near "SELEC"'),
+        # sqlglot cannot read it either: DuckDB's parse error is shown, not sqlglot's internals
+        ("SELEC * FROM claims", 'Parser Error: syntax error at or near "SELEC"'),
         ("SELECT 1; SELECT 2", "exactly one statement"),
+        # DuckDB's hints stay on the one line
+        ("SELECT * FROM claim", 'Catalog Error: Table with name claim does not exist! Did you mean "claims"?'),
+        ("SELECT claim_idd FROM claims", 'not found in FROM clause! Candidate bindings: "claim_id"'),
     ],
 )
 def test_user_mistakes_are_one_line_errors(use_demo_lake, capsys, query, message):
     assert main(["sql", query]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert "<class" not in err and "LINE 1" not in err
 
 
 def test_sql_before_any_run_says_what_to_do(lake_env, capsys):
     assert main(["sql", "SELECT 1"]) == 2
     assert "run `analytics-pipeline run`" in capsys.readouterr().err
+
+
+def _ignore_and_block_sigint_sigterm() -> None:
+    """In the child before exec: what a non-interactive parent (a script, nohup, a CI step) passes on."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_dev_serves_on_the_given_port_and_stops_on_sigterm_though_its_parent_ignored_it(lake_env, tmp_path):
+    port = _free_port()
+    log = tmp_path / "dev.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "analytics_pipeline.cli", "dev", "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, preexec_fn=_ignore_and_block_sigint_sigterm,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as answer:
+                    assert answer.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(1)
+        proc.terminate()
+        proc.wait(timeout=60)  # the UI, the daemon and the code server shut down
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+        assert "SupersessionWarning" not in log.read_text()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_table_format_shows_null_and_rounds_floats_while_csv_and_json_keep_every_digit(use_demo_lake, capsys):
+    query = "SELECT 39.41042230000002::DOUBLE AS x, NULL::VARCHAR AS n, '' AS empty, 0.000123456::DOUBLE AS tiny"
+    assert main(["sql", query]) == 0
+    header, _, row = capsys.readouterr().out.splitlines()
+    assert row.split() == ["39.4104", "NULL", "0.000123"]  # the empty text stays blank
+    assert main(["sql", query, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "39.41042230000002,,,0.000123456"
+    (record,) = sql_json(capsys, query)
+    assert record == {"x": 39.41042230000002, "n": None, "empty": "", "tiny": 0.000123456}
+
+
+PARTITIONS_OF_A_NEW_PROCESS = """
+import dagster as dg
+from analytics_pipeline.partitions import event_day_partitions
+keys = event_day_partitions.get_partition_keys()
+done = set(dg.DagsterInstance.get().get_materialized_partitions(dg.AssetKey("raw_claims")))
+print(keys[0], len(keys), len(set(keys) - done))
+"""
+
+
+def test_demo_partitions_start_at_its_window_and_earlier_records_are_kept_with_a_warning(lake_env, capsys):
+    from datetime import datetime, timedelta, timezone
+
+    from analytics_pipeline.demo.claims import claims_landing_files
+    from analytics_pipeline_tests.lakes import landing_root
+
+    first = (datetime.now(timezone.utc).date() - timedelta(days=2)).isoformat()
+    assert main(["demo", "--days", "2"]) == 0
+    assert f"daily partitions start at {first}" in capsys.readouterr().out
+    assert (Path(lake_env.data_dir) / "partitions_start").read_text().strip() == first
+    # what `dev` loads: the partitions start at the window's first day, and none of them is missing
+    env = {k: v for k, v in os.environ.items() if k != "ANALYTICS_PARTITIONS_START"}
+    shown = subprocess.run([sys.executable, "-c", PARTITIONS_OF_A_NEW_PROCESS], env=env, capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert shown[0] == first and int(shown[1]) <= 4 and shown[2] == "0"
+
+    early = datetime.fromisoformat(first) - timedelta(days=3)
+    for name, data in claims_landing_files(days=1, seed=5, end=early, claims_per_day=4):
+        landing_root(lake_env).write_bytes(data, "claims", f"early/{name.rsplit('/', 1)[-1]}")
+    assert main(["run"]) == 0
+    err = capsys.readouterr().err
+    assert f"before the partitions start {first} and were quarantined" in err and "reingest claims" in err
+    # nothing lost: every early record is in ingest_errors, with its text
+    (record,) = sql_json(capsys, f"SELECT count(*) AS n, count(original_text) AS kept FROM ingest_errors "
+                                 f"WHERE source = 'claims' AND event_time < '{first}'")
+    assert record["n"] == record["kept"] > 0

@@ -14,6 +14,7 @@ from analytics_pipeline.claims import vocabulary as v
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.lake.duck import scalar
 from analytics_pipeline.operations.freshness import freshness_result
+from analytics_pipeline.metadata import rounded
 from analytics_pipeline.partitions import partitioned_check_spec
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
@@ -41,7 +42,7 @@ def agreement_rate_result(con, check_name: str) -> dg.AssetCheckResult:
         check_name=check_name,
         passed=rate is None or rate >= v.AGREEMENT_RATE_FLOOR,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"agreement_rate": dg.MetadataValue.float(float(rate) if rate is not None else float("nan")),
+        metadata={"agreement_rate": rounded(rate),
                   "decisions": int(decisions), "floor": v.AGREEMENT_RATE_FLOOR},
         description=f"AI/adjuster agreement {rate:.1%} (floor {v.AGREEMENT_RATE_FLOOR:.0%})" if rate is not None
         else "no decisions that day",

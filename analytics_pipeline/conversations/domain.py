@@ -23,4 +23,5 @@ intents_schedule = dg.build_schedule_from_partitioned_job(intents_job, hour_of_d
 CONVERSATIONS = SourceDomain(
     spec=conversations_spec(), daily_assets=[intents], lake_tables=lake_tables,
     schedules=[intents_schedule], other_assets=[intent_model, training_data], jobs=[intents_job],
+    follow_ups=[training_data],
 )

@@ -21,7 +21,7 @@ USER_WEIGHT = 0.2
 class Suggestion:
     intent: str
     probability: float
-    basis: str  # which context answered: "last 2 intents", "last intent", "overall mix"
+    basis: str  # which context answered: "last 2 intents", "session start + its intent", "last intent", "overall mix"
 
 
 class NextIntentGuide:
@@ -43,9 +43,22 @@ class NextIntentGuide:
             users = {u: list(c or []) for u, c in run_query(settings, "SELECT user_id, common_intents FROM user_profiles").rows}
         return cls(dict(transitions), users)
 
+    @property
+    def known_intents(self) -> list[str]:
+        """Every intent the learned transitions name, as context or as next intent."""
+        names = {intent for (_, context), nexts in self.transitions.items()
+                 for intent in [*context.split(" > "), *nexts] if intent}
+        return sorted(names - {"<start>", "<end>"})
+
+    def unknown_intents(self, intents: list[str]) -> list[str]:
+        known = set(self.known_intents)
+        return [intent for intent in intents if intent not in known]
+
     def suggest(self, intents: list[str], user: str | None = None, k: int = 3) -> list[Suggestion]:
         history = ["<start>", "<start>", *intents]
-        for n, basis in ((2, "last 2 intents"), (1, "last intent"), (0, "overall mix")):
+        # with one intent, the 2-intent context is the session's start and that intent
+        pair = "last 2 intents" if len(intents) > 1 else "session start + its intent"
+        for n, basis in ((2, pair), (1, "last intent"), (0, "overall mix")):
             context = " > ".join(history[-n:]) if n else ""
             if n == 2 and history[-2] == "<start>" and history[-1] == "<start>":
                 continue

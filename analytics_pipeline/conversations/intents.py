@@ -27,7 +27,7 @@ from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.tables import register_raw_day, row_count, write_table
-from analytics_pipeline.metadata import markdown_bars
+from analytics_pipeline.metadata import markdown_bars, rounded
 from analytics_pipeline.partitions import (
     ONE_RUN_FOR_ALL_DAYS,
     day_check_results,
@@ -71,12 +71,12 @@ def intent_model(context: dg.AssetExecutionContext, lake: LakeResource):
     context.log.info(f"trained {result.version}: accuracy {result.held_out_accuracy:.3f}, promoted={result.promoted}")
     yield dg.MaterializeResult(metadata={
         "version": result.version, "promoted": result.promoted,
-        "held_out_accuracy": dg.MetadataValue.float(result.held_out_accuracy),
-        "previous_accuracy": dg.MetadataValue.float(result.previous_accuracy or 0.0),
+        "held_out_accuracy": rounded(result.held_out_accuracy),
+        "previous_accuracy": rounded(result.previous_accuracy or 0.0),
     })
     yield dg.AssetCheckResult(check_name="held_out_accuracy_floor", passed=(current or 0) >= ACCURACY_FLOOR,
                               severity=dg.AssetCheckSeverity.ERROR,
-                              metadata={"held_out_accuracy": dg.MetadataValue.float(current or 0.0)})
+                              metadata={"held_out_accuracy": rounded(current or 0.0)})
 
 
 INTENT_CHECKS = [
@@ -143,17 +143,17 @@ def _classify_day(con, root, classifier: IntentClassifier, queries: list[str], d
     low = scalar(con, f"SELECT avg((confidence < {LOW_CONFIDENCE})::INT) FROM result_rows")
     metadata = {
         "dagster/row_count": rows, "classifier_version": classifier.version,
-        "fallback_rate": dg.MetadataValue.float(float(fallback)),
-        "low_confidence_rate": dg.MetadataValue.float(float(low)),
+        "fallback_rate": rounded(fallback),
+        "low_confidence_rate": rounded(low),
         "intents": markdown_bars(con, "SELECT intent, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC",
                                  "Queries by intent"),
     }
     checks = [
         dg.AssetCheckResult(check_name="fallback_rate_below_ceiling", passed=fallback <= FALLBACK_RATE_CEILING,
                             severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"fallback_rate": dg.MetadataValue.float(float(fallback))}),
+                            metadata={"fallback_rate": rounded(fallback)}),
         dg.AssetCheckResult(check_name="low_confidence_rate_below_ceiling", passed=low <= LOW_CONFIDENCE_RATE_CEILING,
                             severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"low_confidence_rate": dg.MetadataValue.float(float(low))}),
+                            metadata={"low_confidence_rate": rounded(low)}),
     ]
     return metadata, checks

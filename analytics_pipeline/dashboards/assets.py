@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from analytics_pipeline.automation import ON_LAKE_UPDATE
+from analytics_pipeline.automation import ON_DASHBOARD_DATA_UPDATE, ON_LAKE_UPDATE
 from analytics_pipeline.dashboards.definition import Dashboard
 from analytics_pipeline.dashboards.formatting import format_value, short_date_labels
 from analytics_pipeline.dashboards.generate import generate_all
@@ -48,7 +48,9 @@ def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str],
         can_subset=True,
         specs=[dg.AssetSpec(
             key, group_name="dashboards", kinds={"html", "json"}, deps=dashboard_deps(d, asset_names, views),
-            automation_condition=ON_LAKE_UPDATE,
+            # a dashboard that reads no table of its own (only views the assets do not name) follows the warehouse
+            automation_condition=ON_DASHBOARD_DATA_UPDATE if len(dashboard_deps(d, asset_names, views)) > 1
+            else ON_LAKE_UPDATE,
             description=f"{d.title} ({d.audience}): {d.description}".strip(": "),
             metadata={"definition": dg.MetadataValue.path(d.source), "widgets": len(d.widgets)},
         ) for key, d in by_key.items()],

@@ -19,6 +19,7 @@ from analytics_pipeline.ingestion.staging import BatchResult, stage_batch
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_literal
 from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.metadata import rounded
 from analytics_pipeline.operations.freshness import source_data_through
 from analytics_pipeline.partitions import (
     ONE_RUN_FOR_ALL_DAYS,
@@ -83,7 +84,7 @@ def build_staged_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             check_name=check_name,
             passed=rate <= QUARANTINE_RATE_CEILING,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"quarantine_rate": dg.MetadataValue.float(rate), "quarantined": total.quarantined,
+            metadata={"quarantine_rate": rounded(rate), "quarantined": total.quarantined,
                       "records_in": total.records_in},
         )
 
@@ -117,7 +118,7 @@ def batch_metadata(total: BatchResult, batches: int, quarantine_rate: float) -> 
         "staged": total.staged,
         "quarantined": total.quarantined,
         "duplicates_in_batch": total.duplicates,
-        "quarantine_rate": dg.MetadataValue.float(quarantine_rate),
+        "quarantine_rate": rounded(quarantine_rate),
         "event_days": dg.MetadataValue.json(total.days),
         "data_through": dg.MetadataValue.text(str(total.data_through) if total.data_through else "no data"),
         "promoted_columns": dg.MetadataValue.json(total.promoted_columns),

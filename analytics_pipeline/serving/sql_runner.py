@@ -114,9 +114,44 @@ def to_duckdb_sql(query: str, dialect: str, schema: str = "") -> str:
     try:
         return _checked_duckdb_sql(query, dialect, schema)
     except sqlglot.errors.SqlglotError as err:
-        raise QueryError(f"cannot parse the query as {dialect} SQL: {_first_line(err)}") from None
+        raise QueryError(_unparseable(query, dialect, err)) from None
     except RecursionError:
         raise QueryError(f"cannot parse the query as {dialect} SQL: it nests too deeply") from None
+
+
+_SQLGLOT_POSITION = re.compile(r"Line (\d+), Col: (\d+)")
+
+
+def _unparseable(query: str, dialect: str, err: sqlglot.errors.SqlglotError) -> str:
+    """Why a query the gate cannot read is refused, in words its author knows: DuckDB's own parse error when
+    DuckDB cannot parse it either (``syntax error at or near "SELEC"``), not sqlglot's internals (``Required
+    keyword: 'expression' missing for <class ...Mul>``). DuckDB only parses here (nothing runs): the query is
+    refused either way."""
+    if dialect == "duckdb":
+        try:
+            with duckdb.connect(":memory:") as con:
+                con.extract_statements(query)
+        except duckdb.Error as duck:
+            return duckdb_message(duck)
+        except RecursionError:
+            pass
+    text = _first_line(err)
+    if "<class" in text or "Required keyword" in text:  # sqlglot's own words: keep only where it stopped
+        where = _SQLGLOT_POSITION.search(text)
+        text = f"it is incomplete or malformed near line {where[1]}, column {where[2]}" if where else "it is malformed"
+    return f"cannot parse the query as {dialect} SQL: {text}"
+
+
+def duckdb_message(err: Exception) -> str:
+    """DuckDB's message on one line, with its hint (``Did you mean "claims"?``, ``Candidate bindings: ...``),
+    without the echo of the query and its caret marks (``LINE 1: ...``) that follow it."""
+    lines = []
+    for line in str(err).strip().splitlines():
+        if line.startswith("LINE ") and lines:
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return " ".join(lines) or type(err).__name__
 
 
 def _checked_duckdb_sql(query: str, dialect: str, schema: str) -> str:
@@ -259,7 +294,7 @@ class QuerySession:
             raise self._query_error(err, limit) from None
 
     def _query_error(self, err: Exception, limit: float) -> QueryError:
-        text = _first_line(err)
+        text = duckdb_message(err)
         if isinstance(err, duckdb.InterruptException) or text.startswith("INTERRUPT Error"):
             return QueryError(f"query exceeded the {limit:g} s limit (ANALYTICS_QUERY_TIMEOUT_SECONDS)")
         if isinstance(err, duckdb.OutOfMemoryException) or text.startswith("Out of Memory Error"):
@@ -364,7 +399,7 @@ def _refuse_unless_duckdb_agrees(con: duckdb.DuckDBPyConnection, sql: str) -> No
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as err:
-        raise QueryError(_first_line(err)) from None
+        raise QueryError(duckdb_message(err)) from None
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         kinds = ", ".join(s.type.name for s in statements) or "nothing"
         raise QueryError(f"only one read-only query may run; DuckDB reads {kinds}")

@@ -130,6 +130,10 @@ def test_suggest_cli(lake, capsys, monkeypatch):
     assert main(["suggest", "troubleshooting"]) == 0
     out = capsys.readouterr().out
     assert "procedure" in out and "lookup:" in out
+    assert "session start + its intent" in out and "last 2 intents" not in out  # one intent given
+    assert main(["suggest", "foo"]) == 2  # not the overall mix, as if foo had been seen
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown intent 'foo'; known: ") and "troubleshooting" in err
 
 
 
