@@ -20,6 +20,7 @@ DEFAULT_PARTITIONS_START = "2024-01-01"
 PARTITIONS_START_FILE = "partitions_start"
 DEFAULT_FRESHNESS_HOURS = 26.0
 DEFAULT_QUERY_TIMEOUT_SECONDS = 30.0
+DEFAULT_QUERY_MAX_ROWS = 100_000
 DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
 DEFAULT_S3_MAX_RETRIES = 5
 DEFAULT_LLM_TIMEOUT_SECONDS = 60.0
@@ -107,6 +108,7 @@ class Settings:
     dashboards_dir: str = ""  # users' own dashboard YAML files
     query_timeout_seconds: float = DEFAULT_QUERY_TIMEOUT_SECONDS  # SQL runner: a query is interrupted after this
     query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT  # SQL runner: DuckDB memory_limit of a query's connection
+    query_max_rows: int = DEFAULT_QUERY_MAX_ROWS  # SQL runner: the most rows a result holds in memory (exports stream)
     s3_max_retries: int = DEFAULT_S3_MAX_RETRIES  # retries of a failed S3 call (read by lake.storage)
     max_line_bytes: int = 16 * 1024**2  # a landing line longer than this is quarantined
     max_file_bytes: int = 8 * 1024**3  # a landing file holding more (decompressed) is refused whole
@@ -148,6 +150,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         query_timeout_seconds=_number(env, "ANALYTICS_QUERY_TIMEOUT_SECONDS", str(DEFAULT_QUERY_TIMEOUT_SECONDS),
                                       float, minimum=0.001),
         query_memory_limit=_size(env, "ANALYTICS_QUERY_MEMORY_LIMIT", DEFAULT_QUERY_MEMORY_LIMIT),
+        query_max_rows=_number(env, "ANALYTICS_QUERY_MAX_ROWS", str(DEFAULT_QUERY_MAX_ROWS), int, minimum=1),
         s3_max_retries=s3_max_retries(env),
         max_line_bytes=_bytes(env, "ANALYTICS_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES, minimum=1024),
         max_file_bytes=_bytes(env, "ANALYTICS_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, minimum=1024),

@@ -69,13 +69,15 @@ def test_a_join_of_twin_columns_keeps_each_where_it_was(use_demo_lake, capsys):
 def test_a_result_holds_at_most_max_rows(use_demo_lake, monkeypatch, rows, max_rows, width):
     """Rows over several record batches (wide rows make small batches): refused past the limit, or cut to it."""
     monkeypatch.setenv("ANALYTICS_QUERY_MAX_ROWS", str(max_rows))
+    limited = load_settings()
+    assert limited.query_max_rows == max_rows
     query = f"SELECT {', '.join(['x'] * width)} FROM range({rows}) t(x) ORDER BY x"
     if rows > max_rows:
-        message = str(pytest.raises(QueryError, run_query, use_demo_lake, query).value)
+        message = str(pytest.raises(QueryError, run_query, limited, query).value)
         assert message.startswith(f"the result has more than {max_rows:,} rows (ANALYTICS_QUERY_MAX_ROWS)")
     else:
-        assert run_query(use_demo_lake, query).rows == [(x,) * width for x in range(rows)]
-    cut = run_query(use_demo_lake, query, truncate=True)
+        assert run_query(limited, query).rows == [(x,) * width for x in range(rows)]
+    cut = run_query(limited, query, truncate=True)
     assert cut.rows == [(x,) * width for x in range(min(rows, max_rows))] and cut.arrow.num_rows == len(cut.rows)
     assert bool(cut.truncated) == (rows > max_rows)
 
