@@ -149,7 +149,7 @@ def compute_days(con: duckdb.DuckDBPyConnection, root, source: str, table: Table
                     f"{layout.PARTITION_COLUMN} FROM read_parquet({sql_literal(root.path(raw[day].key))}, "
                     "hive_partitioning = false)")
     table.prepare_connection(con)
-    per_day = [f"({_RAW_DAY.sub(f'raw_day_{n}', table.sql(day=day))})" for n, day in enumerate(present)]
+    per_day = [f"({reading(table.sql(day=day), f'raw_day_{n}')})" for n, day in enumerate(present)]
     con.execute(f"CREATE OR REPLACE TEMP TABLE day_rows AS {' UNION ALL BY NAME '.join(per_day)}")
     counts = write_partitions(con, root, "SELECT * FROM day_rows", folder, layout.PARTITION_COLUMN, replace=set(days))
     for day in set(present) - set(counts):  # a day with data and no rows keeps an (empty) partition, as before
@@ -171,6 +171,12 @@ def compute_days(con: duckdb.DuckDBPyConnection, root, source: str, table: Table
 
 
 _RAW_DAY = re.compile(r"\braw_day\b")
+
+
+def reading(day_sql: str, relation: str) -> str:
+    """A daily table's SQL over ``relation`` (rows of the raw layer's shape, ``event_date`` included) instead of
+    the day's raw partition ``raw_day``."""
+    return _RAW_DAY.sub(relation, day_sql)
 
 
 def whole_lake_asset(table: TableSpec) -> dict:

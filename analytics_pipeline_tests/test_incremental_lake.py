@@ -25,7 +25,8 @@ from analytics_pipeline_tests.lakes import clear_analytics_env, lake_root, landi
 
 # Marts over "now" (windows ending now, "this month", generated_at): recomputed whole at every update, and
 # a second later their windows have moved, so they are not compared.
-TIME_WINDOWED = {"conversation_insights", "nlu_insights", "drop_off_points", "run_summary", "daily_runs"}
+TIME_WINDOWED = {"conversation_insights", "nlu_insights", "drop_off_points", "session_outcome_insights",
+                 "query_intent_insights", "dropped_sessions_by_intent", "run_summary", "daily_runs"}
 KEYED = ["claims_current", "claim_status_transitions", "hard_case_candidates", "conversation_sessions",
          "session_intent_paths", "user_journeys", "llm_run_costs", "llm_jobs_current"]
 DAYS = 6

@@ -17,6 +17,12 @@ from pathlib import Path
 
 import duckdb
 
+from analytics_pipeline.conversations.vocabulary import (
+    BOT_RESPONSE_EVENTS,
+    SEED_EVENT_TYPES,
+    USER_TURN_EVENTS,
+    sql_tuple,
+)
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.duck import sql_literal
 from analytics_pipeline.settings import load_settings
@@ -112,17 +118,34 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, rows: bool = True) -> Non
                 "lambda acc, id: replace(acc, '\"' || id || '\"', '\"' || pseudonym(id) || '\"'))")
 
 
+# A user turn with the answer that followed it: EventBridge carries both in one event; seed 003 and the older SDK
+# send the answer as the session's next event (bot_response, response_sent).
+_TURNS = f"""SELECT event_id, event_time, event_date, session_id, user_id, agent_id, channel, platform, query,
+       coalesce(response_summary, answer.response_summary) AS response_summary, turn,
+       coalesce(confidence, answer.confidence) AS confidence,
+       coalesce(response_time_ms, answer.response_time_ms) AS response_time_ms, sentiment, source_file, source_line
+FROM (SELECT *, lead(CASE WHEN event_type IN {sql_tuple(BOT_RESPONSE_EVENTS)} THEN struct_pack(response_summary,
+                     confidence, response_time_ms) END) OVER (PARTITION BY session_id ORDER BY event_time, event_id) AS answer
+      FROM {{raw}} WHERE event_type IN {sql_tuple(USER_TURN_EVENTS + BOT_RESPONSE_EVENTS)})
+WHERE query IS NOT NULL AND event_type IN {sql_tuple(USER_TURN_EVENTS)}"""
+# Seed 003's AnalyticsEvent stream, under the seed's field names.
+_ANALYTICS_EVENTS = f"""SELECT event_id, event_type, event_time AS "timestamp", session_id, user_id, agent_id, data,
+       channel, platform, location, duration_ms, response_time_ms, confidence, sentiment, source_file, source_line,
+       event_date
+FROM {{raw}} WHERE envelope = 'event' AND event_type IN {sql_tuple(SEED_EVENT_TYPES)}"""
+
+
 def conversations_spec() -> SourceSpec:
     return SourceSpec(
         name="conversations",
         records_sql_template=resources.files(__package__).joinpath("conversations_records.sql").read_text(),
         entity_key="session_id",
         description="Assistant conversation events: EventBridge envelopes and analytics events (seeds 001, 003)",
+        template_values={"bot_responses": sql_tuple(BOT_RESPONSE_EVENTS)},
         prepare=prepare_connection,
         raw_views={
             "conversation_events": "SELECT * FROM {raw}",
-            "conversation_turns": "SELECT event_id, event_time, event_date, session_id, user_id, agent_id, channel, "
-            "platform, query, response_summary, turn, confidence, response_time_ms, sentiment, source_file, source_line "
-            "FROM {raw} WHERE query IS NOT NULL AND event_type IN ('query', 'message_received')",
+            "conversation_turns": _TURNS,
+            "analytics_events": _ANALYTICS_EVENTS,
         },
     )
