@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 
 from analytics_pipeline.ingestion.assets import raw_asset_key
-from analytics_pipeline.ingestion.specs.llm_runs import LATEST_RUN_VERSION
+from analytics_pipeline.ingestion.specs.llm_runs import LATEST_JOB_SNAPSHOT, LATEST_RUN_VERSION
 from analytics_pipeline.lake.duck import scalar
 from analytics_pipeline.llm_runs.prices import load_prices, register_prices
 from analytics_pipeline.settings import load_settings
@@ -116,7 +116,7 @@ lake_tables = [
     ), EntityKey("llm_runs", "run_id", partitioned_inputs=("processed/llm_model_usage",))),
     build_keyed_table(TableSpec(
         name="llm_jobs_current", layer="processed", group="llm_runs", deps=[RAW],
-        description="The latest snapshot of every background job.", sql=lambda: llm_sql("llm_jobs_current"),
+        description="The latest snapshot of every background job.", sql=lambda: llm_sql("llm_jobs_current", latest_job_snapshot=LATEST_JOB_SNAPSHOT),
         chart=("Jobs by status", "SELECT status, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
     ), EntityKey("llm_runs", "job_id")),
     build_lake_table(TableSpec(
