@@ -117,7 +117,8 @@ class KeyedUpdate:
         files = {f"raw/{entity.source}": raw, **{f: day_files(root, f) for f in entity.partitioned_inputs}}
         versions = {folder: {day: f.version for day, f in found.items()} for folder, found in files.items()}
         self._hold_back_what_keyed_inputs_lack(versions)
-        fingerprint = hashlib.sha256(f"{FORMAT_VERSION}\n{self.table.sql()}\n{self._source_views_read()}".encode()).hexdigest()[:16]
+        definition = f"{FORMAT_VERSION}\n{self.table.sql()}\n{self._source_views_read()}"
+        fingerprint = hashlib.sha256(definition.encode()).hexdigest()[:16]
         state = read_json(root, self.state_key)
         buckets = self._buckets()
         reason = self._full_reason(state, fingerprint, versions, buckets)

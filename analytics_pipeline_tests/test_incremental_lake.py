@@ -153,7 +153,8 @@ def test_later_steps_update_keyed_tables_incrementally(fed_lake):
     _, modes = fed_lake
     assert all(mode.startswith("full (first build)") for mode in modes[0].values()), modes[0]
     for step in modes[1:]:
-        assert all(mode == "incremental" for mode in step.values()), {k: v for k, v in step.items() if v != "incremental"}
+        assert all(mode == "incremental" for mode in step.values()), {k: v for k, v in step.items()
+                                                                      if v != "incremental"}
 
 
 def test_removed_records_and_redeliveries_are_in_the_lake(fed_lake):

@@ -152,7 +152,8 @@ def _check_options(where: str, options: dict) -> None:
         if value is not None and value not in FORMATS:
             raise DashboardDefinitionError(f"{where}.options.{name}: {value!r} is not one of {', '.join(FORMATS)}")
     currency = options.get("currency")
-    if currency is not None and not (currency in SOURCE_NAMES or (isinstance(currency, str) and is_currency_code(currency))):
+    if currency is not None and currency not in SOURCE_NAMES and not (isinstance(currency, str)
+                                                                       and is_currency_code(currency)):
         raise DashboardDefinitionError(f"{where}.options.currency: {currency!r} is neither a source ("
                                        f"{', '.join(SOURCE_NAMES)}: its ANALYTICS_CURRENCY) nor an ISO 4217 code")
     span = options.get("span")

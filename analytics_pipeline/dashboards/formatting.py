@@ -7,7 +7,6 @@ import datetime as dt
 from analytics_pipeline.currencies import symbol as currency_symbol
 
 
-
 def format_value(value, fmt: str = "number", currency: str = "USD", compact: bool = False) -> str:
     if value is None:
         return "—"

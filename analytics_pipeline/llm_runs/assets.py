@@ -124,7 +124,8 @@ lake_tables = [
     ), EntityKey("llm_runs", "run_id", partitioned_inputs=("processed/llm_model_usage",))),
     build_keyed_table(TableSpec(
         name="llm_jobs_current", layer="processed", group="llm_runs", deps=[RAW],
-        description="The latest snapshot of every background job.", sql=lambda: llm_sql("llm_jobs_current", latest_job_snapshot=LATEST_JOB_SNAPSHOT),
+        description="The latest snapshot of every background job.",
+        sql=lambda: llm_sql("llm_jobs_current", latest_job_snapshot=LATEST_JOB_SNAPSHOT),
         chart=("Jobs by status", "SELECT status, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
     ), EntityKey("llm_runs", "job_id")),
     build_lake_table(TableSpec(

@@ -9,9 +9,14 @@ import re
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from analytics_pipeline.ingestion.specs.conversations import prepare_connection, raw_user_ids
+from analytics_pipeline.ingestion.specs.conversations import (
+    prepare_connection,
+    raw_user_ids,
+)
 
 KEY = "user-ids-in-quarantine-" + "k" * 32
 

@@ -8,7 +8,11 @@ import dagster as dg
 import pytest
 
 from analytics_pipeline.cli import main
-from analytics_pipeline.dashboards.definition import DashboardDefinitionError, SHIPPED_DIR, load_dashboard
+from analytics_pipeline.dashboards.definition import (
+    SHIPPED_DIR,
+    DashboardDefinitionError,
+    load_dashboard,
+)
 from analytics_pipeline.dashboards.generate import generate
 from analytics_pipeline.dashboards.render import render_dashboard
 from analytics_pipeline.runner import dagster_instance
@@ -87,10 +91,11 @@ def test_a_bad_currency_is_a_one_line_settings_error(lake_env, monkeypatch, caps
 
 def test_a_dashboard_currency_is_a_source_or_an_iso_code(tmp_path):
     definition = tmp_path / "money.yaml"
+    head = "id: money\ntitle: Money\naudience: CFO\ncategory: Claims\nwidgets:\n"
     widget = "  - {{id: spend, title: Spend, type: kpi-card, sql: SELECT 1, options: {{format: currency, currency: {}}}}}\n"
     for good in ("claims", "EUR"):
-        definition.write_text(f"id: money\ntitle: Money\naudience: CFO\ncategory: Claims\nwidgets:\n{widget.format(good)}")
+        definition.write_text(head + widget.format(good))
         assert load_dashboard(definition).widgets[0].options["currency"] == good
-    definition.write_text(f"id: money\ntitle: Money\naudience: CFO\ncategory: Claims\nwidgets:\n{widget.format('pounds')}")
+    definition.write_text(head + widget.format("pounds"))
     with pytest.raises(DashboardDefinitionError, match=r"options\.currency: 'pounds' is neither a source"):
         load_dashboard(definition)

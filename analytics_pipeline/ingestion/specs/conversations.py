@@ -121,7 +121,8 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, rows: bool = True) -> Non
     con.execute("SET VARIABLE pseudonym_key = ?", [key])
     con.execute(f"CREATE OR REPLACE TEMP MACRO redact_pii(x) AS {redact_pii_sql()}")
     con.execute("CREATE OR REPLACE TEMP MACRO pseudonym(x) AS CASE WHEN x IS NULL THEN NULL ELSE "
-                f"'{PSEUDONYM_PREFIX}' || left(sha256(getvariable('pseudonym_key') || chr(31) || x), {PSEUDONYM_DIGITS}) END")
+                f"'{PSEUDONYM_PREFIX}' || left(sha256(getvariable('pseudonym_key') || chr(31) || x), "
+                f"{PSEUDONYM_DIGITS}) END")
     # An id (event, session, agent) is kept as written unless the redaction would change it: then it becomes a
     # keyed hash of itself, so ids stay distinct (and stable) without the e-mail or phone number in them.
     con.execute(f"CREATE OR REPLACE TEMP MACRO pii_masked_id(x) AS CASE WHEN x IS NULL OR redact_pii(x) = x THEN x "

@@ -12,8 +12,9 @@ from analytics_pipeline.ingestion.source_spec import SourceSpec
 RUN_DATA_POINTS = """(
     (project IS NOT NULL)::INT + (status IS NOT NULL)::INT + (mode IS NOT NULL)::INT + (qa_status IS NOT NULL)::INT
     + (started_at IS NOT NULL)::INT + (finished_at IS NOT NULL)::INT + (reported_total_cost IS NOT NULL)::INT
-    + coalesce(list_sum(list_transform(models, lambda m: (m.model IS NOT NULL)::INT + (m.input_tokens IS NOT NULL)::INT
-                                                         + (m.output_tokens IS NOT NULL)::INT + (m.cost IS NOT NULL)::INT)), 0)
+    + coalesce(list_sum(list_transform(models, lambda m:
+          (m.model IS NOT NULL)::INT + (m.input_tokens IS NOT NULL)::INT + (m.output_tokens IS NOT NULL)::INT
+          + (m.cost IS NOT NULL)::INT)), 0)
     + coalesce(len(json_keys(extra_attributes)), 0) + coalesce(len(json_keys(extra_attributes, '$.qa')), 0))"""
 # A run arrives more than once as it progresses (running, finished, QA'd, priced), each differing delivery a
 # version (see llm_runs_records.sql): the most complete version counts — finished before unfinished, then the
@@ -32,7 +33,8 @@ JOB_DATA_POINTS = """(
     + coalesce(len(json_keys(extra_attributes)), 0))"""
 LATEST_JOB_SNAPSHOT = (
     "QUALIFY row_number() OVER (PARTITION BY job_id ORDER BY event_time DESC, "
-    "CASE status WHEN 'completed' THEN 0 WHEN 'failed' THEN 0 WHEN 'cancelled' THEN 0 WHEN 'running' THEN 1 ELSE 2 END, "
+    "CASE status WHEN 'completed' THEN 0 WHEN 'failed' THEN 0 WHEN 'cancelled' THEN 0 WHEN 'running' THEN 1 "
+    "ELSE 2 END, "
     f"{JOB_DATA_POINTS} DESC, source_file DESC, source_line DESC, source_record DESC NULLS LAST, event_id DESC) = 1"
 )
 
