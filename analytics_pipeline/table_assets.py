@@ -51,7 +51,8 @@ class TableSpec:
     deps: list[dg.AssetKey] = field(default_factory=list)
     check_specs: list[dg.AssetCheckSpec] = field(default_factory=list)
     checks: CheckFn | None = None  # evaluated over result_rows after the write
-    chart: tuple[str, str] | None = None  # (title, SELECT label, value over result_rows)
+    # (title, SELECT label, value over result_rows); the title may be a function, read when the chart is drawn
+    chart: tuple[str | Callable[[], str], str] | None = None
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None  # e.g. register configuration tables
     # Views the SQL may read that do not exist before their first materialization: name → empty SELECT.
     fallback_views: dict[str, str] = field(default_factory=dict)
@@ -85,7 +86,8 @@ class TableSpec:
 def table_metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) -> dict:
     metadata = {"dagster/row_count": rows, "preview": markdown_table(con, "SELECT * FROM result_rows", 10)}
     if table.chart:
-        metadata["chart"] = markdown_bars(con, table.chart[1], table.chart[0])
+        title = table.chart[0]() if callable(table.chart[0]) else table.chart[0]
+        metadata["chart"] = markdown_bars(con, table.chart[1], title)
     return metadata
 
 

@@ -8,7 +8,7 @@ import duckdb
 
 from analytics_pipeline.conversations import vocabulary as v
 from analytics_pipeline.ingestion.assets import raw_asset_key
-from analytics_pipeline.ingestion.specs.conversations import MASKED_ID_PREFIX, PII_PATTERNS
+from analytics_pipeline.ingestion.specs.conversations import MASKED_ID_PREFIX, PII_PATTERNS, raw_user_ids
 from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
 from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.settings import load_settings
@@ -94,15 +94,20 @@ def pii_scan(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
     columns = [name for name, kind, *_ in con.execute("DESCRIBE conversation_events").fetchall()
                if kind == "VARCHAR" and name not in {"source_file", "envelope"}]
     found = {"events": scalar(con, f"SELECT count(*) FROM conversation_events WHERE {_holds_pii(columns)}"),
-             "quarantined": scalar(con, f"SELECT count(*) FROM conversation_quarantine WHERE {_holds_pii(['original_text'])}")}
+             "quarantined": scalar(con, f"SELECT count(*) FROM conversation_quarantine WHERE {_holds_pii(['original_text'])}"),
+             # a user id in any form under a user key (what the parse pseudonymises) that is not a pseudonym
+             "user_ids": sum(1 for (text,) in con.execute(
+                 "SELECT original_text FROM conversation_quarantine WHERE original_text IS NOT NULL").fetchall()
+                             if raw_user_ids(text))}
     total = sum(found.values())
     return [dg.AssetCheckResult(
         check_name="no_pii_in_stored_text", passed=total == 0, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"events_with_pii": found["events"], "quarantined_with_pii": found["quarantined"],
+                  "quarantined_with_raw_user_ids": found["user_ids"],
                   "columns_scanned": dg.MetadataValue.json(columns + ["ingest_errors.original_text"])},
-        description="no e-mail, phone, card number or name found in stored text" if not total
-        else f"{found['events']} stored events and {found['quarantined']} quarantined records still hold PII: "
-             "check the redaction patterns",
+        description="no e-mail, phone, card number, name or raw user id found in stored text" if not total
+        else f"{found['events']} stored events and {found['quarantined']} quarantined records still hold PII, "
+             f"{found['user_ids']} quarantined records a user id that is not pseudonymised: check the redaction",
     )]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-CURRENCY_SYMBOLS = {"GBP": "£", "USD": "$", "EUR": "€"}
+from analytics_pipeline.currencies import symbol as currency_symbol
 
 
 def format_value(value, fmt: str = "number", currency: str = "USD", compact: bool = False) -> str:
@@ -17,9 +17,8 @@ def format_value(value, fmt: str = "number", currency: str = "USD", compact: boo
     if fmt == "percent":
         return f"{value * 100:.0f}%" if compact else f"{value * 100:.1f}%"
     if fmt == "currency":
-        symbol = CURRENCY_SYMBOLS.get(currency, currency + " ")
         sign = "-" if value < 0 else ""
-        return f"{sign}{symbol}{_money(abs(value), compact)}"
+        return f"{sign}{currency_symbol(currency)}{_money(abs(value), compact)}"
     if fmt == "ms":
         return _duration(value / 1000.0)
     if fmt == "seconds":

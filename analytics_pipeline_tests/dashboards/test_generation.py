@@ -83,8 +83,8 @@ def test_widgets_summed_over_daily_marts_equal_the_raw_history(use_dashboards_la
     differences = run_query(settings, f"""
         WITH overridden AS (SELECT abs(payout_amount - ai_recommended_payout) AS d {RAW_DECISIONS}
             AND adjuster_override AND payout_amount IS NOT NULL AND ai_recommended_payout IS NOT NULL)
-        SELECT CASE WHEN d < 100 THEN '< £100' WHEN d < 500 THEN '£100–500' WHEN d < 1000 THEN '£500–1k'
-                    WHEN d < 2500 THEN '£1k–2.5k' ELSE '≥ £2.5k' END, count(*)
+        SELECT CASE WHEN d < 100 THEN '< 100' WHEN d < 500 THEN '100–500' WHEN d < 1000 THEN '500–1k'
+                    WHEN d < 2500 THEN '1k–2.5k' ELSE '≥ 2.5k' END, count(*)
         FROM overridden GROUP BY 1 ORDER BY min(d)""").rows
     chart = performance["payout_variance"]["data"]
     assert differences and list(zip(chart["labels"], chart["datasets"][0]["data"])) == differences
