@@ -3,7 +3,7 @@ graph of `analytics-pipeline dev`, screenshotted by headless Chromium (Debian's 
 the browser test drives it; `apt-get install -y chromium` when it is missing).
 
     uv run python docs/make_pictures.py                   # a fresh demo in a temporary folder, removed afterwards
-    uv run python docs/make_pictures.py --data-dir data   # an existing data dir (`demo` runs first if it has no warehouse)
+    uv run python docs/make_pictures.py --data-dir data   # an existing data dir (`demo` first if it has no warehouse)
 
 Writes docs/dashboard.png, docs/asset-graph.png and docs/asset-lineage.png (1440 × 900 px each).
 """
