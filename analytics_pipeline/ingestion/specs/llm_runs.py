@@ -26,7 +26,7 @@ def llm_runs_spec() -> SourceSpec:
         records_sql_template=resources.files(__package__).joinpath("llm_runs_records.sql").read_text(),
         template_values={"known_keys_null_patch": json.dumps({key: None for key in KNOWN_KEYS})},
         entity_key="run_id",
-        description="LLM orchestrator run documents and job-state snapshots (seed 004)",
+        description="LLM orchestrator run documents and job-state snapshots",
         raw_views={
             "llm_runs": "SELECT * EXCLUDE (record_kind, job_id, created_at, updated_at) FROM {raw} WHERE record_kind = 'run' "
             + LATEST_RUN_VERSION,
