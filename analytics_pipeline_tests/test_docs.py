@@ -1,5 +1,5 @@
-"""The documentation holds together: README.md stays a front page, and every relative link of README.md and docs/*.md
-reaches a file that exists and, with a #fragment, a heading of it (as GitHub names heading anchors)."""
+"""The documentation holds together: README.md stays a front page, and every relative link of README.md, docs/*.md and
+benchmarks/README.md reaches a file that exists and, with a #fragment, a heading of it (as GitHub names heading anchors)."""
 
 import re
 from pathlib import Path
@@ -8,7 +8,7 @@ from urllib.parse import unquote
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md"]
 README_MAX_CHARS = 8_000
 
 FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.M | re.S)
@@ -63,4 +63,4 @@ def test_every_relative_link_resolves(page: Path):
 
 def test_the_pages_are_linked_from_the_readme():
     linked = {(ROOT / t.partition("#")[0]).resolve() for t in relative_links(ROOT / "README.md")}
-    assert [p.name for p in PAGES[1:] if p.resolve() not in linked] == []
+    assert [str(p.relative_to(ROOT)) for p in PAGES[1:] if p.resolve() not in linked] == []
