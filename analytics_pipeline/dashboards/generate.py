@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from analytics_pipeline.dashboards.definition import Dashboard, Widget
@@ -19,7 +20,7 @@ from analytics_pipeline.serving.exports import json_value
 from analytics_pipeline.lake.views import views_read
 from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.sql_runner import QueryError, QuerySession, query_session
-from analytics_pipeline.settings import Settings
+from analytics_pipeline.settings import SOURCE_NAMES, Currencies, Settings
 
 MAX_PARALLEL_DASHBOARDS = 2
 
@@ -47,10 +48,10 @@ def generate(settings: Settings, dashboard: Dashboard, small_views: frozenset[st
                 except QueryError:
                     pass  # the widgets reading it then fail (or succeed) on their own, with their own error
             data_through, freshness_error = _data_through(session, dashboard)
-            widgets = [_widget(session, w) for w in dashboard.widgets]
+            widgets = [_widget(session, in_currency(w, settings.currencies)) for w in dashboard.widgets]
     except QueryError as err:  # no warehouse, or it cannot be opened: every widget fails with that reason
         data_through, freshness_error = None, str(err)
-        widgets = [_failed(_entry(w), str(err)) for w in dashboard.widgets]
+        widgets = [_failed(_entry(in_currency(w, settings.currencies)), str(err)) for w in dashboard.widgets]
     failed = sum(1 for w in widgets if w["status"] == "failed")
     return {
         "id": dashboard.id,
@@ -68,6 +69,20 @@ def generate(settings: Settings, dashboard: Dashboard, small_views: frozenset[st
         "tables": dashboard.tables,
         "widgets": widgets,
     }
+
+
+def in_currency(widget: Widget, currencies: Currencies) -> Widget:
+    """The widget with its currency resolved: ``currency: claims`` (a source) is that source's ANALYTICS_CURRENCY;
+    an ISO code stays; none given, the one currency every source shares, else USD. ``{currency}`` in the title,
+    the description and the axis label becomes the code."""
+    named = widget.options.get("currency")
+    shared = {code for _, code in currencies.per_source}
+    code = currencies.of(named) if named in SOURCE_NAMES else named or (shared.pop() if len(shared) == 1 else "USD")
+    options = {**widget.options, "currency": code}
+    if isinstance(options.get("x_label"), str):
+        options["x_label"] = options["x_label"].replace("{currency}", code)
+    return replace(widget, title=widget.title.replace("{currency}", code),
+                   description=widget.description.replace("{currency}", code), options=options)
 
 
 def _read_more_than_once(dashboard: Dashboard) -> set[str]:

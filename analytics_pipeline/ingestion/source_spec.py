@@ -34,6 +34,9 @@ class SourceSpec:
     # Registers what the parse SQL needs beyond the lake's macros (e.g. secrets bound as variables); called with
     # rows=False where the parse only gives an empty relation its columns.
     prepare: Callable[..., None] | None = None
+    # Attributes beyond the typed columns are DynamoDB-typed values ({"S": ...}), and scalar ones are promoted to
+    # columns of their own; a source whose attributes are plain JSON keeps them in extra_attributes only.
+    promotes_typed_attributes: bool = True
     # Fast path only: template values learnt from the first lines of the files, overriding ``template_values``
     # (e.g. the attribute names the files carry beyond the typed ones).
     sample_values: Callable[[list[bytes]], dict[str, str]] | None = None

@@ -206,7 +206,7 @@ def _quarantine(con, lake: StorageRoot, spec: SourceSpec, result: BatchResult) -
 
 def _stage_good_rows(con, lake: StorageRoot, spec: SourceSpec, result: BatchResult) -> None:
     columns = {row[0] for row in con.execute("DESCRIBE parsed").fetchall()}
-    promoted = _promoted_columns(con, columns)
+    promoted = _promoted_columns(con, columns) if spec.promotes_typed_attributes else []
     bookkeeping = [name for name in _BOOKKEEPING if name in columns]
     result.promoted_columns = [name for name, _ in promoted]
     extra_select = "".join(f", {expr} AS {name}" for name, expr in promoted)

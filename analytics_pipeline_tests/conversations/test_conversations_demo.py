@@ -26,7 +26,19 @@ def test_demo_conversations(lake_env, monkeypatch):
     assert report.quarantined >= 1 and report.duplicates >= 1  # the producer's deliberate mess
     intents = {r[0] for r in run_query(lake_env, "SELECT DISTINCT intent FROM intents").rows}
     assert {"troubleshooting", "procedure", "documentation"} <= intents
-    assert run_query(lake_env, "SELECT count(*) FROM conversation_insights WHERE timeframe = '90d'").rows[0][0] > 1
+    assert run_query(lake_env, "SELECT count(*) FROM session_outcome_insights WHERE timeframe = '90d'").rows[0][0] > 1
+    # a share of the sessions speaks seed 003's vocabulary, every one of its 13 event types, and its marts count them
+    kinds, sdk_sessions = run_query(lake_env, "SELECT count(DISTINCT event_type), count(DISTINCT session_id) "
+                                              "FROM analytics_events").rows[0]
+    all_sessions = run_query(lake_env, "SELECT count(*) FROM conversation_sessions").rows[0][0]
+    assert kinds == 13 and 0 < sdk_sessions < all_sessions
+    conversations, completion, automation = run_query(
+        lake_env, "SELECT conversations, completion_rate, automation_rate FROM conversation_insights "
+                  "WHERE timeframe = '90d' AND agent_id = 'all'").rows[0]
+    assert conversations == sdk_sessions and 0 < completion < 1 and 0 < automation <= 1
+    assert "fallback" in {r[0] for r in run_query(lake_env, "SELECT intent FROM nlu_insights").rows}
+    assert run_query(lake_env, "SELECT sum(incomplete_sessions) FROM drop_off_points "
+                               "WHERE timeframe = '90d' AND agent_id = 'all'").rows[0][0] > 0
     lake = lake_root(lake_env)
     stored = b"".join(lake.read_bytes(f.key) for f in lake.list_files("") if f.key.endswith(".parquet"))
     assert emails and not any(e.encode() in stored for e in emails)

@@ -29,6 +29,9 @@ elements AS (
 parsed AS (
     SELECT *,
         CASE WHEN is_json THEN json_type(text) END AS json_kind,
+        CASE WHEN is_json THEN md5(json(text)) END AS content_hash,  -- the document, whitespace and spelling aside
+        CASE WHEN is_json THEN json_type(text, '$.qa') = 'OBJECT'
+                               AND list_filter(json_keys(text, '$.qa'), lambda k: k <> 'status') <> [] END AS has_qa_details,
         CASE WHEN is_json THEN json_transform(text, '{{
             "run_id": "VARCHAR", "id": "VARCHAR", "job_id": "VARCHAR", "project": "VARCHAR",
             "project_name": "VARCHAR", "started_at": "VARCHAR", "finished_at": "VARCHAR",
@@ -105,11 +108,11 @@ checked AS (
     FROM timed
 )
 SELECT
-    CASE record_kind
-        -- a run re-sent when it finishes (or when QA completes) is a new version of the run
-        WHEN 'run' THEN coalesce(r.run_id, r.id) || '@' || coalesce(strftime(finished_at_, '%Y-%m-%dT%H:%M:%S.%f'), '')
-                        || '/' || coalesce(lower(r.status), '') || '/' || coalesce(lower(coalesce(r.qa_status, r.qa.status)), '')
-        WHEN 'job' THEN r.job_id || '@' || coalesce(strftime(event_time_, '%Y-%m-%dT%H:%M:%S.%f'), '') || '/' || coalesce(r.status, '')
+    -- A run or job is delivered again as it progresses (running, finished, QA'd, priced): every delivery that
+    -- differs is a version of its own, and only the identical document (whitespace, number and escape spelling
+    -- aside) is a duplicate. Which version counts is decided later (llm_runs.py: LATEST_RUN_VERSION).
+    CASE WHEN record_kind IS NOT NULL
+         THEN CASE record_kind WHEN 'run' THEN coalesce(r.run_id, r.id) ELSE r.job_id END || '@' || left(content_hash, 20)
     END AS event_id,
     record_kind,
     event_time_ AS event_time,
@@ -127,7 +130,9 @@ SELECT
     coalesce(duration_, date_diff('millisecond', started_at_, finished_at_) / 1000.0) AS duration_seconds,
     models_ AS models,
     total_cost_ AS reported_total_cost,
-    nullif(json_merge_patch(CASE WHEN json_kind = 'OBJECT' THEN text END, '{known_keys_null_patch}'), '{{}}') AS extra_attributes,
+    -- beyond the typed columns, every attribute is kept; of the qa object, its details (status is qa_status)
+    nullif(json_merge_patch(CASE WHEN json_kind = 'OBJECT' THEN text END, '{known_keys_null_patch}',
+                            CASE WHEN has_qa_details THEN '{{"qa": {{"status": null}}}}' ELSE '{{"qa": null}}' END), '{{}}') AS extra_attributes,
     file AS source_file,
     line_no AS source_line,
     record_no AS source_record,
