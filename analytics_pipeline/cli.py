@@ -72,8 +72,9 @@ def _parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="export tables; without names, the LLM runs analytics (analytics.json/.csv)")
     export.add_argument("marts", nargs="*", metavar="MART",
-                        help="tables to export (default: the LLM runs analytics of seed 004 — summary, projects, models, "
-                             "timeseries — as analytics.json or analytics.csv; claims and conversations: name their tables)")
+                        help="tables to export (default: the LLM runs analytics, as the orchestrator exports it — "
+                             "summary, projects, models, timeseries — as analytics.json or analytics.csv; claims and "
+                             "conversations: name their tables)")
     export.add_argument("--format", choices=FORMATS, default="json")
     export.add_argument("--out", default=None, help="output folder (default: <data dir>/exports)")
     export.set_defaults(handler=_export)

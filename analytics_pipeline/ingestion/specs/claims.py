@@ -200,5 +200,5 @@ def claims_spec() -> SourceSpec:
         },
         sample_values=sampled_attributes,
         entity_key="claim_id",
-        description="DynamoDB Streams change records of the claims table (seed 000)",
+        description="DynamoDB Streams change records of the claims system's table (ICPA_Claims)",
     )
