@@ -75,7 +75,8 @@ SQL_LITERALS = SimpleNamespace(**{code: f"'{code}'" for code in CODES})
 _US = f"chr({ord(_CODE_END)})"
 QUARANTINE_MACROS = f"""
 CREATE OR REPLACE TEMP MACRO problem(code, detail) AS code || {_US} || translate(coalesce(detail, code), {_US}, ' ');
-CREATE OR REPLACE TEMP MACRO shape_problem(issue, is_json, json_kind, text, what) AS  -- what was wrong before the fields
+-- what is wrong with a record before its fields are read: an issue of the line, not JSON, not an object
+CREATE OR REPLACE TEMP MACRO shape_problem(issue, is_json, json_kind, text, what) AS
     CASE WHEN issue IS NOT NULL THEN issue
          WHEN NOT is_json THEN problem('{INVALID_JSON}', 'invalid JSON' || coalesce(': ' || json_error(text), ''))
          WHEN json_kind <> 'OBJECT' THEN problem('{UNKNOWN_SHAPE}',
@@ -87,7 +88,8 @@ CREATE OR REPLACE TEMP MACRO reason_detail(problems) AS regexp_replace(problems,
 
 def issue(code: str, detail: str) -> str:
     """A problem found in Python (a refused file, a line too long), as the parse SQL's ``problem`` writes one."""
-    assert code in CODES, code
+    if code not in CODES:
+        raise ValueError(f"{code!r} is not a quarantine reason code")
     return code + _CODE_END + detail.replace(_CODE_END, " ")
 
 

@@ -84,8 +84,9 @@ def _ingest_errors(lake: StorageRoot) -> str:
     their detail, so ``GROUP BY reason`` counts old and new rows alike (quarantine_reasons.older_reason_sql)."""
     code, detail = older_reason_sql("reason", "reason_detail")
     key = "source, batch_id, file, line, record"
+    rows = f"SELECT NULL::VARCHAR AS reason_detail WHERE false UNION ALL BY NAME ({_once_per_key(lake, 'errors', key)})"
     return (f"SELECT {key}, {code} AS reason, {detail} AS reason_detail, * EXCLUDE ({key}, reason, reason_detail) "
-            f"FROM (SELECT NULL::VARCHAR AS reason_detail WHERE false UNION ALL BY NAME ({_once_per_key(lake, 'errors', key)}))")
+            f"FROM ({rows})")
 
 
 def register_lake_views(con: duckdb.DuckDBPyConnection, lake: StorageRoot, specs: list[SourceSpec],
@@ -110,7 +111,8 @@ def register_empty_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> N
                 "0::BIGINT AS line_no, ''::VARCHAR AS text, NULL::VARCHAR AS issue WHERE false")
     empty = f"empty_{spec.name}"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {empty} AS SELECT * EXCLUDE (file_seq, error_reason, reason_detail, original_text) "
+        f"CREATE OR REPLACE TEMP TABLE {empty} AS "
+        "SELECT * EXCLUDE (file_seq, error_reason, reason_detail, original_text) "
         f"FROM ({spec.records_sql(datetime(2000, 1, 1), datetime(2100, 1, 1))}) WHERE false"
     )
     for name, sql in spec.views().items():

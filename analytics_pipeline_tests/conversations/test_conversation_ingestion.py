@@ -93,6 +93,9 @@ def test_pseudonyms_depend_on_the_key(keyed, monkeypatch):
      "unknown record shape: neither an EventBridge envelope (detail-type) nor an analytics event (event_type)"),
     ({**plain("e1", "message_received", "s", "u"), "timestamp": "yesterday"}, "invalid_time",
      "timestamp is not a time"),
+    # a detail names the field, never its value (which may be PII): the value is in the redacted original text
+    ({**plain("e1", "message_received", "s", "u"), "timestamp": "ask bob@example.com"}, "invalid_time",
+     "timestamp is not a time"),
     ({k: v for k, v in plain("e1", "message_received", "s", "u").items() if k != "timestamp"}, "missing_key",
      "missing key timestamp"),
     ({"id": "e1", "detail-type": "Query Processed", "time": "soon", "detail": {"session_id": "s"}}, "invalid_time",

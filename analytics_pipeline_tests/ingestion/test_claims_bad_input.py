@@ -151,7 +151,8 @@ def test_files_duckdb_cannot_scan_do_not_disturb_the_others_in_their_batch(claim
 
     assert (result.files, result.records_in, result.staged, result.quarantined) == (4, 8, 6, 2)
     errors = {e["file"]: (e["line"], e["reason"]) for e in claims.errors(result)}
-    assert errors == {f"{SOURCE}/b-latin1.jsonl": (2, "invalid_utf8"), f"{SOURCE}/c-separator.jsonl": (1, "invalid_json")}
+    assert errors == {f"{SOURCE}/b-latin1.jsonl": (2, "invalid_utf8"),
+                      f"{SOURCE}/c-separator.jsonl": (1, "invalid_json")}
     assert positions(claims.raw()) == {
         "clean-1": (f"{SOURCE}/a-clean.jsonl", 1, None), "clean-2": (f"{SOURCE}/a-clean.jsonl", 2, None),
         "good-1": (f"{SOURCE}/b-latin1.jsonl", 1, None), "good-2": (f"{SOURCE}/c-separator.jsonl", 2, None),
@@ -207,7 +208,8 @@ def test_json_array_of_numbers_is_an_unknown_shape(claims: ClaimsLake) -> None:
 
     assert (result.records_in, result.staged, result.quarantined, result.duplicates) == (5, 2, 3, 0)
     errors = claims.errors(result)
-    assert [(e["file"], e["line"], e["record"], e["reason"], e["reason_detail"], e["original_text"]) for e in errors] == [
+    assert [(e["file"], e["line"], e["record"], e["reason"], e["reason_detail"], e["original_text"])
+            for e in errors] == [
         (f"{SOURCE}/{FILE}", 2, n, "unknown_shape", "unknown record shape: a JSON number, not a change record", str(n))
         for n in (1, 2, 3)]
     assert sorted(r["event_id"] for r in claims.raw()) == ["good-1", "good-2"]
@@ -337,7 +339,8 @@ def test_truncated_gzip_file(claims: ClaimsLake, count: int) -> None:
     assert (result.records_in, result.staged, result.quarantined) == (len(landed_ids) + 2, len(landed_ids) + 1, 1)
     [error] = claims.errors(result)
     assert (error["file"], error["line"]) == (f"{SOURCE}/part.jsonl.gz", len(landed_ids) + 1)
-    assert (error["reason"], error["reason_detail"]) == ("unreadable_file", "unreadable file: the gzip stream is truncated")
+    assert (error["reason"], error["reason_detail"]) == (
+        "unreadable_file", "unreadable file: the gzip stream is truncated")
     assert error["original_text"] == tail.decode()
     assert sorted(r["event_id"] for r in claims.raw()) == sorted(landed_ids + ["good-1"])
 

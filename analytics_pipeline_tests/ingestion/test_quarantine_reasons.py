@@ -108,8 +108,8 @@ def claims_bad(rng: random.Random, n: int) -> dict[str, list[tuple[bytes, str, s
 
 def llm_runs_bad(rng: random.Random) -> dict[str, list[tuple[bytes, str, str]]]:
     def run(**fields) -> dict:
-        return {"run_id": f"run-{rng.random()}", "project": word(rng), "started_at": f"{DAY}T0{rng.randint(0, 9)}:00:00Z",
-                "status": "completed", "models": [{"model": "gpt-4o", "input_tokens": 10, "output_tokens": 5}]} | fields
+        return {"run_id": f"run-{rng.random()}", "project": word(rng),
+                "started_at": f"{DAY}T0{rng.randint(0, 9)}:00:00Z", "status": "completed", "models": [{"model": "gpt-4o", "input_tokens": 10, "output_tokens": 5}]} | fields
 
     def line(record) -> bytes:
         return json.dumps(record).encode()

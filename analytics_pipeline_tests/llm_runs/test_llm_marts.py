@@ -471,7 +471,8 @@ def test_bad_records_are_quarantined_with_a_reason(hand_lake):
     truncated = by_line[("hand/runs-a.jsonl", 4)]
     assert truncated["reason"] == "invalid_json" and truncated["original_text"] == TRUNCATED
     cut = TRUNCATED.rindex('"')  # the string the line is cut in
-    assert truncated["reason_detail"] == f"invalid JSON: Unterminated string starting at: line 1 column {cut + 1} (char {cut})"
+    assert truncated["reason_detail"] == (
+        f"invalid JSON: Unterminated string starting at: line 1 column {cut + 1} (char {cut})")
     bad_tokens = by_line[("hand/runs-a.jsonl", 5)]
     assert bad_tokens["reason"] == "invalid_model_entry"
     assert bad_tokens["reason_detail"] == ("models entry without a model name or with non-numeric tokens/cost: "
