@@ -234,6 +234,9 @@ def _run(args, settings: Settings) -> int:
                   "this run merged them")
         if r.skipped:
             print(f"{r.source}: {skipped_summary(r.skipped)} (hidden or unfinished names, or not .json/.jsonl/.ndjson)")
+        if r.reasons:
+            print(f"{r.source}: quarantined {', '.join(f'{n:,} {reason}' for reason, n in r.reasons.items())} "
+                  "(ingest_errors: reason, reason_detail)")
     print(f"\ndone in {time.monotonic() - started:.1f}s; warehouse: {settings.warehouse_path}")
     print(f"dashboards: {os.path.join(settings.data_dir, 'site', 'index.html')} (or `analytics-pipeline serve`)")
     for source, (count, first) in records_before_start(settings).items():
