@@ -81,6 +81,9 @@ CREATE OR REPLACE TEMP MACRO shape_problem(issue, is_json, json_kind, text, what
          WHEN NOT is_json THEN problem('{INVALID_JSON}', 'invalid JSON' || coalesce(': ' || json_error(text), ''))
          WHEN json_kind <> 'OBJECT' THEN problem('{UNKNOWN_SHAPE}',
              'unknown record shape: a JSON ' || json_kind_name(json_kind) || ', not ' || what) END;
+-- a field that was given but could not be read as its type
+CREATE OR REPLACE TEMP MACRO unread(given, parsed, code, detail) AS
+    CASE WHEN given IS NOT NULL AND parsed IS NULL THEN problem(code, detail) END;
 CREATE OR REPLACE TEMP MACRO reason_code(problems) AS split_part(problems, {_US}, 1);
 CREATE OR REPLACE TEMP MACRO reason_detail(problems) AS regexp_replace(problems, '[a-z0-9_]+' || {_US}, '', 'g');
 """

@@ -94,12 +94,12 @@ checked AS (  -- a detail names fields, not their values (those are in the origi
             CASE WHEN event_time_ < TIMESTAMP '{min_event_time}' OR event_time_ > TIMESTAMP '{max_event_time}'
                  THEN problem({reason.time_out_of_range}, 'event time ' || event_time_
                               || ' outside the accepted range {min_event_time} .. {max_event_time}') END,
-            CASE WHEN coalesce(r.detail.metadata.confidence_score, r.confidence) IS NOT NULL AND confidence_ IS NULL
-                 THEN problem({reason.wrong_type}, 'confidence is not a number') END,
-            CASE WHEN coalesce(r.detail.metadata.response_time_ms, r.response_time_ms) IS NOT NULL AND response_time_ms_ IS NULL
-                 THEN problem({reason.wrong_type}, 'response_time_ms is not a number') END,
-            CASE WHEN coalesce(r.detail.duration_ms, r.duration_ms) IS NOT NULL AND duration_ms_ IS NULL
-                 THEN problem({reason.wrong_type}, 'duration_ms is not a number') END
+            unread(coalesce(r.detail.metadata.confidence_score, r.confidence), confidence_,
+                   {reason.wrong_type}, 'confidence is not a number'),
+            unread(coalesce(r.detail.metadata.response_time_ms, r.response_time_ms), response_time_ms_,
+                   {reason.wrong_type}, 'response_time_ms is not a number'),
+            unread(coalesce(r.detail.duration_ms, r.duration_ms), duration_ms_,
+                   {reason.wrong_type}, 'duration_ms is not a number')
         ), '') AS problems  -- each code US detail (quarantine_reasons.py), '; '-separated; NULL for a good record
     FROM typed
 )

@@ -91,18 +91,14 @@ checked AS (
             CASE WHEN json_kind = 'OBJECT' AND record_kind IS NULL
                  THEN problem({reason.unknown_shape},
                               'unknown record shape: neither a run (run_id) nor a job snapshot (job_id)') END,
-            CASE WHEN r.started_at IS NOT NULL AND started_at_ IS NULL
-                 THEN problem({reason.invalid_time}, 'started_at is not a time: ' || r.started_at) END,
-            CASE WHEN r.finished_at IS NOT NULL AND finished_at_ IS NULL
-                 THEN problem({reason.invalid_time}, 'finished_at is not a time: ' || r.finished_at) END,
-            CASE WHEN r.created_at IS NOT NULL AND created_at_ IS NULL
-                 THEN problem({reason.invalid_time}, 'created_at is not a time: ' || r.created_at) END,
-            CASE WHEN r.updated_at IS NOT NULL AND updated_at_ IS NULL
-                 THEN problem({reason.invalid_time}, 'updated_at is not a time: ' || r.updated_at) END,
-            CASE WHEN r.duration_seconds IS NOT NULL AND duration_ IS NULL
-                 THEN problem({reason.wrong_type}, 'duration_seconds is not a number: ' || r.duration_seconds) END,
-            CASE WHEN r.total_cost IS NOT NULL AND total_cost_ IS NULL
-                 THEN problem({reason.wrong_type}, 'total_cost is not a number: ' || r.total_cost) END,
+            unread(r.started_at, started_at_, {reason.invalid_time}, 'started_at is not a time: ' || r.started_at),
+            unread(r.finished_at, finished_at_,
+                   {reason.invalid_time}, 'finished_at is not a time: ' || r.finished_at),
+            unread(r.created_at, created_at_, {reason.invalid_time}, 'created_at is not a time: ' || r.created_at),
+            unread(r.updated_at, updated_at_, {reason.invalid_time}, 'updated_at is not a time: ' || r.updated_at),
+            unread(r.duration_seconds, duration_,
+                   {reason.wrong_type}, 'duration_seconds is not a number: ' || r.duration_seconds),
+            unread(r.total_cost, total_cost_, {reason.wrong_type}, 'total_cost is not a number: ' || r.total_cost),
             CASE WHEN r.models IS NOT NULL AND json_type(r.models) <> 'ARRAY'
                  THEN problem({reason.wrong_type}, 'models is not a list') END,
             CASE WHEN len(bad_models) > 0
