@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 
 from analytics_pipeline.dashboards.definition import DashboardDefinitionError
-from analytics_pipeline.metadata import human_number
+from analytics_pipeline.platform.metadata import human_number
 from analytics_pipeline.serving.exports import FORMATS, json_rows
-from analytics_pipeline.settings import SOURCE_NAMES, Settings, SettingsError, load_settings
+from analytics_pipeline.settings import Settings, SettingsError, load_settings
+from analytics_pipeline.sources.registry import SOURCE_NAMES
 
 
 class UserError(Exception):
@@ -130,10 +131,11 @@ def _is_environment_error(err: Exception) -> bool:
     """Failures of the machine, the network or a run: reported, not a bug in this program."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from analytics_pipeline.llm_runs.prices import PriceTableError
+    from analytics_pipeline.lake.data_dir import DataDirBusy
     from analytics_pipeline.runner import RunFailed
+    from analytics_pipeline.sources.llm_runs.prices import PriceTableError
 
-    return isinstance(err, (OSError, BotoCoreError, ClientError, RunFailed, PriceTableError))
+    return isinstance(err, (OSError, BotoCoreError, ClientError, RunFailed, DataDirBusy, PriceTableError))
 
 
 _S3_SIGNS = re.compile(r"s3://|endpoint URL|An error occurred \(|\[Errno 121\]|Remote I/O|(Read|Connect) timeout|botocore|s3fs")
@@ -173,12 +175,12 @@ def _day(text: str) -> date:
 
 
 def _demo(args, settings: Settings) -> int:
-    from analytics_pipeline.demo import DEMO_SOURCES
     from analytics_pipeline.lake.storage import StorageRoot
+    from analytics_pipeline.sources.registry import all_sources
 
     settings = _demo_partitions_start(settings, args.days)
     landing = StorageRoot(settings.landing_uri, settings.s3_endpoint_url)
-    for source, generate in DEMO_SOURCES.items():
+    for source, generate in ((s.name, s.demo) for s in all_sources()):
         existing = landing.list_files(source)
         if existing and not args.force:
             print(f"landing/{source} already holds {len(existing)} files; not adding demo data (use --force to add)")
@@ -196,9 +198,12 @@ def _demo_partitions_start(settings: Settings, days: int) -> Settings:
     """The daily partitions of a fresh demo start at its window's first day, not at ANALYTICS_PARTITIONS_START's
     default (2024-01-01): otherwise the UI shows ~1,050 empty days of every daily asset as missing. Kept in the data
     dir (``partitions_start``); left alone when the variable is set, or the lake already holds data from before."""
+    from analytics_pipeline.lake.freshness import raw_days
     from analytics_pipeline.lake.storage import StorageRoot
-    from analytics_pipeline.operations.freshness import raw_days
-    from analytics_pipeline.settings import record_partitions_start, recorded_partitions_start
+    from analytics_pipeline.settings import (
+        record_partitions_start,
+        recorded_partitions_start,
+    )
 
     first = (datetime.now(timezone.utc).date() - timedelta(days=days)).isoformat()
     if os.environ.get("ANALYTICS_PARTITIONS_START") or settings.data_dir.startswith("s3://"):
@@ -280,7 +285,7 @@ def _reprice(args, settings: Settings) -> int:
 
 
 def _suggest(args, settings: Settings) -> int:
-    from analytics_pipeline.conversations.guidance import NextIntentGuide
+    from analytics_pipeline.serving.guidance import NextIntentGuide
     from analytics_pipeline.serving.sql_runner import QueryError
 
     try:
@@ -304,7 +309,7 @@ def _views_here(settings: Settings) -> None:
     """The warehouse's views hold absolute paths: after the data dir moved, rebuild them before reading."""
     import duckdb
 
-    from analytics_pipeline.runner import views_follow_the_data_dir
+    from analytics_pipeline.serving.warehouse import views_follow_the_data_dir
 
     try:
         before = views_follow_the_data_dir(settings)
@@ -409,7 +414,7 @@ def _compact(args, settings: Settings) -> int:
 
 def _serve(args, settings: Settings) -> int:
     from analytics_pipeline.dashboards.site import site_dir
-    from analytics_pipeline.serving.server import make_server
+    from analytics_pipeline.web.server import make_server
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port} is not a port number (0-65535)")

@@ -6,24 +6,30 @@ DAGSTER_HOME under the data dir, so ``dagster dev`` shows the history afterwards
 
 from __future__ import annotations
 
-import fcntl
-import functools
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timezone
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
 from analytics_pipeline.ingestion.manifest import landing_scan, staged_rows
-from analytics_pipeline.keyed_tables import FULL_REFRESH_TAG
+from analytics_pipeline.lake.data_dir import flock, one_process_per_data_dir
+from analytics_pipeline.lake.freshness import raw_days, source_data_through
 from analytics_pipeline.lake.storage import StorageRoot
-from analytics_pipeline.operations.freshness import raw_days, source_data_through
 from analytics_pipeline.operations.reingest import Forgotten, forget_taken_files
-from analytics_pipeline.orphaned_runs import PROCESS_TAG, release_orphaned_runs, this_process
-from analytics_pipeline.partitions import day_ranges, days_between, range_tags, run_days
+from analytics_pipeline.platform.keyed_tables import FULL_REFRESH_TAG
+from analytics_pipeline.platform.orphaned_runs import (
+    PROCESS_TAG,
+    release_orphaned_runs,
+    this_process,
+)
+from analytics_pipeline.platform.partitions import (
+    day_ranges,
+    days_between,
+    range_tags,
+    run_days,
+)
 from analytics_pipeline.settings import Settings
 
 DAGSTER_YAML = """\
@@ -86,16 +92,12 @@ class SourceReport:
     exception: Exception | None = field(default=None, repr=False)  # the failure itself (for its context)
 
 
-class DataDirBusy(RunFailed):
-    """Another process is running the pipeline on this data dir."""
-
-
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:
     """The data dir's Dagster instance. Its first initialisation (dagster.yaml, the run and event databases) is
     serialised across processes: two starting at once on a new data dir once left two schema heads behind."""
     home = Path(settings.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
-    with _flock(home / ".init.lock", wait=True):
+    with flock(home / ".init.lock", wait=True):
         if not (home / "dagster.yaml").exists():
             written = home / f"dagster.yaml.{os.getpid()}.tmp"
             written.write_text(DAGSTER_YAML)
@@ -104,45 +106,6 @@ def dagster_instance(settings: Settings) -> dg.DagsterInstance:
         instance = dg.DagsterInstance.get()
         instance.get_runs(limit=1)  # the storages exist (and are migrated) before the lock is let go
     return instance
-
-
-@contextmanager
-def _flock(path: Path, wait: bool) -> Iterator[bool]:
-    """An exclusive lock on ``path`` (created if need be) for the block; yields False if ``wait`` is off and
-    another process holds it."""
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _one_process_per_data_dir(function):
-    @functools.wraps(function)
-    def holding_the_data_dir(settings: Settings, *args, **kwargs):
-        with data_dir_lock(settings):
-            return function(settings, *args, **kwargs)
-    return holding_the_data_dir
-
-
-@contextmanager
-def data_dir_lock(settings: Settings) -> Iterator[None]:
-    """One pipeline process at a time on a data dir (run, demo, reprice, refresh, retention, compaction): a second
-    one stops at once with one line naming the first. The lock goes with the process, however it ends."""
-    path = Path(settings.data_dir) / ".run.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _flock(path, wait=False) as held:
-        if not held:
-            holder = path.read_text().strip() or "another process"
-            raise DataDirBusy(f"{settings.data_dir} is in use by {holder}: wait for it to finish (a data dir takes "
-                              "one `analytics-pipeline` process at a time; `dev` runs alongside through its daemon)")
-        path.write_text(f"analytics-pipeline (pid {os.getpid()}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC)")
-        yield
 
 
 def _runner_instance(settings: Settings, progress: Callable[[str], None]) -> dg.DagsterInstance:
@@ -158,13 +121,14 @@ def _tags(tags: dict | None = None) -> dict:
     return {**(tags or {}), PROCESS_TAG: this_process()}
 
 
-@_one_process_per_data_dir
+@one_process_per_data_dir
 def run_pipeline(settings: Settings, progress: Callable[[str], None] = print,
                  full_refresh: bool = False) -> list[SourceReport]:
     """Stage new landing files, merge their days (one run per range of consecutive days), then update the
     whole-lake tables from what changed. ``full_refresh``: afterwards recompute every day's marts and every
     whole-lake table from the raw layer (after a change to a mart's logic)."""
-    from analytics_pipeline.definitions import SOURCE_SPECS, build_definitions
+    from analytics_pipeline.definitions import build_definitions
+    from analytics_pipeline.sources.registry import SOURCE_SPECS
 
     instance = _runner_instance(settings, progress)
     defs = build_definitions()
@@ -204,7 +168,7 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print,
     return reports
 
 
-@_one_process_per_data_dir
+@one_process_per_data_dir
 def rematerialize_days(settings: Settings, source: str, days: list[str], progress: Callable[[str], None] = print) -> None:
     """Re-run the source's daily job for ``days`` (e.g. to re-price them), then refresh the lake tables."""
     from analytics_pipeline.definitions import build_definitions
@@ -238,7 +202,7 @@ def _run_days(defs, instance, source: str, days: list[str], tags: dict, progress
         raise_on_error=False), what)
 
 
-@_one_process_per_data_dir
+@one_process_per_data_dir
 def run_operation(settings: Settings, job_name: str, op_name: str, config: dict):
     """Run an operations job (retention, compaction) in-process and return its op's output."""
     from analytics_pipeline.definitions import build_definitions
@@ -250,28 +214,14 @@ def run_operation(settings: Settings, job_name: str, op_name: str, config: dict)
     return result.output_for_node(op_name)
 
 
-@_one_process_per_data_dir
+@one_process_per_data_dir
 def reingest(settings: Settings, source: str) -> Forgotten:
     """Forget which landing files ``source`` took in (operations/reingest.py); the next ``run`` reads them again."""
     lake, landing = (StorageRoot(uri, settings.s3_endpoint_url) for uri in (settings.lake_uri, settings.landing_uri))
     return forget_taken_files(lake, landing, source)
 
 
-def views_follow_the_data_dir(settings: Settings) -> str | None:
-    """If the warehouse's views read another place than this data dir's lake (the data dir was moved or copied),
-    rebuild them here; returns the place they read before, or None when they were right."""
-    from analytics_pipeline.serving.warehouse import build_warehouse, views_elsewhere
-    from analytics_pipeline.sources import SOURCE_SPECS
-
-    lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
-    before = views_elsewhere(settings.warehouse_path, lake)
-    if before is not None:
-        with data_dir_lock(settings):
-            build_warehouse(lake, settings.warehouse_path, settings.schema, SOURCE_SPECS)
-    return before
-
-
-@_one_process_per_data_dir
+@one_process_per_data_dir
 def refresh_lake(settings: Settings) -> None:
     """Update the whole-lake tables and the views (what the automation sensor does under the daemon)."""
     from analytics_pipeline.definitions import build_definitions

@@ -8,9 +8,9 @@ import dagster as dg
 import pytest
 
 from analytics_pipeline.definitions import build_definitions
-from analytics_pipeline.demo.claims import claims_landing_files
-from analytics_pipeline.demo.conversations import conversations_landing_files
-from analytics_pipeline.demo.llm_runs import llm_runs_landing_files
+from analytics_pipeline.sources.claims.demo import claims_landing_files
+from analytics_pipeline.sources.conversations.demo import conversations_landing_files
+from analytics_pipeline.sources.llm_runs.demo import llm_runs_landing_files
 from analytics_pipeline_tests.lakes import QUIET, Lake, built_lake, landing_root
 
 CLAIMS_DASHBOARDS = {"dashboard_financial_operations", "dashboard_model_performance", "dashboard_operational_efficiency"}

@@ -197,7 +197,7 @@ def test_table_format_shows_null_and_rounds_floats_while_csv_and_json_keep_every
 
 PARTITIONS_OF_A_NEW_PROCESS = """
 import dagster as dg
-from analytics_pipeline.partitions import event_day_partitions
+from analytics_pipeline.platform.partitions import event_day_partitions
 keys = event_day_partitions.get_partition_keys()
 done = set(dg.DagsterInstance.get().get_materialized_partitions(dg.AssetKey("raw_claims")))
 print(keys[0], len(keys), len(set(keys) - done))
@@ -207,7 +207,7 @@ print(keys[0], len(keys), len(set(keys) - done))
 def test_demo_partitions_start_at_its_window_and_earlier_records_are_kept_with_a_warning(lake_env, capsys):
     from datetime import datetime, timedelta, timezone
 
-    from analytics_pipeline.demo.claims import claims_landing_files
+    from analytics_pipeline.sources.claims.demo import claims_landing_files
     from analytics_pipeline_tests.lakes import landing_root
 
     first = (datetime.now(timezone.utc).date() - timedelta(days=2)).isoformat()

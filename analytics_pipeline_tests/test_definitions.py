@@ -8,7 +8,11 @@ import json
 import dagster as dg
 
 from analytics_pipeline.definitions import build_definitions
-from analytics_pipeline_tests.definitions_snapshot import SNAPSHOT, definitions_snapshot, snapshot_text
+from analytics_pipeline_tests.definitions_snapshot import (
+    SNAPSHOT,
+    definitions_snapshot,
+    snapshot_text,
+)
 
 
 def test_definitions_load_and_validate(lake_env):
@@ -51,6 +55,6 @@ def test_resources_follow_environment(lake_env, monkeypatch):
 
 def test_settings_name_every_source():
     from analytics_pipeline.settings import SOURCE_NAMES
-    from analytics_pipeline.sources import SOURCE_SPECS
+    from analytics_pipeline.sources.registry import SOURCE_SPECS
 
     assert list(SOURCE_NAMES) == [spec.name for spec in SOURCE_SPECS]

@@ -16,12 +16,19 @@ import dagster as dg
 import duckdb
 import pytest
 
-from analytics_pipeline.demo import claims_landing_files, conversations_landing_files, llm_runs_landing_files
-from analytics_pipeline.keyed_tables import FULL_REFRESH_TAG
 from analytics_pipeline.lake.views import lake_views
-from analytics_pipeline.runner import dagster_instance, refresh_lake, run_operation, run_pipeline
+from analytics_pipeline.platform.keyed_tables import FULL_REFRESH_TAG
+from analytics_pipeline.runner import (
+    dagster_instance,
+    refresh_lake,
+    run_operation,
+    run_pipeline,
+)
 from analytics_pipeline.settings import load_settings
-from analytics_pipeline.sources import SOURCE_SPECS
+from analytics_pipeline.sources.claims.demo import claims_landing_files
+from analytics_pipeline.sources.conversations.demo import conversations_landing_files
+from analytics_pipeline.sources.llm_runs.demo import llm_runs_landing_files
+from analytics_pipeline.sources.registry import SOURCE_SPECS
 from analytics_pipeline_tests.lakes import clear_analytics_env, lake_root, landing_root
 
 # Marts over "now" (windows ending now, "this month", generated_at): recomputed whole at every update, and

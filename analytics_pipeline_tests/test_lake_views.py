@@ -5,7 +5,7 @@ import duckdb
 from analytics_pipeline.lake.duck import connect
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.lake.views import lake_views, register_lake_views, views_read
-from analytics_pipeline.sources import SOURCE_SPECS
+from analytics_pipeline.sources.registry import SOURCE_SPECS
 
 
 def test_views_read_names_tables_not_ctes():

@@ -18,7 +18,7 @@ from analytics_pipeline import runner
 from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.ingestion.cursor import RequestCursor
 from analytics_pipeline.ingestion.sensors import RUN_KEY_VERSION
-from analytics_pipeline.partitions import run_days
+from analytics_pipeline.platform.partitions import run_days
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import Settings
 from analytics_pipeline_tests.conftest import claims_report

@@ -27,7 +27,7 @@ from report import fresh_env, machine, publish  # noqa: E402  (same folder, shar
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "conversations"
 NEW_DAY_WORK = HERE / ".work" / "conversations-new-day"
-GENERATOR = "analytics_pipeline.demo.conversations:conversations_landing_files"
+GENERATOR = "analytics_pipeline.sources.conversations.demo:conversations_landing_files"
 PSEUDONYM_KEY = "benchmark-key-" + "0" * 32
 SEED, NEW_DAY_SEED = 3, 103
 
@@ -42,8 +42,9 @@ def main() -> int:
 
     fresh_env(WORK, ANALYTICS_PSEUDONYM_KEY=PSEUDONYM_KEY)
     import new_day  # noqa: E402  (same folder; imports run_end_to_end, ingest_claims, scale_10m)
-    from analytics_pipeline.conversations.guidance import NextIntentGuide
+
     from analytics_pipeline.runner import run_pipeline
+    from analytics_pipeline.serving.guidance import NextIntentGuide
     from analytics_pipeline.serving.sql_runner import run_query
     from analytics_pipeline.settings import load_settings
 

@@ -55,10 +55,9 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
-import yaml
-
 import ingest_claims
 import lake_age
+import yaml
 from proc_tree import TreePeak, _children, tree_rss_bytes
 from report import machine, publish
 from run_end_to_end import BIN, base_dataset, code_version, package_fingerprint, place
@@ -134,7 +133,7 @@ def restore(size: int, key: str, gz: bool) -> Path:
         data = lake_age.restore(size, key, gz)
     started = time.monotonic()
     env = clean_env(ANALYTICS_DATA_DIR=str(data), DAGSTER_HOME=str(data / "dagster_home"))
-    code = ("from analytics_pipeline.definitions import SOURCE_SPECS\n"
+    code = ("from analytics_pipeline.sources.registry import SOURCE_SPECS\n"
             "from analytics_pipeline.lake.storage import StorageRoot\n"
             "from analytics_pipeline.serving.warehouse import build_warehouse\n"
             "from analytics_pipeline.settings import load_settings\n"

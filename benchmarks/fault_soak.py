@@ -31,12 +31,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 WORK = HERE / ".work" / "soak"
 
+from report import fresh_env, machine, publish  # noqa: E402
+
 from analytics_pipeline.serving.sql_runner import run_query  # noqa: E402
 from analytics_pipeline.settings import load_settings  # noqa: E402
 from analytics_pipeline_tests import lake_state  # noqa: E402
 from analytics_pipeline_tests.faults.s3_proxy import FaultProxy  # noqa: E402
 from analytics_pipeline_tests.s3_server import moto_server  # noqa: E402
-from report import fresh_env, machine, publish  # noqa: E402
 
 KILL_POINTS = [  # (os call, pattern) — the publish steps of every kind of write
     ("replace", r"\.tmp -> .*/staging/"), ("replace", r"\.tmp -> .*/errors/"), ("replace", r"\.tmp -> .*/manifests/"),
@@ -52,7 +53,7 @@ def fresh_settings(data: Path, **extra: str):
 
 
 def write_landing(data: Path, claims_per_day: int, days: int) -> list[tuple[str, bytes]]:
-    from analytics_pipeline.demo.claims import claims_landing_files
+    from analytics_pipeline.sources.claims.demo import claims_landing_files
 
     files = list(claims_landing_files(days=days, seed=23, claims_per_day=claims_per_day))
     for name, body in files:

@@ -12,7 +12,7 @@ Paths measured on the same file, each in a fresh subprocess (so peak RSS is its 
               ``TypeDeserializer``, a dict of the extracted metrics, Parquet written by pyarrow in batches
               (the anchor's ~20 k records/s).
 
-The input file is built from the demo generator's internals (``analytics_pipeline.demo.claims``): its
+The input file is built from the demo generator's internals (``analytics_pipeline.sources.claims.demo``): its
 claim lifecycles rendered as DynamoDB Streams records, one per line, every record valid and unique, so
 all three paths see exactly the same work. It is cached in ``benchmarks/.work/`` (``--keep`` reuses it).
 Results are printed and written into the results section of ``benchmarks/README.md``.
@@ -67,8 +67,8 @@ def cached_dataset(records: int) -> dict | None:
 
 def worker_build(args: argparse.Namespace) -> dict:
     """Write ``args.records`` stream records, one JSON object per line, from the demo generator's internals."""
-    from analytics_pipeline.demo import claims as gen
-    from analytics_pipeline.demo.sampling import poisson_arrivals
+    from analytics_pipeline.platform.demo_window import poisson_arrivals
+    from analytics_pipeline.sources.claims import demo as gen
 
     records = args.records
     path = dataset_path(records)
@@ -184,9 +184,9 @@ def worker_ours(args: argparse.Namespace) -> dict:
 
     from analytics_pipeline.ingestion import raw_merge, staging
     from analytics_pipeline.ingestion.raw_merge import merge_day
-    from analytics_pipeline.ingestion.specs.claims import claims_spec
     from analytics_pipeline.ingestion.staging import stage_batch
     from analytics_pipeline.lake.storage import StorageRoot
+    from analytics_pipeline.sources.claims.spec import claims_spec
 
     trace: list = []
     if args.profile:

@@ -47,8 +47,16 @@ from pathlib import Path
 
 import ingest_claims
 from report import machine, publish
-from run_end_to_end import (base_dataset, code_version, each, mixed_versions, package_fingerprint, phases_text,
-                            place, timed_run)
+from run_end_to_end import (
+    base_dataset,
+    code_version,
+    each,
+    mixed_versions,
+    package_fingerprint,
+    phases_text,
+    place,
+    timed_run,
+)
 from scale_10m import du
 
 HERE = Path(__file__).resolve().parent
@@ -192,8 +200,8 @@ def recent_claims(base: Path, count: int) -> tuple[date, list[dict]]:
 def day_events(n: int, day: date, new_records: int, claims: list[dict]) -> list[dict]:
     """Day ``day``'s stream changes: ``len(claims)`` MODIFY records of known claims (their images move on, so
     ``claims`` holds the latest images afterwards) and new claims' lifecycles up to ``new_records`` in all."""
-    from analytics_pipeline.demo import claims as gen
-    from analytics_pipeline.demo.sampling import poisson_arrivals
+    from analytics_pipeline.platform.demo_window import poisson_arrivals
+    from analytics_pipeline.sources.claims import demo as gen
 
     rng = random.Random(f"lake-age-{RECIPE_VERSION}-{day.isoformat()}-{n}")
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
@@ -225,7 +233,7 @@ def day_events(n: int, day: date, new_records: int, claims: list[dict]) -> list[
 
 def ensure_new_days(base: Path, key: str, new_records: int, modify: int) -> dict:
     """The two new-day files (cached: deterministic for the base file and the options)."""
-    from analytics_pipeline.demo import claims as gen
+    from analytics_pipeline.sources.claims import demo as gen
 
     folder = WORK / f"newdays-{key}-n{new_records}-m{modify}"
     meta_path = folder / "meta.json"

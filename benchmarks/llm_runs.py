@@ -25,7 +25,7 @@ from report import fresh_env, machine, publish  # noqa: E402  (same folder, shar
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "llm_runs"
 NEW_DAY_WORK = HERE / ".work" / "llm_runs-new-day"
-GENERATOR = "analytics_pipeline.demo.llm_runs:llm_runs_landing_files"
+GENERATOR = "analytics_pipeline.sources.llm_runs.demo:llm_runs_landing_files"
 SEED, NEW_DAY_SEED = 1, 101
 
 
@@ -39,6 +39,7 @@ def main() -> int:
 
     fresh_env(WORK)
     import new_day  # noqa: E402  (same folder; imports run_end_to_end, ingest_claims, scale_10m)
+
     from analytics_pipeline.runner import run_pipeline
     from analytics_pipeline.serving.sql_runner import run_query
     from analytics_pipeline.settings import load_settings

@@ -44,10 +44,16 @@ def variants(sample: Path) -> dict[str, str]:
     """Variant name → the statement it runs (``{out}`` is its output folder)."""
     import duckdb
 
-    from analytics_pipeline.ingestion.landing_lines import LandingFile, plan_files, sample_lines
-    from analytics_pipeline.ingestion.specs.claims import claims_spec
-    from analytics_pipeline.ingestion.staging import _BATCH_FILE_OPTIONS as BATCH_FILE_OPTIONS
+    from analytics_pipeline.ingestion.landing_lines import (
+        LandingFile,
+        plan_files,
+        sample_lines,
+    )
+    from analytics_pipeline.ingestion.staging import (
+        _BATCH_FILE_OPTIONS as BATCH_FILE_OPTIONS,
+    )
     from analytics_pipeline.lake.storage import StorageRoot
+    from analytics_pipeline.sources.claims.spec import claims_spec
 
     spec = claims_spec()
     landing_file = LandingFile(seq=0, key=sample.name, path=str(sample))

@@ -65,9 +65,9 @@ def record(settings: Settings, answer: Answer) -> str:
 def _serve_history(settings: Settings, lake: StorageRoot) -> None:
     """The warehouse gets its ``ask_history`` view with the lake's first question; while another pipeline process
     holds the data dir, its next warehouse refresh adds it."""
-    from analytics_pipeline.runner import DataDirBusy, data_dir_lock
+    from analytics_pipeline.lake.data_dir import DataDirBusy, data_dir_lock
     from analytics_pipeline.serving.warehouse import build_warehouse
-    from analytics_pipeline.sources import SOURCE_SPECS
+    from analytics_pipeline.sources.registry import SOURCE_SPECS
 
     if not Path(settings.warehouse_path).exists() or VIEW in warehouse_tables(settings):
         return  # no warehouse yet: the first run makes it, with the view

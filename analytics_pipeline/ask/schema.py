@@ -95,13 +95,11 @@ def schema_notes() -> dict:
 @cache
 def asset_descriptions() -> dict[str, str]:
     """Each lake table's description, as its asset declares it (the Dagster UI shows the same text)."""
-    from analytics_pipeline.claims.domain import CLAIMS
-    from analytics_pipeline.conversations.domain import CONVERSATIONS
-    from analytics_pipeline.llm_runs.domain import LLM_RUNS
+    from analytics_pipeline.sources.registry import all_sources
 
     found = {}
-    for domain in (CLAIMS, LLM_RUNS, CONVERSATIONS):
-        for asset in (*domain.daily_assets, *domain.lake_tables, *domain.other_assets):
+    for source in all_sources():
+        for asset in (*source.daily_assets, *source.lake_tables, *source.other_assets):
             for spec in asset.specs:
                 if spec.description:
                     found[spec.key.to_user_string()] = spec.description

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from analytics_pipeline.automation import ON_DASHBOARD_DATA_UPDATE, ON_LAKE_UPDATE
 from analytics_pipeline.dashboards.definition import Dashboard
 from analytics_pipeline.dashboards.formatting import format_value, short_date_labels
 from analytics_pipeline.dashboards.generate import generate_all
 from analytics_pipeline.dashboards.site import prune, publish, publish_index, site_dir
-from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.resource import LakeResource
-from analytics_pipeline.metadata import bar_chart_markdown
+from analytics_pipeline.lake.source_spec import SourceSpec
+from analytics_pipeline.platform.automation import (
+    ON_DASHBOARD_DATA_UPDATE,
+    ON_LAKE_UPDATE,
+)
+from analytics_pipeline.platform.metadata import bar_chart_markdown
 from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.warehouse import DERIVED_VIEWS
 from analytics_pipeline.settings import load_settings

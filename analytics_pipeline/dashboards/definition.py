@@ -16,7 +16,7 @@ import yaml
 from analytics_pipeline.currencies import is_currency_code
 from analytics_pipeline.lake.views import views_read
 from analytics_pipeline.serving.sql_runner import QueryError, to_duckdb_sql
-from analytics_pipeline.settings import SOURCE_NAMES
+from analytics_pipeline.sources.registry import SOURCE_NAMES
 
 SHIPPED_DIR = Path(__file__).parent / "definitions"
 WIDGET_TYPES = ("kpi-card", "bar-chart", "line-chart", "pie-chart", "table", "gauge", "heatmap", "budget-bar")

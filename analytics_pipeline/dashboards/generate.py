@@ -16,11 +16,16 @@ from datetime import datetime, timezone
 
 from analytics_pipeline.dashboards.definition import Dashboard, Widget
 from analytics_pipeline.dashboards.widgets import WidgetDataError, widget_data
-from analytics_pipeline.serving.exports import json_value
 from analytics_pipeline.lake.views import views_read
+from analytics_pipeline.serving.exports import json_value
 from analytics_pipeline.serving.resource import WarehouseResource
-from analytics_pipeline.serving.sql_runner import QueryError, QuerySession, query_session
-from analytics_pipeline.settings import SOURCE_NAMES, Currencies, Settings
+from analytics_pipeline.serving.sql_runner import (
+    QueryError,
+    QuerySession,
+    query_session,
+)
+from analytics_pipeline.settings import Currencies, Settings
+from analytics_pipeline.sources.registry import SOURCE_NAMES
 
 MAX_PARALLEL_DASHBOARDS = 2
 

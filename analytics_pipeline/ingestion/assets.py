@@ -11,17 +11,17 @@ from datetime import timedelta
 import dagster as dg
 
 from analytics_pipeline.ingestion.batching import split_batches
+from analytics_pipeline.ingestion.landing_lines import ReadLimits
 from analytics_pipeline.ingestion.manifest import landing_scan, skipped_summary
 from analytics_pipeline.ingestion.raw_merge import merge_day
-from analytics_pipeline.ingestion.source_spec import SourceSpec
-from analytics_pipeline.ingestion.landing_lines import ReadLimits
 from analytics_pipeline.ingestion.staging import BatchResult, stage_batch
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_literal
+from analytics_pipeline.lake.freshness import source_data_through
 from analytics_pipeline.lake.resource import LakeResource
-from analytics_pipeline.metadata import rounded
-from analytics_pipeline.operations.freshness import source_data_through
-from analytics_pipeline.partitions import (
+from analytics_pipeline.lake.source_spec import SourceSpec
+from analytics_pipeline.platform.metadata import rounded
+from analytics_pipeline.platform.partitions import (
     ONE_RUN_FOR_ALL_DAYS,
     day_check_results,
     event_day_partitions,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from analytics_pipeline.ingestion import quarantine_reasons as reasons
+from analytics_pipeline.lake import quarantine_reasons as reasons
 from analytics_pipeline.lake.duck import sql_list
 from analytics_pipeline.lake.storage import StorageRoot
 

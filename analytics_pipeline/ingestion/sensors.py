@@ -14,11 +14,16 @@ import dagster as dg
 from analytics_pipeline.ingestion.assets import LandingBatchConfig
 from analytics_pipeline.ingestion.batching import split_batches
 from analytics_pipeline.ingestion.cursor import RequestCursor
-from analytics_pipeline.ingestion.manifest import file_marker, landing_scan, skipped_summary, staged_days
+from analytics_pipeline.ingestion.manifest import (
+    file_marker,
+    landing_scan,
+    skipped_summary,
+    staged_days,
+)
 from analytics_pipeline.ingestion.staging import batch_id_for
 from analytics_pipeline.lake.resource import LakeResource
-from analytics_pipeline.orphaned_runs import release_orphaned_runs
-from analytics_pipeline.partitions import day_ranges, range_tags, run_days
+from analytics_pipeline.platform.orphaned_runs import release_orphaned_runs
+from analytics_pipeline.platform.partitions import day_ranges, range_tags, run_days
 
 RUN_KEY_VERSION = "v3"
 FAILED_RUNS_LOOKED_AT = 200

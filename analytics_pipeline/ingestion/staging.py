@@ -26,11 +26,11 @@ from analytics_pipeline.ingestion.landing_lines import (
     register_landing_lines,
     sample_lines,
 )
-from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.ingestion.work_folder import batch_work_folder
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, on_cursors, scalar, sql_literal
 from analytics_pipeline.lake.parquet import write_parquet
+from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 
 # Columns of the parse that only staging reads; only the claims parse writes ``extra_kinds`` (see _extra_kinds).

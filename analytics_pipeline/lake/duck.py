@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 
-from analytics_pipeline.ingestion.quarantine_reasons import QUARANTINE_MACROS, json_error
+from analytics_pipeline.lake.quarantine_reasons import QUARANTINE_MACROS, json_error
 from analytics_pipeline.lake.storage import StorageRoot
 
 _MACROS = """

@@ -18,9 +18,9 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from analytics_pipeline.ingestion.quarantine_reasons import older_reason_sql
-from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake import layout
+from analytics_pipeline.lake.quarantine_reasons import older_reason_sql
+from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.lake.tables import has_files, parquet_scan
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field
 
-from analytics_pipeline.domain import SourceDomain
 from analytics_pipeline.ingestion.assets import raw_asset_key
+from analytics_pipeline.lake.freshness import freshness_result, source_data_through
 from analytics_pipeline.lake.resource import LakeResource
-from analytics_pipeline.metadata import markdown_rows
+from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.operations.compaction import (
     MIN_FILES,
     SMALL_FILE_BYTES,
@@ -30,13 +30,21 @@ from analytics_pipeline.operations.compaction import (
     compact,
     plan_compaction,
 )
-from analytics_pipeline.operations.freshness import freshness_result, source_data_through
-from analytics_pipeline.operations.raw_accounting import accounting_result, missing_rows, recorded_rows
-from analytics_pipeline.operations.retention import RetentionReport, apply_retention, plan_retention
+from analytics_pipeline.operations.raw_accounting import (
+    accounting_result,
+    missing_rows,
+    recorded_rows,
+)
+from analytics_pipeline.operations.retention import (
+    RetentionReport,
+    apply_retention,
+    plan_retention,
+)
+from analytics_pipeline.platform.metadata import markdown_rows
 from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.warehouse import build_warehouse
 from analytics_pipeline.settings import load_settings
-from analytics_pipeline.sources import SOURCE_SPECS
+from analytics_pipeline.sources.source import Source
 
 ACCOUNTING_CHECK = "raw_rows_accounted"
 
@@ -63,12 +71,12 @@ class Operations:
     checks: list[dg.AssetChecksDefinition]
 
 
-def build_operations(domains: list[SourceDomain]) -> Operations:
-    daily_tables = {d.spec.name: [a.key.to_user_string() for a in d.daily_assets] for d in domains}
-    sources = list(daily_tables)
-    retention_job = _retention_job(daily_tables)
-    compaction_job = _compaction_job(sources)
-    checks = [check for source in sources for check in (_freshness_check(source), _accounting_check(source))]
+def build_operations(sources: list[Source]) -> Operations:
+    daily_tables = {s.name: [a.key.to_user_string() for a in s.daily_assets] for s in sources}
+    names = list(daily_tables)
+    retention_job = _retention_job(daily_tables, [s.spec for s in sources])
+    compaction_job = _compaction_job(names)
+    checks = [check for name in names for check in (_freshness_check(name), _accounting_check(name))]
     freshness_job = dg.define_asset_job(
         "freshness_checks_job", selection=dg.AssetSelection.checks(*checks),
         description="Evaluate every source's data_fresh and raw_rows_accounted checks (also when no data arrives).",
@@ -95,7 +103,7 @@ def build_operations(domains: list[SourceDomain]) -> Operations:
     return Operations([retention_job, compaction_job, freshness_job], schedules, checks)
 
 
-def _retention_job(daily_tables: dict[str, list[str]]) -> dg.JobDefinition:
+def _retention_job(daily_tables: dict[str, list[str]], specs: list[SourceSpec]) -> dg.JobDefinition:
     @dg.op(name="lake_retention", pool=MAINTENANCE_POOL, out=dg.Out(RetentionReport),
            description="List (dry run) or delete what is past its retention period (ANALYTICS_RETENTION).")
     def lake_retention(context: dg.OpExecutionContext, config: RetentionConfig, lake: LakeResource):
@@ -115,7 +123,7 @@ def _retention_job(daily_tables: dict[str, list[str]]) -> dg.JobDefinition:
         if not report.lake_changed:
             context.log.info("nothing deleted from the lake; views unchanged")
             return
-        views = build_warehouse(lake.lake_root(), warehouse.database, warehouse.schema_name, SOURCE_SPECS)
+        views = build_warehouse(lake.lake_root(), warehouse.database, warehouse.schema_name, specs)
         yield dg.AssetMaterialization(asset_key="warehouse", metadata={
             "views": dg.MetadataValue.json(views), "reason": "retention deleted lake files"})
 

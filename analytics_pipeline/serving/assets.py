@@ -3,11 +3,10 @@
 
 import dagster as dg
 
-from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.warehouse import build_warehouse
-
 
 EVERY_TABLE_CHECK = "every_lake_table_has_a_view"
 

@@ -32,7 +32,7 @@ class Warehouse:
 
     def __init__(self, data_dir: str | os.PathLike | None = None, *, dialect: str = "duckdb",
                  settings: Settings | None = None):
-        from analytics_pipeline.runner import views_follow_the_data_dir
+        from analytics_pipeline.serving.warehouse import views_follow_the_data_dir
 
         environ = {**os.environ, **({"ANALYTICS_DATA_DIR": os.fspath(data_dir)} if data_dir is not None else {})}
         self.settings = settings or load_settings(environ)

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import duckdb
 
-from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.duck import connect
+from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.lake.views import lake_views
+from analytics_pipeline.settings import Settings
 
 # Views defined over other views: name → (the view they read, SQL with {schema} for its schema).
 DERIVED_VIEWS = {
@@ -110,3 +111,17 @@ def views_elsewhere(warehouse_path: str, lake: StorageRoot) -> str | None:
             if not path.startswith(here):
                 return path
     return None
+
+
+def views_follow_the_data_dir(settings: Settings) -> str | None:
+    """If the warehouse's views read another place than this data dir's lake (the data dir was moved or copied),
+    rebuild them here; returns the place they read before, or None when they were right."""
+    from analytics_pipeline.lake.data_dir import data_dir_lock
+    from analytics_pipeline.sources.registry import SOURCE_SPECS
+
+    lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+    before = views_elsewhere(settings.warehouse_path, lake)
+    if before is not None:
+        with data_dir_lock(settings):
+            build_warehouse(lake, settings.warehouse_path, settings.schema, SOURCE_SPECS)
+    return before

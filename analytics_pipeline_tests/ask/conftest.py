@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics_pipeline.runner import views_follow_the_data_dir
+from analytics_pipeline.serving.warehouse import views_follow_the_data_dir
 from analytics_pipeline.settings import Settings, load_settings
 from analytics_pipeline_tests.lakes import Lake, clear_analytics_env
 

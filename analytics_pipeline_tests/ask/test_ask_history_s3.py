@@ -9,7 +9,7 @@ from analytics_pipeline.ask.answer import Answer, Attempt
 from analytics_pipeline.ask.history import record
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.serving.warehouse import build_warehouse
-from analytics_pipeline.sources import SOURCE_SPECS
+from analytics_pipeline.sources.registry import SOURCE_SPECS
 from analytics_pipeline_tests.lakes import lake_root
 
 

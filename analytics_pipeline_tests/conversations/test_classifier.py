@@ -12,7 +12,8 @@ from dataclasses import replace
 
 import pytest
 
-from analytics_pipeline.conversations.classifier import (
+from analytics_pipeline.lake.storage import StorageRoot
+from analytics_pipeline.sources.conversations.classifier import (
     INTENTS,
     MODELS_PREFIX,
     IntentClassifier,
@@ -26,7 +27,6 @@ from analytics_pipeline.conversations.classifier import (
     train,
     train_and_promote,
 )
-from analytics_pipeline.lake.storage import StorageRoot
 
 OBVIOUS = {
     "How do I fix low oil pressure?": ("troubleshooting", "oil_system"),

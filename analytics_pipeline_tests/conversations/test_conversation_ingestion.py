@@ -5,8 +5,8 @@ import json
 import duckdb
 import pytest
 
-from analytics_pipeline.ingestion.specs.conversations import conversations_spec
 from analytics_pipeline.ingestion.staging import stage_batch
+from analytics_pipeline.sources.conversations.spec import conversations_spec
 from analytics_pipeline_tests.conftest import lake_root, landing_root
 
 QUERY_WITH_PII = ("How do I fix low oil pressure? my name is John Smith, call +44 20 7946 0958 or 555-123-4567, "

@@ -5,11 +5,13 @@ import json
 
 import pytest
 
-from analytics_pipeline.demo.conversations import conversations_landing_files
 from analytics_pipeline.runner import run_pipeline
 from analytics_pipeline.serving.sql_runner import run_query
+from analytics_pipeline.sources.conversations.demo import conversations_landing_files
 from analytics_pipeline_tests.conftest import lake_root, landing_root
-from analytics_pipeline_tests.conversations.sessions import a_session_left_without_an_end
+from analytics_pipeline_tests.conversations.sessions import (
+    a_session_left_without_an_end,
+)
 
 
 def test_demo_conversations(lake_env, monkeypatch):

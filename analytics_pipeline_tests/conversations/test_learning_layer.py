@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from analytics_pipeline.cli import main
-from analytics_pipeline.conversations.guidance import NextIntentGuide
-from analytics_pipeline.conversations.intents import LOW_CONFIDENCE
+from analytics_pipeline.serving.guidance import NextIntentGuide
 from analytics_pipeline.serving.sql_runner import run_query
+from analytics_pipeline.sources.conversations.intents import LOW_CONFIDENCE
 from analytics_pipeline_tests.lakes import built_lake, landing_root
 
 NOW = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
@@ -140,8 +140,11 @@ def test_suggest_cli(lake, capsys, monkeypatch):
 def test_training_data_jsonl(lake):
     import dagster as dg
 
-    from analytics_pipeline.conversations.training_data import TRAINING_DATA_KEY, training_data
     from analytics_pipeline.definitions import build_definitions
+    from analytics_pipeline.sources.conversations.training_data import (
+        TRAINING_DATA_KEY,
+        training_data,
+    )
     from analytics_pipeline_tests.conftest import lake_root
 
     with pytest.MonkeyPatch.context() as mp:

@@ -7,7 +7,9 @@ import json
 import uuid
 
 import dagster as dg
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from analytics_pipeline.runner import dagster_instance, run_pipeline
 from analytics_pipeline.serving.sql_runner import run_query
@@ -91,7 +93,7 @@ cues = st.sampled_from(["My name is", "my name is", "Call me", "I'm", "I’m", "
 def test_names_in_any_alphabet_after_an_introduction_are_redacted_whole(cue, words, after):
     import duckdb
 
-    from analytics_pipeline.ingestion.specs.conversations import prepare_connection
+    from analytics_pipeline.sources.conversations.spec import prepare_connection
 
     con = duckdb.connect()
     prepare_connection(con, rows=False)

@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from analytics_pipeline.ingestion.specs.conversations import MIN_KEY_CHARACTERS, PseudonymKeyError, pseudonym_key
 from analytics_pipeline.runner import run_pipeline
+from analytics_pipeline.sources.conversations.spec import (
+    MIN_KEY_CHARACTERS,
+    PseudonymKeyError,
+    pseudonym_key,
+)
 from analytics_pipeline_tests.lakes import landing_root
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from analytics_pipeline.ingestion.specs.conversations import (
+from analytics_pipeline.sources.conversations.spec import (
     prepare_connection,
     raw_user_ids,
 )

@@ -2,11 +2,13 @@
 
 import pytest
 
-from analytics_pipeline.demo.claims import claims_landing_files
-from analytics_pipeline.demo.conversations import conversations_landing_files
-from analytics_pipeline.demo.llm_runs import llm_runs_landing_files
 from analytics_pipeline.settings import Settings
-from analytics_pipeline_tests.conversations.sessions import a_session_left_without_an_end
+from analytics_pipeline.sources.claims.demo import claims_landing_files
+from analytics_pipeline.sources.conversations.demo import conversations_landing_files
+from analytics_pipeline.sources.llm_runs.demo import llm_runs_landing_files
+from analytics_pipeline_tests.conversations.sessions import (
+    a_session_left_without_an_end,
+)
 from analytics_pipeline_tests.lakes import Lake, built_lake
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from analytics_pipeline.dashboards.site import publish, publish_index
-from analytics_pipeline.serving.server import make_server
+from analytics_pipeline.web.server import make_server
 from analytics_pipeline_tests.dashboards.serve_process import start_serve
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"

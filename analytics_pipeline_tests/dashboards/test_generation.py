@@ -11,14 +11,15 @@ from analytics_pipeline.dashboards.assets import build_dashboards_asset
 from analytics_pipeline.dashboards.definition import SHIPPED_DIR, load_dashboard
 from analytics_pipeline.dashboards.generate import generate
 from analytics_pipeline.dashboards.render import STATIC_DIR, static_files
-from analytics_pipeline.automation import ON_LAKE_UPDATE
-from analytics_pipeline.definitions import SOURCE_SPECS, build_definitions
+from analytics_pipeline.definitions import build_definitions
+from analytics_pipeline.platform.automation import ON_LAKE_UPDATE
+from analytics_pipeline.platform.table_assets import per_day_marts
 from analytics_pipeline.runner import dagster_instance
 from analytics_pipeline.serving.assets import build_warehouse_asset
 from analytics_pipeline.serving.exports import json_value
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.serving.warehouse import SMALL_DERIVED_VIEWS
-from analytics_pipeline.table_assets import per_day_marts
+from analytics_pipeline.sources.registry import SOURCE_SPECS
 
 SHIPPED = {"financial_operations", "model_performance", "operational_efficiency", "conversation_insights",
            "llm_costs"}

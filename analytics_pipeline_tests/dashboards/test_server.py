@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from analytics_pipeline.cli import main
 from analytics_pipeline.dashboards.render import STATIC_DIR
 from analytics_pipeline.serving.exports import csv_cell, json_rows
-from analytics_pipeline.serving.server import IDLE_SECONDS, make_server
 from analytics_pipeline.serving.sql_runner import run_query
+from analytics_pipeline.web.server import IDLE_SECONDS, make_server
 from analytics_pipeline_tests.dashboards.serve_process import start_serve
 
 

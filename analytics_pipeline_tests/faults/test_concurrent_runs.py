@@ -41,9 +41,9 @@ def test_runs_started_together_on_a_new_data_dir(lake_env):
 
 
 def test_a_run_after_one_stopped_before_its_merge_reports_what_it_did(lake_env):
-    from analytics_pipeline.ingestion.specs.claims import claims_spec
     from analytics_pipeline.ingestion.staging import stage_batch
     from analytics_pipeline.runner import run_pipeline
+    from analytics_pipeline.sources.claims.spec import claims_spec
     from analytics_pipeline_tests.lakes import lake_root
 
     landing, lake = landing_root(lake_env), lake_root(lake_env)

@@ -11,10 +11,17 @@ import dagster as dg
 import duckdb
 
 from analytics_pipeline import runner
-from analytics_pipeline.definitions import SOURCE_SPECS, build_definitions
+from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.serving.warehouse import build_warehouse
-from analytics_pipeline_tests.lake_state import copy_landing, landing_keys, rows_digest, run_env, split_inside_a_day
+from analytics_pipeline.sources.registry import SOURCE_SPECS
+from analytics_pipeline_tests.lake_state import (
+    copy_landing,
+    landing_keys,
+    rows_digest,
+    run_env,
+    split_inside_a_day,
+)
 
 RUN_DAY = Path(__file__).with_name("run_day.py")
 

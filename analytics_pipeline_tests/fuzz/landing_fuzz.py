@@ -29,12 +29,12 @@ import duckdb
 from hypothesis import strategies as st
 
 from analytics_pipeline.ingestion.raw_merge import merge_day
-from analytics_pipeline.ingestion.source_spec import SourceSpec
-from analytics_pipeline.ingestion.specs.claims import claims_spec
-from analytics_pipeline.ingestion.specs.conversations import conversations_spec
-from analytics_pipeline.ingestion.specs.llm_runs import llm_runs_spec
 from analytics_pipeline.ingestion.staging import stage_batch
+from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.lake.storage import StorageRoot
+from analytics_pipeline.sources.claims.spec import claims_spec
+from analytics_pipeline.sources.conversations.spec import conversations_spec
+from analytics_pipeline.sources.llm_runs.spec import llm_runs_spec
 from analytics_pipeline_tests.records import image, stream_record
 
 PARTITIONS_START = "2024-01-01"

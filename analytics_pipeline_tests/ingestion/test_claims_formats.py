@@ -18,12 +18,19 @@ import duckdb
 import pytest
 
 from analytics_pipeline.ingestion.raw_merge import MergeResult, merge_day
-from analytics_pipeline.ingestion.specs.claims import claims_spec
 from analytics_pipeline.ingestion.staging import BatchResult, stage_batch
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.settings import Settings
+from analytics_pipeline.sources.claims.spec import claims_spec
 from analytics_pipeline_tests.conftest import lake_root, landing_root
-from analytics_pipeline_tests.records import epoch, image, insert, jsonl, kinesis_record, stream_record
+from analytics_pipeline_tests.records import (
+    epoch,
+    image,
+    insert,
+    jsonl,
+    kinesis_record,
+    stream_record,
+)
 
 SOURCE = "claims"
 PARTITIONS_START = "2024-01-01"

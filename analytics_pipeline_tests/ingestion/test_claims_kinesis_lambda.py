@@ -5,8 +5,8 @@ import json
 
 import duckdb
 
-from analytics_pipeline.ingestion.specs.claims import claims_spec
 from analytics_pipeline.ingestion.staging import stage_batch
+from analytics_pipeline.sources.claims.spec import claims_spec
 from analytics_pipeline_tests.conftest import lake_root, landing_root
 from analytics_pipeline_tests.records import epoch, image, kinesis_record
 

@@ -18,7 +18,9 @@ import threading
 import zlib
 from pathlib import Path
 
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from analytics_pipeline.ingestion.landing_lines import (
     KEPT_OF_A_LONG_LINE,
@@ -30,8 +32,12 @@ from analytics_pipeline.ingestion.manifest import HIDDEN, NOT_LANDING_TYPE, land
 from analytics_pipeline.runner import run_pipeline
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import load_settings
-from analytics_pipeline_tests.ingestion.test_claims_formats import DAY, SOURCE, ClaimsLake
-from analytics_pipeline_tests.lakes import landing_root, lake_root
+from analytics_pipeline_tests.ingestion.test_claims_formats import (
+    DAY,
+    SOURCE,
+    ClaimsLake,
+)
+from analytics_pipeline_tests.lakes import lake_root, landing_root
 from analytics_pipeline_tests.peak_memory import run_measuring_peak
 from analytics_pipeline_tests.records import insert, jsonl
 
@@ -122,8 +128,11 @@ def test_streamed_lines_split_like_the_whole_file_whatever_the_block_boundaries(
 
 def test_a_line_longer_than_the_limit_keeps_its_start_and_the_others_land(lake_env):
     from analytics_pipeline.ingestion.staging import stage_batch
-    from analytics_pipeline_tests.ingestion.test_claims_formats import NOW, PARTITIONS_START
-    from analytics_pipeline.ingestion.specs.claims import claims_spec
+    from analytics_pipeline.sources.claims.spec import claims_spec
+    from analytics_pipeline_tests.ingestion.test_claims_formats import (
+        NOW,
+        PARTITIONS_START,
+    )
 
     claims = ClaimsLake.from_settings(lake_env)
     long_record = json.dumps(insert("long", "c-long", DAY, override_justification="x" * 300_000)).encode()
@@ -144,8 +153,11 @@ def test_a_line_longer_than_the_limit_keeps_its_start_and_the_others_land(lake_e
 
 def test_a_file_over_the_limit_is_refused_whole_with_one_row(lake_env):
     from analytics_pipeline.ingestion.staging import stage_batch
-    from analytics_pipeline_tests.ingestion.test_claims_formats import NOW, PARTITIONS_START
-    from analytics_pipeline.ingestion.specs.claims import claims_spec
+    from analytics_pipeline.sources.claims.spec import claims_spec
+    from analytics_pipeline_tests.ingestion.test_claims_formats import (
+        NOW,
+        PARTITIONS_START,
+    )
 
     claims = ClaimsLake.from_settings(lake_env)
     many = jsonl([insert(f"many-{n}", f"c-{n}", DAY) for n in range(2_000)])

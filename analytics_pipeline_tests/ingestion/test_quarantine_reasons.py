@@ -16,13 +16,13 @@ import duckdb
 import pytest
 
 from analytics_pipeline.ingestion.landing_lines import ReadLimits
-from analytics_pipeline.ingestion.quarantine_reasons import CODES, REASONS
-from analytics_pipeline.ingestion.specs.claims import CLAIM_ATTRIBUTES, claims_spec
-from analytics_pipeline.ingestion.specs.conversations import conversations_spec
-from analytics_pipeline.ingestion.specs.llm_runs import llm_runs_spec
 from analytics_pipeline.ingestion.staging import stage_batch
 from analytics_pipeline.lake.duck import connect
+from analytics_pipeline.lake.quarantine_reasons import CODES, REASONS
 from analytics_pipeline.lake.views import register_lake_views
+from analytics_pipeline.sources.claims.spec import CLAIM_ATTRIBUTES, claims_spec
+from analytics_pipeline.sources.conversations.spec import conversations_spec
+from analytics_pipeline.sources.llm_runs.spec import llm_runs_spec
 from analytics_pipeline_tests.lakes import lake_root, landing_root
 from analytics_pipeline_tests.records import epoch, insert
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from analytics_pipeline.ingestion.specs.claims import claims_spec
 from analytics_pipeline.ingestion.staging import stage_batch
 from analytics_pipeline.ingestion.work_folder import PREFIX
 from analytics_pipeline.settings import Settings
+from analytics_pipeline.sources.claims.spec import claims_spec
 from analytics_pipeline_tests.lakes import lake_root, landing_root
 from analytics_pipeline_tests.records import insert, jsonl
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-import analytics_pipeline.llm_runs as llm_runs_package
+import analytics_pipeline.sources.llm_runs as llm_runs_package
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import Settings
 from analytics_pipeline_tests.lakes import built_lake, utc_now
@@ -739,7 +739,7 @@ DEMO_DAYS = 9  # the window covers the demo's 5 days (and today)
 
 
 def demo_files() -> list[tuple[str, bytes]]:
-    from analytics_pipeline.demo.llm_runs import llm_runs_landing_files
+    from analytics_pipeline.sources.llm_runs.demo import llm_runs_landing_files
 
     return list(llm_runs_landing_files(days=5, seed=3, runs_per_day=15))
 

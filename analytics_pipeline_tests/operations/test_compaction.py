@@ -11,13 +11,13 @@ from analytics_pipeline.cli import main
 from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.ingestion.manifest import pending_files, staged_days
 from analytics_pipeline.ingestion.raw_merge import merge_day
-from analytics_pipeline.ingestion.specs.claims import claims_spec
 from analytics_pipeline.ingestion.staging import stage_batch
 from analytics_pipeline.operations.compaction import compact, plan_compaction
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.serving.warehouse import build_warehouse
 from analytics_pipeline.settings import load_settings
-from analytics_pipeline.sources import SOURCE_SPECS
+from analytics_pipeline.sources.claims.spec import claims_spec
+from analytics_pipeline.sources.registry import SOURCE_SPECS
 from analytics_pipeline_tests.conftest import lake_root, landing_root
 from analytics_pipeline_tests.lake_state import rows_digest
 from analytics_pipeline_tests.records import insert, jsonl

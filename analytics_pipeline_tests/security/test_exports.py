@@ -20,9 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics_pipeline.cli import main
-from analytics_pipeline.demo.claims import claims_landing_files
-from analytics_pipeline.serving.exports import FORMULA_STARTS, csv_cell, json_rows, table_pieces
+from analytics_pipeline.serving.exports import (
+    FORMULA_STARTS,
+    csv_cell,
+    json_rows,
+    table_pieces,
+)
 from analytics_pipeline.serving.sql_runner import query_session, run_query
+from analytics_pipeline.sources.claims.demo import claims_landing_files
 from analytics_pipeline_tests.dashboards.serve_process import start_serve
 from analytics_pipeline_tests.lakes import built_lake
 

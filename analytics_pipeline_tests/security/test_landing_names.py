@@ -22,10 +22,10 @@ import duckdb
 
 from analytics_pipeline.ingestion.landing_lines import OUTSIDE_LANDING_ZONE
 from analytics_pipeline.ingestion.raw_merge import merge_day
-from analytics_pipeline.ingestion.specs.claims import claims_spec
 from analytics_pipeline.ingestion.staging import BatchResult, stage_batch
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.settings import Settings
+from analytics_pipeline.sources.claims.spec import claims_spec
 from analytics_pipeline_tests.conftest import lake_root, landing_root
 from analytics_pipeline_tests.records import insert
 

@@ -23,10 +23,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from analytics_pipeline.cli import main
-from analytics_pipeline.demo.conversations import conversations_landing_files
 from analytics_pipeline.lake.storage import StorageRoot
-from analytics_pipeline.serving.sql_runner import QueryError, locked_connection, run_query
+from analytics_pipeline.serving.sql_runner import (
+    QueryError,
+    locked_connection,
+    run_query,
+)
 from analytics_pipeline.settings import SettingsError, load_settings
+from analytics_pipeline.sources.conversations.demo import conversations_landing_files
 from analytics_pipeline_tests.records import insert, jsonl
 
 SECRETS = {

@@ -16,24 +16,28 @@ from pathlib import PurePosixPath
 import dagster as dg
 import pyarrow as pa
 
-from analytics_pipeline.conversations.classifier import (
-    IntentClassifier,
-    load_current,
-    load_examples,
-    train_and_promote,
-)
-from analytics_pipeline.conversations.vocabulary import LOW_CONFIDENCE, USER_TURN_EVENTS, sql_tuple
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.tables import register_raw_day, row_count, write_table
-from analytics_pipeline.metadata import markdown_bars, rounded
-from analytics_pipeline.partitions import (
+from analytics_pipeline.platform.metadata import markdown_bars, rounded
+from analytics_pipeline.platform.partitions import (
     ONE_RUN_FOR_ALL_DAYS,
     day_check_results,
     event_day_partitions,
     partitioned_check_spec,
+)
+from analytics_pipeline.sources.conversations.classifier import (
+    IntentClassifier,
+    load_current,
+    load_examples,
+    train_and_promote,
+)
+from analytics_pipeline.sources.conversations.vocabulary import (
+    LOW_CONFIDENCE,
+    USER_TURN_EVENTS,
+    sql_tuple,
 )
 
 ACCURACY_FLOOR = 0.8

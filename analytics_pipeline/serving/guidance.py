@@ -11,7 +11,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from analytics_pipeline.serving.sql_runner import QueryError, run_query, warehouse_tables
+from analytics_pipeline.serving.sql_runner import (
+    QueryError,
+    run_query,
+    warehouse_tables,
+)
 from analytics_pipeline.settings import Settings
 
 USER_WEIGHT = 0.2

@@ -10,15 +10,21 @@ from functools import partial
 
 import dagster as dg
 
-from analytics_pipeline.claims import vocabulary as v
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.lake.duck import scalar
-from analytics_pipeline.operations.freshness import freshness_result
-from analytics_pipeline.metadata import rounded
-from analytics_pipeline.partitions import partitioned_check_spec
+from analytics_pipeline.lake.freshness import freshness_result
+from analytics_pipeline.platform.keyed_tables import EntityKey, build_keyed_table
+from analytics_pipeline.platform.metadata import rounded
+from analytics_pipeline.platform.partitions import partitioned_check_spec
+from analytics_pipeline.platform.table_assets import (
+    TableSpec,
+    build_daily_table,
+    build_lake_table,
+    package_sql,
+)
 from analytics_pipeline.settings import load_settings
-from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
-from analytics_pipeline.table_assets import TableSpec, build_daily_table, build_lake_table, package_sql
+from analytics_pipeline.sources.claims import vocabulary as v
+from analytics_pipeline.sources.claims.spec import SPEC
 
 RAW = raw_asset_key("claims")
 
@@ -62,7 +68,7 @@ def current_state_checks(con) -> list[dg.AssetCheckResult]:
 
 
 def _daily(name: str, description: str, **kwargs) -> dg.AssetsDefinition:
-    return build_daily_table("claims", TableSpec(
+    return build_daily_table(SPEC, TableSpec(
         name=name, layer="marts", group="claims_marts", description=description, deps=[RAW],
         sql=lambda day: claims_sql(name, day=day), **kwargs))
 
@@ -70,7 +76,7 @@ def _daily(name: str, description: str, **kwargs) -> dg.AssetsDefinition:
 def _keyed(name: str, layer: str, description: str, **kwargs) -> dg.AssetsDefinition:
     return build_keyed_table(TableSpec(
         name=name, layer=layer, group=f"claims_{layer}", description=description, deps=[RAW],
-        sql=lambda: claims_sql(name), **kwargs), EntityKey("claims", "claim_id"))
+        sql=lambda: claims_sql(name), **kwargs), EntityKey(SPEC, "claim_id"))
 
 
 AGREEMENT_CHECK = partitioned_check_spec(
@@ -111,7 +117,7 @@ processed_tables = [
     ),
     _keyed("hard_case_candidates", "processed", "Each claim's first override where the AI disagreed, with its "
            "payout difference: what hard_cases ranks."),
-    build_lake_table(TableSpec(
+    build_lake_table(SPEC, TableSpec(
         name="hard_cases", layer="marts", group="claims_marts", deps=[dg.AssetKey("hard_case_candidates")],
         description="Weekly top 50 overrides by payout difference, for prompt engineering.",
         sql=lambda: claims_sql("hard_cases"))),

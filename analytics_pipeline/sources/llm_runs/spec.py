@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from analytics_pipeline.ingestion.source_spec import SourceSpec
+from analytics_pipeline.lake.source_spec import SourceSpec
 
 # How much a version of a run tells: its fields with a value, each model's name, tokens and cost, each attribute
 # beyond the typed ones and each QA detail (extra_attributes.qa).
@@ -17,7 +17,7 @@ RUN_DATA_POINTS = """(
           + (m.cost IS NOT NULL)::INT)), 0)
     + coalesce(len(json_keys(extra_attributes)), 0) + coalesce(len(json_keys(extra_attributes, '$.qa')), 0))"""
 # A run arrives more than once as it progresses (running, finished, QA'd, priced), each differing delivery a
-# version (see llm_runs_records.sql): the most complete version counts — finished before unfinished, then the
+# version (see records.sql): the most complete version counts — finished before unfinished, then the
 # later finish, then QA'd before not, then the one that tells more, then the later delivery (landing file name,
 # line, record), then the content hash in event_id (the same answer whatever the order rows are read in).
 LATEST_RUN_VERSION = (
@@ -40,14 +40,14 @@ LATEST_JOB_SNAPSHOT = (
 
 KNOWN_KEYS = [
     "run_id", "id", "job_id", "project", "project_name", "started_at", "finished_at", "created_at", "updated_at",
-    "duration_seconds", "mode", "status", "qa_status", "total_cost", "models",  # qa: see llm_runs_records.sql
+    "duration_seconds", "mode", "status", "qa_status", "total_cost", "models",  # qa: see records.sql
 ]
 
 
 def llm_runs_spec() -> SourceSpec:
     return SourceSpec(
         name="llm_runs",
-        records_sql_template=resources.files(__package__).joinpath("llm_runs_records.sql").read_text(),
+        records_sql_template=resources.files(__package__).joinpath("records.sql").read_text(),
         template_values={"known_keys_null_patch": json.dumps({key: None for key in KNOWN_KEYS})},
         entity_key="run_id",
         promotes_typed_attributes=False,  # plain JSON: {"qa": {"score": 0.9}} has no DynamoDB type to promote by
@@ -60,3 +60,6 @@ def llm_runs_spec() -> SourceSpec:
             "WHERE record_kind = 'job'",
         },
     )
+
+
+SPEC = llm_runs_spec()

@@ -13,12 +13,22 @@ import duckdb
 
 from analytics_pipeline.currencies import money
 from analytics_pipeline.ingestion.assets import raw_asset_key
-from analytics_pipeline.ingestion.specs.llm_runs import LATEST_JOB_SNAPSHOT, LATEST_RUN_VERSION
 from analytics_pipeline.lake.duck import scalar
-from analytics_pipeline.llm_runs.prices import load_prices, register_prices
+from analytics_pipeline.platform.keyed_tables import EntityKey, build_keyed_table
+from analytics_pipeline.platform.table_assets import (
+    TableSpec,
+    build_daily_table,
+    build_lake_table,
+    package_sql,
+    utc_now,
+)
 from analytics_pipeline.settings import load_settings
-from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
-from analytics_pipeline.table_assets import TableSpec, build_daily_table, build_lake_table, package_sql, utc_now
+from analytics_pipeline.sources.llm_runs.prices import load_prices, register_prices
+from analytics_pipeline.sources.llm_runs.spec import (
+    LATEST_JOB_SNAPSHOT,
+    LATEST_RUN_VERSION,
+    SPEC,
+)
 
 RAW = raw_asset_key("llm_runs")
 EMPTY_USAGE = ("SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS model, 0::BIGINT AS input_tokens, "
@@ -103,7 +113,7 @@ def _check(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(name, asset=asset, description=description)
 
 
-model_usage = build_daily_table("llm_runs", TableSpec(
+model_usage = build_daily_table(SPEC, TableSpec(
     name="llm_model_usage", layer="processed", group="llm_runs",
     description="One row per run × model, per start day: tokens and cost, reported or computed from the "
                 "price table (cost_source, price_version). Backfill days to re-price them.",
@@ -121,19 +131,19 @@ lake_tables = [
         name="llm_run_costs", layer="processed", group="llm_runs", deps=[RAW, USAGE],
         description="One row per run: tokens, cost and where the cost came from.",
         sql=lambda: llm_sql("llm_run_costs"), fallback_views={"llm_model_usage": EMPTY_USAGE},
-    ), EntityKey("llm_runs", "run_id", partitioned_inputs=("processed/llm_model_usage",))),
+    ), EntityKey(SPEC, "run_id", partitioned_inputs=("processed/llm_model_usage",))),
     build_keyed_table(TableSpec(
         name="llm_jobs_current", layer="processed", group="llm_runs", deps=[RAW],
         description="The latest snapshot of every background job.",
         sql=lambda: llm_sql("llm_jobs_current", latest_job_snapshot=LATEST_JOB_SNAPSHOT),
         chart=("Jobs by status", "SELECT status, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
-    ), EntityKey("llm_runs", "job_id")),
-    build_lake_table(TableSpec(
+    ), EntityKey(SPEC, "job_id")),
+    build_lake_table(SPEC, TableSpec(
         name="qa_summary", layer="marts", group="llm_marts", deps=[RUN_COSTS],
         description="QA results across runs; pass rate = passed / (passed + warning + failed).",
         sql=lambda: llm_sql("qa_summary"),
     )),
-    build_lake_table(TableSpec(
+    build_lake_table(SPEC, TableSpec(
         name="run_summary", layer="marts", group="llm_marts", deps=[RUN_COSTS, JOBS, QA],
         description="The LLM orchestrator's AnalyticsSummary: totals, averages, jobs by status, 2- vs 3-loop, QA, budget.",
         sql=_summary_sql,
@@ -145,18 +155,18 @@ lake_tables = [
         ],
         checks=budget_checks,
     )),
-    build_lake_table(TableSpec(
+    build_lake_table(SPEC, TableSpec(
         name="project_costs", layer="marts", group="llm_marts", deps=[RUN_COSTS],
         description="The LLM orchestrator's ProjectSummary per project.", sql=lambda: llm_sql("project_costs"),
         chart=(_in_llm_currency("Cost by project"), "SELECT project_name, round(total_cost, 2) FROM result_rows"),
     )),
-    build_lake_table(TableSpec(
+    build_lake_table(SPEC, TableSpec(
         name="model_costs", layer="marts", group="llm_marts", deps=[USAGE],
         description="The LLM orchestrator's ModelSummary per model, with cost share.", sql=lambda: llm_sql("model_costs"),
         fallback_views={"llm_model_usage": EMPTY_USAGE},
         chart=(_in_llm_currency("Cost by model"), "SELECT model_name, round(total_cost, 4) FROM result_rows"),
     )),
-    build_lake_table(TableSpec(
+    build_lake_table(SPEC, TableSpec(
         name="daily_runs", layer="marts", group="llm_marts", deps=[RUN_COSTS],
         description="Runs, tokens, cost and QA per day over the last ANALYTICS_TIMESERIES_DAYS days (zeros "
                     "for days without runs).",

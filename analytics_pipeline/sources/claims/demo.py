@@ -20,7 +20,7 @@ import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-from analytics_pipeline.demo.sampling import poisson_arrivals, window_end
+from analytics_pipeline.platform.demo_window import poisson_arrivals, window_end
 
 TABLE = "ICPA_Claims"
 AWS_REGION = "eu-west-2"

@@ -20,16 +20,19 @@ from pathlib import Path
 
 import duckdb
 
-from analytics_pipeline.conversations.vocabulary import (
+from analytics_pipeline.lake.duck import sql_literal
+from analytics_pipeline.lake.source_spec import SourceSpec
+from analytics_pipeline.settings import load_settings
+from analytics_pipeline.sources.conversations.user_ids_in_text import (
+    pseudonymise_user_ids,
+    user_id_values,
+)
+from analytics_pipeline.sources.conversations.vocabulary import (
     BOT_RESPONSE_EVENTS,
     SEED_EVENT_TYPES,
     USER_TURN_EVENTS,
     sql_tuple,
 )
-from analytics_pipeline.ingestion.source_spec import SourceSpec
-from analytics_pipeline.ingestion.specs.user_ids_in_text import pseudonymise_user_ids, user_id_values
-from analytics_pipeline.lake.duck import sql_literal
-from analytics_pipeline.settings import load_settings
 
 _NAME_WORD = r"\p{L}[\p{L}\p{M}'’-]*"
 _NAME = rf"{_NAME_WORD}(?:\s+{_NAME_WORD})?"
@@ -164,7 +167,7 @@ FROM {{raw}} WHERE envelope = 'event' AND event_type IN {sql_tuple(SEED_EVENT_TY
 def conversations_spec() -> SourceSpec:
     return SourceSpec(
         name="conversations",
-        records_sql_template=resources.files(__package__).joinpath("conversations_records.sql").read_text(),
+        records_sql_template=resources.files(__package__).joinpath("records.sql").read_text(),
         entity_key="session_id",
         description="The operators' AI assistant's conversation events: EventBridge envelopes and analytics events",
         template_values={"bot_responses": sql_tuple(BOT_RESPONSE_EVENTS)},
@@ -175,3 +178,6 @@ def conversations_spec() -> SourceSpec:
             "analytics_events": _ANALYTICS_EVENTS,
         },
     )
+
+
+SPEC = conversations_spec()

@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from analytics_pipeline.conversations.intents import intents
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect
 from analytics_pipeline.lake.parquet import write_parquet
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.tables import has_files, parquet_scan
+from analytics_pipeline.sources.conversations.intents import intents
 
 TRAINING_DATA_KEY = "processed/training_data/training_data.jsonl"
 MIN_CONFIDENCE = 0.8

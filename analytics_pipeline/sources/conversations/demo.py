@@ -44,7 +44,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from analytics_pipeline.demo.sampling import new_id, poisson_arrivals, window_end
+from analytics_pipeline.platform.demo_window import new_id, poisson_arrivals, window_end
 
 EVENT_SOURCE = "turbine.assistant"
 AWS_ACCOUNT = "123456789012"

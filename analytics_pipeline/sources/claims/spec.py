@@ -11,9 +11,9 @@ import json
 import re
 from importlib import resources
 
-from analytics_pipeline.ingestion.quarantine_reasons import WRONG_TYPE
-from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.duck import sql_literal
+from analytics_pipeline.lake.quarantine_reasons import WRONG_TYPE
+from analytics_pipeline.lake.source_spec import SourceSpec
 
 # attribute → kind; kinds map to a DuckDB type and a conversion from the DynamoDB value.
 CLAIM_ATTRIBUTES: dict[str, str] = {
@@ -189,9 +189,9 @@ def claims_spec() -> SourceSpec:
     sql = resources.files(__package__)
     return SourceSpec(
         name="claims",
-        records_sql_template=sql.joinpath("claims_records.sql").read_text(),
-        line_envelopes_template=sql.joinpath("claims_envelopes_from_lines.sql").read_text(),
-        json_envelopes_template=sql.joinpath("claims_envelopes_from_json.sql").read_text(),
+        records_sql_template=sql.joinpath("records.sql").read_text(),
+        line_envelopes_template=sql.joinpath("envelopes_from_lines.sql").read_text(),
+        json_envelopes_template=sql.joinpath("envelopes_from_json.sql").read_text(),
         template_values={
             "known_attribute_struct": _struct(),
             "known_attribute_columns": _columns(),
@@ -204,3 +204,6 @@ def claims_spec() -> SourceSpec:
         entity_key="claim_id",
         description="DynamoDB Streams change records of the claims system's table (ICPA_Claims)",
     )
+
+
+SPEC = claims_spec()

@@ -13,16 +13,20 @@ from importlib import resources
 import dagster as dg
 import duckdb
 
-from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, sql_literal
 from analytics_pipeline.lake.parquet import write_parquet, write_partitions
 from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.lake.tables import day_files, write_table
 from analytics_pipeline.lake.views import register_lake_views, views_read
-from analytics_pipeline.metadata import markdown_bars, markdown_table
-from analytics_pipeline.partitions import ONE_RUN_FOR_ALL_DAYS, day_check_results, event_day_partitions
-from analytics_pipeline.sources import SOURCE_SPECS
+from analytics_pipeline.platform.automation import ON_LAKE_UPDATE
+from analytics_pipeline.platform.metadata import markdown_bars, markdown_table
+from analytics_pipeline.platform.partitions import (
+    ONE_RUN_FOR_ALL_DAYS,
+    day_check_results,
+    event_day_partitions,
+)
 
 CheckFn = Callable[[duckdb.DuckDBPyConnection], list[dg.AssetCheckResult]]
 
@@ -100,7 +104,7 @@ def per_day_marts(assets: list[dg.AssetsDefinition]) -> frozenset[str]:
                      if str(spec.metadata.get(LAKE_TABLE_METADATA, "")).startswith("marts/"))
 
 
-def build_daily_table(source: str, table: TableSpec) -> dg.AssetsDefinition:
+def build_daily_table(source: SourceSpec, table: TableSpec) -> dg.AssetsDefinition:
     """One partition per event day, computed from that day's raw partition of ``source``; a run over a range of
     days computes all of them in one statement (``compute_days``)."""
 
@@ -112,7 +116,7 @@ def build_daily_table(source: str, table: TableSpec) -> dg.AssetsDefinition:
         root = lake.lake_root()
         con = connect(root)
         try:
-            days = compute_days(con, root, source, table, context.partition_keys)
+            days = compute_days(con, root, source.name, table, context.partition_keys)
             for day, metadata in days.metadata.items():
                 context.add_asset_metadata(metadata, partition_key=day)
             yield dg.MaterializeResult(metadata=days.run_metadata)
@@ -188,8 +192,8 @@ def whole_lake_asset(table: TableSpec) -> dict:
                 check_specs=table.check_specs or None)
 
 
-def build_lake_table(table: TableSpec) -> dg.AssetsDefinition:
-    """An unpartitioned table over the whole lake, rebuilt whenever its inputs change."""
+def build_lake_table(source: SourceSpec, table: TableSpec) -> dg.AssetsDefinition:
+    """An unpartitioned table over ``source``'s part of the lake, rebuilt whenever its inputs change."""
 
     @dg.asset(**whole_lake_asset(table))
     def lake_table(context: dg.AssetExecutionContext, lake: LakeResource):
@@ -197,7 +201,7 @@ def build_lake_table(table: TableSpec) -> dg.AssetsDefinition:
         con = connect(root)
         try:
             sql = table.sql()
-            register_lake_views(con, root, SOURCE_SPECS, only=table.lake_views_read(sql))
+            register_lake_views(con, root, [source], only=table.lake_views_read(sql))
             table.prepare_connection(con)
             rows = write_table(con, root, sql, table.layer, table.name)
             yield dg.MaterializeResult(metadata=table_metadata(con, table, rows))

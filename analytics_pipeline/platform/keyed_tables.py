@@ -32,11 +32,15 @@ from analytics_pipeline.lake.entity_index import (
 )
 from analytics_pipeline.lake.parquet import write_parquet, write_partitions
 from analytics_pipeline.lake.resource import LakeResource
+from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.lake.tables import day_files
 from analytics_pipeline.lake.views import register_empty_source, register_lake_views
-from analytics_pipeline.sources import SOURCE_SPECS
-from analytics_pipeline.table_assets import TableSpec, table_metadata, whole_lake_asset
+from analytics_pipeline.platform.table_assets import (
+    TableSpec,
+    table_metadata,
+    whole_lake_asset,
+)
 
 FULL_REFRESH_TAG = "analytics/full_refresh"
 BUCKET = layout.BUCKET_COLUMN
@@ -49,16 +53,20 @@ FORMAT_VERSION = "1"
 class EntityKey:
     """What a keyed table is keyed by and what its SQL reads.
 
-    ``source``'s raw views (e.g. ``claims``) and the day-partitioned tables in ``partitioned_inputs``
+    The source's raw views (e.g. ``claims``) and the day-partitioned tables in ``partitioned_inputs``
     (``processed/intents``) are read for the touched entities' days only; the keyed tables in
     ``keyed_inputs`` (``processed/conversation_sessions``) for their buckets only. Changes to the raw
     layer and to the partitioned inputs touch entities.
     """
 
-    source: str
+    spec: SourceSpec
     key: str
     partitioned_inputs: tuple[str, ...] = ()
     keyed_inputs: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> str:
+        return self.spec.name
 
 
 def full_refresh_requested(context: dg.AssetExecutionContext) -> bool:
@@ -67,7 +75,7 @@ def full_refresh_requested(context: dg.AssetExecutionContext) -> bool:
 
 def build_keyed_table(table: TableSpec, entity: EntityKey) -> dg.AssetsDefinition:
     """An unpartitioned asset over the whole lake whose rows per entity are updated when that entity changes."""
-    spec = next(s for s in SOURCE_SPECS if s.name == entity.source)
+    spec = entity.spec
     sql = table.sql()
     reads = table.lake_views_read(sql)
     known = set(spec.views()) | {_name(f) for f in (*entity.partitioned_inputs, *entity.keyed_inputs)}
@@ -83,7 +91,7 @@ def build_keyed_table(table: TableSpec, entity: EntityKey) -> dg.AssetsDefinitio
                 update = KeyedUpdate(con, root, table, entity, reads, full_refresh_requested(context))
                 summary = update.run()
             if table.check_views:  # lake views only the checks read (not inputs of the table)
-                register_lake_views(con, root, SOURCE_SPECS, only=table.check_lake_views)
+                register_lake_views(con, root, [entity.spec], only=table.check_lake_views)
                 table.prepare_connection(con, check_views=True)
             checks = list(table.checks(con)) if table.checks else []
             metadata = update.metadata(summary)
@@ -145,7 +153,7 @@ class KeyedUpdate:
     def _source_views_read(self) -> str:
         """The definitions of the raw views the SQL reads: a change to one (e.g. which version of a run counts)
         is a change of the table's SQL, so the table is rebuilt."""
-        spec = next(s for s in SOURCE_SPECS if s.name == self.entity.source)
+        spec = self.entity.spec
         return "\n".join(f"{name}: {sql}" for name, sql in sorted(spec.views().items()) if name in self.reads)
 
     def _hold_back_what_keyed_inputs_lack(self, versions: dict) -> None:
@@ -201,7 +209,7 @@ class KeyedUpdate:
     # ------------------------------------------------------------------ full rebuild
     def _rebuild(self, buckets: dict[str, str]) -> dict:
         con, root, entity = self.con, self.root, self.entity
-        register_lake_views(con, root, SOURCE_SPECS, only=self.reads)
+        register_lake_views(con, root, [entity.spec], only=self.reads)
         self.table.prepare_connection(con)
         con.execute(f"CREATE OR REPLACE TEMP TABLE result_rows AS {self.table.sql()}")
         register_first_days(con, root, entity.source, entity.key)
@@ -245,7 +253,7 @@ class KeyedUpdate:
         """The views the SQL reads, holding only the touched entities' rows."""
         con, root, entity = self.con, self.root, self.entity
         only_touched = f"{entity.key} IN (SELECT entity FROM touched_entities)"
-        spec = next(s for s in SOURCE_SPECS if s.name == entity.source)
+        spec = entity.spec
         raw = files[f"raw/{entity.source}"]
         raw_paths = [root.path(raw[d].key) for d in days if d in raw]
         if set(spec.views()) & self.reads:
@@ -275,7 +283,7 @@ class KeyedUpdate:
 
     def _empty_result(self) -> str:
         """No rows: what the checks read is empty too."""
-        spec = next(s for s in SOURCE_SPECS if s.name == self.entity.source)
+        spec = self.entity.spec
         register_empty_source(self.con, spec)
         return "SELECT NULL AS nothing WHERE false"
 

@@ -31,7 +31,7 @@ import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-from analytics_pipeline.demo.sampling import new_id, poisson_arrivals, window_end
+from analytics_pipeline.platform.demo_window import new_id, poisson_arrivals, window_end
 
 # USD per 1,000 tokens: (input, output). The lake prices unpriced runs from the same table.
 DEMO_PRICES = {

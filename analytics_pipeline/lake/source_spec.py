@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
-import duckdb
-
-from analytics_pipeline.ingestion import quarantine_reasons
+from analytics_pipeline.lake import quarantine_reasons
 from analytics_pipeline.lake.duck import sql_list
 
 

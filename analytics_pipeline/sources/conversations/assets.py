@@ -6,19 +6,24 @@ from functools import partial
 import dagster as dg
 import duckdb
 
-from analytics_pipeline.conversations import vocabulary as v
 from analytics_pipeline.ingestion.assets import raw_asset_key
-from analytics_pipeline.ingestion.specs.conversations import MASKED_ID_PREFIX, PII_PATTERNS, raw_user_ids
-from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
 from analytics_pipeline.lake.duck import scalar, sql_literal
-from analytics_pipeline.settings import load_settings
-from analytics_pipeline.table_assets import (
+from analytics_pipeline.platform.keyed_tables import EntityKey, build_keyed_table
+from analytics_pipeline.platform.table_assets import (
     TableSpec,
     build_daily_table,
     build_lake_table,
     package_sql,
     reading,
     utc_now,
+)
+from analytics_pipeline.settings import load_settings
+from analytics_pipeline.sources.conversations import vocabulary as v
+from analytics_pipeline.sources.conversations.spec import (
+    MASKED_ID_PREFIX,
+    PII_PATTERNS,
+    SPEC,
+    raw_user_ids,
 )
 
 RAW = raw_asset_key("conversations")
@@ -132,7 +137,7 @@ lake_tables = [
     _sessions_keyed(
         "conversation_sessions", "processed", "conversations", deps=[RAW],
         description="One row per session: user (pseudonymised), agent, channel, turns, resolution, escalation.",
-        entity=EntityKey("conversations", "session_id"),
+        entity=EntityKey(SPEC, "session_id"),
         check_specs=[dg.AssetCheckSpec("no_pii_in_stored_text", asset="conversation_sessions",
                                        description="A scan of every text column of the events an update read (all on "
                                                    "a full rebuild) and of the quarantined records' text finds no PII.")],
@@ -145,16 +150,16 @@ lake_tables = [
     _sessions_keyed(
         "session_intent_paths", "processed", "conversations", deps=[INTENTS],
         description="Each session's intents in order: path, sequence, first and last intent, steps, user.",
-        entity=EntityKey("conversations", "session_id", partitioned_inputs=(INTENT_DAYS,)),
+        entity=EntityKey(SPEC, "session_id", partitioned_inputs=(INTENT_DAYS,)),
         fallback_views={"intents": EMPTY_INTENTS},
     ),
     _sessions_keyed(
         "user_journeys", "marts", "conversation_insights", deps=[SESSIONS, PATHS],
         description="Each session's intent path, timing and outcome.",
-        entity=EntityKey("conversations", "session_id", partitioned_inputs=(INTENT_DAYS,),
+        entity=EntityKey(SPEC, "session_id", partitioned_inputs=(INTENT_DAYS,),
                          keyed_inputs=("processed/conversation_sessions", "processed/session_intent_paths")),
     ),
-    *[build_lake_table(TableSpec(
+    *[build_lake_table(SPEC, TableSpec(
         name=name, layer="processed", group="conversations", deps=[SESSIONS, PATHS], description=description,
         sql=lambda name=name: conversations_sql(name),
     )) for name, description in [
@@ -163,7 +168,7 @@ lake_tables = [
         ("user_profiles", "Per user: sessions, average session length, common intents, last active."),
         ("weekly_flow_analysis", "Weekly dead ends and shortest paths to resolution."),
     ]],
-    *[build_lake_table(TableSpec(
+    *[build_lake_table(SPEC, TableSpec(
         name=name, layer="marts", group="conversation_insights", deps=deps, description=description,
         sql=lambda name=name: _insights_sql(name), fallback_views={"intents": EMPTY_INTENTS},
         helper_views={"timeframes": TIMEFRAMES},
@@ -176,7 +181,7 @@ lake_tables = [
         ("dropped_sessions_by_intent", [SESSIONS, PATHS], "Sessions neither resolved nor escalated, by the classified "
          "intent of their last query, per timeframe and agent."),
     ]],
-    *[build_lake_table(TableSpec(
+    *[build_lake_table(SPEC, TableSpec(
         name=name, layer="marts", group="conversation_insights", deps=[RAW, daily], description=description,
         sql=lambda name=name: _seed_insights_sql(name), helper_views={"timeframes": TIMEFRAMES},
         fallback_views={daily.path[-1]: _empty_daily(daily.path[-1])},
@@ -194,7 +199,7 @@ lake_tables = [
 
 # Seed 003's AnalyticsEvent stream per event day, in parts that add up over days: what its marts read.
 daily_tables = [
-    build_daily_table("conversations", TableSpec(
+    build_daily_table(SPEC, TableSpec(
         name=name, layer="processed", group="conversations", deps=[RAW], description=description,
         sql=lambda day, name=name: conversations_sql(name)))
     for name, description in [

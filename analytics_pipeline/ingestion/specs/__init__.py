@@ -1,1 +1,0 @@
-"""Per-source parsing specs: how a landing record becomes a typed raw row or a quarantine reason."""

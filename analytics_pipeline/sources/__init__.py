@@ -1,0 +1,1 @@
+"""One folder per landing source; ``registry.py`` lists them."""
