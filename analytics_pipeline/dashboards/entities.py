@@ -6,8 +6,8 @@ column equals the parameter ``$entity``. DuckDB binds the value; it is never wri
 (quotes, ``'; DROP TABLE ...``) is only a value to compare with.
 
 Regeneration: an entity's fingerprint is, for every entity table, the count and an order-independent hash of
-its rows (one grouped query per table for all entities), with the definition and the dashboards code. An entity
-whose fingerprint is the one its published page was made from keeps its files.
+its rows (one grouped query per table for all entities; floats to 12 significant digits), with the definition and
+the dashboards code. An entity whose fingerprint is the one its published page was made from keeps its files.
 
 Files: an entity's ``key`` (in file names) is a slug of its value and a hash of it: any value gives a safe,
 unique name.
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from analytics_pipeline.serving.sql_runner import QueryResult
 
 ENTITY_PARAMETER = "entity"  # the one parameter of an entity page's queries: $entity
-_ROW = "_entity_row_"  # alias of a table's rows in the fingerprint query (hash of the whole row)
 
 
 class EntityFilterError(ValueError):
@@ -92,17 +92,22 @@ def entity_stem(doc: dict) -> str:
     return f"{doc['entity']['kind']}.{doc['entity']['key']}.{doc['id']}"
 
 
-def state_query(table: str, column: str) -> str:
-    """Per entity of ``table``: its id as text, its value, and the count and hash of its rows."""
+def state_query(table: str, column: str, columns: list[str], float_columns: set[str]) -> str:
+    """Per entity of ``table``: its id as text, its value, and the count and an order-independent hash of its rows.
+    Floating-point columns are hashed to 12 significant digits: a whole-lake mart recomputed sums and averages them
+    in another order, which moves their last bits (300.0725217391304 → …305) though the data did not change."""
     col, name = _quoted(column), _quoted(table)
+    values = ", ".join(f"printf('%.12g', {_quoted(c)})" if c in float_columns else _quoted(c) for c in columns)
     return (f"SELECT CAST({col} AS VARCHAR) AS entity_id, any_value({col}) AS entity, count(*) AS row_count, "
-            f"bit_xor(hash({_ROW})) AS row_hash FROM {name} AS {_ROW} WHERE {col} IS NOT NULL GROUP BY 1")
+            f"bit_xor(hash({values})) AS row_hash FROM {name} WHERE {col} IS NOT NULL GROUP BY 1")
 
 
 def table_states(table: str, column: str, run: Callable[[str], QueryResult]) -> dict[str, tuple]:
     """Per entity id of ``table``: (its value, the count and hash of its rows); ``run`` runs one query on the
     warehouse (a QueryError propagates)."""
-    return {row[0]: row[1:] for row in run(state_query(table, column)).rows}
+    schema = run(f"SELECT * FROM {_quoted(table)} LIMIT 0").arrow.schema
+    floats = {f.name for f in schema if pa.types.is_floating(f.type)}
+    return {row[0]: row[1:] for row in run(state_query(table, column, schema.names, floats)).rows}
 
 
 def entity_values(dashboard: Dashboard, states: dict[tuple[str, str], dict[str, tuple]]) -> list[EntityValue]:
