@@ -93,10 +93,11 @@ class Generator:
                 pass  # the queries reading it then fail (or succeed) on their own, with their own error
         return session.run(_gated(sql, self.settings.schema), checked=True, params=params)
 
-    def pages(self, pages: list[Page]) -> Iterator[tuple[Page, dict]]:
-        """Every page's document, in the order given; all their queries run in parallel meanwhile."""
+    def pages(self, pages: list[Page], small: frozenset[str] = frozenset()) -> Iterator[tuple[Page, dict]]:
+        """Every page's document, in the order given; all their queries run in parallel meanwhile. ``small``:
+        more views of few rows (besides ``small_views``), copied when more than one query reads them."""
         reads = Counter(t for page in pages for sql in page.queries for t in _reads(sql))
-        self._copy |= {view for view, n in reads.items() if n > 1} & self.small_views
+        self._copy |= {view for view, n in reads.items() if n > 1} & (self.small_views | small)
         submitted = [(page, self._pool.submit(self._data_through, page),
                       [self._pool.submit(self._widget, page, w) for w in page.widgets]) for page in pages]
         for page, through, widgets in submitted:

@@ -23,6 +23,10 @@ from analytics_pipeline.serving.sql_runner import QueryError
 from analytics_pipeline.settings import Settings
 
 
+# An entity table of at most this many rows is copied into each worker's memory for the entity pages (a few MB)
+ENTITY_TABLE_COPY_ROWS = 100_000
+
+
 @dataclass
 class EntityPages:
     """What happened to a dashboard's entity pages: ``regenerated`` (their documents), ``unchanged`` (ids),
@@ -70,7 +74,7 @@ def update_site(settings: Settings, dashboards: list[Dashboard], site: Path,
             if _stale(plans, dashboard):
                 mark_generating(site, dashboard.id, dashboard.entity.name, [e.id for e in _stale(plans, dashboard)])
         try:
-            yield from _publish(site, generator.pages(pages), plans)
+            yield from _publish(site, generator.pages(pages, _small_tables(states)), plans)
         finally:
             for dashboard_id in plans:
                 generation_done(site, dashboard_id)
@@ -98,6 +102,16 @@ def _finish(site: Path, update: DashboardUpdate, plans: dict[str, _Plan]) -> Das
             remove_entity(site, doc)
         generation_done(site, update.dashboard.id)
     return update
+
+
+def _small_tables(states: dict[tuple[str, str], Future]) -> frozenset[str]:
+    """Entity tables of few rows: each worker copies them into memory once, rather than every entity page's queries
+    reading their files (~4 ms a query on the demo lake, against ~1 ms from memory)."""
+    rows: dict[str, int] = {}
+    for (table, _), state in states.items():
+        if not state.exception():
+            rows[table] = max(rows.get(table, 0), sum(n for _, n, _ in state.result().values()))
+    return frozenset(table for table, n in rows.items() if n <= ENTITY_TABLE_COPY_ROWS)
 
 
 def _stale(plans: dict[str, _Plan], dashboard: Dashboard) -> list[EntityValue]:
