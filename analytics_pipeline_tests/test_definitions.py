@@ -118,8 +118,10 @@ def test_asset_graph_snapshot(lake_env):
     assert {dep.asset_key.to_user_string() for dep in specs["raw_claims"].deps} == {"staged_claims"}
     assert specs["raw_claims"].freshness_policy.fail_window.to_timedelta().total_seconds() == 26 * 3600
     assert "raw_claims" in {dep.asset_key.to_user_string() for dep in specs["financial_ops_daily"].deps}
+    # the marts its page for every project reads, and the tables its page per project reads
     assert {dep.asset_key.to_user_string() for dep in specs["dashboard_llm_costs"].deps} == {
-        "warehouse", "daily_runs", "model_costs", "project_costs", "qa_summary", "run_summary"}
+        "warehouse", "daily_runs", "model_costs", "project_costs", "qa_summary", "run_summary",
+        "llm_run_costs", "llm_model_usage", "llm_jobs_current"}
 
 
 def test_checks_and_sensors_snapshot(lake_env):
