@@ -8,8 +8,8 @@ The table is stored in buckets by the entity's first day (``<layer>/<table>/firs
 a change rewrites the buckets of the touched entities, mostly the newest days, so its cost follows the new
 data and the touched entities' histories, never the number of days in the lake.
 
-A full rebuild from the raw layer runs instead when the table has never been built, when its SQL changed,
-when an input day disappeared (retention), or when the run is tagged ``analytics/full_refresh=true``
+A full rebuild from the raw layer runs instead when the table has never been built, when its SQL (or a raw
+view it reads) changed, when an input day disappeared (retention), or when the run is tagged ``analytics/full_refresh=true``
 (``analytics-pipeline run --full-refresh``, the ``full_refresh_job``). Both ways give the same rows; the
 tests compare them row for row.
 """
@@ -117,7 +117,8 @@ class KeyedUpdate:
         files = {f"raw/{entity.source}": raw, **{f: day_files(root, f) for f in entity.partitioned_inputs}}
         versions = {folder: {day: f.version for day, f in found.items()} for folder, found in files.items()}
         self._hold_back_what_keyed_inputs_lack(versions)
-        fingerprint = hashlib.sha256(f"{FORMAT_VERSION}\n{self.table.sql()}".encode()).hexdigest()[:16]
+        definition = f"{FORMAT_VERSION}\n{self.table.sql()}\n{self._source_views_read()}"
+        fingerprint = hashlib.sha256(definition.encode()).hexdigest()[:16]
         state = read_json(root, self.state_key)
         buckets = self._buckets()
         reason = self._full_reason(state, fingerprint, versions, buckets)
@@ -140,6 +141,12 @@ class KeyedUpdate:
                                     sort_keys=True).encode(), self.state_key)
         self._register_table_view(self._buckets())
         return summary
+
+    def _source_views_read(self) -> str:
+        """The definitions of the raw views the SQL reads: a change to one (e.g. which version of a run counts)
+        is a change of the table's SQL, so the table is rebuilt."""
+        spec = next(s for s in SOURCE_SPECS if s.name == self.entity.source)
+        return "\n".join(f"{name}: {sql}" for name, sql in sorted(spec.views().items()) if name in self.reads)
 
     def _hold_back_what_keyed_inputs_lack(self, versions: dict) -> None:
         """A day version a keyed input has not taken in yet is recorded as pending, so the day counts as changed

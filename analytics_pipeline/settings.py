@@ -12,6 +12,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from analytics_pipeline.currencies import is_currency_code
+
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_SCHEMA = "analytics"
 DEFAULT_PARTITIONS_START = "2024-01-01"
@@ -20,6 +22,7 @@ DEFAULT_PARTITIONS_START = "2024-01-01"
 PARTITIONS_START_FILE = "partitions_start"
 DEFAULT_FRESHNESS_HOURS = 26.0
 DEFAULT_QUERY_TIMEOUT_SECONDS = 30.0
+DEFAULT_QUERY_MAX_ROWS = 100_000
 DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
 DEFAULT_S3_MAX_RETRIES = 5
 DEFAULT_LLM_TIMEOUT_SECONDS = 60.0
@@ -60,6 +63,24 @@ class FreshnessHours:
 
     def hours(self, source: str) -> float:
         return dict(self.per_source).get(source, self.default)
+
+
+# The currency each source's amounts are in unless ANALYTICS_CURRENCY says otherwise: the seeds' (claims in pounds,
+# LLM costs in dollars; conversation savings follow ANALYTICS_HUMAN_INTERACTION_COST, in dollars by default).
+DEFAULT_CURRENCIES = (("claims", "GBP"), ("llm_runs", "USD"), ("conversations", "USD"))
+
+
+@dataclass(frozen=True)
+class Currencies:
+    """The ISO 4217 currency of each source's amounts (a label: nothing is converted)."""
+
+    per_source: tuple[tuple[str, str], ...] = DEFAULT_CURRENCIES
+
+    def of(self, source: str) -> str:
+        return dict(self.per_source)[source]
+
+    def describe(self) -> str:
+        return ",".join(f"{source}={code}" for source, code in self.per_source)
 
 
 @dataclass(frozen=True)
@@ -104,9 +125,11 @@ class Settings:
     human_interaction_cost: float = 5.0
     retention: RetentionRules = RetentionRules()
     freshness: FreshnessHours = FreshnessHours()
+    currencies: Currencies = Currencies()
     dashboards_dir: str = ""  # users' own dashboard YAML files
     query_timeout_seconds: float = DEFAULT_QUERY_TIMEOUT_SECONDS  # SQL runner: a query is interrupted after this
     query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT  # SQL runner: DuckDB memory_limit of a query's connection
+    query_max_rows: int = DEFAULT_QUERY_MAX_ROWS  # SQL runner: the most rows a result holds in memory (exports stream)
     s3_max_retries: int = DEFAULT_S3_MAX_RETRIES  # retries of a failed S3 call (read by lake.storage)
     max_line_bytes: int = 16 * 1024**2  # a landing line longer than this is quarantined
     max_file_bytes: int = 8 * 1024**3  # a landing file holding more (decompressed) is refused whole
@@ -144,10 +167,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         human_interaction_cost=_number(env, "ANALYTICS_HUMAN_INTERACTION_COST", "5", float, minimum=0),
         retention=_retention(env.get("ANALYTICS_RETENTION", "")),
         freshness=_freshness(env.get("ANALYTICS_FRESHNESS_HOURS", "")),
+        currencies=_currencies(env.get("ANALYTICS_CURRENCY", "")),
         dashboards_dir=_absolute(env.get("ANALYTICS_DASHBOARDS_DIR") or str(Path(data_dir) / "dashboards")),
         query_timeout_seconds=_number(env, "ANALYTICS_QUERY_TIMEOUT_SECONDS", str(DEFAULT_QUERY_TIMEOUT_SECONDS),
                                       float, minimum=0.001),
         query_memory_limit=_size(env, "ANALYTICS_QUERY_MEMORY_LIMIT", DEFAULT_QUERY_MEMORY_LIMIT),
+        query_max_rows=_number(env, "ANALYTICS_QUERY_MAX_ROWS", str(DEFAULT_QUERY_MAX_ROWS), int, minimum=1),
         s3_max_retries=s3_max_retries(env),
         max_line_bytes=_bytes(env, "ANALYTICS_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES, minimum=1024),
         max_file_bytes=_bytes(env, "ANALYTICS_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, minimum=1024),
@@ -312,6 +337,25 @@ def _freshness(text: str) -> FreshnessHours:
         else:
             per_source.append((source, hours))
     return FreshnessHours(default, tuple(per_source))
+
+
+def _currencies(text: str) -> Currencies:
+    """``EUR`` for every source, ``claims=GBP,llm_runs=USD`` per source, or ``EUR,claims=GBP`` with overrides."""
+    name = "ANALYTICS_CURRENCY"
+    default, per_source = None, {}
+    for source, value in _items(name, text):
+        code = value.upper()
+        if not is_currency_code(code):
+            given = f"{source}={value!r}" if source else repr(value)
+            raise SettingsError(f"{name}: {given} is not an ISO 4217 currency code (such as GBP, USD or EUR)")
+        if source is None:
+            default = code
+        elif source not in SOURCE_NAMES:
+            raise SettingsError(f"{name}: unknown source {source!r} (sources: {', '.join(SOURCE_NAMES)})")
+        else:
+            per_source[source] = code
+    return Currencies(tuple((source, per_source.get(source, default or code))
+                            for source, code in DEFAULT_CURRENCIES))
 
 
 def _amount(name: str, key: str, value: str, unit: str, kind, minimum: float) -> float:

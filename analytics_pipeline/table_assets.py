@@ -51,7 +51,8 @@ class TableSpec:
     deps: list[dg.AssetKey] = field(default_factory=list)
     check_specs: list[dg.AssetCheckSpec] = field(default_factory=list)
     checks: CheckFn | None = None  # evaluated over result_rows after the write
-    chart: tuple[str, str] | None = None  # (title, SELECT label, value over result_rows)
+    # (title, SELECT label, value over result_rows); the title may be a function, read when the chart is drawn
+    chart: tuple[str | Callable[[], str], str] | None = None
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None  # e.g. register configuration tables
     # Views the SQL may read that do not exist before their first materialization: name → empty SELECT.
     fallback_views: dict[str, str] = field(default_factory=dict)
@@ -85,7 +86,8 @@ class TableSpec:
 def table_metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) -> dict:
     metadata = {"dagster/row_count": rows, "preview": markdown_table(con, "SELECT * FROM result_rows", 10)}
     if table.chart:
-        metadata["chart"] = markdown_bars(con, table.chart[1], table.chart[0])
+        title = table.chart[0]() if callable(table.chart[0]) else table.chart[0]
+        metadata["chart"] = markdown_bars(con, table.chart[1], title)
     return metadata
 
 
@@ -149,7 +151,7 @@ def compute_days(con: duckdb.DuckDBPyConnection, root, source: str, table: Table
                     f"{layout.PARTITION_COLUMN} FROM read_parquet({sql_literal(root.path(raw[day].key))}, "
                     "hive_partitioning = false)")
     table.prepare_connection(con)
-    per_day = [f"({_RAW_DAY.sub(f'raw_day_{n}', table.sql(day=day))})" for n, day in enumerate(present)]
+    per_day = [f"({reading(table.sql(day=day), f'raw_day_{n}')})" for n, day in enumerate(present)]
     con.execute(f"CREATE OR REPLACE TEMP TABLE day_rows AS {' UNION ALL BY NAME '.join(per_day)}")
     counts = write_partitions(con, root, "SELECT * FROM day_rows", folder, layout.PARTITION_COLUMN, replace=set(days))
     for day in set(present) - set(counts):  # a day with data and no rows keeps an (empty) partition, as before
@@ -171,6 +173,12 @@ def compute_days(con: duckdb.DuckDBPyConnection, root, source: str, table: Table
 
 
 _RAW_DAY = re.compile(r"\braw_day\b")
+
+
+def reading(day_sql: str, relation: str) -> str:
+    """A daily table's SQL over ``relation`` (rows of the raw layer's shape, ``event_date`` included) instead of
+    the day's raw partition ``raw_day``."""
+    return _RAW_DAY.sub(relation, day_sql)
 
 
 def whole_lake_asset(table: TableSpec) -> dict:

@@ -8,8 +8,9 @@ table is compared with what ``run --full-refresh`` computes from the same raw la
 
 from __future__ import annotations
 
+import json
 import random
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import duckdb
@@ -25,7 +26,8 @@ from analytics_pipeline_tests.lakes import clear_analytics_env, lake_root, landi
 
 # Marts over "now" (windows ending now, "this month", generated_at): recomputed whole at every update, and
 # a second later their windows have moved, so they are not compared.
-TIME_WINDOWED = {"conversation_insights", "nlu_insights", "drop_off_points", "run_summary", "daily_runs"}
+TIME_WINDOWED = {"conversation_insights", "nlu_insights", "drop_off_points", "session_outcome_insights",
+                 "query_intent_insights", "dropped_sessions_by_intent", "run_summary", "daily_runs"}
 KEYED = ["claims_current", "claim_status_transitions", "hard_case_candidates", "conversation_sessions",
          "session_intent_paths", "user_journeys", "llm_run_costs", "llm_jobs_current"]
 DAYS = 6
@@ -38,6 +40,26 @@ def _landing_files() -> dict[str, list[tuple[str, bytes]]]:
         "conversations": list(conversations_landing_files(days=DAYS, seed=3, end=end, sessions_per_day=25)),
         "llm_runs": list(llm_runs_landing_files(days=DAYS, seed=3, end=end, runs_per_day=12)),
     }
+
+
+def _run_versions() -> tuple[tuple[str, str, bytes], tuple[str, str, bytes]]:
+    """Runs and job snapshots delivered again with more (a reported cost, QA details, a run id) or less, in a
+    first and a later step: the fuller version counts, after the later step and in the full rebuild alike."""
+    day = (datetime.now(timezone.utc) - timedelta(days=2)).date().isoformat()
+    base = {"project": "docs_bot", "started_at": f"{day}T10:00:00Z", "finished_at": f"{day}T10:05:00Z",
+            "status": "completed", "qa_status": "passed", "mode": "2-loop"}
+    tokens = {"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100}
+    unpriced = {"run_id": "versioned-1", **base, "models": [tokens]}
+    priced = {**unpriced, "total_cost": 0.42, "qa": {"status": "passed", "score": 0.9},
+              "models": [{**tokens, "cost": 0.42}]}
+    full = {"run_id": "versioned-2", **base, "total_cost": 0.3, "models": [{**tokens, "cost": 0.3}]}
+    sparse = {"run_id": "versioned-2", **base, "models": [{"model": "gpt-4o", "input_tokens": 1000}]}
+    snapshot = {"job_id": "versioned-job", "status": "completed", "updated_at": f"{day}T10:05:00Z"}
+    named = {**snapshot, "run_id": "versioned-1", "project": "docs_bot"}
+    first = [unpriced, full, snapshot]
+    later = [priced, unpriced, sparse, named]
+    return (("llm_runs", "versions/first.jsonl", "".join(json.dumps(d) + "\n" for d in first).encode()),
+            ("llm_runs", "versions/later.jsonl", "".join(json.dumps(d) + "\n" for d in later).encode()))
 
 
 def _table_rows(settings) -> dict[str, list[tuple]]:
@@ -96,6 +118,9 @@ def fed_lake(tmp_path_factory: pytest.TempPathFactory):
         steps[2] += [(source, f"redelivered/{name}", data) for source, name, data in redelivered]
         held_back = [f for f in steps[2] if f[0] == "conversations"][-3:]
         steps[2] = [f for f in steps[2] if f not in held_back]
+        first_versions, later_versions = _run_versions()
+        steps[0].append(first_versions)
+        steps[2].append(later_versions)
         modes = []
         for step in steps:
             for source, name, data in step:
@@ -129,7 +154,8 @@ def test_later_steps_update_keyed_tables_incrementally(fed_lake):
     _, modes = fed_lake
     assert all(mode.startswith("full (first build)") for mode in modes[0].values()), modes[0]
     for step in modes[1:]:
-        assert all(mode == "incremental" for mode in step.values()), step
+        assert all(mode == "incremental" for mode in step.values()), {k: v for k, v in step.items()
+                                                                      if v != "incremental"}
 
 
 def test_removed_records_and_redeliveries_are_in_the_lake(fed_lake):
@@ -142,6 +168,19 @@ def test_removed_records_and_redeliveries_are_in_the_lake(fed_lake):
         con.close()
     assert removed > 0
     assert ingested == 4
+
+
+def test_the_fuller_version_of_a_run_or_job_counts(fed_lake):
+    settings, _ = fed_lake
+    con = duckdb.connect(settings.warehouse_path, read_only=True)
+    try:
+        runs = con.execute("SELECT run_id, cost, cost_source FROM llm_run_costs WHERE run_id LIKE 'versioned-%' "
+                           "ORDER BY 1").fetchall()
+        job = con.execute("SELECT run_id, project FROM llm_jobs_current WHERE job_id = 'versioned-job'").fetchall()
+    finally:
+        con.close()
+    assert runs == [("versioned-1", 0.42, "reported"), ("versioned-2", 0.3, "reported")]
+    assert job == [("versioned-1", "docs_bot")]
 
 
 def _assert_same(incremental: dict, rebuilt: dict) -> None:

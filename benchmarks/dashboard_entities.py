@@ -1,4 +1,4 @@
-"""Benchmark: dashboards per entity (seed 002: 10 templates per prospect in < 5 minutes), 10 templates × 50 projects.
+"""Benchmark: dashboards per entity (the target: 10 templates per prospect in < 5 minutes), 10 templates × 50 projects.
 
 Builds a demo lake (14 days of all three sources; the LLM runs spread over `--projects` projects) whose dashboards
 folder holds `--templates` − 1 copies of the shipped `llm_costs` dashboard (which declares `entity: project`), so
@@ -162,8 +162,8 @@ def main() -> int:
           f"{r['unchanged']} | {r['queries']:,} | {r['failed']} |" for name, r in rows],
         "",
         f"{templates} templates × {projects[0]} projects = {templates * projects[0]} project pages: "
-        f"**{cold['seconds']:.0f} s** from an empty site with every other page (seed 002: < 5 minutes for 10 "
-        f"templates); {serial['seconds']:.0f} s one query at a time. Peak RSS of the process "
+        f"**{cold['seconds']:.0f} s** from an empty site with every other page (the target for 10 templates per "
+        f"prospect: < 5 minutes); {serial['seconds']:.0f} s one query at a time. Peak RSS of the process "
         f"{peak_mb:,.0f} MB. One new run of {victim} landed, then `run_pipeline` (staging, its day's partitions, "
         f"marts, views, every dashboard): {run_seconds:.1f} s, rewriting the project pages of "
         f"{', '.join(regenerated) or 'no project'} only.",

@@ -6,38 +6,80 @@ from functools import partial
 import dagster as dg
 import duckdb
 
-from analytics_pipeline.conversations.intents import LOW_CONFIDENCE
+from analytics_pipeline.conversations import vocabulary as v
 from analytics_pipeline.ingestion.assets import raw_asset_key
-from analytics_pipeline.ingestion.specs.conversations import MASKED_ID_PREFIX, PII_PATTERNS
+from analytics_pipeline.ingestion.specs.conversations import MASKED_ID_PREFIX, PII_PATTERNS, raw_user_ids
+from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
 from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.settings import load_settings
-from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
-from analytics_pipeline.table_assets import TableSpec, build_lake_table, package_sql, utc_now
+from analytics_pipeline.table_assets import (
+    TableSpec,
+    build_daily_table,
+    build_lake_table,
+    package_sql,
+    reading,
+    utc_now,
+)
 
 RAW = raw_asset_key("conversations")
 INTENTS = dg.AssetKey("intents")
 SESSIONS = dg.AssetKey("conversation_sessions")
 PATHS = dg.AssetKey("session_intent_paths")
+SESSION_ACTIVITY = dg.AssetKey("session_activity_daily")
+INTENT_CLASSIFICATIONS = dg.AssetKey("intent_classifications_daily")
 EMPTY_INTENTS = ("SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS session_id, NULL::VARCHAR AS user_id, "
                  "NULL::VARCHAR AS agent_id, NULL::TIMESTAMP AS event_time, NULL::VARCHAR AS query, "
                  "NULL::VARCHAR AS intent, NULL::VARCHAR AS sub_intent, NULL::DOUBLE AS confidence, "
                  "NULL::DATE AS event_date WHERE false")
 
 
-conversations_sql = partial(package_sql, __package__)
+# conversations_sql(name, **values): a conversations SQL file, the event vocabulary filled in.
+conversations_sql = partial(
+    package_sql, __package__,
+    user_turns=v.sql_tuple(v.USER_TURN_EVENTS),
+    session_ends=v.sql_tuple(v.SESSION_END_EVENTS),
+    escalations=v.sql_tuple(v.ESCALATION_EVENTS),
+    completions=v.sql_tuple(v.COMPLETION_EVENTS),
+    seed_event_types=v.sql_tuple(v.SEED_EVENT_TYPES),
+    low_confidence=v.LOW_CONFIDENCE,
+    fallback=v.FALLBACK_INTENT,
+)
 
 
-# The look-back windows every insight mart is computed for.
-TIMEFRAMES = """SELECT * FROM (VALUES
-    ('24h', INTERVAL 1 DAY), ('7d', INTERVAL 7 DAY), ('30d', INTERVAL 30 DAY), ('90d', INTERVAL 90 DAY))
-    t(timeframe, span)"""
-LONGEST_TIMEFRAME = timedelta(days=90)
+# The look-back windows every insight mart is computed for (seed 003's dashboard timeframes).
+TIMEFRAME_DAYS = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
+TIMEFRAMES = "SELECT * FROM (VALUES {}) t(timeframe, span, days)".format(
+    ", ".join(f"('{name}', INTERVAL {days} DAY, {days})" for name, days in TIMEFRAME_DAYS.items()))
+LONGEST_TIMEFRAME = timedelta(days=max(TIMEFRAME_DAYS.values()))
 
 
 def _insights_sql(name: str) -> str:
     now = utc_now()
     return conversations_sql(name, now=now, oldest_day=(now - LONGEST_TIMEFRAME).date(),
-                             human_cost=load_settings().human_interaction_cost, low_confidence=LOW_CONFIDENCE)
+                             human_cost=load_settings().human_interaction_cost)
+
+
+def _empty_daily(name: str) -> str:
+    """The per-day table's columns, no rows: its view before its first partition."""
+    return f"SELECT * FROM ({reading(conversations_sql(name), 'conversation_events')}) WHERE false"
+
+
+def _seed_insights_sql(name: str) -> str:
+    """A seed-003 mart over its windows ending now: the per-day tables for whole days, the raw events of the
+    days the windows cut (window_rows.sql)."""
+    now = utc_now()
+    today = now.date()
+    edge_days = ", ".join(f"DATE '{today - timedelta(days=d)}'" for d in (0, *TIMEFRAME_DAYS.values()))
+
+    def window_rows(daily: str) -> str:
+        return conversations_sql("window_rows", daily=daily, edge_rows=reading(conversations_sql(daily), "edge_events"),
+                                 now=now, today=today, oldest_day=today - LONGEST_TIMEFRAME, edge_days=edge_days)
+
+    return conversations_sql(
+        name, now=now, human_cost=load_settings().human_interaction_cost,
+        window_sessions=f"WITH window_activity AS ({window_rows('session_activity_daily')})\n"
+                        + conversations_sql("window_sessions"),
+        window_classifications=window_rows("intent_classifications_daily"))
 
 
 # Columns that hold hashes by construction (a hex digest may hold long digit runs): only e-mails count there, and
@@ -52,15 +94,20 @@ def pii_scan(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
     columns = [name for name, kind, *_ in con.execute("DESCRIBE conversation_events").fetchall()
                if kind == "VARCHAR" and name not in {"source_file", "envelope"}]
     found = {"events": scalar(con, f"SELECT count(*) FROM conversation_events WHERE {_holds_pii(columns)}"),
-             "quarantined": scalar(con, f"SELECT count(*) FROM conversation_quarantine WHERE {_holds_pii(['original_text'])}")}
+             "quarantined": scalar(con, f"SELECT count(*) FROM conversation_quarantine WHERE {_holds_pii(['original_text'])}"),
+             # a user id in any form under a user key (what the parse pseudonymises) that is not a pseudonym
+             "user_ids": sum(1 for (text,) in con.execute(
+                 "SELECT original_text FROM conversation_quarantine WHERE original_text IS NOT NULL").fetchall()
+                             if raw_user_ids(text))}
     total = sum(found.values())
     return [dg.AssetCheckResult(
         check_name="no_pii_in_stored_text", passed=total == 0, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"events_with_pii": found["events"], "quarantined_with_pii": found["quarantined"],
+                  "quarantined_with_raw_user_ids": found["user_ids"],
                   "columns_scanned": dg.MetadataValue.json(columns + ["ingest_errors.original_text"])},
-        description="no e-mail, phone, card number or name found in stored text" if not total
-        else f"{found['events']} stored events and {found['quarantined']} quarantined records still hold PII: "
-             "check the redaction patterns",
+        description="no e-mail, phone, card number, name or raw user id found in stored text" if not total
+        else f"{found['events']} stored events and {found['quarantined']} quarantined records still hold PII, "
+             f"{found['user_ids']} quarantined records a user id that is not pseudonymised: check the redaction",
     )]
 
 
@@ -121,10 +168,39 @@ lake_tables = [
         sql=lambda name=name: _insights_sql(name), fallback_views={"intents": EMPTY_INTENTS},
         helper_views={"timeframes": TIMEFRAMES},
     )) for name, deps, description in [
-        ("conversation_insights", [SESSIONS], "Conversations, average turns, completion rate, response time, "
-                                              "automation rate and cost savings per timeframe (24h/7d/30d/90d) and agent."),
-        ("nlu_insights", [INTENTS], "Intent distribution, confidence, low-confidence and fallback rates per timeframe "
-                                    "and agent."),
-        ("drop_off_points", [SESSIONS, PATHS], "Abandoned sessions by last intent, per timeframe and agent."),
+        ("session_outcome_insights", [SESSIONS], "The project's session-outcome metrics over every session: "
+         "conversations, average turns, completion, response time, escalations, automation rate and cost savings per "
+         "timeframe (24h/7d/30d/90d) and agent."),
+        ("query_intent_insights", [INTENTS], "User queries as the project's classifier labelled them: intent "
+         "distribution, confidence, low-confidence and fallback rates per timeframe and agent."),
+        ("dropped_sessions_by_intent", [SESSIONS, PATHS], "Sessions neither resolved nor escalated, by the classified "
+         "intent of their last query, per timeframe and agent."),
     ]],
+    *[build_lake_table(TableSpec(
+        name=name, layer="marts", group="conversation_insights", deps=[RAW, daily], description=description,
+        sql=lambda name=name: _seed_insights_sql(name), helper_views={"timeframes": TIMEFRAMES},
+        fallback_views={daily.path[-1]: _empty_daily(daily.path[-1])},
+    )) for name, daily, description in [
+        ("conversation_insights", SESSION_ACTIVITY, "The chat SDK's own conversation metrics over its AnalyticsEvent "
+         "stream: conversations, average length, workflow completion rate, response time, messages, automation rate "
+         "and cost savings per timeframe (24h/7d/30d/90d) and agent."),
+        ("nlu_insights", INTENT_CLASSIFICATIONS, "The chat SDK's own NLU metrics over its intent_classified events: "
+         "classifications and share per intent, average confidence, low-confidence and fallback rates per timeframe "
+         "and agent."),
+        ("drop_off_points", SESSION_ACTIVITY, "The chat SDK's own drop-off points: sessions without a "
+         "conversation_end by the intent of their last event, per timeframe and agent."),
+    ]],
+]
+
+# Seed 003's AnalyticsEvent stream per event day, in parts that add up over days: what its marts read.
+daily_tables = [
+    build_daily_table("conversations", TableSpec(
+        name=name, layer="processed", group="conversations", deps=[RAW], description=description,
+        sql=lambda day, name=name: conversations_sql(name)))
+    for name, description in [
+        ("session_activity_daily", "Per event day × agent × session, the chat SDK's AnalyticsEvents: counts by type, "
+         "response times, escalation to a human, conversation end, the last event and its intent."),
+        ("intent_classifications_daily", "Per event day × agent × intent, the chat SDK's intent_classified events: "
+         "classifications, confidence sum and count, low-confidence classifications."),
+    ]
 ]

@@ -22,6 +22,7 @@ from analytics_pipeline.conversations.classifier import (
     load_examples,
     train_and_promote,
 )
+from analytics_pipeline.conversations.vocabulary import LOW_CONFIDENCE, USER_TURN_EVENTS, sql_tuple
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar
@@ -37,7 +38,6 @@ from analytics_pipeline.partitions import (
 
 ACCURACY_FLOOR = 0.8
 FALLBACK_RATE_CEILING = 0.15
-LOW_CONFIDENCE = 0.7
 LOW_CONFIDENCE_RATE_CEILING = 0.3
 
 
@@ -104,7 +104,8 @@ def intents(context: dg.AssetExecutionContext, lake: LakeResource, intent_classi
             queries = []
             if register_raw_day(con, root, "conversations", day):
                 queries = [r[0] for r in con.execute(
-                    "SELECT DISTINCT query FROM raw_day WHERE query IS NOT NULL AND event_type IN ('query', 'message_received')"
+                    "SELECT DISTINCT query FROM raw_day WHERE query IS NOT NULL AND event_type IN "
+                    + sql_tuple(USER_TURN_EVENTS)
                 ).fetchall()]
             if not queries:
                 root.delete(str(PurePosixPath(layout.table_file("processed", "intents", day)).parent))
@@ -131,11 +132,11 @@ def _classify_day(con, root, classifier: IntentClassifier, queries: list[str], d
         "confidence": pa.array([p.confidence for p in predictions], pa.float64()),
         "classifier_version": [p.classifier_version for p in predictions],
     }))
-    write_table(con, root, """
+    write_table(con, root, f"""
         SELECT t.event_id, t.session_id, t.user_id, t.agent_id, t.channel, t.event_time, t.turn, t.query,
                p.intent, p.sub_intent, p.confidence, p.classifier_version, t.event_date
         FROM raw_day t JOIN predictions p USING (query)
-        WHERE t.event_type IN ('query', 'message_received')
+        WHERE t.event_type IN {sql_tuple(USER_TURN_EVENTS)}
         ORDER BY t.event_time, t.event_id""", "processed", "intents", partition=day)
     con.unregister("predictions")
     rows = row_count(con)

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import yaml
 
+from analytics_pipeline.currencies import is_currency_code
 from analytics_pipeline.dashboards.entities import EntityFilterError, filtered_sql
 from analytics_pipeline.lake.views import views_read
 from analytics_pipeline.serving.sql_runner import QueryError, to_duckdb_sql
+from analytics_pipeline.settings import SOURCE_NAMES
 
 SHIPPED_DIR = Path(__file__).parent / "definitions"
 WIDGET_TYPES = ("kpi-card", "bar-chart", "line-chart", "pie-chart", "table", "gauge", "heatmap", "budget-bar")
@@ -247,6 +249,11 @@ def _check_options(where: str, options: dict) -> None:
     for name, value in formats:
         if value is not None and value not in FORMATS:
             raise DashboardDefinitionError(f"{where}.options.{name}: {value!r} is not one of {', '.join(FORMATS)}")
+    currency = options.get("currency")
+    if currency is not None and currency not in SOURCE_NAMES and not (isinstance(currency, str)
+                                                                       and is_currency_code(currency)):
+        raise DashboardDefinitionError(f"{where}.options.currency: {currency!r} is neither a source ("
+                                       f"{', '.join(SOURCE_NAMES)}: its ANALYTICS_CURRENCY) nor an ISO 4217 code")
     span = options.get("span")
     if span is not None and span not in (1, 2, 3, 4):
         raise DashboardDefinitionError(f"{where}.options.span: {span!r} is not 1, 2, 3 or 4 (columns of 4)")

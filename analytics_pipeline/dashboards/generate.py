@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from analytics_pipeline.dashboards.definition import Dashboard, Widget
@@ -25,7 +25,7 @@ from analytics_pipeline.lake.views import views_read
 from analytics_pipeline.serving.exports import json_value
 from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.sql_runner import QueryError, QueryResult, QuerySession, open_session, to_duckdb_sql
-from analytics_pipeline.settings import Settings
+from analytics_pipeline.settings import SOURCE_NAMES, Currencies, Settings
 
 # Queries at once. DuckDB runs each on both cores; a widget's query is mostly short, and the Python around it
 # (the gate, turning rows into widget data) holds the GIL, so a few more than the cores keep DuckDB busy.
@@ -143,8 +143,9 @@ def generate_all(settings: Settings, dashboards: list[Dashboard], small_views: f
                  warehouse: WarehouseResource | None = None) -> Iterator[tuple[Dashboard, dict]]:
     """Each dashboard's document (every entity's), in the given order; their queries run in parallel."""
     with Generator(settings, small_views, warehouse) as generator:
-        for page, doc in generator.pages([Page(d) for d in dashboards]):
-            yield page.dashboard, doc
+        pages = [Page(in_currencies(d, settings.currencies)) for d in dashboards]
+        for dashboard, (_, doc) in zip(dashboards, generator.pages(pages)):
+            yield dashboard, doc
 
 
 def generate(settings: Settings, dashboard: Dashboard, small_views: frozenset[str] = frozenset(),
@@ -182,6 +183,29 @@ def _document(page: Page, through: tuple, widgets: list[tuple[dict, float, float
         doc.update(template_id=dashboard.id, template_name=dashboard.title, fingerprint=entity.fingerprint,
                    entity={"kind": entity.kind, "label": dashboard.entity.label, "id": entity.id, "key": entity.key})
     return doc
+
+
+def in_currencies(dashboard: Dashboard, currencies: Currencies) -> Dashboard:
+    """The dashboard with every widget's currency resolved (``in_currency``), its entity pages' too: what is
+    generated, and what an entity page's fingerprint covers (another ANALYTICS_CURRENCY regenerates the pages)."""
+    entity = dashboard.entity
+    if entity:
+        entity = replace(entity, widgets=tuple(in_currency(w, currencies) for w in entity.widgets))
+    return replace(dashboard, widgets=tuple(in_currency(w, currencies) for w in dashboard.widgets), entity=entity)
+
+
+def in_currency(widget: Widget, currencies: Currencies) -> Widget:
+    """The widget with its currency resolved: ``currency: claims`` (a source) is that source's ANALYTICS_CURRENCY;
+    an ISO code stays; none given, the one currency every source shares, else USD. ``{currency}`` in the title,
+    the description and the axis label becomes the code."""
+    named = widget.options.get("currency")
+    shared = {code for _, code in currencies.per_source}
+    code = currencies.of(named) if named in SOURCE_NAMES else named or (shared.pop() if len(shared) == 1 else "USD")
+    options = {**widget.options, "currency": code}
+    if isinstance(options.get("x_label"), str):
+        options["x_label"] = options["x_label"].replace("{currency}", code)
+    return replace(widget, title=widget.title.replace("{currency}", code),
+                   description=widget.description.replace("{currency}", code), options=options)
 
 
 def _entry(widget: Widget) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from analytics_pipeline.dashboards.definition import Dashboard
 from analytics_pipeline.dashboards.entities import EntityValue, entity_values, table_states
-from analytics_pipeline.dashboards.generate import MAX_PARALLEL_QUERIES, Generator, Page
+from analytics_pipeline.dashboards.generate import MAX_PARALLEL_QUERIES, Generator, Page, in_currencies
 from analytics_pipeline.dashboards.site import (entity_documents, entity_paths, generation_done, mark_generating,
                                                 publish, publish_entity, remove_entity)
 from analytics_pipeline.serving.resource import WarehouseResource
@@ -65,6 +65,7 @@ def update_site(settings: Settings, dashboards: list[Dashboard], site: Path,
                 workers: int = MAX_PARALLEL_QUERIES) -> Iterator[DashboardUpdate]:
     """Generate and publish each dashboard, and its entity pages that are out of date; yields each dashboard
     once all its pages are published, in the given order."""
+    dashboards = [in_currencies(d, settings.currencies) for d in dashboards]
     with Generator(settings, small_views, warehouse, workers) as generator:
         pairs = {pair for d in dashboards if d.entity for pair in d.entity.tables.items()}
         states = {pair: generator.submit(table_states, *pair, generator.run) for pair in sorted(pairs)}

@@ -6,6 +6,8 @@
     site/entities/<kind>.<key>.<id>.json|.html   a dashboard for one entity (``entities.py``): its data
                                     (``/api/v1/<kind>/<entity id>/dashboards/<id>``) and page
     site/generating/<id>.json       while a dashboard's entity pages are regenerated: which ones
+    site/static/                    Chart.js, the pages' script and style (``dashboards/static``), for pages
+                                    opened from disk
 
 Each file is written beside its final name and renamed into place, so readers (``serve``, a browser)
 see the old file or the new one, never half of one.
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from analytics_pipeline.dashboards.entities import entity_stem
 from analytics_pipeline.dashboards.entity_index import with_entity_index
-from analytics_pipeline.dashboards.render import render_dashboard, render_index
+from analytics_pipeline.dashboards.render import STATIC_DIR, render_dashboard, render_index, static_files
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.settings import Settings
 
@@ -99,9 +101,21 @@ def generating(site: Path) -> list[dict]:
 
 def publish_index(site: Path) -> None:
     """Rebuild the index from every dashboard's JSON (once per generation, after the dashboards), with the
-    dashboards per entity listed after them."""
+    dashboards per entity listed after them, and the pages' static files beside it."""
+    publish_static(site)
     page = with_entity_index(render_index(read_documents(site)), entity_documents(site), ENTITIES)
     StorageRoot(str(site)).write_bytes(page.encode(), "index.html")
+
+
+def publish_static(site: Path) -> None:
+    """Copy the package's static files (Chart.js, dashboard.js, dashboard.css, licences) to ``site/static/``
+    where they differ, so pages opened from disk load the same files ``serve`` answers ``/static/`` with."""
+    root = StorageRoot(str(site))
+    for name in static_files():
+        content = (STATIC_DIR / name).read_bytes()
+        target = site / "static" / name
+        if not target.is_file() or target.read_bytes() != content:
+            root.write_bytes(content, "static", name)
 
 
 def prune(site: Path, keep: set[str], entity_kinds: dict[str, str] | None = None) -> list[str]:

@@ -15,12 +15,18 @@ users run most sessions, some user ids are e-mail addresses, a night-shift troub
 across midnight UTC, and about 5 % of questions carry personal data (an e-mail address, a UK/US phone number, a
 payment card number, or "my name is ...") that the lake must redact.
 
-Two producers write to ``landing/conversations/``, about half of the sessions each, mixed in the same hourly
-files (``YYYY/MM/DD/events-YYYYMMDDTHH.jsonl``, a third gzip-compressed), one JSON object per line:
+Three producers write to ``landing/conversations/``, mixed in the same hourly files
+(``YYYY/MM/DD/events-YYYYMMDDTHH.jsonl``, a third gzip-compressed), one JSON object per line:
 
-* EventBridge envelopes from ``turbine.assistant``: ``Query Processed`` per turn, ``Session Completed`` at the
-  end, rarely ``Feedback Submitted``;
-* plain analytics events from the chat SDK: ``session_started``, ``message_received``, ``response_sent``,
+* about half of the sessions: EventBridge envelopes from ``turbine.assistant``: ``Query Processed`` per turn,
+  ``Session Completed`` at the end, rarely ``Feedback Submitted``;
+* about 30 %: the chat SDK, which tracks seed 003's ``AnalyticsEvent`` (naive UTC timestamps, as the seed's
+  ``datetime.utcnow()`` writes them): ``conversation_start``, per turn ``user_message``, ``intent_classified``,
+  ``entity_extracted``, ``bot_response`` (now and then without a response time), for status look-ups, work orders
+  and parts a ``workflow_started`` and its ``workflow_completed`` or ``workflow_failed`` (with an ``api_call`` to
+  the plant historian, an ``error`` when it fails), a ``custom`` handover event with ``data.escalated_to_human``,
+  ``user_feedback`` and ``conversation_end``;
+* the rest: clients still on the older SDK version: ``session_started``, ``message_received``, ``response_sent``,
   ``escalated_to_human``, ``feedback``, ``session_ended``.
 
 The mess a lake must cope with: about 0.3 % of events re-delivered in a later file (same id), two or three
@@ -101,6 +107,9 @@ POWER_USERS = 3
 POWER_USER_WEIGHT = 4.0
 EMAIL_USER_ID_SHARE = 0.2
 EVENTBRIDGE_SHARE = 0.5
+CHAT_SDK_SHARE = 0.3          # seed 003's AnalyticsEvent; the rest of the sessions come from the older SDK
+WORKFLOW_FAILURE = 0.08       # a workflow (historian read, work order, part order) fails, more often when unsure
+UNTIMED_RESPONSE = 0.02       # a bot_response whose client did not measure the response time
 GZIP_SHARE = 1 / 3
 DUPLICATE_RATE = 0.003        # events re-delivered in a later file
 BAD_KINDS = ("truncated", "unclosed", "truncated")
@@ -348,6 +357,11 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _iso_naive(t: datetime) -> str:
+    """UTC without a zone, as Python's ``datetime.utcnow().isoformat()`` writes it."""
+    return t.replace(tzinfo=None).isoformat()
+
+
 def _iso_ms(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
@@ -587,7 +601,7 @@ def _session(rng: random.Random, ids: set, user: dict, started: datetime, night:
     agent = AGENT_FOR_INTENT[intent] if rng.random() < 0.7 else user["agent"]
     session = {"session_id": new_id(rng, "session", 12, ids), "user": user, "agent_id": agent, "channel": channel,
                "platform": platform, "started": started,
-               "producer": "eventbridge" if rng.random() < EVENTBRIDGE_SHARE else "analytics",
+               "producer": _producer(rng.random()),
                "fill": _fillers(rng, user["site"], unit, model), "turns": [], "escalation": None}
     planned = rng.randint(5, 9) if night else _planned_turns(rng, intent)
     topic = _topic(rng, intent, None)
@@ -686,17 +700,95 @@ def _eventbridge_events(rng: random.Random, s: dict) -> list[tuple[datetime, dic
     return events
 
 
-def _plain_events(rng: random.Random, s: dict) -> list[tuple[datetime, dict]]:
-    """The session as the chat SDK tracks it (the seed's AnalyticsEvent model, every field present, null if unused)."""
+def _producer(draw: float) -> str:
+    """Which client reports the session: EventBridge, the chat SDK (seed 003's model) or its older version."""
+    if draw < EVENTBRIDGE_SHARE:
+        return "eventbridge"
+    return "chat_sdk" if draw < EVENTBRIDGE_SHARE + CHAT_SDK_SHARE else "older_chat_sdk"
+
+
+# The workflows a turn starts (by topic): what the assistant does besides answering.
+WORKFLOWS = {"unit_status": "read_unit_status", "run_hours": "read_run_hours", "active_alarms": "read_alarm_log",
+             "emissions": "read_emissions", "work_order": "raise_work_order", "parts": "order_part",
+             "schedule": "read_maintenance_plan"}
+HISTORIAN_WORKFLOWS = ("read_unit_status", "read_run_hours", "read_alarm_log", "read_emissions")
+
+
+def _event_writer(rng: random.Random, s: dict, timestamp, location: str | None = None):
+    """``event(at, event_type, data, **measures)`` → (at, the AnalyticsEvent-shaped record) for session ``s``;
+    ``timestamp`` writes the time (the two SDKs differ), ``location`` only the newer SDK sends."""
     base = {"session_id": s["session_id"], "user_id": s["user"]["user_id"], "agent_id": s["agent_id"]}
-    context = {"channel": s["channel"], "platform": s["platform"]}
+    context = {"channel": s["channel"], "platform": s["platform"], **({"location": location} if location else {})}
 
     def event(at: datetime, event_type: str, data: dict, **measures) -> tuple[datetime, dict]:
-        return at, {"event_id": _uuid(rng), "event_type": event_type, "timestamp": _iso_ms(at), **base, "data": data,
-                    **context, "duration_ms": measures.get("duration_ms"),
+        return at, {"event_id": _uuid(rng), "event_type": event_type, "timestamp": timestamp(at), **base,
+                    "data": data, **context, "duration_ms": measures.get("duration_ms"),
                     "response_time_ms": measures.get("response_time_ms"), "confidence": measures.get("confidence"),
                     "sentiment": measures.get("sentiment")}
 
+    return event
+
+
+def _analytics_events(rng: random.Random, s: dict) -> list[tuple[datetime, dict]]:
+    """The session as the chat SDK tracks it: seed 003's AnalyticsEvent, every field present (null if unused), the
+    timestamp naive UTC. The NLU's intent and confidence per message, workflows with their outcome, a handover as
+    a ``custom`` event flagged ``escalated_to_human`` (the flag the seed's automation rate reads)."""
+    event = _event_writer(rng, s, _iso_naive, location=s["user"]["site"])
+    locale = COUNTRIES[s["user"]["country"]][2]
+    events = [event(s["started"], "conversation_start", {"entry_point": ENTRY_POINTS[s["channel"]], "locale": locale})]
+    for n, turn in enumerate(s["turns"], 1):
+        events.append(event(turn["asked"], "user_message", {"text": turn["query"], "turn": n},
+                            sentiment=turn["sentiment"]))
+        nlu_ms = rng.randint(40, 250)
+        classified = turn["asked"] + timedelta(milliseconds=nlu_ms)
+        events.append(event(classified, "intent_classified", {"intent": turn["intent"], "sub_intent": turn["topic"]},
+                            confidence=turn["confidence"], duration_ms=nlu_ms))
+        if turn["intent"] not in ("fallback", "handover"):
+            events.append(event(classified, "entity_extracted",
+                                {"entities": [{"type": "unit", "value": s["fill"]["unit"]},
+                                              {"type": "turbine_model", "value": s["fill"]["model"]}]}))
+        workflow = WORKFLOWS.get(turn["topic"])
+        if workflow:
+            events += _workflow_events(rng, event, workflow, classified, turn)
+        timed = rng.random() >= UNTIMED_RESPONSE
+        events.append(event(turn["answered"], "bot_response", {"text": turn["response"], "turn": n},
+                            response_time_ms=turn["response_ms"] if timed else None, confidence=turn["confidence"]))
+    if s["escalation"]:
+        e = s["escalation"]
+        events.append(event(e["at"], "custom", {"name": "human_handover", "escalated_to_human": True,
+                                                "reason": e["reason"], "queue": e["queue"], "turn": e["turn"]}))
+    if s["feedback"]:
+        f = s["feedback"]
+        data = {"rating": f["rating"], **({"comment": f["comment"]} if f["comment"] else {})}
+        events.append(event(f["at"], "user_feedback", data, sentiment="positive" if f["rating"] >= 4 else
+                            "negative" if f["rating"] <= 2 else "neutral"))
+    if s["ended"] is not None:
+        data = {"reason": s["reason"], "resolved": s["reason"] == "resolved", "turns": len(s["turns"])}
+        events.append(event(s["ended"], "conversation_end", data, duration_ms=_ms(s["active_until"] - s["started"])))
+    return events
+
+
+def _workflow_events(rng: random.Random, event, workflow: str, classified: datetime, turn: dict) -> list:
+    """A workflow the turn starts once its intent is known, finished (or failed) just before the answer; a
+    historian read goes through an api_call; a failure reports an error."""
+    started = classified + timedelta(milliseconds=rng.randint(10, 80))
+    finished = max(started + timedelta(milliseconds=5), turn["answered"] - timedelta(milliseconds=rng.randint(20, 200)))
+    failed = rng.random() < WORKFLOW_FAILURE + (0.1 if turn["confidence"] < LOW_CONFIDENCE else 0)
+    events = [event(started, "workflow_started", {"workflow": workflow})]
+    if workflow in HISTORIAN_WORKFLOWS:
+        status = 504 if failed else 200
+        events.append(event(started, "api_call", {"api": "plant_historian", "status": status},
+                            duration_ms=_ms(finished - started)))
+    if failed:
+        events.append(event(finished, "error", {"source": workflow, "message": "upstream timeout"}))
+    events.append(event(finished, "workflow_failed" if failed else "workflow_completed", {"workflow": workflow},
+                        duration_ms=_ms(finished - started)))
+    return events
+
+
+def _plain_events(rng: random.Random, s: dict) -> list[tuple[datetime, dict]]:
+    """The session as the older chat SDK tracks it: the AnalyticsEvent shape with its own event words."""
+    event = _event_writer(rng, s, _iso_ms)
     locale = COUNTRIES[s["user"]["country"]][2]
     events = [event(s["started"], "session_started", {"entry_point": ENTRY_POINTS[s["channel"]], "locale": locale})]
     for n, turn in enumerate(s["turns"], 1):
@@ -728,7 +820,8 @@ def _deliveries(rng: random.Random, sessions: list[dict], end: datetime) -> list
     for s in sessions:
         eventbridge = s["producer"] == "eventbridge"
         flushed = s["started"]
-        for at, record in (_eventbridge_events if eventbridge else _plain_events)(rng, s):
+        producer = {"eventbridge": _eventbridge_events, "chat_sdk": _analytics_events, "older_chat_sdk": _plain_events}
+        for at, record in producer[s["producer"]](rng, s):
             if at <= end:
                 lag = timedelta(seconds=rng.uniform(1, 90) if eventbridge else rng.uniform(0.5, 45))
                 delivered = at + lag if eventbridge else max(flushed, at + lag)
@@ -776,7 +869,7 @@ def _add_mess(rng: random.Random, files: list[dict]) -> None:
         used.add(_record_id(files[p]["records"][n]))
     questions = [(p, n) for p, n in slots if _record_id(files[p]["records"][n]) not in used
                  and (files[p]["records"][n].get("detail-type") == "Query Processed"
-                      or files[p]["records"][n].get("event_type") == "message_received")]
+                      or files[p]["records"][n].get("event_type") in ("message_received", "user_message"))]
     if questions:
         p, n = rng.choice(questions)
         files[p]["records"][n] = _without_session_id(files[p]["records"][n])

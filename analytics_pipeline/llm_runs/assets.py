@@ -11,8 +11,9 @@ from functools import partial
 import dagster as dg
 import duckdb
 
+from analytics_pipeline.currencies import money
 from analytics_pipeline.ingestion.assets import raw_asset_key
-from analytics_pipeline.ingestion.specs.llm_runs import LATEST_RUN_VERSION
+from analytics_pipeline.ingestion.specs.llm_runs import LATEST_JOB_SNAPSHOT, LATEST_RUN_VERSION
 from analytics_pipeline.lake.duck import scalar
 from analytics_pipeline.llm_runs.prices import load_prices, register_prices
 from analytics_pipeline.settings import load_settings
@@ -38,6 +39,11 @@ def _daily_runs_sql() -> str:
                    days=load_settings().timeseries_days)
 
 
+def _in_llm_currency(title: str):
+    """A chart title naming the LLM costs' currency, read when the chart is drawn."""
+    return lambda: f"{title} ({load_settings().currencies.of('llm_runs')})"
+
+
 def _register_prices(con: duckdb.DuckDBPyConnection) -> None:
     register_prices(con, load_prices(load_settings().model_prices_path))
 
@@ -52,7 +58,8 @@ def budget_checks(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
     else:
         # the mart's budget_used_ratio is NULL for a zero budget; the checks treat any spend as over it
         used = spent / budget if budget else (float("inf") if spent > 0 else 0.0)
-        figure = f"${spent:,.2f} of ${budget:,.2f} this month ({used:.0%})"
+        currency = load_settings().currencies.of("llm_runs")
+        figure = f"{money(spent, currency)} of {money(budget, currency)} this month ({used:.0%})"
     meta = {"current_month_cost": dg.MetadataValue.float(float(spent)),
             "monthly_budget": dg.MetadataValue.float(float(budget or 0)),
             "budget_used_ratio": dg.MetadataValue.float(float(min(used, 1e9)))}
@@ -86,7 +93,8 @@ def cost_spike_check(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult
         metadata={"day": dg.MetadataValue.text(str(day)), "cost": dg.MetadataValue.float(float(cost)),
                   "previous_day_cost": dg.MetadataValue.float(float(previous)), "factor": factor,
                   "largest_day_over_day_ratio_in_window": dg.MetadataValue.float(float(worst or 0))},
-        description=(f"{day}: ${cost:,.2f} is {ratio:.1f}× the day before (limit {factor}×)" if ratio
+        description=(f"{day}: {money(cost, load_settings().currencies.of('llm_runs'))} is {ratio:.1f}× the day "
+                     f"before (limit {factor}×)" if ratio
                      else f"{day}: no previous-day cost to compare"),
     )]
 
@@ -116,7 +124,8 @@ lake_tables = [
     ), EntityKey("llm_runs", "run_id", partitioned_inputs=("processed/llm_model_usage",))),
     build_keyed_table(TableSpec(
         name="llm_jobs_current", layer="processed", group="llm_runs", deps=[RAW],
-        description="The latest snapshot of every background job.", sql=lambda: llm_sql("llm_jobs_current"),
+        description="The latest snapshot of every background job.",
+        sql=lambda: llm_sql("llm_jobs_current", latest_job_snapshot=LATEST_JOB_SNAPSHOT),
         chart=("Jobs by status", "SELECT status, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
     ), EntityKey("llm_runs", "job_id")),
     build_lake_table(TableSpec(
@@ -126,7 +135,7 @@ lake_tables = [
     )),
     build_lake_table(TableSpec(
         name="run_summary", layer="marts", group="llm_marts", deps=[RUN_COSTS, JOBS, QA],
-        description="The seed's AnalyticsSummary: totals, averages, jobs by status, 2- vs 3-loop, QA, budget.",
+        description="The LLM orchestrator's AnalyticsSummary: totals, averages, jobs by status, 2- vs 3-loop, QA, budget.",
         sql=_summary_sql,
         check_specs=[
             _check("budget_below_70_percent", "run_summary", "This month's cost is under 70 % of the budget."),
@@ -138,14 +147,14 @@ lake_tables = [
     )),
     build_lake_table(TableSpec(
         name="project_costs", layer="marts", group="llm_marts", deps=[RUN_COSTS],
-        description="The seed's ProjectSummary per project.", sql=lambda: llm_sql("project_costs"),
-        chart=("Cost by project (USD)", "SELECT project_name, round(total_cost, 2) FROM result_rows"),
+        description="The LLM orchestrator's ProjectSummary per project.", sql=lambda: llm_sql("project_costs"),
+        chart=(_in_llm_currency("Cost by project"), "SELECT project_name, round(total_cost, 2) FROM result_rows"),
     )),
     build_lake_table(TableSpec(
         name="model_costs", layer="marts", group="llm_marts", deps=[USAGE],
-        description="The seed's ModelSummary per model, with cost share.", sql=lambda: llm_sql("model_costs"),
+        description="The LLM orchestrator's ModelSummary per model, with cost share.", sql=lambda: llm_sql("model_costs"),
         fallback_views={"llm_model_usage": EMPTY_USAGE},
-        chart=("Cost by model (USD)", "SELECT model_name, round(total_cost, 4) FROM result_rows"),
+        chart=(_in_llm_currency("Cost by model"), "SELECT model_name, round(total_cost, 4) FROM result_rows"),
     )),
     build_lake_table(TableSpec(
         name="daily_runs", layer="marts", group="llm_marts", deps=[RUN_COSTS],
@@ -155,6 +164,6 @@ lake_tables = [
         check_specs=[_check("no_cost_spike", "daily_runs",
                             "The newest day's cost is within ANALYTICS_COST_SPIKE_FACTOR × the day before.")],
         checks=cost_spike_check,
-        chart=("Cost per day (USD)", "SELECT strftime(date, '%m-%d'), round(cost, 2) FROM result_rows"),
+        chart=(_in_llm_currency("Cost per day"), "SELECT strftime(date, '%m-%d'), round(cost, 2) FROM result_rows"),
     )),
 ]

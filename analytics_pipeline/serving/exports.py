@@ -54,7 +54,8 @@ def export(settings: Settings, marts: list[str], fmt: str, out_dir: Path) -> lis
         tables = {name: _read(settings, name) for name in SEED_MARTS}
         path = out_dir / f"analytics.{fmt}"
         with _replaced(path) as partial:
-            partial.write_text(seed_json(tables) if fmt == "json" else seed_csv(tables))
+            partial.write_text(seed_json(tables) if fmt == "json"
+                               else seed_csv(tables, settings.currencies.of("llm_runs")))
         return [path]
     names = list(marts) or list(SEED_MARTS)
     require_tables(settings, names)
@@ -228,14 +229,18 @@ def seed_json(tables: dict[str, QueryResult]) -> str:
     return json.dumps(document, indent=2, allow_nan=False)
 
 
-def seed_csv(tables: dict[str, QueryResult]) -> str:
+def seed_csv(tables: dict[str, QueryResult], currency: str = "USD") -> str:
+    """The seed's CSV; its money headers name ``currency`` (the seed's "(USD)" by default)."""
+    def named(label: str) -> str:
+        return label.replace("(USD)", f"({currency})")
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     summary = (_records(tables["run_summary"]) or [{}])[0]
     writer.writerows([["OVERALL SUMMARY"], ["Metric", "Value"]])
-    writer.writerows([label, csv_cell(summary.get(key))] for label, key in SUMMARY_LABELS)
+    writer.writerows([named(label), csv_cell(summary.get(key))] for label, key in SUMMARY_LABELS)
     for title, columns, table in (("PER-PROJECT SUMMARY", PROJECT_COLUMNS, "project_costs"),
                                   ("PER-MODEL SUMMARY", MODEL_COLUMNS, "model_costs")):
-        writer.writerows([[], [title], [label for label, _ in columns]])
+        writer.writerows([[], [title], [named(label) for label, _ in columns]])
         writer.writerows([csv_cell(row.get(key)) for _, key in columns] for row in _records(tables[table]))
     return buffer.getvalue()

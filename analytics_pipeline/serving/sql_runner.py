@@ -28,7 +28,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -43,7 +42,7 @@ import sqlglot
 from sqlglot import exp
 
 from analytics_pipeline.serving.resource import WarehouseResource
-from analytics_pipeline.settings import Settings, SettingsError
+from analytics_pipeline.settings import Settings
 
 DIALECTS = {"duckdb": "duckdb", "athena": "athena"}
 # Table functions a query may use: they compute, or describe the warehouse's own catalogue.
@@ -62,7 +61,6 @@ FILE_READING_FUNCTION = re.compile(
 _SHOWABLE = {"TABLES", "ALL TABLES"}
 READ_ONLY_WORDS = "SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE, SHOW TABLES"
 _FILE_LIKE_NAME = re.compile(r"[./\\:~]")  # a view name never holds these; a path or URL does
-DEFAULT_QUERY_MAX_ROWS = 100_000
 RESULT_SHARE_OF_MEMORY = 4  # a result in memory (Arrow and Python) takes at most a quarter of the memory limit
 PYTHON_ROW_BYTES, PYTHON_VALUE_BYTES = 64, 40  # a row's tuple, and each value's slot and object, roughly
 BATCH_CELLS = 65_536  # values per record batch read from DuckDB: a batch stays small however wide the rows
@@ -86,15 +84,6 @@ class QueryResult:
     rows: list[tuple]
     arrow: pa.Table | None = None
     truncated: str = ""
-
-
-def query_max_rows(environ: dict[str, str] | None = None) -> int:
-    """``ANALYTICS_QUERY_MAX_ROWS``: the most rows a query's result holds in memory (exports stream, unbounded)."""
-    env = os.environ if environ is None else environ
-    text = (env.get("ANALYTICS_QUERY_MAX_ROWS") or str(DEFAULT_QUERY_MAX_ROWS)).strip().replace("_", "")
-    if not text.isdigit() or int(text) < 1:
-        raise SettingsError(f"ANALYTICS_QUERY_MAX_ROWS={text!r} is not a whole number of rows (at least 1)")
-    return int(text)
 
 
 def result_max_bytes(settings: Settings) -> int:
@@ -218,12 +207,13 @@ def _function_name(node: exp.Expression) -> str:
 
 
 def run_query(settings: Settings, query: str, dialect: str = "duckdb", *,
-              timeout_seconds: float | None = None, truncate: bool = False) -> QueryResult:
+              timeout_seconds: float | None = None, truncate: bool = False, python_rows: bool = True) -> QueryResult:
     """Run one read-only query on the warehouse; ``timeout_seconds`` overrides the setting. A result over
-    the row or byte limit is a QueryError, or with ``truncate`` its first rows (``QueryResult.truncated``)."""
+    the row or byte limit is a QueryError, or with ``truncate`` its first rows (``QueryResult.truncated``).
+    ``python_rows=False``: only the Arrow table (``rows`` stays empty), for callers that want a DataFrame."""
     sql = to_duckdb_sql(query, dialect, settings.schema)
     with query_session(settings) as session:
-        return session.run(sql, timeout_seconds, checked=True, truncate=truncate)
+        return session.run(sql, timeout_seconds, checked=True, truncate=truncate, python_rows=python_rows)
 
 
 class QuerySession:
@@ -236,22 +226,24 @@ class QuerySession:
         self._con = con
 
     def run(self, query: str, timeout_seconds: float | None = None, *, checked: bool = False,
-            truncate: bool = False, params: dict | None = None) -> QueryResult:
+            truncate: bool = False, python_rows: bool = True, params: dict | None = None) -> QueryResult:
         """The whole result in memory, within the time, row and byte limits (see ``run_query``). ``params``: values
         of the query's named parameters (``$name``), bound by DuckDB."""
-        max_rows, max_bytes = query_max_rows(), result_max_bytes(self.settings)
-        batches, rows, size, truncated = [], [], 0, ""
+        max_rows, max_bytes = self.settings.query_max_rows, result_max_bytes(self.settings)
+        batches, rows, size, truncated, count = [], [], 0, "", 0
         with self.stream(query, timeout_seconds, checked=checked, params=params) as result:
             for batch in result.batches:
                 with result.clock.running():  # turning rows into Python counts as the query's time
-                    truncated = _over_limits(batch, len(rows), size, max_rows, max_bytes, self.settings)
+                    truncated = _over_limits(batch, count, size, max_rows, max_bytes, self.settings)
                     if truncated and not truncate:
                         raise QueryError(f"{truncated}: add a LIMIT or an aggregate, or export the table")
                     if truncated:
-                        batch = batch.slice(0, _rows_within(batch, len(rows), size, max_rows, max_bytes))
+                        batch = batch.slice(0, _rows_within(batch, count, size, max_rows, max_bytes))
                     size += _in_memory(batch)
                     batches.append(batch)
-                    rows.extend(zip(*(column.to_pylist() for column in batch.columns)))
+                    count += batch.num_rows
+                    if python_rows:
+                        rows.extend(zip(*(column.to_pylist() for column in batch.columns)))
                 if truncated:
                     break
         table = pa.Table.from_batches(batches, schema=result.schema)

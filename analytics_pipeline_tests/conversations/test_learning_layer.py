@@ -87,8 +87,8 @@ def test_sessions_flows_and_midnight(lake):
     assert sessions["s4"]["completed"] and sessions["s4"]["dropped"] and sessions["s4"]["end_reason"] == "timeout"
     assert not sessions["s3"]["completed"] and sessions["s3"]["dropped"]
     assert not (sessions["s1"]["dropped"] or sessions["s2"]["dropped"])
-    drops = {r["last_intent"]: r["dropped_sessions"]
-             for r in rows(lake, "SELECT * FROM drop_off_points WHERE timeframe = '24h' AND agent_id = 'all'")}
+    drops = {r["last_intent"]: r["dropped_sessions"] for r in rows(
+        lake, "SELECT * FROM dropped_sessions_by_intent WHERE timeframe = '24h' AND agent_id = 'all'")}
     assert drops == {"(no query)": 1, "fallback": 1}
 
 
@@ -112,11 +112,11 @@ def test_transitions_and_guidance_with_back_off(lake):
 def test_profiles_and_insights(lake):
     profiles = {r["user_id"]: r for r in rows(lake, "SELECT * FROM user_profiles")}
     assert sorted(p["sessions"] for p in profiles.values()) == [2, 2]
-    insights = {(r["timeframe"], r["agent_id"]): r for r in rows(lake, "SELECT * FROM conversation_insights")}
+    insights = {(r["timeframe"], r["agent_id"]): r for r in rows(lake, "SELECT * FROM session_outcome_insights")}
     day = insights[("24h", "all")]
     assert day["conversations"] == 3 and day["escalations"] == 1  # s2, s3, s4 started in the last 24 h
     assert insights[("7d", "all")]["conversations"] == 4
-    nlu = rows(lake, "SELECT * FROM nlu_insights WHERE timeframe = '7d' AND agent_id = 'all'")
+    nlu = rows(lake, "SELECT * FROM query_intent_insights WHERE timeframe = '7d' AND agent_id = 'all'")
     assert abs(sum(r["share"] for r in nlu) - 1.0) < 1e-9
     assert all(abs(r["fallback_rate"] - 1 / 6) < 1e-9 for r in nlu)
     confidences = rows(lake, "SELECT intent, confidence FROM intents")  # every query is within the 7 days

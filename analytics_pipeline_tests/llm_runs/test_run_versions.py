@@ -36,3 +36,64 @@ def test_finished_version_replaces_the_running_one_and_counts_once(lake_env):
     assert summary == (2, 1111)
     day = run_query(lake_env, f"SELECT runs, cost FROM daily_runs WHERE date = DATE '{YESTERDAY}'").rows[0]
     assert day == (2, 0.51)
+
+
+def _run(lake_env):
+    (report,) = [r for r in run_pipeline(lake_env, progress=lambda _: None) if r.source == "llm_runs"]
+    assert report.records_in == report.landed + report.quarantined + report.duplicates
+    return report
+
+
+def _lines(*documents) -> bytes:
+    return "".join(json.dumps(d) + "\n" for d in documents).encode()
+
+
+def test_a_later_delivery_that_carries_more_is_a_new_version_and_its_reported_cost_counts(lake_env):
+    landing = landing_root(lake_env)
+    finished = {"status": "completed", "qa_status": "passed", "finished_at": f"{YESTERDAY}T10:05:00Z"}
+    unpriced = run_doc(**finished, models=[{"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100}])
+    snapshot = {"job_id": "j-1", "project": "docs_bot", "status": "completed", "updated_at": f"{YESTERDAY}T10:05:00Z"}
+    landing.write_bytes(_lines(unpriced, snapshot), "llm_runs", "2026/a.jsonl")
+    assert _run(lake_env).landed == 2
+    assert run_query(lake_env, "SELECT cost_source FROM llm_run_costs").rows == [("computed",)]
+
+    # the same run with its reported cost and QA details, the first version again (a duplicate), and the job's
+    # snapshot at the same time that also names its run and finish
+    priced = run_doc(**finished, total_cost=0.42, qa={"status": "passed", "score": 0.93, "checks": ["links", "tone"]},
+                     models=[{"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100, "cost": 0.42}])
+    richer_snapshot = {**snapshot, "run_id": "r-1", "finished_at": f"{YESTERDAY}T10:05:00Z"}
+    landing.write_bytes(_lines(priced, unpriced, richer_snapshot), "llm_runs", "2026/b.jsonl")
+    report = _run(lake_env)
+
+    assert (report.records_in, report.landed, report.quarantined, report.duplicates) == (3, 2, 0, 1)
+    assert run_query(lake_env, "SELECT run_id, qa_status, cost, cost_source FROM llm_run_costs").rows == [
+        ("r-1", "passed", 0.42, "reported")]
+    assert run_query(lake_env, "SELECT total_runs, total_cost FROM run_summary").rows == [(1, 0.42)]
+    details = run_query(lake_env, "SELECT extra_attributes FROM llm_runs").rows[0][0]
+    assert json.loads(details) == {"qa": {"score": 0.93, "checks": ["links", "tone"]}}
+    assert "qa" not in {row[0] for row in run_query(lake_env, "DESCRIBE llm_runs").rows}  # plain JSON: not promoted
+    assert run_query(lake_env, "SELECT count(*) FROM llm_job_snapshots").rows == [(2,)]
+    assert run_query(lake_env, "SELECT job_id, status, run_id, finished_at IS NOT NULL FROM llm_jobs_current").rows == [
+        ("j-1", "completed", "r-1", True)]
+
+
+def test_a_version_that_tells_less_does_not_replace_a_fuller_one_delivered_earlier(lake_env):
+    """Delivery order decides only between versions that tell as much: a sparser copy sent late (out of order, or
+    by a second producer) leaves the fuller version in place, whichever batch each arrives in."""
+    landing = landing_root(lake_env)
+    finished = {"status": "completed", "qa_status": "passed", "finished_at": f"{YESTERDAY}T10:05:00Z"}
+    priced = run_doc(**finished, total_cost=0.42,
+                     models=[{"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100, "cost": 0.42}])
+    sparse = run_doc(**finished, models=[{"model": "gpt-4o", "input_tokens": 1000}])
+    full_snapshot = {"job_id": "j-1", "project": "docs_bot", "status": "completed", "run_id": "r-1",
+                     "created_at": f"{YESTERDAY}T09:59:00Z", "updated_at": f"{YESTERDAY}T10:05:00Z"}
+    sparse_snapshot = {"job_id": "j-1", "status": "completed", "updated_at": f"{YESTERDAY}T10:05:00Z"}
+    landing.write_bytes(_lines(priced, full_snapshot), "llm_runs", "2026/a.jsonl")
+    _run(lake_env)
+    landing.write_bytes(_lines(sparse, sparse_snapshot), "llm_runs", "2026/b.jsonl")
+    report = _run(lake_env)
+
+    assert (report.landed, report.duplicates) == (2, 0)
+    assert run_query(lake_env, "SELECT cost, cost_source, total_tokens FROM llm_run_costs").rows == [
+        (0.42, "reported", 1100)]
+    assert run_query(lake_env, "SELECT project, run_id FROM llm_jobs_current").rows == [("docs_bot", "r-1")]

@@ -14,9 +14,10 @@ WITH decisions AS (
 SELECT
     DATE '{day}' AS event_date,
     confidence_band,
-    CASE WHEN payout_difference < 100 THEN '< £100' WHEN payout_difference < 500 THEN '£100–500'
-         WHEN payout_difference < 1000 THEN '£500–1k' WHEN payout_difference < 2500 THEN '£1k–2.5k'
-         WHEN payout_difference IS NOT NULL THEN '≥ £2.5k' END AS payout_difference_band,
+    -- in the claims currency (ANALYTICS_CURRENCY), named where the bands are shown
+    CASE WHEN payout_difference < 100 THEN '< 100' WHEN payout_difference < 500 THEN '100–500'
+         WHEN payout_difference < 1000 THEN '500–1k' WHEN payout_difference < 2500 THEN '1k–2.5k'
+         WHEN payout_difference IS NOT NULL THEN '≥ 2.5k' END AS payout_difference_band,
     CASE WHEN payout_difference < 100 THEN 0 WHEN payout_difference < 500 THEN 100
          WHEN payout_difference < 1000 THEN 500 WHEN payout_difference < 2500 THEN 1000
          WHEN payout_difference IS NOT NULL THEN 2500 END AS payout_difference_from_gbp,

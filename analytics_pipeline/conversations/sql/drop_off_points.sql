@@ -1,14 +1,14 @@
--- Where conversations are abandoned (seed 003): sessions neither resolved nor escalated (conversation_sessions.dropped),
--- by the intent of their last query and the turn they stopped at, per timeframe and agent.
-WITH dropped AS (
-    SELECT t.timeframe, s.agent_id, coalesce(l.last_intent, '(no query)') AS last_intent, s.turns
-    FROM timeframes t
-    JOIN conversation_sessions s ON s.started_at > TIMESTAMP '{now}' - t.span AND s.started_at <= TIMESTAMP '{now}'
-    LEFT JOIN session_intent_paths l USING (session_id)
-    WHERE s.dropped
-)
-SELECT timeframe, CASE WHEN grouping(agent_id) = 1 THEN 'all' ELSE coalesce(agent_id, '(none)') END AS agent_id, last_intent, count(*) AS dropped_sessions,
-       avg(turns) AS avg_turns_before_drop
-FROM dropped
-GROUP BY GROUPING SETS ((timeframe, agent_id, last_intent), (timeframe, last_intent))
-ORDER BY timeframe, agent_id, dropped_sessions DESC, last_intent
+-- Seed 003's drop-off analysis (UserBehaviorAnalytics.get_drop_off_analysis) per timeframe (events in
+-- ({now} - span, {now}]) and agent ('all' = every agent, '(none)' = events without one): the sessions with no
+-- conversation_end event in the window, one row per last_intent (the data.intent of the session's last event in the
+-- window by time, then event id; 'unknown' when it has none) with incomplete_sessions, and their total per
+-- timeframe × agent (total_incomplete_sessions).
+WITH window_sessions AS ({window_sessions})
+SELECT timeframe, agent_id, TIMESTAMP '{now}' - t.span AS window_start, TIMESTAMP '{now}' AS window_end,
+       coalesce(last_event.intent, 'unknown') AS last_intent,
+       count(*) AS incomplete_sessions,
+       CAST(sum(count(*)) OVER (PARTITION BY timeframe, agent_id) AS BIGINT) AS total_incomplete_sessions
+FROM window_sessions JOIN timeframes t USING (timeframe)
+WHERE NOT ended
+GROUP BY timeframe, agent_id, t.span, last_intent
+ORDER BY timeframe, agent_id, incomplete_sessions DESC, last_intent

@@ -9,15 +9,25 @@ pseudonyms stay stable across runs without a key in any file of the project.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import secrets
 import tempfile
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
 import duckdb
 
+from analytics_pipeline.conversations.vocabulary import (
+    BOT_RESPONSE_EVENTS,
+    SEED_EVENT_TYPES,
+    USER_TURN_EVENTS,
+    sql_tuple,
+)
 from analytics_pipeline.ingestion.source_spec import SourceSpec
+from analytics_pipeline.ingestion.specs.user_ids_in_text import pseudonymise_user_ids, user_id_values
 from analytics_pipeline.lake.duck import sql_literal
 from analytics_pipeline.settings import load_settings
 
@@ -47,8 +57,10 @@ def redact_pii_sql(argument: str = "x") -> str:
 
 MIN_KEY_CHARACTERS = 32
 MASKED_ID_PREFIX = "pii_"
-# A user id written as a JSON string in a record's text: "user_id": "…" (or userId, user).
-USER_ID_IN_TEXT = r'"(?:user_id|userId|user)"\s*:\s*"((?:[^"\\]|\\.)*)"'
+# A user id's pseudonym: 'u_' and the first 24 hex digits of SHA-256 over the key, chr(31) and the id (the SQL macro
+# pseudonym and pseudonym_of below compute the same).
+PSEUDONYM_PREFIX, PSEUDONYM_DIGITS = "u_", 24
+PSEUDONYM_SHAPE = re.compile(rf"{PSEUDONYM_PREFIX}[0-9a-f]{{{PSEUDONYM_DIGITS}}}")
 
 
 class PseudonymKeyError(ValueError):
@@ -95,21 +107,58 @@ def _strong(key: str, where: str) -> str:
     return key
 
 
+def pseudonym_of(key: str) -> Callable[[str], str]:
+    """The SQL macro ``pseudonym`` in Python."""
+    def pseudonym(user_id: str) -> str:
+        digest = hashlib.sha256(f"{key}\x1f{user_id}".encode()).hexdigest()
+        return PSEUDONYM_PREFIX + digest[:PSEUDONYM_DIGITS]
+    return pseudonym
+
+
+def raw_user_ids(text: str) -> list[str]:
+    """The values under a user key in ``text`` that are not pseudonyms (what the PII check looks for)."""
+    return [value for value in user_id_values(text) if not PSEUDONYM_SHAPE.fullmatch(value)]
+
+
 def prepare_connection(con: duckdb.DuckDBPyConnection, rows: bool = True) -> None:
     """The redaction and pseudonymisation macros; the key is bound as a variable, never written into SQL.
     ``rows=False``: the parse only gives an empty relation its columns, so no key is read (nor needed)."""
-    con.execute("SET VARIABLE pseudonym_key = ?", [pseudonym_key() if rows else ""])
+    key = pseudonym_key() if rows else ""
+    con.execute("SET VARIABLE pseudonym_key = ?", [key])
     con.execute(f"CREATE OR REPLACE TEMP MACRO redact_pii(x) AS {redact_pii_sql()}")
-    con.execute("CREATE OR REPLACE TEMP MACRO pseudonym(x) AS "
-                "CASE WHEN x IS NULL THEN NULL ELSE 'u_' || left(sha256(getvariable('pseudonym_key') || chr(31) || x), 24) END")
+    con.execute("CREATE OR REPLACE TEMP MACRO pseudonym(x) AS CASE WHEN x IS NULL THEN NULL ELSE "
+                f"'{PSEUDONYM_PREFIX}' || left(sha256(getvariable('pseudonym_key') || chr(31) || x), "
+                f"{PSEUDONYM_DIGITS}) END")
     # An id (event, session, agent) is kept as written unless the redaction would change it: then it becomes a
     # keyed hash of itself, so ids stay distinct (and stable) without the e-mail or phone number in them.
     con.execute(f"CREATE OR REPLACE TEMP MACRO pii_masked_id(x) AS CASE WHEN x IS NULL OR redact_pii(x) = x THEN x "
                 f"ELSE '{MASKED_ID_PREFIX}' || left(sha256(getvariable('pseudonym_key') || chr(30) || x), 24) END")
-    # The user id values in a rejected record's text, replaced by their pseudonyms (the text is then redacted).
-    con.execute("CREATE OR REPLACE TEMP MACRO pseudonymised_user_ids(t) AS "
-                f"list_reduce(list_prepend(t, regexp_extract_all(t, {sql_literal(USER_ID_IN_TEXT)}, 1)), "
-                "lambda acc, id: replace(acc, '\"' || id || '\"', '\"' || pseudonym(id) || '\"'))")
+    # The user ids in a rejected record's text, in any form, replaced by their pseudonyms (the text is then
+    # redacted): Python, as it reads the text token by token, and called for rejected records only.
+    pseudonym = pseudonym_of(key)
+    try:
+        con.remove_function("pseudonymised_user_ids")  # prepared before on this connection (an empty source's view)
+    except duckdb.InvalidInputException:
+        pass
+    con.create_function("pseudonymised_user_ids", lambda text: pseudonymise_user_ids(text, pseudonym),
+                        [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"), side_effects=False)
+
+
+# A user turn with the answer that followed it: EventBridge carries both in one event; seed 003 and the older SDK
+# send the answer as the session's next event (bot_response, response_sent).
+_TURNS = f"""SELECT event_id, event_time, event_date, session_id, user_id, agent_id, channel, platform, query,
+       coalesce(response_summary, answer.response_summary) AS response_summary, turn,
+       coalesce(confidence, answer.confidence) AS confidence,
+       coalesce(response_time_ms, answer.response_time_ms) AS response_time_ms, sentiment, source_file, source_line
+FROM (SELECT *, lead(CASE WHEN event_type IN {sql_tuple(BOT_RESPONSE_EVENTS)} THEN struct_pack(response_summary,
+                     confidence, response_time_ms) END) OVER (PARTITION BY session_id ORDER BY event_time, event_id) AS answer
+      FROM {{raw}} WHERE event_type IN {sql_tuple(USER_TURN_EVENTS + BOT_RESPONSE_EVENTS)})
+WHERE query IS NOT NULL AND event_type IN {sql_tuple(USER_TURN_EVENTS)}"""
+# Seed 003's AnalyticsEvent stream, under the seed's field names.
+_ANALYTICS_EVENTS = f"""SELECT event_id, event_type, event_time AS "timestamp", session_id, user_id, agent_id, data,
+       channel, platform, location, duration_ms, response_time_ms, confidence, sentiment, source_file, source_line,
+       event_date
+FROM {{raw}} WHERE envelope = 'event' AND event_type IN {sql_tuple(SEED_EVENT_TYPES)}"""
 
 
 def conversations_spec() -> SourceSpec:
@@ -117,12 +166,12 @@ def conversations_spec() -> SourceSpec:
         name="conversations",
         records_sql_template=resources.files(__package__).joinpath("conversations_records.sql").read_text(),
         entity_key="session_id",
-        description="Assistant conversation events: EventBridge envelopes and analytics events (seeds 001, 003)",
+        description="The operators' AI assistant's conversation events: EventBridge envelopes and analytics events",
+        template_values={"bot_responses": sql_tuple(BOT_RESPONSE_EVENTS)},
         prepare=prepare_connection,
         raw_views={
             "conversation_events": "SELECT * FROM {raw}",
-            "conversation_turns": "SELECT event_id, event_time, event_date, session_id, user_id, agent_id, channel, "
-            "platform, query, response_summary, turn, confidence, response_time_ms, sentiment, source_file, source_line "
-            "FROM {raw} WHERE query IS NOT NULL AND event_type IN ('query', 'message_received')",
+            "conversation_turns": _TURNS,
+            "analytics_events": _ANALYTICS_EVENTS,
         },
     )

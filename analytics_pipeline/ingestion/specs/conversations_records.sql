@@ -1,10 +1,13 @@
 -- Assistant conversation events (seeds 001, 003) → one typed, PII-redacted row per event.
 -- Two shapes: EventBridge envelopes ("detail-type": "Query Processed", "Session Completed", other
--- detail-types kept as generic events) and plain analytics events (event_id, event_type, timestamp, ...).
+-- detail-types kept as generic events) and plain analytics events: seed 003's AnalyticsEvent (event_id, event_type,
+-- timestamp, session_id, user_id, agent_id, data, channel, platform, location, duration_ms, response_time_ms,
+-- confidence, sentiment; a time without a zone is UTC, as the seed's datetime.utcnow() writes it) and the older
+-- chat SDK's events of the same shape. An answer's text (bot_response, response_sent) is its response_summary.
 -- Free text and labels (channel, platform, sentiment) are redacted (redact_pii), user ids pseudonymised with a
 -- keyed hash, and ids holding PII (event, session, agent) replaced by a keyed hash of themselves, before anything
 -- is stored; the original text of a rejected record is redacted, its user ids pseudonymised. A str.format template: literal braces
--- are doubled; conversations.py fills in {min_event_time}, {max_event_time}.
+-- are doubled; conversations.py fills in {min_event_time}, {max_event_time}, {bot_responses}.
 WITH lines AS (
     SELECT *, issue IS NULL AND json_valid(text) AS is_json FROM landing_lines
 ),
@@ -32,7 +35,7 @@ parsed AS (
                                      "response_time_ms": "VARCHAR", "channel": "VARCHAR"}}}},
             "event_id": "VARCHAR", "event_type": "VARCHAR", "timestamp": "VARCHAR", "session_id": "VARCHAR",
             "user_id": "VARCHAR", "agent_id": "VARCHAR", "channel": "VARCHAR", "platform": "VARCHAR",
-            "duration_ms": "VARCHAR", "response_time_ms": "VARCHAR", "confidence": "VARCHAR", "sentiment": "VARCHAR",
+            "location": "VARCHAR", "duration_ms": "VARCHAR", "response_time_ms": "VARCHAR", "confidence": "VARCHAR", "sentiment": "VARCHAR",
             "data": "JSON"}}') END AS r
     FROM elements
 ),
@@ -59,33 +62,45 @@ typed AS (
         finite_double(coalesce(r.detail.metadata.confidence_score, r.confidence)) AS confidence_,
         finite_double(coalesce(r.detail.metadata.response_time_ms, r.response_time_ms)) AS response_time_ms_,
         finite_double(coalesce(r.detail.duration_ms, r.duration_ms)) AS duration_ms_,
-        TRY_CAST(r.detail.metadata.turn AS INTEGER) AS turn_,
+        TRY_CAST(coalesce(r.detail.metadata.turn, json_extract_string(r.data, '$.turn')) AS INTEGER) AS turn_,
         TRY_CAST(coalesce(r.detail.turns, json_extract_string(r.data, '$.turns')) AS INTEGER) AS turns_,
         TRY_CAST(coalesce(r.detail.resolved, json_extract_string(r.data, '$.resolved')) AS BOOLEAN) AS resolved_,
-        coalesce(TRY_CAST(coalesce(r.detail.escalated, json_extract_string(r.data, '$.escalated')) AS BOOLEAN),
-                 CASE WHEN json_extract_string(r.data, '$.reason') = 'escalated' THEN true END) AS escalated_
+        CASE WHEN json_extract_string(r.data, '$.escalated_to_human') = 'true' THEN true  -- seed 003's flag
+             ELSE coalesce(TRY_CAST(coalesce(r.detail.escalated, json_extract_string(r.data, '$.escalated')) AS BOOLEAN),
+                           CASE WHEN json_extract_string(r.data, '$.reason') = 'escalated' THEN true END) END AS escalated_
     FROM shaped
 ),
-checked AS (
+checked AS (  -- a detail names fields, not their values (those are in the original text, redacted)
     SELECT *,
         nullif(concat_ws('; ',
-            shape_problems(issue, is_json, json_kind, 'an event'),
+            shape_problem(issue, is_json, json_kind, text, 'an event'),
             CASE WHEN json_kind = 'OBJECT' AND envelope IS NULL
-                 THEN 'unknown record shape: neither an EventBridge envelope (detail-type) nor an analytics event (event_type)' END,
+                 THEN problem({reason.unknown_shape}, 'unknown record shape: neither an EventBridge envelope '
+                              || '(detail-type) nor an analytics event (event_type)') END,
             CASE WHEN envelope IS NOT NULL AND (event_id_ IS NULL OR event_id_ = '')
-                 THEN 'missing key ' || CASE envelope WHEN 'eventbridge' THEN 'id' ELSE 'event_id' END END,
-            CASE WHEN envelope IS NOT NULL AND event_type_ IS NULL THEN 'missing key event_type' END,
-            CASE WHEN envelope IS NOT NULL AND (session_id_ IS NULL OR session_id_ = '') THEN 'missing key session_id' END,
-            CASE WHEN envelope IS NOT NULL AND event_time_ IS NULL THEN 'missing or invalid time' END,
+                 THEN problem({reason.missing_key},
+                              'missing key ' || CASE envelope WHEN 'eventbridge' THEN 'id' ELSE 'event_id' END) END,
+            CASE WHEN envelope IS NOT NULL AND event_type_ IS NULL THEN problem({reason.missing_key}, 'missing key event_type') END,
+            CASE WHEN envelope IS NOT NULL AND (session_id_ IS NULL OR session_id_ = '')
+                 THEN problem({reason.missing_key}, 'missing key session_id') END,
+            CASE WHEN envelope = 'eventbridge' AND event_time_ IS NULL THEN
+                     CASE WHEN r.detail.metadata.timestamp IS NOT NULL
+                          THEN problem({reason.invalid_time}, 'detail.metadata.timestamp is not a time')
+                          WHEN r.time IS NOT NULL THEN problem({reason.invalid_time}, 'time (of the envelope) is not a time')
+                          ELSE problem({reason.missing_key}, 'missing key time') END
+                 WHEN envelope = 'event' AND event_time_ IS NULL THEN
+                     CASE WHEN r.timestamp IS NOT NULL THEN problem({reason.invalid_time}, 'timestamp is not a time')
+                          ELSE problem({reason.missing_key}, 'missing key timestamp') END END,
             CASE WHEN event_time_ < TIMESTAMP '{min_event_time}' OR event_time_ > TIMESTAMP '{max_event_time}'
-                 THEN 'event time ' || event_time_ || ' outside the accepted range {min_event_time} .. {max_event_time}' END,
-            CASE WHEN coalesce(r.detail.metadata.confidence_score, r.confidence) IS NOT NULL AND confidence_ IS NULL
-                 THEN 'confidence is not a number' END,
-            CASE WHEN coalesce(r.detail.metadata.response_time_ms, r.response_time_ms) IS NOT NULL AND response_time_ms_ IS NULL
-                 THEN 'response_time_ms is not a number' END,
-            CASE WHEN coalesce(r.detail.duration_ms, r.duration_ms) IS NOT NULL AND duration_ms_ IS NULL
-                 THEN 'duration_ms is not a number' END
-        ), '') AS error_reason
+                 THEN problem({reason.time_out_of_range}, 'event time ' || event_time_
+                              || ' outside the accepted range {min_event_time} .. {max_event_time}') END,
+            unread(coalesce(r.detail.metadata.confidence_score, r.confidence), confidence_,
+                   {reason.wrong_type}, 'confidence is not a number'),
+            unread(coalesce(r.detail.metadata.response_time_ms, r.response_time_ms), response_time_ms_,
+                   {reason.wrong_type}, 'response_time_ms is not a number'),
+            unread(coalesce(r.detail.duration_ms, r.duration_ms), duration_ms_,
+                   {reason.wrong_type}, 'duration_ms is not a number')
+        ), '') AS problems  -- each code US detail (quarantine_reasons.py), '; '-separated; NULL for a good record
     FROM typed
 )
 SELECT
@@ -99,8 +114,9 @@ SELECT
     pii_masked_id(coalesce(r.detail.agent_id, r.agent_id)) AS agent_id,
     redact_pii(coalesce(r.detail.metadata.channel, r.detail.channel, r.channel)) AS channel,
     redact_pii(coalesce(r.detail.platform, r.platform)) AS platform,
-    redact_pii(raw_query) AS query,
-    redact_pii(r.detail.response_summary) AS response_summary,
+    redact_pii(r.location) AS location,
+    redact_pii(CASE WHEN event_type_ NOT IN {bot_responses} THEN raw_query END) AS query,
+    redact_pii(coalesce(r.detail.response_summary, CASE WHEN event_type_ IN {bot_responses} THEN raw_query END)) AS response_summary,
     turn_ AS turn,
     turns_ AS turns,
     resolved_ AS resolved,
@@ -115,6 +131,7 @@ SELECT
     record_no AS source_record,
     NULL::VARCHAR AS extra_attributes,
     file_seq,
-    error_reason,
-    CASE WHEN error_reason IS NOT NULL THEN redact_pii(pseudonymised_user_ids(text)) END AS original_text
+    reason_code(problems) AS error_reason,
+    reason_detail(problems) AS reason_detail,
+    CASE WHEN problems IS NOT NULL THEN redact_pii(pseudonymised_user_ids(text)) END AS original_text
 FROM checked

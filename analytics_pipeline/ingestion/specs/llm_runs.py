@@ -7,16 +7,40 @@ from importlib import resources
 
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 
-# A run can arrive more than once as it progresses (running, then finished, then QA'd): the most
-# complete version wins — finished before unfinished, then the later finish, then the later delivery.
+# How much a version of a run tells: its fields with a value, each model's name, tokens and cost, each attribute
+# beyond the typed ones and each QA detail (extra_attributes.qa).
+RUN_DATA_POINTS = """(
+    (project IS NOT NULL)::INT + (status IS NOT NULL)::INT + (mode IS NOT NULL)::INT + (qa_status IS NOT NULL)::INT
+    + (started_at IS NOT NULL)::INT + (finished_at IS NOT NULL)::INT + (reported_total_cost IS NOT NULL)::INT
+    + coalesce(list_sum(list_transform(models, lambda m:
+          (m.model IS NOT NULL)::INT + (m.input_tokens IS NOT NULL)::INT + (m.output_tokens IS NOT NULL)::INT
+          + (m.cost IS NOT NULL)::INT)), 0)
+    + coalesce(len(json_keys(extra_attributes)), 0) + coalesce(len(json_keys(extra_attributes, '$.qa')), 0))"""
+# A run arrives more than once as it progresses (running, finished, QA'd, priced), each differing delivery a
+# version (see llm_runs_records.sql): the most complete version counts — finished before unfinished, then the
+# later finish, then QA'd before not, then the one that tells more, then the later delivery (landing file name,
+# line, record), then the content hash in event_id (the same answer whatever the order rows are read in).
 LATEST_RUN_VERSION = (
     "QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY finished_at IS NULL, finished_at DESC, "
-    "qa_status IS NULL, source_file DESC, source_line DESC, source_record DESC NULLS LAST) = 1"
+    f"qa_status IS NULL, {RUN_DATA_POINTS} DESC, source_file DESC, source_line DESC, source_record DESC NULLS LAST, "
+    "event_id DESC) = 1"
+)
+# A job's snapshots: the latest update counts; of snapshots at the same time, the furthest-along status, then the
+# one that tells more (fields with a value, attributes beyond them), then the later delivery, then the content hash.
+JOB_DATA_POINTS = """(
+    (run_id IS NOT NULL)::INT + (project IS NOT NULL)::INT + (status IS NOT NULL)::INT + (created_at IS NOT NULL)::INT
+    + (started_at IS NOT NULL)::INT + (updated_at IS NOT NULL)::INT + (finished_at IS NOT NULL)::INT
+    + coalesce(len(json_keys(extra_attributes)), 0))"""
+LATEST_JOB_SNAPSHOT = (
+    "QUALIFY row_number() OVER (PARTITION BY job_id ORDER BY event_time DESC, "
+    "CASE status WHEN 'completed' THEN 0 WHEN 'failed' THEN 0 WHEN 'cancelled' THEN 0 WHEN 'running' THEN 1 "
+    "ELSE 2 END, "
+    f"{JOB_DATA_POINTS} DESC, source_file DESC, source_line DESC, source_record DESC NULLS LAST, event_id DESC) = 1"
 )
 
 KNOWN_KEYS = [
     "run_id", "id", "job_id", "project", "project_name", "started_at", "finished_at", "created_at", "updated_at",
-    "duration_seconds", "mode", "status", "qa_status", "qa", "total_cost", "models",
+    "duration_seconds", "mode", "status", "qa_status", "total_cost", "models",  # qa: see llm_runs_records.sql
 ]
 
 
@@ -26,12 +50,13 @@ def llm_runs_spec() -> SourceSpec:
         records_sql_template=resources.files(__package__).joinpath("llm_runs_records.sql").read_text(),
         template_values={"known_keys_null_patch": json.dumps({key: None for key in KNOWN_KEYS})},
         entity_key="run_id",
-        description="LLM orchestrator run documents and job-state snapshots (seed 004)",
+        promotes_typed_attributes=False,  # plain JSON: {"qa": {"score": 0.9}} has no DynamoDB type to promote by
+        description="LLM orchestrator run documents and job-state snapshots",
         raw_views={
             "llm_runs": "SELECT * EXCLUDE (record_kind, job_id, created_at, updated_at) FROM {raw} WHERE record_kind = 'run' "
             + LATEST_RUN_VERSION,
             "llm_job_snapshots": "SELECT event_id, job_id, run_id, project, status, created_at, started_at, updated_at, "
-            "finished_at, event_time, event_date, source_file, source_line, source_record FROM {raw} "
+            "finished_at, event_time, event_date, extra_attributes, source_file, source_line, source_record FROM {raw} "
             "WHERE record_kind = 'job'",
         },
     )

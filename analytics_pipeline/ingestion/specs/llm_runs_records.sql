@@ -29,6 +29,9 @@ elements AS (
 parsed AS (
     SELECT *,
         CASE WHEN is_json THEN json_type(text) END AS json_kind,
+        CASE WHEN is_json THEN md5(json(text)) END AS content_hash,  -- the document, whitespace and spelling aside
+        CASE WHEN is_json THEN json_type(text, '$.qa') = 'OBJECT'
+                               AND list_filter(json_keys(text, '$.qa'), lambda k: k <> 'status') <> [] END AS has_qa_details,
         CASE WHEN is_json THEN json_transform(text, '{{
             "run_id": "VARCHAR", "id": "VARCHAR", "job_id": "VARCHAR", "project": "VARCHAR",
             "project_name": "VARCHAR", "started_at": "VARCHAR", "finished_at": "VARCHAR",
@@ -84,32 +87,39 @@ timed AS (
 checked AS (
     SELECT *,
         nullif(concat_ws('; ',
-            shape_problems(issue, is_json, json_kind, 'a run or job document'),
+            shape_problem(issue, is_json, json_kind, text, 'a run or job document'),
             CASE WHEN json_kind = 'OBJECT' AND record_kind IS NULL
-                 THEN 'unknown record shape: neither a run (run_id) nor a job snapshot (job_id)' END,
-            CASE WHEN r.started_at IS NOT NULL AND started_at_ IS NULL THEN 'started_at is not a time: ' || r.started_at END,
-            CASE WHEN r.finished_at IS NOT NULL AND finished_at_ IS NULL THEN 'finished_at is not a time: ' || r.finished_at END,
-            CASE WHEN r.created_at IS NOT NULL AND created_at_ IS NULL THEN 'created_at is not a time: ' || r.created_at END,
-            CASE WHEN r.updated_at IS NOT NULL AND updated_at_ IS NULL THEN 'updated_at is not a time: ' || r.updated_at END,
-            CASE WHEN r.duration_seconds IS NOT NULL AND duration_ IS NULL
-                 THEN 'duration_seconds is not a number: ' || r.duration_seconds END,
-            CASE WHEN r.total_cost IS NOT NULL AND total_cost_ IS NULL THEN 'total_cost is not a number: ' || r.total_cost END,
-            CASE WHEN r.models IS NOT NULL AND json_type(r.models) <> 'ARRAY' THEN 'models is not a list' END,
+                 THEN problem({reason.unknown_shape},
+                              'unknown record shape: neither a run (run_id) nor a job snapshot (job_id)') END,
+            unread(r.started_at, started_at_, {reason.invalid_time}, 'started_at is not a time: ' || r.started_at),
+            unread(r.finished_at, finished_at_,
+                   {reason.invalid_time}, 'finished_at is not a time: ' || r.finished_at),
+            unread(r.created_at, created_at_, {reason.invalid_time}, 'created_at is not a time: ' || r.created_at),
+            unread(r.updated_at, updated_at_, {reason.invalid_time}, 'updated_at is not a time: ' || r.updated_at),
+            unread(r.duration_seconds, duration_,
+                   {reason.wrong_type}, 'duration_seconds is not a number: ' || r.duration_seconds),
+            unread(r.total_cost, total_cost_, {reason.wrong_type}, 'total_cost is not a number: ' || r.total_cost),
+            CASE WHEN r.models IS NOT NULL AND json_type(r.models) <> 'ARRAY'
+                 THEN problem({reason.wrong_type}, 'models is not a list') END,
             CASE WHEN len(bad_models) > 0
-                 THEN 'models entry without a model name or with non-numeric tokens/cost: ' || to_json(bad_models[1]) END,
+                 THEN problem({reason.invalid_model_entry},
+                              'models entry without a model name or with non-numeric tokens/cost: '
+                              || json_merge_patch('{{}}', to_json(bad_models[1]))) END,  -- the entry's fields with a value
             CASE WHEN record_kind IS NOT NULL AND event_time_ IS NULL
-                 THEN 'missing time: a run needs started_at or finished_at, a job one of its timestamps' END,
+                 THEN problem({reason.missing_key},
+                              'missing time: a run needs started_at or finished_at, a job one of its timestamps') END,
             CASE WHEN event_time_ < TIMESTAMP '{min_event_time}' OR event_time_ > TIMESTAMP '{max_event_time}'
-                 THEN 'event time ' || event_time_ || ' outside the accepted range {min_event_time} .. {max_event_time}' END
-        ), '') AS error_reason
+                 THEN problem({reason.time_out_of_range},
+                              'event time ' || event_time_ || ' outside the accepted range {min_event_time} .. {max_event_time}') END
+        ), '') AS problems  -- each code US detail (quarantine_reasons.py), '; '-separated; NULL for a good record
     FROM timed
 )
 SELECT
-    CASE record_kind
-        -- a run re-sent when it finishes (or when QA completes) is a new version of the run
-        WHEN 'run' THEN coalesce(r.run_id, r.id) || '@' || coalesce(strftime(finished_at_, '%Y-%m-%dT%H:%M:%S.%f'), '')
-                        || '/' || coalesce(lower(r.status), '') || '/' || coalesce(lower(coalesce(r.qa_status, r.qa.status)), '')
-        WHEN 'job' THEN r.job_id || '@' || coalesce(strftime(event_time_, '%Y-%m-%dT%H:%M:%S.%f'), '') || '/' || coalesce(r.status, '')
+    -- A run or job is delivered again as it progresses (running, finished, QA'd, priced): every delivery that
+    -- differs is a version of its own, and only the identical document (whitespace, number and escape spelling
+    -- aside) is a duplicate. Which version counts is decided later (llm_runs.py: LATEST_RUN_VERSION).
+    CASE WHEN record_kind IS NOT NULL
+         THEN CASE record_kind WHEN 'run' THEN coalesce(r.run_id, r.id) ELSE r.job_id END || '@' || left(content_hash, 20)
     END AS event_id,
     record_kind,
     event_time_ AS event_time,
@@ -127,11 +137,14 @@ SELECT
     coalesce(duration_, date_diff('millisecond', started_at_, finished_at_) / 1000.0) AS duration_seconds,
     models_ AS models,
     total_cost_ AS reported_total_cost,
-    nullif(json_merge_patch(CASE WHEN json_kind = 'OBJECT' THEN text END, '{known_keys_null_patch}'), '{{}}') AS extra_attributes,
+    -- beyond the typed columns, every attribute is kept; of the qa object, its details (status is qa_status)
+    nullif(json_merge_patch(CASE WHEN json_kind = 'OBJECT' THEN text END, '{known_keys_null_patch}',
+                            CASE WHEN has_qa_details THEN '{{"qa": {{"status": null}}}}' ELSE '{{"qa": null}}' END), '{{}}') AS extra_attributes,
     file AS source_file,
     line_no AS source_line,
     record_no AS source_record,
     file_seq,
-    error_reason,
-    CASE WHEN error_reason IS NOT NULL THEN text END AS original_text
+    reason_code(problems) AS error_reason,
+    reason_detail(problems) AS reason_detail,
+    CASE WHEN problems IS NOT NULL THEN text END AS original_text
 FROM checked
