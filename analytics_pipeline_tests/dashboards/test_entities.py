@@ -85,8 +85,14 @@ def test_every_agent_has_a_page_whose_figures_are_its_sessions(use_dashboards_la
     settings = use_dashboards_lake
     agents = _grouped(settings, "SELECT agent_id, count(*) FROM conversation_sessions WHERE agent_id IS NOT NULL "
                                 "GROUP BY 1")
-    insights = _grouped(settings, "SELECT agent_id, conversations, cost_savings FROM conversation_insights "
+    insights = _grouped(settings, "SELECT agent_id, conversations, cost_savings FROM session_outcome_insights "
                                   "WHERE timeframe = '30d'")
+    sdk = _grouped(settings, "SELECT agent_id, conversations, total_messages FROM conversation_insights "
+                             "WHERE timeframe = '30d'")  # the chat SDK's own metrics, over its events
+    incomplete = defaultdict(dict)
+    for agent, intent, sessions in run_query(settings, "SELECT agent_id, last_intent, incomplete_sessions "
+                                                       "FROM drop_off_points WHERE timeframe = '30d'").rows:
+        incomplete[agent][intent] = sessions
     per_day = defaultdict(dict)
     for agent, day, count in run_query(settings, "SELECT agent_id, started_date, count(*) FROM conversation_sessions "
                                                  "GROUP BY 1, 2").rows:
@@ -98,6 +104,10 @@ def test_every_agent_has_a_page_whose_figures_are_its_sessions(use_dashboards_la
         assert widgets["cost_savings"]["data"]["value"] == pytest.approx(insights[agent][1])
         assert _series(widgets["daily_conversations"]) == per_day[agent]
         assert "agents" not in widgets and "top_flows" not in widgets
+        seed_30d = {row[0]: row for row in widgets["seed_metrics"]["data"]["rows"]}.get("30d")
+        assert (seed_30d[1], seed_30d[5]) == sdk[agent] if agent in sdk else seed_30d is None
+        assert _series(widgets["seed_drop_off"]) == incomplete.get(agent, {})
+    assert any(incomplete.get(agent) for agent in agents)  # the session left without an end is an agent's
 
 
 def test_every_region_has_pages_whose_figures_are_its_claims(use_dashboards_lake):
