@@ -16,12 +16,14 @@ from urllib.parse import quote
 import dagster as dg
 import pytest
 
-from analytics_pipeline.dashboards.definition import DashboardDefinitionError, load_dashboard
+from analytics_pipeline.dashboards.definition import SHIPPED_DIR, DashboardDefinitionError, load_dashboard
 from analytics_pipeline.dashboards.entities import entity_key
+from analytics_pipeline.dashboards.refresh import EntityPages, update_site
 from analytics_pipeline.demo.llm_runs import llm_runs_landing_files
 from analytics_pipeline.runner import dagster_instance
 from analytics_pipeline.serving.server import make_server
 from analytics_pipeline.serving.sql_runner import run_query
+from analytics_pipeline.settings import load_settings
 from analytics_pipeline_tests.lakes import built_lake, landing_root
 
 SITE_KINDS = {"llm_costs": "project", "conversation_insights": "agent", "model_performance": "region",
@@ -148,6 +150,26 @@ def test_the_index_links_every_entity_page_and_the_materialization_counts_them(u
     assert metadata["entity"].value == "project" and metadata["entities"].value == projects
     assert metadata["entity_pages_failed"].value == 0 and metadata["entity_pages_removed"].value == 0
     assert (metadata["entity_pages_regenerated"].value + metadata["entity_pages_unchanged"].value == projects)
+
+
+def test_another_currency_setting_regenerates_the_entity_pages_in_it(use_dashboards_lake, monkeypatch, tmp_path):
+    llm_costs = load_dashboard(SHIPPED_DIR / "llm_costs.yaml")
+
+    def generation(currency: str) -> EntityPages:
+        monkeypatch.setenv("ANALYTICS_CURRENCY", currency)
+        (update,) = update_site(load_settings(), [llm_costs], tmp_path / "site")
+        return update.entity_pages
+
+    first = generation("")
+    assert first.entities >= 3 and len(first.regenerated) == first.entities
+    assert {d["widgets"][2]["options"]["currency"] for d in first.regenerated} == {"USD"}  # total_cost
+    assert len(generation("").unchanged) == first.entities
+    euros = generation("llm_runs=EUR")
+    assert len(euros.regenerated) == first.entities and not euros.unchanged
+    for doc in euros.regenerated:
+        assert doc["widgets"][2]["id"] == "total_cost" and doc["widgets"][2]["options"]["currency"] == "EUR"
+        page = (tmp_path / "site" / "entities" / f"project.{doc['entity']['key']}.llm_costs.html").read_text()
+        assert ">€" in page and ">$" not in page
 
 
 # -- the API over HTTP -----------------------------------------------------------------------------------------
