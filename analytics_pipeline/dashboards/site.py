@@ -46,7 +46,8 @@ def publish_entity(site: Path, doc: dict) -> dict[str, Path]:
     """Write a dashboard's document and page for one entity (``doc["entity"]``)."""
     root, stem = StorageRoot(str(site)), entity_stem(doc)
     root.write_bytes(json.dumps(doc, allow_nan=False, separators=(",", ":")).encode(), ENTITIES, f"{stem}.json")
-    root.write_bytes(render_dashboard(doc).encode(), ENTITIES, f"{stem}.html")
+    # one folder below the site's top, like site/dashboards/: its scripts and style are ../static/
+    root.write_bytes(render_dashboard(doc, root="../").encode(), ENTITIES, f"{stem}.html")
     return entity_paths(site, doc)
 
 
