@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import pyarrow as pa
 import sqlglot
@@ -85,6 +86,19 @@ def entity_key(entity_id: str) -> str:
     """A file-name-safe, unique name for an entity value."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "_", entity_id).strip("_-")[:40] or "entity"
     return f"{slug}-{hashlib.sha256(entity_id.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+
+
+def entity_api_path(kind: str, entity_id: str) -> str:
+    """``/api/v1/<kind>/<id>/dashboards``, each segment percent-encoded (an id may hold ``/``)."""
+    return f"/api/v1/{quote(kind, safe='')}/{quote(entity_id, safe='')}/dashboards"
+
+
+def document_api_path(doc: dict) -> str:
+    """Where ``serve`` answers a dashboard document: a dashboard's, or one entity's (``doc["entity"]``)."""
+    entity = doc.get("entity")
+    if not entity:
+        return f"/api/v1/dashboards/{quote(doc['id'], safe='')}"
+    return f"{entity_api_path(entity['kind'], entity['id'])}/{quote(doc['id'], safe='')}"
 
 
 def entity_stem(doc: dict) -> str:

@@ -37,9 +37,9 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from analytics_pipeline.dashboards.entities import entity_stem
+from analytics_pipeline.dashboards.entities import document_api_path, entity_api_path, entity_stem
 from analytics_pipeline.dashboards.render import STATIC_DIR, render_index, static_files
 from analytics_pipeline.dashboards.site import ENTITIES, GENERATING, site_dir
 from analytics_pipeline.serving.exports import UnknownTable, table_pieces, table_stream
@@ -226,13 +226,9 @@ def _entities(site: Path, files: _Files, templates: dict[str, dict]) -> dict[str
             entity.listing = _json({"entity": name, "id": entity_id, "count": len(entity.summaries),
                                     "dashboards": entity.summaries})
         kind.listing = _json({"entity": name, "count": len(kind.entities), "entities": [
-            {"id": entity_id, "dashboards": len(entity.summaries), "url": _entity_url(name, entity_id)}
+            {"id": entity_id, "dashboards": len(entity.summaries), "url": entity_api_path(name, entity_id)}
             for entity_id, entity in sorted(kind.entities.items())]})
     return kinds
-
-
-def _entity_url(kind: str, entity_id: str) -> str:
-    return f"/api/v1/{quote(kind, safe='')}/{quote(entity_id, safe='')}/dashboards"
 
 
 def _entity_summary(doc: dict, generation_status: str | None = None) -> dict:
@@ -250,7 +246,7 @@ def _entity_summary(doc: dict, generation_status: str | None = None) -> dict:
         "status": status,
         "generation_status": generation_status or ("failed" if status == "failed" else "ready"),
         "data_freshness": {"data_through": doc.get("data_through"), "generated_at": doc.get("generated_at")},
-        "url": f"{_entity_url(entity['kind'], entity['id'])}/{doc['id']}",
+        "url": document_api_path(doc),
         "page": f"/{ENTITIES}/{entity_stem(doc)}.html" if entity.get("key") else None,
     }
 

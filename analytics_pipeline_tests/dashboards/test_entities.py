@@ -330,7 +330,8 @@ def test_hostile_entity_ids_round_trip_through_the_api(changed_lake, serve):
         assert entry["url"] == f"/api/v1/project/{quote(project, safe='')}/dashboards/llm_costs"
         status, doc = _get(base, entry["url"])
         assert status == 200 and doc["entity"]["id"] == project
-        assert _get(base, entry["page"])[0] == 200
+        status, page = _get(base, entry["page"])
+        assert status == 200 and f'Widget data: <a href="{entry["url"]}">'.encode() in page  # its own document
 
 
 def test_a_second_generation_rewrites_only_the_changed_entity(changed_lake):
