@@ -118,7 +118,7 @@ model_usage = build_daily_table(SPEC, TableSpec(
     description="One row per run × model, per start day: tokens and cost, reported or computed from the "
                 "price table (cost_source, price_version). Backfill days to re-price them.",
     deps=[RAW], sql=lambda day: llm_sql("llm_model_usage", day=day, latest_run_version=LATEST_RUN_VERSION),
-    prepare=_register_prices,
+    prepare=_register_prices, prepared=("model_prices",),
 ))
 
 USAGE = model_usage.key
