@@ -25,6 +25,10 @@ from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.lake.tables import has_files, parquet_scan
 
 
+# Views over every source's ingestion records and the ask log, beside the raw and table views.
+LAKE_WIDE_VIEWS = frozenset({"ingest_errors", "ingested_files", "ask_history"})
+
+
 @dataclass(frozen=True)
 class ViewDefinition:
     name: str
@@ -68,7 +72,7 @@ def views_read(sql: str) -> set[str]:
 
 
 def _source_view_names(specs: list[SourceSpec]) -> set[str]:
-    return {name for spec in specs for name in spec.views()} | {"ingest_errors", "ingested_files", "ask_history"}
+    return {name for spec in specs for name in spec.views()} | LAKE_WIDE_VIEWS
 
 
 def _once_per_key(lake: StorageRoot, layer: str, key: str) -> str:

@@ -82,7 +82,7 @@ def build_keyed_table(table: TableSpec, entity: EntityKey) -> dg.AssetsDefinitio
     if reads - known:
         raise ValueError(f"keyed table {table.name} reads {sorted(reads - known)}: declare them in its EntityKey")
 
-    @dg.asset(**whole_lake_asset(table))
+    @dg.asset(**whole_lake_asset(spec, table, sql))
     def keyed_table(context: dg.AssetExecutionContext, lake: LakeResource):
         root = lake.lake_root()
         con = connect(root)

@@ -1,7 +1,8 @@
 """Asset builders for derived tables: one SQL statement → one Parquet table (or day partition).
 
 Asset SQL sees the lake through the same view names as the warehouse (``claims``,
-``llm_runs``, every processed table and mart), plus ``raw_day`` for daily tables.
+``llm_runs``, every processed table and mart), plus ``raw_day`` for daily tables. What an asset depends on
+is read from its SQL, as dbt's ``ref`` does (``table_deps``).
 """
 
 import re
@@ -19,7 +20,8 @@ from analytics_pipeline.lake.parquet import write_parquet, write_partitions
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.lake.tables import day_files, write_table
-from analytics_pipeline.lake.views import register_lake_views, views_read
+from analytics_pipeline.lake.views import LAKE_WIDE_VIEWS, register_lake_views, views_read
+from analytics_pipeline.platform.asset_keys import raw_asset_key
 from analytics_pipeline.platform.automation import ON_LAKE_UPDATE
 from analytics_pipeline.platform.metadata import markdown_bars, markdown_table
 from analytics_pipeline.platform.partitions import (
@@ -52,12 +54,14 @@ class TableSpec:
     # Called with day=... for daily tables, with no argument otherwise. A whole-lake table gets the lake
     # views this SQL reads; its checks may read those and result_rows.
     sql: Callable[..., str]
+    # Inputs the SQL does not name (e.g. a model computed in Python), added to those read from it (table_deps).
     deps: list[dg.AssetKey] = field(default_factory=list)
     check_specs: list[dg.AssetCheckSpec] = field(default_factory=list)
     checks: CheckFn | None = None  # evaluated over result_rows after the write
     # (title, SELECT label, value over result_rows); the title may be a function, read when the chart is drawn
     chart: tuple[str | Callable[[], str], str] | None = None
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None  # e.g. register configuration tables
+    prepared: tuple[str, ...] = ()  # the relations ``prepare`` registers for the SQL: not lake inputs
     # Views the SQL may read that do not exist before their first materialization: name → empty SELECT.
     fallback_views: dict[str, str] = field(default_factory=dict)
     # Views of the asset's own that its SQL reads (name → SELECT), made after the lake's and the fallback views.
@@ -68,7 +72,7 @@ class TableSpec:
     def lake_views_read(self, sql: str) -> set[str]:
         """The lake views ``sql`` reads, itself or through the helper views."""
         reads = views_read(sql).union(*(views_read(helper) for helper in self.helper_views.values()))
-        return reads - set(self.helper_views)
+        return reads - set(self.helper_views) - set(self.prepared)
 
     @property
     def check_lake_views(self) -> set[str]:
@@ -85,6 +89,21 @@ class TableSpec:
             con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
         if self.prepare and not check_views:
             self.prepare(con)
+
+
+# Any day: which views a daily table's SQL reads does not depend on the day it is written for.
+_ANY_DAY = "2000-01-01"
+
+
+def table_deps(source: SourceSpec, table: TableSpec, sql: str) -> list[dg.AssetKey]:
+    """The assets ``sql`` reads, as dbt's ``ref`` would name them: ``source``'s raw views (and ``raw_day``, a daily
+    table's day of them) are its raw asset; any other lake view is the table of that name, whose asset has its
+    name. The table's own helper views and ``prepared`` relations are not inputs, nor the lake-wide views (no
+    table asset writes them); ``table.deps`` adds what the SQL cannot say."""
+    deps = set(table.deps)
+    for view in table.lake_views_read(sql) - LAKE_WIDE_VIEWS:
+        deps.add(raw_asset_key(source.name) if view in source.views() or view == "raw_day" else dg.AssetKey(view))
+    return sorted(deps, key=lambda key: key.to_user_string())
 
 
 def table_metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) -> dict:
@@ -109,7 +128,8 @@ def build_daily_table(source: SourceSpec, table: TableSpec) -> dg.AssetsDefiniti
     days computes all of them in one statement (``compute_days``)."""
 
     @dg.asset(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"},
-              partitions_def=event_day_partitions, backfill_policy=ONE_RUN_FOR_ALL_DAYS, deps=table.deps,
+              partitions_def=event_day_partitions, backfill_policy=ONE_RUN_FOR_ALL_DAYS,
+              deps=table_deps(source, table, table.sql(day=_ANY_DAY)),
               description=table.description, check_specs=table.check_specs or None,
               metadata={LAKE_TABLE_METADATA: f"{table.layer}/{table.name}"})
     def daily_table(context: dg.AssetExecutionContext, lake: LakeResource):
@@ -185,9 +205,11 @@ def reading(day_sql: str, relation: str) -> str:
     return _RAW_DAY.sub(relation, day_sql)
 
 
-def whole_lake_asset(table: TableSpec) -> dict:
-    """The ``dg.asset`` arguments of an unpartitioned table over the whole lake, updated when its inputs change."""
-    return dict(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"}, deps=table.deps,
+def whole_lake_asset(source: SourceSpec, table: TableSpec, sql: str) -> dict:
+    """The ``dg.asset`` arguments of an unpartitioned table over the whole lake, updated when its inputs change
+    (those ``sql`` reads)."""
+    return dict(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"},
+                deps=table_deps(source, table, sql),
                 description=table.description, automation_condition=ON_LAKE_UPDATE,
                 check_specs=table.check_specs or None)
 
@@ -195,7 +217,7 @@ def whole_lake_asset(table: TableSpec) -> dict:
 def build_lake_table(source: SourceSpec, table: TableSpec) -> dg.AssetsDefinition:
     """An unpartitioned table over ``source``'s part of the lake, rebuilt whenever its inputs change."""
 
-    @dg.asset(**whole_lake_asset(table))
+    @dg.asset(**whole_lake_asset(source, table, table.sql()))
     def lake_table(context: dg.AssetExecutionContext, lake: LakeResource):
         root = lake.lake_root()
         con = connect(root)

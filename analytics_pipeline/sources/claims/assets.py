@@ -10,23 +10,15 @@ from functools import partial
 
 import dagster as dg
 
-from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.lake.duck import scalar
 from analytics_pipeline.lake.freshness import freshness_result
-from analytics_pipeline.platform.keyed_tables import EntityKey, build_keyed_table
 from analytics_pipeline.platform.metadata import rounded
 from analytics_pipeline.platform.partitions import partitioned_check_spec
-from analytics_pipeline.platform.table_assets import (
-    TableSpec,
-    build_daily_table,
-    build_lake_table,
-    package_sql,
-)
+from analytics_pipeline.platform.source_tables import SourceTables
+from analytics_pipeline.platform.table_assets import package_sql
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources.claims import vocabulary as v
 from analytics_pipeline.sources.claims.spec import SPEC
-
-RAW = raw_asset_key("claims")
 
 
 # claims_sql(name, **values): a claims SQL file, the claims vocabulary filled in.
@@ -40,6 +32,7 @@ claims_sql = partial(
     detect_price=v.DETECT_TEXT_PRICE_GBP,
     high_fraud=v.HIGH_FRAUD_SCORE,
 )
+tables = SourceTables(SPEC, claims_sql, groups={"processed": "claims_processed", "marts": "claims_marts"})
 
 
 def agreement_rate_result(con, check_name: str) -> dg.AssetCheckResult:
@@ -67,40 +60,28 @@ def current_state_checks(con) -> list[dg.AssetCheckResult]:
     ]
 
 
-def _daily(name: str, description: str, **kwargs) -> dg.AssetsDefinition:
-    return build_daily_table(SPEC, TableSpec(
-        name=name, layer="marts", group="claims_marts", description=description, deps=[RAW],
-        sql=lambda day: claims_sql(name, day=day), **kwargs))
-
-
-def _keyed(name: str, layer: str, description: str, **kwargs) -> dg.AssetsDefinition:
-    return build_keyed_table(TableSpec(
-        name=name, layer=layer, group=f"claims_{layer}", description=description, deps=[RAW],
-        sql=lambda: claims_sql(name), **kwargs), EntityKey(SPEC, "claim_id"))
-
-
 AGREEMENT_CHECK = partitioned_check_spec(
     "agreement_rate_at_least_85_percent", "model_performance_daily",
     "The claims system's drift alarm: agreement below 85 % warns.")
 
 daily_marts = [
-    _daily("financial_ops_daily", "CFO view per event day: Textract savings (the claims system's formula), payouts, "
-           "cost per claim, Textract vs Bedrock cost."),
-    _daily("model_performance_daily", "Data-science view per event day: AI/adjuster agreement rate, override "
-           "rate, fraud score, payout variance.", check_specs=[AGREEMENT_CHECK],
-           checks=lambda con: [agreement_rate_result(con, AGREEMENT_CHECK.name)]),
-    _daily("operational_efficiency_daily", "Manager view per event day: processing time p50/p95, "
-           "throughput per hour, completions."),
-    _daily("hourly_volume", "Day × hour volume of change records, submissions and completions (heatmap)."),
-    _daily("fraud_heatmap", "Fraud score by vehicle type × region over the day's AI assessments."),
-    _daily("override_themes", "Adjuster override justifications grouped into keyword themes."),
-    _daily("decision_bands_daily", "Decisions per event day by confidence band and by payout-difference band of "
-           "overrides: additive counts the dashboards sum over days."),
+    tables.daily("financial_ops_daily", "CFO view per event day: Textract savings (the claims system's formula), "
+                 "payouts, cost per claim, Textract vs Bedrock cost."),
+    tables.daily("model_performance_daily", "Data-science view per event day: AI/adjuster agreement rate, override "
+                 "rate, fraud score, payout variance.", check_specs=[AGREEMENT_CHECK],
+                 checks=lambda con: [agreement_rate_result(con, AGREEMENT_CHECK.name)]),
+    tables.daily("operational_efficiency_daily", "Manager view per event day: processing time p50/p95, "
+                 "throughput per hour, completions."),
+    tables.daily("hourly_volume", "Day × hour volume of change records, submissions and completions (heatmap)."),
+    tables.daily("fraud_heatmap", "Fraud score by vehicle type × region over the day's AI assessments."),
+    tables.daily("override_themes", "Adjuster override justifications grouped into keyword themes."),
+    tables.daily("decision_bands_daily", "Decisions per event day by confidence band and by payout-difference band "
+                 "of overrides: additive counts the dashboards sum over days."),
 ]
 
 processed_tables = [
-    _keyed(
-        "claims_current", "processed", "Latest state per claim; removed claims are kept and flagged.",
+    tables.keyed(
+        "claims_current", "Latest state per claim; removed claims are kept and flagged.",
         chart=("Claims by current status", "SELECT status, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
         check_specs=[
             dg.AssetCheckSpec("claims_event_ids_unique", asset="claims_current",
@@ -110,15 +91,12 @@ processed_tables = [
         ],
         checks=current_state_checks,
     ),
-    _keyed(
-        "claim_status_transitions", "processed", "Every status change: from, to, seconds between.",
+    tables.keyed(
+        "claim_status_transitions", "Every status change: from, to, seconds between.",
         chart=("Average seconds per transition", "SELECT from_status || ' → ' || to_status, round(avg(seconds_between)) "
                "FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
     ),
-    _keyed("hard_case_candidates", "processed", "Each claim's first override where the AI disagreed, with its "
-           "payout difference: what hard_cases ranks."),
-    build_lake_table(SPEC, TableSpec(
-        name="hard_cases", layer="marts", group="claims_marts", deps=[dg.AssetKey("hard_case_candidates")],
-        description="Weekly top 50 overrides by payout difference, for prompt engineering.",
-        sql=lambda: claims_sql("hard_cases"))),
+    tables.keyed("hard_case_candidates", "Each claim's first override where the AI disagreed, with its payout "
+                 "difference: what hard_cases ranks."),
+    tables.mart("hard_cases", "Weekly top 50 overrides by payout difference, for prompt engineering."),
 ]

@@ -6,17 +6,9 @@ from functools import partial
 import dagster as dg
 import duckdb
 
-from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.lake.duck import scalar, sql_literal
-from analytics_pipeline.platform.keyed_tables import EntityKey, build_keyed_table
-from analytics_pipeline.platform.table_assets import (
-    TableSpec,
-    build_daily_table,
-    build_lake_table,
-    package_sql,
-    reading,
-    utc_now,
-)
+from analytics_pipeline.platform.source_tables import SourceTables
+from analytics_pipeline.platform.table_assets import package_sql, reading, utc_now
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources.conversations import vocabulary as v
 from analytics_pipeline.sources.conversations.spec import (
@@ -26,12 +18,6 @@ from analytics_pipeline.sources.conversations.spec import (
     raw_user_ids,
 )
 
-RAW = raw_asset_key("conversations")
-INTENTS = dg.AssetKey("intents")
-SESSIONS = dg.AssetKey("conversation_sessions")
-PATHS = dg.AssetKey("session_intent_paths")
-SESSION_ACTIVITY = dg.AssetKey("session_activity_daily")
-INTENT_CLASSIFICATIONS = dg.AssetKey("intent_classifications_daily")
 EMPTY_INTENTS = ("SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS session_id, NULL::VARCHAR AS user_id, "
                  "NULL::VARCHAR AS agent_id, NULL::TIMESTAMP AS event_time, NULL::VARCHAR AS query, "
                  "NULL::VARCHAR AS intent, NULL::VARCHAR AS sub_intent, NULL::DOUBLE AS confidence, "
@@ -49,6 +35,7 @@ conversations_sql = partial(
     low_confidence=v.LOW_CONFIDENCE,
     fallback=v.FALLBACK_INTENT,
 )
+tables = SourceTables(SPEC, conversations_sql, groups={"processed": "conversations", "marts": "conversation_insights"})
 
 
 # The look-back windows every insight mart is computed for (seed 003's dashboard timeframes).
@@ -127,17 +114,11 @@ def _holds_pii(columns: list[str]) -> str:
     return " OR ".join(conditions) or "false"
 
 
-def _sessions_keyed(name: str, layer: str, group: str, description: str, entity: EntityKey, **kwargs):
-    return build_keyed_table(TableSpec(name=name, layer=layer, group=group, description=description,
-                                       sql=lambda: conversations_sql(name), **kwargs), entity)
-
-
 INTENT_DAYS = "processed/intents"
 lake_tables = [
-    _sessions_keyed(
-        "conversation_sessions", "processed", "conversations", deps=[RAW],
-        description="One row per session: user (pseudonymised), agent, channel, turns, resolution, escalation.",
-        entity=EntityKey(SPEC, "session_id"),
+    tables.keyed(
+        "conversation_sessions",
+        "One row per session: user (pseudonymised), agent, channel, turns, resolution, escalation.",
         check_specs=[dg.AssetCheckSpec("no_pii_in_stored_text", asset="conversation_sessions",
                                        description="A scan of every text column of the events an update read (all on "
                                                    "a full rebuild) and of the quarantined records' text finds no PII.")],
@@ -147,65 +128,48 @@ lake_tables = [
                      "SELECT original_text FROM ingest_errors WHERE source = 'conversations'"},
         chart=("Sessions by agent", "SELECT coalesce(agent_id, '?'), count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
     ),
-    _sessions_keyed(
-        "session_intent_paths", "processed", "conversations", deps=[INTENTS],
-        description="Each session's intents in order: path, sequence, first and last intent, steps, user.",
-        entity=EntityKey(SPEC, "session_id", partitioned_inputs=(INTENT_DAYS,)),
-        fallback_views={"intents": EMPTY_INTENTS},
-    ),
-    _sessions_keyed(
-        "user_journeys", "marts", "conversation_insights", deps=[SESSIONS, PATHS],
-        description="Each session's intent path, timing and outcome.",
-        entity=EntityKey(SPEC, "session_id", partitioned_inputs=(INTENT_DAYS,),
-                         keyed_inputs=("processed/conversation_sessions", "processed/session_intent_paths")),
-    ),
-    *[build_lake_table(SPEC, TableSpec(
-        name=name, layer="processed", group="conversations", deps=[SESSIONS, PATHS], description=description,
-        sql=lambda name=name: conversations_sql(name),
-    )) for name, description in [
-        ("intent_flows", "Intent sequence per session → frequency, success rate, average completion time."),
-        ("next_intent_probabilities", "N-gram intent transitions with probabilities (n = 0, 1, 2) for next-intent guidance."),
-        ("user_profiles", "Per user: sessions, average session length, common intents, last active."),
-        ("weekly_flow_analysis", "Weekly dead ends and shortest paths to resolution."),
-    ]],
-    *[build_lake_table(SPEC, TableSpec(
-        name=name, layer="marts", group="conversation_insights", deps=deps, description=description,
-        sql=lambda name=name: _insights_sql(name), fallback_views={"intents": EMPTY_INTENTS},
-        helper_views={"timeframes": TIMEFRAMES},
-    )) for name, deps, description in [
-        ("session_outcome_insights", [SESSIONS], "The project's session-outcome metrics over every session: "
+    tables.keyed("session_intent_paths", "Each session's intents in order: path, sequence, first and last intent, "
+                 "steps, user.", partitioned_inputs=(INTENT_DAYS,), fallback_views={"intents": EMPTY_INTENTS}),
+    tables.keyed("user_journeys", "Each session's intent path, timing and outcome.", layer="marts",
+                 partitioned_inputs=(INTENT_DAYS,),
+                 keyed_inputs=("processed/conversation_sessions", "processed/session_intent_paths")),
+    tables.lake_table("intent_flows", "Intent sequence per session → frequency, success rate, average completion "
+                      "time.", "processed"),
+    # Its SQL reads only the paths; the sessions stay an input, as they were before dependencies came from the SQL.
+    tables.lake_table("next_intent_probabilities", "N-gram intent transitions with probabilities (n = 0, 1, 2) for "
+                      "next-intent guidance.", "processed", deps=[dg.AssetKey("conversation_sessions")]),
+    tables.lake_table("user_profiles", "Per user: sessions, average session length, common intents, last active.",
+                      "processed"),
+    tables.lake_table("weekly_flow_analysis", "Weekly dead ends and shortest paths to resolution.", "processed"),
+    *[tables.mart(name, description, sql=partial(_insights_sql, name), fallback_views={"intents": EMPTY_INTENTS},
+                  helper_views={"timeframes": TIMEFRAMES}) for name, description in [
+        ("session_outcome_insights", "The project's session-outcome metrics over every session: "
          "conversations, average turns, completion, response time, escalations, automation rate and cost savings per "
          "timeframe (24h/7d/30d/90d) and agent."),
-        ("query_intent_insights", [INTENTS], "User queries as the project's classifier labelled them: intent "
+        ("query_intent_insights", "User queries as the project's classifier labelled them: intent "
          "distribution, confidence, low-confidence and fallback rates per timeframe and agent."),
-        ("dropped_sessions_by_intent", [SESSIONS, PATHS], "Sessions neither resolved nor escalated, by the classified "
+        ("dropped_sessions_by_intent", "Sessions neither resolved nor escalated, by the classified "
          "intent of their last query, per timeframe and agent."),
     ]],
-    *[build_lake_table(SPEC, TableSpec(
-        name=name, layer="marts", group="conversation_insights", deps=[RAW, daily], description=description,
-        sql=lambda name=name: _seed_insights_sql(name), helper_views={"timeframes": TIMEFRAMES},
-        fallback_views={daily.path[-1]: _empty_daily(daily.path[-1])},
-    )) for name, daily, description in [
-        ("conversation_insights", SESSION_ACTIVITY, "The chat SDK's own conversation metrics over its AnalyticsEvent "
-         "stream: conversations, average length, workflow completion rate, response time, messages, automation rate "
-         "and cost savings per timeframe (24h/7d/30d/90d) and agent."),
-        ("nlu_insights", INTENT_CLASSIFICATIONS, "The chat SDK's own NLU metrics over its intent_classified events: "
-         "classifications and share per intent, average confidence, low-confidence and fallback rates per timeframe "
-         "and agent."),
-        ("drop_off_points", SESSION_ACTIVITY, "The chat SDK's own drop-off points: sessions without a "
+    *[tables.mart(name, description, sql=partial(_seed_insights_sql, name), helper_views={"timeframes": TIMEFRAMES},
+                  fallback_views={daily: _empty_daily(daily)}) for name, daily, description in [
+        ("conversation_insights", "session_activity_daily", "The chat SDK's own conversation metrics over its "
+         "AnalyticsEvent stream: conversations, average length, workflow completion rate, response time, messages, "
+         "automation rate and cost savings per timeframe (24h/7d/30d/90d) and agent."),
+        ("nlu_insights", "intent_classifications_daily", "The chat SDK's own NLU metrics over its intent_classified "
+         "events: classifications and share per intent, average confidence, low-confidence and fallback rates per "
+         "timeframe and agent."),
+        ("drop_off_points", "session_activity_daily", "The chat SDK's own drop-off points: sessions without a "
          "conversation_end by the intent of their last event, per timeframe and agent."),
     ]],
 ]
 
 # Seed 003's AnalyticsEvent stream per event day, in parts that add up over days: what its marts read.
 daily_tables = [
-    build_daily_table(SPEC, TableSpec(
-        name=name, layer="processed", group="conversations", deps=[RAW], description=description,
-        sql=lambda day, name=name: conversations_sql(name)))
-    for name, description in [
-        ("session_activity_daily", "Per event day × agent × session, the chat SDK's AnalyticsEvents: counts by type, "
-         "response times, escalation to a human, conversation end, the last event and its intent."),
-        ("intent_classifications_daily", "Per event day × agent × intent, the chat SDK's intent_classified events: "
-         "classifications, confidence sum and count, low-confidence classifications."),
-    ]
+    tables.daily("session_activity_daily", "Per event day × agent × session, the chat SDK's AnalyticsEvents: counts "
+                 "by type, response times, escalation to a human, conversation end, the last event and its intent.",
+                 layer="processed"),
+    tables.daily("intent_classifications_daily", "Per event day × agent × intent, the chat SDK's intent_classified "
+                 "events: classifications, confidence sum and count, low-confidence classifications.",
+                 layer="processed"),
 ]

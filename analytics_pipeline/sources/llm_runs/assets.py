@@ -12,16 +12,9 @@ import dagster as dg
 import duckdb
 
 from analytics_pipeline.currencies import money
-from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.lake.duck import scalar
-from analytics_pipeline.platform.keyed_tables import EntityKey, build_keyed_table
-from analytics_pipeline.platform.table_assets import (
-    TableSpec,
-    build_daily_table,
-    build_lake_table,
-    package_sql,
-    utc_now,
-)
+from analytics_pipeline.platform.source_tables import SourceTables
+from analytics_pipeline.platform.table_assets import package_sql, utc_now
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources.llm_runs.prices import load_prices, register_prices
 from analytics_pipeline.sources.llm_runs.spec import (
@@ -30,13 +23,15 @@ from analytics_pipeline.sources.llm_runs.spec import (
     SPEC,
 )
 
-RAW = raw_asset_key("llm_runs")
 EMPTY_USAGE = ("SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS model, 0::BIGINT AS input_tokens, "
                "0::BIGINT AS output_tokens, 0::BIGINT AS total_tokens, 0.0::DOUBLE AS cost, "
                "NULL::DOUBLE AS computed_cost, NULL::VARCHAR AS cost_source WHERE false")
 
 
-llm_sql = partial(package_sql, __package__)
+# llm_sql(name, **values): an LLM runs SQL file, which version of a run and a job counts filled in.
+llm_sql = partial(package_sql, __package__, latest_run_version=LATEST_RUN_VERSION,
+                  latest_job_snapshot=LATEST_JOB_SNAPSHOT)
+tables = SourceTables(SPEC, llm_sql, groups={"processed": "llm_runs", "marts": "llm_marts"})
 
 
 def _summary_sql() -> str:
@@ -113,39 +108,21 @@ def _check(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(name, asset=asset, description=description)
 
 
-model_usage = build_daily_table(SPEC, TableSpec(
-    name="llm_model_usage", layer="processed", group="llm_runs",
-    description="One row per run × model, per start day: tokens and cost, reported or computed from the "
-                "price table (cost_source, price_version). Backfill days to re-price them.",
-    deps=[RAW], sql=lambda day: llm_sql("llm_model_usage", day=day, latest_run_version=LATEST_RUN_VERSION),
-    prepare=_register_prices,
-))
-
-USAGE = model_usage.key
-RUN_COSTS = dg.AssetKey("llm_run_costs")
-JOBS = dg.AssetKey("llm_jobs_current")
-QA = dg.AssetKey("qa_summary")
+model_usage = tables.daily(
+    "llm_model_usage", "One row per run × model, per start day: tokens and cost, reported or computed from the "
+    "price table (cost_source, price_version). Backfill days to re-price them.", layer="processed",
+    prepare=_register_prices, prepared=("model_prices",),
+)
 
 lake_tables = [
-    build_keyed_table(TableSpec(
-        name="llm_run_costs", layer="processed", group="llm_runs", deps=[RAW, USAGE],
-        description="One row per run: tokens, cost and where the cost came from.",
-        sql=lambda: llm_sql("llm_run_costs"), fallback_views={"llm_model_usage": EMPTY_USAGE},
-    ), EntityKey(SPEC, "run_id", partitioned_inputs=("processed/llm_model_usage",))),
-    build_keyed_table(TableSpec(
-        name="llm_jobs_current", layer="processed", group="llm_runs", deps=[RAW],
-        description="The latest snapshot of every background job.",
-        sql=lambda: llm_sql("llm_jobs_current", latest_job_snapshot=LATEST_JOB_SNAPSHOT),
-        chart=("Jobs by status", "SELECT status, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
-    ), EntityKey(SPEC, "job_id")),
-    build_lake_table(SPEC, TableSpec(
-        name="qa_summary", layer="marts", group="llm_marts", deps=[RUN_COSTS],
-        description="QA results across runs; pass rate = passed / (passed + warning + failed).",
-        sql=lambda: llm_sql("qa_summary"),
-    )),
-    build_lake_table(SPEC, TableSpec(
-        name="run_summary", layer="marts", group="llm_marts", deps=[RUN_COSTS, JOBS, QA],
-        description="The LLM orchestrator's AnalyticsSummary: totals, averages, jobs by status, 2- vs 3-loop, QA, budget.",
+    tables.keyed("llm_run_costs", "One row per run: tokens, cost and where the cost came from.",
+                 partitioned_inputs=("processed/llm_model_usage",), fallback_views={"llm_model_usage": EMPTY_USAGE}),
+    tables.keyed("llm_jobs_current", "The latest snapshot of every background job.", key="job_id",
+                 chart=("Jobs by status", "SELECT status, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC")),
+    tables.mart("qa_summary", "QA results across runs; pass rate = passed / (passed + warning + failed)."),
+    tables.mart(
+        "run_summary", "The LLM orchestrator's AnalyticsSummary: totals, averages, jobs by status, 2- vs 3-loop, QA, "
+        "budget.",
         sql=_summary_sql,
         check_specs=[
             _check("budget_below_70_percent", "run_summary", "This month's cost is under 70 % of the budget."),
@@ -154,26 +131,19 @@ lake_tables = [
             _check("qa_pass_rate_at_least_floor", "run_summary", "QA pass rate at or above ANALYTICS_QA_PASS_RATE_FLOOR."),
         ],
         checks=budget_checks,
-    )),
-    build_lake_table(SPEC, TableSpec(
-        name="project_costs", layer="marts", group="llm_marts", deps=[RUN_COSTS],
-        description="The LLM orchestrator's ProjectSummary per project.", sql=lambda: llm_sql("project_costs"),
-        chart=(_in_llm_currency("Cost by project"), "SELECT project_name, round(total_cost, 2) FROM result_rows"),
-    )),
-    build_lake_table(SPEC, TableSpec(
-        name="model_costs", layer="marts", group="llm_marts", deps=[USAGE],
-        description="The LLM orchestrator's ModelSummary per model, with cost share.", sql=lambda: llm_sql("model_costs"),
-        fallback_views={"llm_model_usage": EMPTY_USAGE},
-        chart=(_in_llm_currency("Cost by model"), "SELECT model_name, round(total_cost, 4) FROM result_rows"),
-    )),
-    build_lake_table(SPEC, TableSpec(
-        name="daily_runs", layer="marts", group="llm_marts", deps=[RUN_COSTS],
-        description="Runs, tokens, cost and QA per day over the last ANALYTICS_TIMESERIES_DAYS days (zeros "
-                    "for days without runs).",
+    ),
+    tables.mart("project_costs", "The LLM orchestrator's ProjectSummary per project.",
+                chart=(_in_llm_currency("Cost by project"), "SELECT project_name, round(total_cost, 2) FROM result_rows")),
+    tables.mart("model_costs", "The LLM orchestrator's ModelSummary per model, with cost share.",
+                fallback_views={"llm_model_usage": EMPTY_USAGE},
+                chart=(_in_llm_currency("Cost by model"), "SELECT model_name, round(total_cost, 4) FROM result_rows")),
+    tables.mart(
+        "daily_runs", "Runs, tokens, cost and QA per day over the last ANALYTICS_TIMESERIES_DAYS days (zeros for days "
+        "without runs).",
         sql=_daily_runs_sql,
         check_specs=[_check("no_cost_spike", "daily_runs",
                             "The newest day's cost is within ANALYTICS_COST_SPIKE_FACTOR × the day before.")],
         checks=cost_spike_check,
         chart=(_in_llm_currency("Cost per day"), "SELECT strftime(date, '%m-%d'), round(cost, 2) FROM result_rows"),
-    )),
+    ),
 ]
