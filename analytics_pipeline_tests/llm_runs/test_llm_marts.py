@@ -21,18 +21,19 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from importlib.metadata import version
 from pathlib import Path
 
 import dagster as dg
 import pytest
+import genai_prices
 
-import analytics_pipeline.llm_runs as llm_runs_package
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import Settings
 from analytics_pipeline_tests.lakes import built_lake, utc_now
 
-PRICES_FILE = Path(llm_runs_package.__file__).with_name("model_prices.json")
 SOURCE = "llm_runs"
+GENAI_PRICES = f"genai-prices {version('genai-prices')}"
 
 
 def approx(value):
@@ -87,6 +88,10 @@ CHECK_ASSETS = {
     "budget_not_exceeded": "run_summary",
     "qa_pass_rate_at_least_floor": "run_summary",
     "no_cost_spike": "daily_runs",
+    "all_usage_priced": "unpriced_models",
+    "tag_budgets_below_70_percent": "tag_budgets",
+    "tag_budgets_below_90_percent": "tag_budgets",
+    "tag_budgets_not_exceeded": "tag_budgets",
 }
 
 
@@ -106,18 +111,35 @@ def latest_check_evaluations() -> dict[str, dg.AssetCheckEvaluation]:
 # The reference model: the seed's semantics, written out in Python
 # --------------------------------------------------------------------------------------------------
 
-def load_price_table(path: Path = PRICES_FILE) -> dict[str, list[tuple[date, float, float]]]:
+def load_price_table(path: Path | None = None) -> dict[str, list[tuple[date, float, float]]]:
+    """The ANALYTICS_MODEL_PRICES overrides of ``path`` (none without one): model → (effective_from, in, out)."""
     table: dict[str, list[tuple[date, float, float]]] = {}
-    for entry in json.loads(Path(path).read_text())["prices"]:
+    for entry in json.loads(Path(path).read_text())["prices"] if path else []:
         table.setdefault(entry["model"].lower(), []).append(
             (date.fromisoformat(entry["effective_from"]), float(entry["input_per_1k"]), float(entry["output_per_1k"])))
     return table
 
 
 def price_on(prices: dict, model: str, day: date) -> tuple[date, float, float] | None:
-    """The price in force on ``day``: the newest entry that took effect on or before it."""
+    """The override in force on ``day``: the newest entry that took effect on or before it."""
     in_force = [p for p in prices.get(model.lower(), []) if p[0] <= day]
     return max(in_force, key=lambda p: p[0]) if in_force else None
+
+
+def reference_price(overrides: dict, model: str, started: datetime, usage: genai_prices.Usage,
+                    provider: str | None = None) -> tuple[float, str] | None:
+    """(cost, price version) of ``usage``: an override in force that day (input and output per 1,000 tokens), else
+    genai-prices' own calc_price at the run's start; None when neither knows the model."""
+    override = price_on(overrides, model, started.date())
+    if override:
+        return ((usage.input_tokens * override[1] + usage.output_tokens * override[2]) / 1000,
+                f"ANALYTICS_MODEL_PRICES: {model.lower()}@{override[0].isoformat()}")
+    try:
+        price = genai_prices.calc_price(usage, model, provider_id=provider,
+                                        genai_request_timestamp=started.replace(tzinfo=timezone.utc))
+    except LookupError:
+        return None
+    return float(price.total_price), f"{GENAI_PRICES}: {price.provider.id}/{price.model.id}"
 
 
 def first_present(mapping: dict, *names):
@@ -157,11 +179,16 @@ class Run:
     reported_total: float | None
 
     @property
-    def cost(self) -> float:
+    def cost(self) -> float | None:
+        """The known costs of its usage; without usage, the reported total (else 0); with none known, unknown."""
+        if not self.usage:
+            return self.reported_total if self.reported_total is not None else 0.0
         known = [u.cost for u in self.usage if u.cost is not None]
-        if known:
-            return sum(known)
-        return self.reported_total if self.reported_total is not None else 0.0
+        return sum(known) if known else self.reported_total
+
+    @property
+    def unpriced_tokens(self) -> int:
+        return sum(u.total_tokens for u in self.usage if u.cost_source == "unpriced")
 
     @property
     def input_tokens(self) -> int:
@@ -199,14 +226,15 @@ def reference_run(doc: dict, prices: dict) -> Run:
         tokens_in = first_present(m, "input_tokens", "prompt_tokens") or 0
         tokens_out = first_present(m, "output_tokens", "completion_tokens") or 0
         reported = first_present(m, "cost", "cost_usd")
-        price = price_on(prices, name, started.date())
-        computed = (tokens_in * price[1] + tokens_out * price[2]) / 1000 if price else None
+        price = reference_price(prices, name, started,
+                                genai_prices.Usage(input_tokens=tokens_in, output_tokens=tokens_out), m.get("provider"))
+        computed = price[0] if price else None
         if reported is not None:
             cost, source, version = float(reported), "reported", None
         elif len(models) == 1 and total is not None:  # a one-model run's total is that model's cost
             cost, source, version = float(total), "reported", None
         elif price is not None:
-            cost, source, version = computed, "computed", f"{name.lower()}@{price[0].isoformat()}"
+            cost, source, version = computed, "computed", price[1]
         else:
             cost, source, version = None, "unpriced", None
         usage.append(Usage(run_id, name, tokens_in, tokens_out, cost, computed, source, version))
@@ -243,10 +271,17 @@ def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def known_sum(costs) -> float | None:
+    """A sum of costs as SQL sums them: the known ones, or unknown when none is known."""
+    known = [c for c in costs if c is not None]
+    return sum(known) if known else None
+
+
 def expected_run_summary(runs: list[Run], jobs: dict[str, str], budget: float | None, now: datetime) -> dict:
     qa = qa_counts(runs)
-    total_cost = sum(r.cost for r in runs)
-    month_cost = sum(r.cost for r in runs if (r.started.year, r.started.month) == (now.year, now.month))
+    total_cost = known_sum(r.cost for r in runs) or 0.0
+    month = [r for r in runs if (r.started.year, r.started.month) == (now.year, now.month)]
+    month_cost = known_sum(r.cost for r in month) or 0.0
     statuses = Counter(jobs.values())
     return {
         "total_runs": len(runs), "total_jobs": len(jobs),
@@ -262,7 +297,16 @@ def expected_run_summary(runs: list[Run], jobs: dict[str, str], budget: float | 
         "monthly_budget": budget, "current_month_cost": month_cost,
         "budget_remaining": None if budget is None else budget - month_cost,
         "budget_used_ratio": month_cost / budget if budget else None,
+        "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0,
+        "unpriced_runs": sum(r.unpriced_tokens > 0 for r in runs),
+        "unpriced_tokens": sum(r.unpriced_tokens for r in runs),
+        "current_month_unpriced_tokens": sum(r.unpriced_tokens for r in month),
     }
+
+
+def by_cost(rows: list[dict], name: str) -> list[dict]:
+    """Most expensive first, unknown costs last (ORDER BY total_cost DESC NULLS LAST, name)."""
+    return sorted(rows, key=lambda r: (r["total_cost"] is None, -(r["total_cost"] or 0), r[name]))
 
 
 def expected_project_costs(runs: list[Run]) -> list[dict]:
@@ -272,13 +316,14 @@ def expected_project_costs(runs: list[Run]) -> list[dict]:
         qa = qa_counts(mine)
         out.append({
             "project_name": project, "runs_count": len(mine), "last_run_time": max(r.started for r in mine),
-            "total_tokens": sum(r.total_tokens for r in mine), "total_cost": sum(r.cost for r in mine),
+            "total_tokens": sum(r.total_tokens for r in mine), "total_cost": known_sum(r.cost for r in mine),
             "avg_duration_seconds": mean([r.duration for r in mine if r.duration is not None]),
             "qa_passed": qa["passed"], "qa_warning": qa["warning"], "qa_failed": qa["failed"],
             "qa_error": qa["error"], "qa_not_run": qa["not_run"],
             "qa_pass_rate": pass_rate(qa["passed"], qa["warning"], qa["failed"]),
+            "cache_read_tokens": 0, "reasoning_tokens": 0, "unpriced_tokens": sum(r.unpriced_tokens for r in mine),
         })
-    return sorted(out, key=lambda p: (-p["total_cost"], p["project_name"]))
+    return by_cost(out, "project_name")
 
 
 def expected_model_costs(runs: list[Run]) -> list[dict]:
@@ -287,16 +332,18 @@ def expected_model_costs(runs: list[Run]) -> list[dict]:
     out = []
     for model in sorted({u.model for u in usage}):
         mine = [u for u in usage if u.model == model]
-        cost = sum(u.cost for u in mine if u.cost is not None)
+        cost = known_sum(u.cost for u in mine)
         out.append({
             "model_name": model, "input_tokens": sum(u.input_tokens for u in mine),
             "output_tokens": sum(u.output_tokens for u in mine), "total_tokens": sum(u.total_tokens for u in mine),
+            "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0,
             "total_cost": cost, "usage_count": len({u.run_id for u in mine}),
-            "cost_share": cost / grand_total if grand_total else 0.0,
+            "cost_share": None if cost is None else cost / grand_total if grand_total else 0.0,
             "computed_cost_rows": sum(u.cost_source == "computed" for u in mine),
             "unpriced_rows": sum(u.cost_source == "unpriced" for u in mine),
+            "unpriced_tokens": sum(u.total_tokens for u in mine if u.cost_source == "unpriced"),
         })
-    return sorted(out, key=lambda m: (-m["total_cost"], m["model_name"]))
+    return by_cost(out, "model_name")
 
 
 def expected_daily_runs(runs: list[Run], days: int, today: date) -> list[dict]:
@@ -306,8 +353,9 @@ def expected_daily_runs(runs: list[Run], days: int, today: date) -> list[dict]:
         mine = [r for r in runs if r.started.date() == day]
         qa = qa_counts(mine)
         out.append({"date": day, "runs": len(mine), "tokens": sum(r.total_tokens for r in mine),
-                    "cost": sum(r.cost for r in mine), "qa_passed": qa["passed"], "qa_warning": qa["warning"],
-                    "qa_failed": qa["failed"], "qa_error": qa["error"], "qa_not_run": qa["not_run"]})
+                    "cost": known_sum(r.cost for r in mine) if mine else 0.0, "qa_passed": qa["passed"],
+                    "qa_warning": qa["warning"], "qa_failed": qa["failed"], "qa_error": qa["error"],
+                    "qa_not_run": qa["not_run"], "unpriced_tokens": sum(r.unpriced_tokens for r in mine)})
     return out
 
 
@@ -485,34 +533,39 @@ def test_every_run_lands_once(hand_lake, hand_runs):
     assert sorted(r["run_id"] for r in costs) == sorted(hand_runs)
 
 
-def test_computed_cost_comes_from_the_price_table(hand_lake):
-    entry = [p for p in json.loads(PRICES_FILE.read_text())["prices"]
-             if p["model"] == "gpt-4o-mini" and p["effective_from"] == "2024-07-18"]
-    assert entry == [{"model": "gpt-4o-mini", "effective_from": "2024-07-18", "input_per_1k": 0.00015,
-                      "output_per_1k": 0.0006}]
+def test_computed_cost_comes_from_genai_prices(hand_lake):
     row = one(hand_lake.settings, "SELECT * FROM llm_model_usage WHERE run_id = 'run-computed'")
-    # 10,000 input tokens at $0.00015/1k + 2,000 output tokens at $0.0006/1k
-    assert 10000 / 1000 * 0.00015 + 2000 / 1000 * 0.0006 == approx(0.0027)
+    # genai-prices: gpt-4o-mini at $0.15 per million input tokens and $0.60 per million output tokens
+    assert 10000 / 1e6 * 0.15 + 2000 / 1e6 * 0.6 == approx(0.0027)
     assert row["cost"] == approx(0.0027)
     assert (row["cost_source"], row["price_version"], row["reported_cost"]) == \
-        ("computed", "gpt-4o-mini@2024-07-18", None)
+        ("computed", f"{GENAI_PRICES}: openai/gpt-4o-mini", None)
     run = one(hand_lake.settings, "SELECT cost, cost_source FROM llm_run_costs WHERE run_id = 'run-computed'")
     assert run["cost"] == approx(0.0027) and run["cost_source"] == "computed"
 
 
-def test_unpriced_model_costs_nothing_and_breaks_nothing(hand_lake):
+def test_unpriced_model_cost_is_unknown_not_zero(hand_lake):
     usage = rows(hand_lake.settings, "SELECT * FROM llm_model_usage WHERE model = 'mystery-llm' ORDER BY run_id")
     assert [u["run_id"] for u in usage] == ["run-mixed", "run-unpriced"]
     for u in usage:
         assert u["cost_source"] == "unpriced" and u["price_version"] is None and u["computed_cost"] is None
-        assert u["cost"] in (None, 0.0)
-    run = one(hand_lake.settings, "SELECT cost, cost_source, total_tokens FROM llm_run_costs "
-                                  "WHERE run_id = 'run-unpriced'")
-    assert run == {"cost": 0.0, "cost_source": "unpriced", "total_tokens": 600}
-    model = one(hand_lake.settings, "SELECT total_cost, cost_share, unpriced_rows FROM model_costs "
+        assert u["cost"] is None
+    run = one(hand_lake.settings, "SELECT cost, cost_source, total_tokens, unpriced_tokens, unpriced_models "
+                                  "FROM llm_run_costs WHERE run_id = 'run-unpriced'")
+    assert run == {"cost": None, "cost_source": "unpriced", "total_tokens": 600, "unpriced_tokens": 600,
+                   "unpriced_models": 1}
+    mixed = one(hand_lake.settings, "SELECT cost, unpriced_tokens FROM llm_run_costs WHERE run_id = 'run-mixed'")
+    assert mixed["unpriced_tokens"] == 150 and mixed["cost"] > 0.002  # the priced part: a lower bound, and says so
+    model = one(hand_lake.settings, "SELECT total_cost, cost_share, unpriced_rows, unpriced_tokens FROM model_costs "
                                     "WHERE model_name = 'mystery-llm'")
-    assert model["cost_share"] == 0.0 and model["unpriced_rows"] == 2
-    assert model["total_cost"] == 0.0  # the seed's ModelSummary.total_cost is a float, not unknown
+    assert model == {"total_cost": None, "cost_share": None, "unpriced_rows": 2, "unpriced_tokens": 750}
+    unpriced = rows(hand_lake.settings, "SELECT * FROM unpriced_models")
+    assert [(u["model"], u["provider"], u["runs"], u["input_tokens"], u["output_tokens"], u["total_tokens"])
+            for u in unpriced] == [("mystery-llm", None, 2, 600, 150, 750)]
+    check = latest_check_evaluations()["all_usage_priced"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert "mystery-llm: 750 tokens in 2 runs" in check.description
+    assert check.metadata["unpriced_tokens"].value == 750
 
 
 def test_model_usage_rows(hand_lake, hand_runs):
@@ -525,10 +578,7 @@ def test_model_usage_rows(hand_lake, hand_runs):
         assert (row["input_tokens"], row["output_tokens"], row["total_tokens"]) == \
             (u.input_tokens, u.output_tokens, u.total_tokens), key
         assert (row["cost_source"], row["price_version"]) == (u.cost_source, u.price_version), key
-        if u.cost is None:
-            assert row["cost"] in (None, 0.0), key
-        else:
-            assert row["cost"] == approx(u.cost), key
+        assert row["cost"] == (None if u.cost is None else approx(u.cost)), key
         assert row["computed_cost"] == (None if u.computed_cost is None else approx(u.computed_cost)), key
         assert (row["project"], row["mode"], row["qa_status"]) == (run.project, run.mode, run.qa), key
 
@@ -578,7 +628,7 @@ def test_run_summary_every_field(hand_lake, hand_runs):
     this_month = {r.run_id for r in hand_runs.values() if r.started.date() >= FIRST_OF_MONTH}
     assert "run-first-of-month" in this_month
     assert not this_month & {"run-previous-month", "run-offset"}  # the month of started_at in UTC
-    assert row["current_month_cost"] == approx(sum(hand_runs[r].cost for r in this_month))
+    assert row["current_month_cost"] == approx(known_sum(hand_runs[r].cost for r in this_month))
 
 
 def test_qa_summary(hand_lake, hand_runs):
@@ -607,8 +657,8 @@ def test_model_costs_every_field(hand_lake, hand_runs):
     assert [r["model_name"] for r in actual] == [e["model_name"] for e in expected]
     for row, exp in zip(actual, expected):
         assert set(row) == set(exp)
-        assert_row(row, exp)  # a model priced nowhere costs 0.0 (the seed's ModelSummary.total_cost is a float)
-    assert sum(r["cost_share"] for r in actual) == approx(1.0)
+        assert_row(row, exp)  # a model priced nowhere has an unknown cost and share (NULL), listed last
+    assert sum(r["cost_share"] for r in actual if r["cost_share"] is not None) == approx(1.0)
     gpt4o = next(r for r in actual if r["model_name"] == "gpt-4o")
     assert gpt4o["usage_count"] == 5  # reported, midnight, mixed, previous month, offset
 
@@ -668,6 +718,11 @@ def verdicts(evaluations: dict[str, dg.AssetCheckEvaluation]) -> dict[str, bool]
     return {name: e.passed for name, e in evaluations.items()}
 
 
+# the spike runs report their costs and carry no tags (no tag budgets are set): these checks pass throughout
+QUIET_CHECKS = {"all_usage_priced": True, "tag_budgets_below_70_percent": True, "tag_budgets_below_90_percent": True,
+                "tag_budgets_not_exceeded": True}
+
+
 def test_check_severities(checks_lake):
     evaluations, _ = checks_lake["75%"]
     assert set(evaluations) == set(CHECK_ASSETS)
@@ -676,7 +731,11 @@ def test_check_severities(checks_lake):
                           "budget_below_90_percent": dg.AssetCheckSeverity.WARN,
                           "budget_not_exceeded": dg.AssetCheckSeverity.ERROR,
                           "qa_pass_rate_at_least_floor": dg.AssetCheckSeverity.WARN,
-                          "no_cost_spike": dg.AssetCheckSeverity.WARN}
+                          "no_cost_spike": dg.AssetCheckSeverity.WARN,
+                          "all_usage_priced": dg.AssetCheckSeverity.WARN,
+                          "tag_budgets_below_70_percent": dg.AssetCheckSeverity.WARN,
+                          "tag_budgets_below_90_percent": dg.AssetCheckSeverity.WARN,
+                          "tag_budgets_not_exceeded": dg.AssetCheckSeverity.ERROR}
 
 
 def test_budget_at_75_percent_warns_at_70_only(checks_lake):
@@ -687,7 +746,8 @@ def test_budget_at_75_percent_warns_at_70_only(checks_lake):
     assert verdicts(evaluations) == {"budget_below_70_percent": False, "budget_below_90_percent": True,
                                      "budget_not_exceeded": True,
                                      "qa_pass_rate_at_least_floor": False,  # 1 passed of 2 judged < 0.8
-                                     "no_cost_spike": False}                # today 10 × yesterday > 3 ×
+                                     "no_cost_spike": False,                # today 10 × yesterday > 3 ×
+                                     **QUIET_CHECKS}
     spike = evaluations["no_cost_spike"]
     assert spike.metadata["day"].value == str(TODAY)
     assert spike.metadata["cost"].value == approx(1.0)
@@ -701,7 +761,8 @@ def test_budget_at_95_percent_warns_twice(checks_lake):
     assert verdicts(evaluations) == {"budget_below_70_percent": False, "budget_below_90_percent": False,
                                      "budget_not_exceeded": True,
                                      "qa_pass_rate_at_least_floor": True,  # floor lowered to 0.5
-                                     "no_cost_spike": True}                # factor raised to 20
+                                     "no_cost_spike": True,                # factor raised to 20
+                                     **QUIET_CHECKS}
 
 
 def test_budget_exceeded_is_an_error(checks_lake):
