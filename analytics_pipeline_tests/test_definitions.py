@@ -29,6 +29,9 @@ EXPECTED_ASSETS = {
     "project_costs": None,
     "model_costs": None,
     "daily_runs": None,
+    "unpriced_models": None,
+    "tag_costs": None,
+    "tag_budgets": None,
     "staged_conversations": None,
     "raw_conversations": "daily",
     "conversation_sessions": None,
@@ -71,6 +74,10 @@ EXPECTED_CHECKS = {
     ("run_summary", "budget_not_exceeded"),
     ("run_summary", "qa_pass_rate_at_least_floor"),
     ("daily_runs", "no_cost_spike"),
+    ("unpriced_models", "all_usage_priced"),
+    ("tag_budgets", "tag_budgets_below_70_percent"),
+    ("tag_budgets", "tag_budgets_below_90_percent"),
+    ("tag_budgets", "tag_budgets_not_exceeded"),
     ("staged_conversations", "quarantine_rate_at_most_1_percent"),
     ("raw_conversations", "event_ids_unique"),
     ("conversation_sessions", "no_pii_in_stored_text"),
@@ -124,7 +131,8 @@ def test_asset_graph_snapshot(lake_env):
     assert specs["raw_claims"].freshness_policy.fail_window.to_timedelta().total_seconds() == 26 * 3600
     assert "raw_claims" in {dep.asset_key.to_user_string() for dep in specs["financial_ops_daily"].deps}
     assert {dep.asset_key.to_user_string() for dep in specs["dashboard_llm_costs"].deps} == {
-        "warehouse", "daily_runs", "model_costs", "project_costs", "qa_summary", "run_summary"}
+        "warehouse", "daily_runs", "model_costs", "project_costs", "qa_summary", "run_summary", "unpriced_models",
+        "tag_costs", "tag_budgets"}
 
 
 def test_checks_and_sensors_snapshot(lake_env):

@@ -149,6 +149,48 @@ def first_present(mapping: dict, *names):
     return None
 
 
+def first_number(mapping: dict, *paths: str):
+    """The value of the first of ``paths`` (``a.b`` descends into objects) that ``mapping`` holds."""
+    for path in paths:
+        value = mapping
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            return value
+    return None
+
+
+def reference_tokens(entry: dict) -> dict[str, int]:
+    """A models entry's tokens as the README's LLM runs input section states the rules: the names of its "usage"
+    object count as the entry's own; Anthropic's and Bedrock's cache names and Gemini's thoughtsTokenCount are
+    counted beside the input and output tokens, every other cached and reasoning count within them."""
+    m = {**(entry.get("usage") if isinstance(entry.get("usage"), dict) else {}), **entry}
+    beside_input = [first_number(m, name) or 0 for name in ("cache_read_input_tokens", "cache_creation_input_tokens",
+                                                            "cacheReadInputTokens", "cacheWriteInputTokens")]
+    return {
+        "input_tokens": (first_number(m, "input_tokens", "prompt_tokens", "inputTokens", "promptTokenCount") or 0)
+        + sum(beside_input),
+        "output_tokens": (first_number(m, "output_tokens", "completion_tokens", "outputTokens", "candidatesTokenCount")
+                          or 0) + (first_number(m, "thoughtsTokenCount") or 0),
+        "cache_read_tokens": first_number(m, "cache_read_tokens", "cache_read_input_tokens", "cacheReadInputTokens",
+                                          "prompt_tokens_details.cached_tokens", "input_tokens_details.cached_tokens",
+                                          "cached_tokens", "cachedContentTokenCount") or 0,
+        "cache_write_tokens": first_number(m, "cache_write_tokens", "cache_creation_input_tokens",
+                                           "cacheWriteInputTokens", "prompt_tokens_details.cache_write_tokens",
+                                           "input_tokens_details.cache_write_tokens") or 0,
+        "reasoning_tokens": first_number(m, "reasoning_tokens", "completion_tokens_details.reasoning_tokens",
+                                         "output_tokens_details.reasoning_tokens",
+                                         "output_tokens_details.thinking_tokens", "thoughtsTokenCount") or 0,
+    }
+
+
+def genai_usage(tokens: dict[str, int]) -> genai_prices.Usage:
+    return genai_prices.Usage(input_tokens=tokens["input_tokens"], output_tokens=tokens["output_tokens"],
+                              cache_read_tokens=tokens["cache_read_tokens"],
+                              cache_write_tokens=tokens["cache_write_tokens"],
+                              output_reasoning_tokens=tokens["reasoning_tokens"])
+
+
 @dataclass
 class Usage:
     run_id: str
@@ -159,6 +201,9 @@ class Usage:
     computed_cost: float | None
     cost_source: str
     price_version: str | None
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -189,6 +234,9 @@ class Run:
     @property
     def unpriced_tokens(self) -> int:
         return sum(u.total_tokens for u in self.usage if u.cost_source == "unpriced")
+
+    def tokens(self, kind: str) -> int:
+        return sum(getattr(u, kind) for u in self.usage)
 
     @property
     def input_tokens(self) -> int:
@@ -223,11 +271,9 @@ def reference_run(doc: dict, prices: dict) -> Run:
     usage = []
     for m in models:
         name = first_present(m, "model", "model_name", "name")
-        tokens_in = first_present(m, "input_tokens", "prompt_tokens") or 0
-        tokens_out = first_present(m, "output_tokens", "completion_tokens") or 0
+        tokens = reference_tokens(m)
         reported = first_present(m, "cost", "cost_usd")
-        price = reference_price(prices, name, started,
-                                genai_prices.Usage(input_tokens=tokens_in, output_tokens=tokens_out), m.get("provider"))
+        price = reference_price(prices, name, started, genai_usage(tokens), m.get("provider"))
         computed = price[0] if price else None
         if reported is not None:
             cost, source, version = float(reported), "reported", None
@@ -237,7 +283,9 @@ def reference_run(doc: dict, prices: dict) -> Run:
             cost, source, version = computed, "computed", price[1]
         else:
             cost, source, version = None, "unpriced", None
-        usage.append(Usage(run_id, name, tokens_in, tokens_out, cost, computed, source, version))
+        usage.append(Usage(run_id, name, tokens["input_tokens"], tokens["output_tokens"], cost, computed, source,
+                           version, tokens["cache_read_tokens"], tokens["cache_write_tokens"],
+                           tokens["reasoning_tokens"]))
     status = doc.get("status")
     return Run(run_id, doc.get("project") or doc.get("project_name"), started, finished, duration,
                doc.get("mode"), status.lower() if status else None, qa, usage, total)
@@ -271,6 +319,9 @@ def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+CACHED_AND_REASONING = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+
+
 def known_sum(costs) -> float | None:
     """A sum of costs as SQL sums them: the known ones, or unknown when none is known."""
     known = [c for c in costs if c is not None]
@@ -297,7 +348,7 @@ def expected_run_summary(runs: list[Run], jobs: dict[str, str], budget: float | 
         "monthly_budget": budget, "current_month_cost": month_cost,
         "budget_remaining": None if budget is None else budget - month_cost,
         "budget_used_ratio": month_cost / budget if budget else None,
-        "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0,
+        **{kind: sum(r.tokens(kind) for r in runs) for kind in CACHED_AND_REASONING},
         "unpriced_runs": sum(r.unpriced_tokens > 0 for r in runs),
         "unpriced_tokens": sum(r.unpriced_tokens for r in runs),
         "current_month_unpriced_tokens": sum(r.unpriced_tokens for r in month),
@@ -321,7 +372,9 @@ def expected_project_costs(runs: list[Run]) -> list[dict]:
             "qa_passed": qa["passed"], "qa_warning": qa["warning"], "qa_failed": qa["failed"],
             "qa_error": qa["error"], "qa_not_run": qa["not_run"],
             "qa_pass_rate": pass_rate(qa["passed"], qa["warning"], qa["failed"]),
-            "cache_read_tokens": 0, "reasoning_tokens": 0, "unpriced_tokens": sum(r.unpriced_tokens for r in mine),
+            "cache_read_tokens": sum(r.tokens("cache_read_tokens") for r in mine),
+            "reasoning_tokens": sum(r.tokens("reasoning_tokens") for r in mine),
+            "unpriced_tokens": sum(r.unpriced_tokens for r in mine),
         })
     return by_cost(out, "project_name")
 
@@ -336,7 +389,7 @@ def expected_model_costs(runs: list[Run]) -> list[dict]:
         out.append({
             "model_name": model, "input_tokens": sum(u.input_tokens for u in mine),
             "output_tokens": sum(u.output_tokens for u in mine), "total_tokens": sum(u.total_tokens for u in mine),
-            "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0,
+            **{kind: sum(getattr(u, kind) for u in mine) for kind in CACHED_AND_REASONING},
             "total_cost": cost, "usage_count": len({u.run_id for u in mine}),
             "cost_share": None if cost is None else cost / grand_total if grand_total else 0.0,
             "computed_cost_rows": sum(u.cost_source == "computed" for u in mine),
@@ -889,12 +942,37 @@ def test_demo_marts_match_an_independent_aggregation(demo_llm_lake):
         assert projects[exp["project_name"]]["total_cost"] == pytest.approx(exp["total_cost"], rel=1e-9, abs=1e-6)
         assert projects[exp["project_name"]]["total_tokens"] == exp["total_tokens"]
 
-    models = rows(lake.settings, "SELECT model_name, usage_count, total_tokens, cost_share FROM model_costs")
-    assert {m["model_name"]: (m["usage_count"], m["total_tokens"]) for m in models} == \
-        {e["model_name"]: (e["usage_count"], e["total_tokens"]) for e in expected_model_costs(runs)}
-    assert sum(m["cost_share"] for m in models) == approx(1.0)
+    models = {m["model_name"]: m for m in rows(lake.settings, "SELECT * FROM model_costs")}
+    expected_models = {e["model_name"]: e for e in expected_model_costs(runs)}
+    assert set(models) == set(expected_models) and "acme-router-v2" in models
+    for name, exp in expected_models.items():
+        for key in ("usage_count", "total_tokens", *CACHED_AND_REASONING, "unpriced_rows", "unpriced_tokens"):
+            assert models[name][key] == exp[key], (name, key)
+        assert models[name]["total_cost"] == pytest.approx(exp["total_cost"], rel=1e-9, abs=1e-6), name
+    assert models["claude-3-5-sonnet"]["cache_write_tokens"] > 0 and models["o3-mini"]["reasoning_tokens"] > 0
+    assert sum(m["cost_share"] for m in models.values() if m["cost_share"] is not None) == approx(1.0)
+
+    # the router model of the runs that report no cost has no price: listed, its tokens counted, not its cost
+    unpriced = rows(lake.settings, "SELECT model, provider, runs, total_tokens FROM unpriced_models")
+    router = [u for r in runs for u in r.usage if u.model == "acme-router-v2" and u.cost_source == "unpriced"]
+    assert router, "the demo's unpriced runs call the router now and then"
+    assert unpriced == [{"model": "acme-router-v2", "provider": "acme", "runs": len({u.run_id for u in router}),
+                         "total_tokens": sum(u.total_tokens for u in router)}]
+    assert summary["unpriced_tokens"] == sum(u.total_tokens for u in router)
+
+    # cost by tag: every run counts under each of its tags (team, tenant, feature), on its start day
+    tags: dict[tuple, list] = {}
+    for doc, run in zip(seen.runs.values(), runs):
+        for key, value in doc["tags"].items():
+            tags.setdefault((key, value, run.started.date()), []).append(run)
+    by_tag = {(t["tag_key"], t["tag_value"], t["date"]): t for t in rows(lake.settings, "SELECT * FROM tag_costs")}
+    assert set(by_tag) == set(tags)
+    for key, mine in tags.items():
+        assert by_tag[key]["runs"] == len(mine) and by_tag[key]["total_tokens"] == sum(r.total_tokens for r in mine)
+        assert by_tag[key]["cost"] == pytest.approx(known_sum(r.cost for r in mine), rel=1e-9, abs=1e-9), key
+        assert by_tag[key]["unpriced_tokens"] == sum(r.unpriced_tokens for r in mine), key
 
     daily = rows(lake.settings, "SELECT * FROM daily_runs ORDER BY date")
     assert len(daily) == DEMO_DAYS
     assert sum(d["runs"] for d in daily) == len(runs)
-    assert sum(d["cost"] for d in daily) == pytest.approx(summary["total_cost"], rel=1e-9)
+    assert sum(d["cost"] or 0.0 for d in daily) == pytest.approx(summary["total_cost"], rel=1e-9)
