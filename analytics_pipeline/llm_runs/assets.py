@@ -30,6 +30,12 @@ EMPTY_USAGE = ("SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS model, NULL::VA
                "0::BIGINT AS total_tokens, 0.0::DOUBLE AS cost, NULL::DOUBLE AS computed_cost, "
                "NULL::VARCHAR AS cost_source WHERE false")
 
+# llm_model_usage as the marts read it (model_usage): days computed by an earlier version lack the newer columns, which
+# read as NULL there until `run --full-refresh` (or reprice) recomputes those days.
+MODEL_USAGE = {"model_usage": "SELECT * FROM (SELECT NULL::VARCHAR AS provider, NULL::BIGINT AS cache_read_tokens, "
+                              "NULL::BIGINT AS cache_write_tokens, NULL::BIGINT AS reasoning_tokens WHERE false) "
+                              "UNION ALL BY NAME SELECT * FROM llm_model_usage"}
+
 
 llm_sql = partial(package_sql, __package__)
 
@@ -124,7 +130,8 @@ def tag_budget_checks(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResul
     currency = load_settings().currencies.of("llm_runs")
     used = {(key, value): budget_used(cost, budget) for key, value, budget, _, cost, _ in budgets}
     figures = {(key, value): f"{key}:{value} {money(cost, currency)} of {money(budget, currency)} over {days} days "
-                             f"({used[key, value]:.0%})" + (f", {unpriced:,} tokens without a price" if unpriced else "")
+                             f"({used[key, value]:.0%})"
+                             + (f", {unpriced:,} tokens without a price" if unpriced else "")
                for key, value, budget, days, cost, unpriced in budgets}
     meta = {"tag_budgets": dg.MetadataValue.int(len(budgets)),
             "largest_budget_used_ratio": dg.MetadataValue.float(float(min(max(used.values(), default=0.0), 1e9))),
@@ -193,6 +200,7 @@ lake_tables = [
         name="llm_run_costs", layer="processed", group="llm_runs", deps=[RAW, USAGE],
         description="One row per run: tokens, cost and where the cost came from.",
         sql=lambda: llm_sql("llm_run_costs"), fallback_views={"llm_model_usage": EMPTY_USAGE},
+        helper_views=MODEL_USAGE,
     ), EntityKey("llm_runs", "run_id", partitioned_inputs=("processed/llm_model_usage",))),
     build_keyed_table(TableSpec(
         name="llm_jobs_current", layer="processed", group="llm_runs", deps=[RAW],
@@ -225,7 +233,7 @@ lake_tables = [
     build_lake_table(TableSpec(
         name="model_costs", layer="marts", group="llm_marts", deps=[USAGE],
         description="The seed's ModelSummary per model, with cost share.", sql=lambda: llm_sql("model_costs"),
-        fallback_views={"llm_model_usage": EMPTY_USAGE},
+        fallback_views={"llm_model_usage": EMPTY_USAGE}, helper_views=MODEL_USAGE,
         chart=(_in_llm_currency("Cost by model"), "SELECT model_name, round(total_cost, 4) FROM result_rows"),
     )),
     build_lake_table(TableSpec(
@@ -243,6 +251,7 @@ lake_tables = [
         description="Models whose usage has no price (unknown to ANALYTICS_MODEL_PRICES and genai-prices for the "
                     "run's provider): runs and tokens, left out of every cost.",
         sql=lambda: llm_sql("unpriced_models"), fallback_views={"llm_model_usage": EMPTY_USAGE},
+        helper_views=MODEL_USAGE,
         check_specs=[_check("all_usage_priced", "unpriced_models",
                             "Every model used has a price (else its cost is unknown and left out of the sums).")],
         checks=unpriced_usage_check,

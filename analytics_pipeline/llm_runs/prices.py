@@ -152,8 +152,8 @@ def _from_genai_prices(key: PriceKey) -> list[DayPrice]:
         price = model.get_prices(midnight + timedelta(seconds=start))
         requests = _rates(price.requests_kcount)
         segment = DayPrice(key, start, end, price_version, _rates(price.input_mtok), _rates(price.cache_read_mtok),
-                           _rates(price.cache_write_mtok), _rates(price.output_mtok), _rates(price.output_reasoning_mtok),
-                           requests[0][1] / 1000 if requests else None)
+                           _rates(price.cache_write_mtok), _rates(price.output_mtok),
+                           _rates(price.output_reasoning_mtok), requests[0][1] / 1000 if requests else None)
         if prices and _same_price(prices[-1], segment):
             prices[-1] = replace(prices[-1], to_second=end)
         else:

@@ -57,7 +57,8 @@ class Case:
         if self.usage is not None:
             return genai_prices.Usage(**self.usage)
         provider, flavour, root = self.extractor
-        usage_object = self.entry.get("usage") or {k: v for k, v in self.entry.items() if k not in ("model", "provider")}
+        usage_object = self.entry.get("usage") or {k: v for k, v in self.entry.items()
+                                                   if k not in ("model", "provider")}
         return genai_prices.extract_usage({"model": self.entry["model"], root: usage_object}, provider_id=provider,
                                           api_flavor=flavour).usage
 
@@ -116,9 +117,11 @@ GENAI_CASES = [
     Case("deepseek-off-peak", at(DAY, 12, 30), entry("deepseek-flash", "deepseek", input_tokens=1_000_000,
                                                      output_tokens=100_000), usage={"input_tokens": 1_000_000,
                                                                                     "output_tokens": 100_000}),
-    Case("o3-before-the-cut", at(date(2025, 6, 9), 23, 59), entry("o3", "openai", input_tokens=1000, output_tokens=1000),
+    Case("o3-before-the-cut", at(date(2025, 6, 9), 23, 59),
+         entry("o3", "openai", input_tokens=1000, output_tokens=1000),
          usage={"input_tokens": 1000, "output_tokens": 1000}),
-    Case("o3-after-the-cut", at(date(2025, 6, 10), 0, 1), entry("o3", "openai", input_tokens=1000, output_tokens=1000),
+    Case("o3-after-the-cut", at(date(2025, 6, 10), 0, 1),
+         entry("o3", "openai", input_tokens=1000, output_tokens=1000),
          usage={"input_tokens": 1000, "output_tokens": 1000}),
     Case("mini-before-the-deal", at(ago(6), 9), entry("gpt-4o-mini", "openai", input_tokens=10000, output_tokens=1000),
          usage={"input_tokens": 10000, "output_tokens": 1000}),
@@ -289,7 +292,8 @@ def test_unknown_models_have_a_null_cost_and_the_check_names_them(prices_lake):
                          "cache_read_tokens": 0, "reasoning_tokens": 0}]
     summary = one(lake.settings, "SELECT unpriced_runs, unpriced_tokens FROM run_summary")
     assert summary == {"unpriced_runs": 3, "unpriced_tokens": 1700}
-    project = one(lake.settings, "SELECT total_cost, unpriced_tokens FROM project_costs WHERE project_name = 'unpriced'")
+    project = one(lake.settings,
+                  "SELECT total_cost, unpriced_tokens FROM project_costs WHERE project_name = 'unpriced'")
     assert project == {"total_cost": approx(haiku), "unpriced_tokens": 1700}
     check = latest_check_evaluations()["all_usage_priced"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN

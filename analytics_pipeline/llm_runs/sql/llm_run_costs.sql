@@ -5,13 +5,14 @@
 WITH usage AS (
     SELECT run_id,
            sum(input_tokens)::BIGINT AS input_tokens, sum(output_tokens)::BIGINT AS output_tokens,
-           sum(cache_read_tokens)::BIGINT AS cache_read_tokens, sum(cache_write_tokens)::BIGINT AS cache_write_tokens,
-           sum(reasoning_tokens)::BIGINT AS reasoning_tokens, sum(cost) AS cost,
+           coalesce(sum(cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
+           coalesce(sum(cache_write_tokens), 0)::BIGINT AS cache_write_tokens,
+           coalesce(sum(reasoning_tokens), 0)::BIGINT AS reasoning_tokens, sum(cost) AS cost,
            coalesce(sum(total_tokens) FILTER (WHERE cost_source = 'unpriced'), 0)::BIGINT AS unpriced_tokens,
            count(*) FILTER (WHERE cost_source = 'unpriced') AS unpriced_models,
            count(*) AS models_used,
            list_distinct(list(cost_source)) AS sources
-    FROM llm_model_usage GROUP BY run_id
+    FROM model_usage GROUP BY run_id  -- llm_model_usage (assets.py: MODEL_USAGE)
 )
 SELECT
     r.run_id, r.project, coalesce(r.started_at, r.event_time) AS started_at, r.finished_at, r.duration_seconds, r.mode, r.status,
