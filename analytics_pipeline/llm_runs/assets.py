@@ -106,7 +106,8 @@ def budget_checks(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
 def cost_spike_check(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
     """The newest day against the day before it: a jump beyond the factor warns."""
     factor = load_settings().cost_spike_factor
-    rows = con.execute("SELECT date, cost FROM result_rows ORDER BY date DESC LIMIT 2").fetchall()
+    # the known costs: a day whose usage has no price at all compares as 0 (all_usage_priced warns about it)
+    rows = con.execute("SELECT date, coalesce(cost, 0.0) FROM result_rows ORDER BY date DESC LIMIT 2").fetchall()
     (day, cost), previous = (rows[0], rows[1][1]) if len(rows) == 2 else ((None, 0.0), 0.0)
     ratio = cost / previous if previous else None
     spiked = ratio is not None and ratio > factor

@@ -27,7 +27,7 @@ from genai_prices import data_snapshot, update_prices
 from analytics_pipeline.cli import main
 from analytics_pipeline_tests.lakes import built_lake
 from analytics_pipeline_tests.llm_runs.test_llm_marts import (
-    GENAI_PRICES, SOURCE, ago, approx, at, jsonl, latest_check_evaluations, one, parse_time, rows,
+    GENAI_PRICES, SOURCE, TODAY, ago, approx, at, jsonl, latest_check_evaluations, one, parse_time, rows,
 )
 
 DAY = ago(3)
@@ -149,13 +149,20 @@ UNPRICED = {  # run_id → models: no source knows the model (for the provider t
 }
 
 
+# The newest day's only run has no price, the day before has a priced one: the day's cost is unknown, not 0.
+YESTERDAY_PRICED = {"run_id": "yesterday", "project": "pricing", "started_at": at(ago(1), 9),
+                    "models": [entry("gpt-4o-mini", "openai", input_tokens=1000, output_tokens=100)]}
+TODAY_UNPRICED = {"run_id": "today-mystery", "project": "unpriced", "started_at": at(TODAY, 0, 0, 1),
+                  "models": [entry("mystery-llm", input_tokens=50, output_tokens=5)]}
+
+
 def documents() -> list[dict]:
     docs = [case.document for case in GENAI_CASES]
     docs += [{"run_id": run_id, "project": "pricing", "started_at": started, "models": [model]}
              for run_id, (model, started) in OVERRIDDEN.items()]
     docs += [{"run_id": run_id, "project": "unpriced", "started_at": at(DAY, 16), "models": models}
              for run_id, models in UNPRICED.items()]
-    return docs
+    return docs + [YESTERDAY_PRICED, TODAY_UNPRICED]
 
 
 class NetworkRefused(AssertionError):
@@ -277,7 +284,7 @@ def test_unknown_models_have_a_null_cost_and_the_check_names_them(prices_lake):
     usage = rows(lake.settings, "SELECT run_id, model, cost, computed_cost, cost_source, price_version "
                                 "FROM llm_model_usage WHERE cost_source = 'unpriced' ORDER BY run_id, model")
     assert [(u["run_id"], u["model"]) for u in usage] == [("half-known", "mystery-llm"), ("mystery", "mystery-llm"),
-                                                          ("private-host", "gpt-4o")]
+                                                          ("private-host", "gpt-4o"), ("today-mystery", "mystery-llm")]
     assert all(u["cost"] is None and u["computed_cost"] is None and u["price_version"] is None for u in usage)
     runs = {r["run_id"]: r for r in rows(lake.settings, "SELECT * FROM llm_run_costs WHERE project = 'unpriced'")}
     assert (runs["mystery"]["cost"], runs["mystery"]["unpriced_tokens"]) == (None, 600)
@@ -286,21 +293,27 @@ def test_unknown_models_have_a_null_cost_and_the_check_names_them(prices_lake):
         (approx(haiku), 330, "mixed")
     unpriced = rows(lake.settings, "SELECT model, provider, runs, total_tokens, cache_read_tokens, reasoning_tokens "
                                    "FROM unpriced_models")
-    assert unpriced == [{"model": "mystery-llm", "provider": None, "runs": 2, "total_tokens": 930,
+    assert unpriced == [{"model": "mystery-llm", "provider": None, "runs": 3, "total_tokens": 985,
                          "cache_read_tokens": 200, "reasoning_tokens": 10},
                         {"model": "gpt-4o", "provider": "my-vllm", "runs": 1, "total_tokens": 770,
                          "cache_read_tokens": 0, "reasoning_tokens": 0}]
     summary = one(lake.settings, "SELECT unpriced_runs, unpriced_tokens FROM run_summary")
-    assert summary == {"unpriced_runs": 3, "unpriced_tokens": 1700}
+    assert summary == {"unpriced_runs": 4, "unpriced_tokens": 1755}
     project = one(lake.settings,
                   "SELECT total_cost, unpriced_tokens FROM project_costs WHERE project_name = 'unpriced'")
-    assert project == {"total_cost": approx(haiku), "unpriced_tokens": 1700}
-    check = latest_check_evaluations()["all_usage_priced"]
+    assert project == {"total_cost": approx(haiku), "unpriced_tokens": 1755}
+    evaluations = latest_check_evaluations()
+    check = evaluations["all_usage_priced"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert "2 models have no price" in check.description
-    assert "mystery-llm: 930 tokens in 2 runs" in check.description
+    assert "mystery-llm: 985 tokens in 3 runs" in check.description
     assert "gpt-4o (my-vllm): 770 tokens in 1 runs" in check.description
-    assert check.metadata["unpriced_tokens"].value == 1700
+    assert check.metadata["unpriced_tokens"].value == 1755
+    # a day whose only usage has no price costs NULL, and the cost-spike check compares its known cost (none)
+    today = one(lake.settings, f"SELECT runs, cost, unpriced_tokens FROM daily_runs WHERE date = DATE '{TODAY}'")
+    assert today == {"runs": 1, "cost": None, "unpriced_tokens": 55}
+    spike = evaluations["no_cost_spike"]
+    assert spike.passed and spike.metadata["cost"].value == 0.0 and spike.metadata["previous_day_cost"].value > 0
 
 
 def with_gpt4o_at(snapshot: data_snapshot.DataSnapshot, prices: genai_prices.types.ModelPrice):
