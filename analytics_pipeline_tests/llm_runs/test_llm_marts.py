@@ -442,12 +442,12 @@ R_MIDNIGHT = {  # 23:50 two days ago → 00:20 yesterday: counted on its start d
     "models": [{"model": "gpt-4o", "input_tokens": 3000, "output_tokens": 1000, "cost": 0.0175}],
     "total_cost": 0.0175,
 }
-R_COMPUTED = {  # no cost anywhere: priced from model_prices.json
+R_COMPUTED = {  # no cost anywhere: priced from genai-prices
     "run_id": "run-computed", "project": "beta", "started_at": at(ago(3), 9), "finished_at": at(ago(3), 9, 2),
     "mode": "2-loop", "status": "completed", "qa_status": "failed",
     "models": [{"model": "gpt-4o-mini", "input_tokens": 10000, "output_tokens": 2000}],
 }
-R_UNPRICED = {  # a model the price table does not know
+R_UNPRICED = {  # a model no price source knows
     "run_id": "run-unpriced", "project": "beta", "started_at": at(ago(1), 12), "finished_at": at(ago(1), 12, 1),
     "mode": "2-loop", "status": "completed", "qa_status": "passed",
     "models": [{"model": "mystery-llm", "input_tokens": 500, "output_tokens": 100}],
@@ -925,7 +925,7 @@ def test_demo_marts_match_an_independent_aggregation(demo_llm_lake):
     lake_reported = one(lake.settings, "SELECT sum(cost) AS c FROM llm_run_costs WHERE cost_source = 'reported'")["c"]
     assert lake_reported == pytest.approx(reported, rel=1e-9, abs=1e-6)
     unpriced_runs = [doc for doc in seen.runs.values() if doc.get("total_cost") is None]
-    assert unpriced_runs, "the demo prices about one run in ten from the price table"
+    assert unpriced_runs, "the demo leaves about one run in ten for the lake to price"
     assert summary["total_cost"] == pytest.approx(sum(r.cost for r in runs), rel=1e-9, abs=1e-6)
     assert summary["total_tokens"] == sum(r.total_tokens for r in runs)
 

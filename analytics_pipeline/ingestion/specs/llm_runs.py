@@ -45,6 +45,8 @@ LATEST_JOB_SNAPSHOT = (
     f"{JOB_DATA_POINTS} DESC, source_file DESC, source_line DESC, source_record DESC NULLS LAST, event_id DESC) = 1"
 )
 
+# A run's `tags` and `provider` stay in extra_attributes too (llm_run_costs reads the tags from there, so runs taken
+# in before tags were read have theirs; the provider is also copied into each models entry that names none).
 KNOWN_KEYS = [
     "run_id", "id", "job_id", "project", "project_name", "started_at", "finished_at", "created_at", "updated_at",
     "duration_seconds", "mode", "status", "qa_status", "total_cost", "models",  # qa: see llm_runs_records.sql
