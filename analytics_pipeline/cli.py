@@ -72,8 +72,9 @@ def _parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="export tables; without names, the LLM runs analytics (analytics.json/.csv)")
     export.add_argument("marts", nargs="*", metavar="MART",
-                        help="tables to export (default: the LLM runs analytics of seed 004 — summary, projects, models, "
-                             "timeseries — as analytics.json or analytics.csv; claims and conversations: name their tables)")
+                        help="tables to export (default: the LLM runs analytics, as the orchestrator exports it — "
+                             "summary, projects, models, timeseries — as analytics.json or analytics.csv; claims and "
+                             "conversations: name their tables)")
     export.add_argument("--format", choices=FORMATS, default="json")
     export.add_argument("--out", default=None, help="output folder (default: <data dir>/exports)")
     export.set_defaults(handler=_export)
@@ -233,6 +234,9 @@ def _run(args, settings: Settings) -> int:
                   "this run merged them")
         if r.skipped:
             print(f"{r.source}: {skipped_summary(r.skipped)} (hidden or unfinished names, or not .json/.jsonl/.ndjson)")
+        if r.reasons:
+            print(f"{r.source}: quarantined {', '.join(f'{n:,} {reason}' for reason, n in r.reasons.items())} "
+                  "(ingest_errors: reason, reason_detail)")
     print(f"\ndone in {time.monotonic() - started:.1f}s; warehouse: {settings.warehouse_path}")
     print(f"dashboards: {os.path.join(settings.data_dir, 'site', 'index.html')} (or `analytics-pipeline serve`)")
     for source, (count, first) in records_before_start(settings).items():

@@ -76,6 +76,7 @@ class SourceReport:
     records_in: int = 0
     landed: int = 0
     quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)  # quarantined records by reason code, most first
     duplicates: int = 0
     days: int = 0
     data_through: str = ""
@@ -350,6 +351,9 @@ def _stage(defs, instance, settings: Settings, report: SourceReport, progress) -
         report.records_in += meta.get("records_in", 0)
         report.quarantined += meta.get("quarantined", 0)
         report.duplicates += meta.get("duplicates_in_batch", 0)
+        for reason, records in (meta.get("quarantine_reasons") or {}).items():
+            report.reasons[reason] = report.reasons.get(reason, 0) + records
+    report.reasons = dict(sorted(report.reasons.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _merge_days(defs, instance, report: SourceReport, progress) -> None:

@@ -21,8 +21,9 @@ from analytics_pipeline.settings import Settings
 KILL_AT = Path(__file__).with_name("faults") / "kill_at.py"
 CLI = Path(sys.executable).with_name("analytics-pipeline")
 # Bookkeeping that legitimately differs between two correct runs: which sensor batch took a file
-# (files arriving in two groups make two batches), and when the LLM summary was computed.
-VOLATILE_COLUMNS = {"batch_id", "generated_at"}
+# (files arriving in two groups make two batches), when the LLM summary was computed, and the bounds of the
+# conversation metrics' windows, which end at the time of the run.
+VOLATILE_COLUMNS = {"batch_id", "generated_at", "window_start", "window_end"}
 
 
 def normal(value):

@@ -42,6 +42,7 @@ def test_drift_alarm_quarantine_and_freshness_warn(lake_env):
     quarantine = evaluations(ingest)["quarantine_rate_at_most_1_percent"]
     assert not quarantine.passed and quarantine.severity == dg.AssetCheckSeverity.WARN
     assert quarantine.metadata["quarantined"].value == 2
+    assert quarantine.metadata["quarantine_reasons"].value == {"invalid_json": 2}
 
     drift = evaluations(daily)["agreement_rate_at_least_85_percent"]
     assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -223,9 +224,11 @@ def test_demo_partitions_start_at_its_window_and_earlier_records_are_kept_with_a
     for name, data in claims_landing_files(days=1, seed=5, end=early, claims_per_day=4):
         landing_root(lake_env).write_bytes(data, "claims", f"early/{name.rsplit('/', 1)[-1]}")
     assert main(["run"]) == 0
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert f"before the partitions start {first} and were quarantined" in err and "reingest claims" in err
-    # nothing lost: every early record is in ingest_errors, with its text
-    (record,) = sql_json(capsys, f"SELECT count(*) AS n, count(original_text) AS kept FROM ingest_errors "
+    assert re.search(r"^claims: quarantined [0-9,]+ time_out_of_range\b", out, re.MULTILINE), out
+    # nothing lost: every early record is in ingest_errors, with its text and the reason
+    (record,) = sql_json(capsys, f"SELECT count(*) AS n, count(original_text) AS kept, "
+                                 f"count(*) FILTER (WHERE reason = 'time_out_of_range') AS early FROM ingest_errors "
                                  f"WHERE source = 'claims' AND event_time < '{first}'")
-    assert record["n"] == record["kept"] > 0
+    assert record["n"] == record["kept"] == record["early"] > 0

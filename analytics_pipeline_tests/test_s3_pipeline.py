@@ -167,9 +167,9 @@ def test_run_pipeline_on_s3_lands_partitions_quarantine_and_views_then_a_late_fi
         ("k-2", "C-1", "MODIFY", "PAID", OLD_DAY),
         ("k-3", "C-2", "INSERT", "SUBMITTED", DAY),
     ]
-    (error,) = run_query(settings, "SELECT file, line, reason FROM ingest_errors").rows
-    assert error[:2] == ("claims/firehose/batch-1.jsonl", 4)
-    assert "invalid JSON" in error[2]
+    (error,) = run_query(settings, "SELECT file, line, reason, reason_detail FROM ingest_errors").rows
+    assert error[:3] == ("claims/firehose/batch-1.jsonl", 4, "invalid_json")
+    assert error[3].startswith("invalid JSON: ")
     assert run_query(settings, "SELECT claim_id, status FROM claims_current ORDER BY claim_id").rows == [
         ("C-1", "PAID"), ("C-2", "SUBMITTED"),
     ]

@@ -552,7 +552,7 @@ def main(argv: list[str] | None = None) -> None:
         "ours": ("ours", ours_args, None, "ours: stage_batch + merge_day"
                  + (f" (ANALYTICS_DUCKDB_MEMORY_LIMIT={env_limit})" if env_limit else "")),
         "python": ("python", ["--file", str(file), "--limit", str(args.python_records)], None,
-                   "per-record Python (seed Lambda style)"),
+                   "per-record Python (the claims Lambda's way)"),
     }
     limited = ("ours", ours_args, {"ANALYTICS_DUCKDB_MEMORY_LIMIT": args.memory_limit},
                f"ours, ANALYTICS_DUCKDB_MEMORY_LIMIT={args.memory_limit}")

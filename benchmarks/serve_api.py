@@ -72,7 +72,7 @@ def main() -> int:
         _row("exports (query the warehouse): run_summary.json, daily_runs.csv", exports, 4),
         "",
         "Dashboard retrieval p95: " + ", ".join(f"{r['p95']:.2f} ms with {n} client{'s' if n > 1 else ''}" for n, r in loads.items())
-        + " (the seed's target: 10 ms). Client threads share the 2 cores (and the GIL of their own process)"
+        + " (the dashboard-retrieval target: 10 ms). Client threads share the 2 cores (and the GIL of their own process)"
         " with the server, so the higher loads measure the machine as much as the server.",
     ]
     publish("serve_api.py", "dashboard API latency under concurrent load", "\n".join(lines), args.no_readme)

@@ -59,10 +59,17 @@ def warehouse_views(settings: Settings) -> list[View]:
         view_notes = notes["views"].get(view, {})
         if view not in by_view:
             description = view_notes.get("description") or view_comment or descriptions.get(view, "")
-            by_view[view] = (" ".join(str(description).split()), [])
+            by_view[view] = (" ".join(_in_currencies(str(description), settings).split()), [])
         note = view_notes.get("columns", {}).get(column) or column_comment or ""
-        by_view[view][1].append(Column(column, kind, str(note)))
+        by_view[view][1].append(Column(column, kind, _in_currencies(str(note), settings)))
     return [View(name, description, tuple(columns)) for name, (description, columns) in by_view.items()]
+
+
+def _in_currencies(note: str, settings: Settings) -> str:
+    """A note with ``{<source>_currency}`` replaced by that source's ISO 4217 code (``ANALYTICS_CURRENCY``)."""
+    for source, code in settings.currencies.per_source:
+        note = note.replace(f"{{{source}_currency}}", code)
+    return note
 
 
 def schema_text(views: list[View]) -> str:

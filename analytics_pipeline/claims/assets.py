@@ -75,10 +75,10 @@ def _keyed(name: str, layer: str, description: str, **kwargs) -> dg.AssetsDefini
 
 AGREEMENT_CHECK = partitioned_check_spec(
     "agreement_rate_at_least_85_percent", "model_performance_daily",
-    "The seed's drift alarm: agreement below 85 % warns.")
+    "The claims system's drift alarm: agreement below 85 % warns.")
 
 daily_marts = [
-    _daily("financial_ops_daily", "CFO view per event day: Textract savings (seed formula), payouts, "
+    _daily("financial_ops_daily", "CFO view per event day: Textract savings (the claims system's formula), payouts, "
            "cost per claim, Textract vs Bedrock cost."),
     _daily("model_performance_daily", "Data-science view per event day: AI/adjuster agreement rate, override "
            "rate, fraud score, payout variance.", check_specs=[AGREEMENT_CHECK],

@@ -181,14 +181,14 @@ lake_tables = [
         sql=lambda name=name: _seed_insights_sql(name), helper_views={"timeframes": TIMEFRAMES},
         fallback_views={daily.path[-1]: _empty_daily(daily.path[-1])},
     )) for name, daily, description in [
-        ("conversation_insights", SESSION_ACTIVITY, "Seed 003's conversation metrics over its AnalyticsEvent stream: "
-         "conversations, average length, workflow completion rate, response time, messages, automation rate and cost "
-         "savings per timeframe (24h/7d/30d/90d) and agent."),
-        ("nlu_insights", INTENT_CLASSIFICATIONS, "Seed 003's NLU metrics over its intent_classified events: "
+        ("conversation_insights", SESSION_ACTIVITY, "The chat SDK's own conversation metrics over its AnalyticsEvent "
+         "stream: conversations, average length, workflow completion rate, response time, messages, automation rate "
+         "and cost savings per timeframe (24h/7d/30d/90d) and agent."),
+        ("nlu_insights", INTENT_CLASSIFICATIONS, "The chat SDK's own NLU metrics over its intent_classified events: "
          "classifications and share per intent, average confidence, low-confidence and fallback rates per timeframe "
          "and agent."),
-        ("drop_off_points", SESSION_ACTIVITY, "Seed 003's drop-off points: sessions without a conversation_end by the "
-         "intent of their last event, per timeframe and agent."),
+        ("drop_off_points", SESSION_ACTIVITY, "The chat SDK's own drop-off points: sessions without a "
+         "conversation_end by the intent of their last event, per timeframe and agent."),
     ]],
 ]
 
@@ -198,9 +198,9 @@ daily_tables = [
         name=name, layer="processed", group="conversations", deps=[RAW], description=description,
         sql=lambda day, name=name: conversations_sql(name)))
     for name, description in [
-        ("session_activity_daily", "Per event day × agent × session, seed 003's events: counts by type, response "
-         "times, escalation to a human, conversation end, the last event and its intent."),
-        ("intent_classifications_daily", "Per event day × agent × intent, seed 003's intent_classified events: "
+        ("session_activity_daily", "Per event day × agent × session, the chat SDK's AnalyticsEvents: counts by type, "
+         "response times, escalation to a human, conversation end, the last event and its intent."),
+        ("intent_classifications_daily", "Per event day × agent × intent, the chat SDK's intent_classified events: "
          "classifications, confidence sum and count, low-confidence classifications."),
     ]
 ]

@@ -714,19 +714,26 @@ WORKFLOWS = {"unit_status": "read_unit_status", "run_hours": "read_run_hours", "
 HISTORIAN_WORKFLOWS = ("read_unit_status", "read_run_hours", "read_alarm_log", "read_emissions")
 
 
-def _analytics_events(rng: random.Random, s: dict) -> list[tuple[datetime, dict]]:
-    """The session as the chat SDK tracks it: seed 003's AnalyticsEvent, every field present (null if unused), the
-    timestamp naive UTC. The NLU's intent and confidence per message, workflows with their outcome, a handover as
-    a ``custom`` event flagged ``escalated_to_human`` (the flag the seed's automation rate reads)."""
+def _event_writer(rng: random.Random, s: dict, timestamp, location: str | None = None):
+    """``event(at, event_type, data, **measures)`` → (at, the AnalyticsEvent-shaped record) for session ``s``;
+    ``timestamp`` writes the time (the two SDKs differ), ``location`` only the newer SDK sends."""
     base = {"session_id": s["session_id"], "user_id": s["user"]["user_id"], "agent_id": s["agent_id"]}
-    context = {"channel": s["channel"], "platform": s["platform"], "location": s["user"]["site"]}
+    context = {"channel": s["channel"], "platform": s["platform"], **({"location": location} if location else {})}
 
     def event(at: datetime, event_type: str, data: dict, **measures) -> tuple[datetime, dict]:
-        return at, {"event_id": _uuid(rng), "event_type": event_type, "timestamp": _iso_naive(at), **base,
+        return at, {"event_id": _uuid(rng), "event_type": event_type, "timestamp": timestamp(at), **base,
                     "data": data, **context, "duration_ms": measures.get("duration_ms"),
                     "response_time_ms": measures.get("response_time_ms"), "confidence": measures.get("confidence"),
                     "sentiment": measures.get("sentiment")}
 
+    return event
+
+
+def _analytics_events(rng: random.Random, s: dict) -> list[tuple[datetime, dict]]:
+    """The session as the chat SDK tracks it: seed 003's AnalyticsEvent, every field present (null if unused), the
+    timestamp naive UTC. The NLU's intent and confidence per message, workflows with their outcome, a handover as
+    a ``custom`` event flagged ``escalated_to_human`` (the flag the seed's automation rate reads)."""
+    event = _event_writer(rng, s, _iso_naive, location=s["user"]["site"])
     locale = COUNTRIES[s["user"]["country"]][2]
     events = [event(s["started"], "conversation_start", {"entry_point": ENTRY_POINTS[s["channel"]], "locale": locale})]
     for n, turn in enumerate(s["turns"], 1):
@@ -781,15 +788,7 @@ def _workflow_events(rng: random.Random, event, workflow: str, classified: datet
 
 def _plain_events(rng: random.Random, s: dict) -> list[tuple[datetime, dict]]:
     """The session as the older chat SDK tracks it: the AnalyticsEvent shape with its own event words."""
-    base = {"session_id": s["session_id"], "user_id": s["user"]["user_id"], "agent_id": s["agent_id"]}
-    context = {"channel": s["channel"], "platform": s["platform"]}
-
-    def event(at: datetime, event_type: str, data: dict, **measures) -> tuple[datetime, dict]:
-        return at, {"event_id": _uuid(rng), "event_type": event_type, "timestamp": _iso_ms(at), **base, "data": data,
-                    **context, "duration_ms": measures.get("duration_ms"),
-                    "response_time_ms": measures.get("response_time_ms"), "confidence": measures.get("confidence"),
-                    "sentiment": measures.get("sentiment")}
-
+    event = _event_writer(rng, s, _iso_ms)
     locale = COUNTRIES[s["user"]["country"]][2]
     events = [event(s["started"], "session_started", {"entry_point": ENTRY_POINTS[s["channel"]], "locale": locale})]
     for n, turn in enumerate(s["turns"], 1):

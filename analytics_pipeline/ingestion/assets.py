@@ -85,7 +85,7 @@ def build_staged_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             passed=rate <= QUARANTINE_RATE_CEILING,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"quarantine_rate": rounded(rate), "quarantined": total.quarantined,
-                      "records_in": total.records_in},
+                      "records_in": total.records_in, "quarantine_reasons": dg.MetadataValue.json(total.reasons)},
         )
 
     return staged
@@ -102,6 +102,9 @@ def _accumulate(total: BatchResult, result: BatchResult) -> None:
     if result.data_through and (total.data_through is None or result.data_through > total.data_through):
         total.data_through = result.data_through
     total.promoted_columns = sorted({*total.promoted_columns, *result.promoted_columns})
+    for reason, records in result.reasons.items():
+        total.reasons[reason] = total.reasons.get(reason, 0) + records
+    total.reasons = dict(sorted(total.reasons.items(), key=lambda item: (-item[1], item[0])))
 
 
 def skipped_metadata(skipped: list[tuple[str, str]]) -> dict:
@@ -119,6 +122,8 @@ def batch_metadata(total: BatchResult, batches: int, quarantine_rate: float) -> 
         "quarantined": total.quarantined,
         "duplicates_in_batch": total.duplicates,
         "quarantine_rate": rounded(quarantine_rate),
+        # reason code → records, most first; each record's detail is in ingest_errors.reason_detail
+        "quarantine_reasons": dg.MetadataValue.json(total.reasons),
         "event_days": dg.MetadataValue.json(total.days),
         "data_through": dg.MetadataValue.text(str(total.data_through) if total.data_through else "no data"),
         "promoted_columns": dg.MetadataValue.json(total.promoted_columns),

@@ -4,7 +4,8 @@ Three ways in, one relation out:
 - line files (JSON Lines, ``.gz`` or not) are scanned by DuckDB's CSV reader, one column per line;
 - whole-document files (a pretty-printed Lambda batch) become one row holding the document;
 - files DuckDB cannot scan as UTF-8 lines (invalid UTF-8, the 0x1F separator inside a line, a
-  truncated gzip stream) are split in Python so every line keeps its exact text and gets an ``issue``.
+  truncated gzip stream) are split in Python so every line keeps its exact text and gets an ``issue`` (a problem
+  as quarantine_reasons.py writes one: its reason code and detail).
 Lines end at LF, CRLF or a lone CR on every path; blank lines (only spaces, tabs, CRs) are not records;
 ``line_no`` counts the file's non-empty lines from 1.
 A local landing file that is a link leading outside the landing zone, or that is not a regular file (a FIFO,
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from analytics_pipeline.ingestion import quarantine_reasons as reasons
 from analytics_pipeline.lake.duck import sql_list
 from analytics_pipeline.lake.storage import StorageRoot
 
@@ -60,11 +62,13 @@ class ReadLimits:
     max_file_bytes: int = 8 * 1024**3
 
     def too_big(self, size: int) -> str:
+        """The quarantine detail of a file holding ``size`` bytes (or more: ``size`` read when it was stopped)."""
         return (f"refused: the file holds more than {self.max_file_bytes:,} bytes (ANALYTICS_MAX_FILE_BYTES), "
                 f"{size:,} read{' when it was stopped' if size > self.max_file_bytes else ''}; none of its lines "
                 "were taken in: split it, or raise the limit")
 
     def too_long(self, size: int) -> str:
+        """The quarantine detail of a line of ``size`` bytes."""
         return (f"line of {size:,} bytes is longer than {self.max_line_bytes:,} (ANALYTICS_MAX_LINE_BYTES); "
                 f"its first {KEPT_OF_A_LONG_LINE // 1024} KiB are kept as its text")
 
@@ -102,7 +106,7 @@ def _read(root: StorageRoot, f: LandingFile, limit: int) -> tuple[bytes, str | N
 
 
 class _Unreadable(Exception):
-    """The stream ended early or is corrupt; the message is the quarantine reason."""
+    """The stream ended early or is corrupt; the message is the quarantine detail."""
 
 
 class _TooBig(Exception):
@@ -210,7 +214,7 @@ def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[La
             _python_rows(root, f, rows, limits)
             continue
         if size > limits.max_file_bytes:  # a gzip file that inflates beyond the limit
-            rows.add((f.seq, f.key, 1, "", limits.too_big(size)))
+            rows.add((f.seq, f.key, 1, "", reasons.issue(reasons.FILE_TOO_LARGE, limits.too_big(size))))
             continue
         plan.scanned.append(f)
         plan.line_counts[f.seq] = lines
@@ -223,13 +227,13 @@ def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[La
 
 
 def _refusal(root: StorageRoot, f: LandingFile, limits: ReadLimits) -> str | None:
-    """Why the file is not read at all, if it is not."""
+    """Why the file is not read at all (its quarantine issue), if it is not."""
     if _leads_outside(root, f):
-        return OUTSIDE_LANDING_ZONE
+        return reasons.issue(reasons.LINK_OUTSIDE_LANDING, OUTSIDE_LANDING_ZONE)
     if not root.is_s3 and not stat.S_ISREG(os.stat(f.path).st_mode):  # reading a FIFO would wait forever
-        return NOT_A_REGULAR_FILE
+        return reasons.issue(reasons.NOT_A_REGULAR_FILE, NOT_A_REGULAR_FILE)
     if f.compression != "gzip" and f.size > limits.max_file_bytes:
-        return limits.too_big(f.size)
+        return reasons.issue(reasons.FILE_TOO_LARGE, limits.too_big(f.size))
     return None
 
 
@@ -344,15 +348,17 @@ def _python_rows(root: StorageRoot, f: LandingFile, rows: _PythonRows, limits: R
         for raw, size in _split_lines(_stream(root, f, limits.max_file_bytes), limits.max_line_bytes):
             line_no += 1 if size else 0
             if size > limits.max_line_bytes:
-                rows.add((f.seq, f.key, line_no, raw.decode("utf-8", "replace"), limits.too_long(size)))
+                rows.add((f.seq, f.key, line_no, raw.decode("utf-8", "replace"),
+                          reasons.issue(reasons.LINE_TOO_LONG, limits.too_long(size))))
             elif raw.strip(_BLANK):
                 rows.add((f.seq, f.key, line_no, *_decode(raw)))
     except _Unreadable as problem:
         tail, _ = problem.args[1] if len(problem.args) > 1 else (b"", 0)
-        rows.add((f.seq, f.key, line_no + 1, tail.decode("utf-8", "replace"), problem.args[0]))
+        rows.add((f.seq, f.key, line_no + 1, tail.decode("utf-8", "replace"),
+                  reasons.issue(reasons.UNREADABLE_FILE, problem.args[0])))
     except _TooBig as too_big:
         rows.drop_file(f.seq)
-        rows.add((f.seq, f.key, 1, "", limits.too_big(too_big.args[0])))
+        rows.add((f.seq, f.key, 1, "", reasons.issue(reasons.FILE_TOO_LARGE, limits.too_big(too_big.args[0]))))
 
 
 def _split_lines(blocks: Iterator[bytes], max_line_bytes: int) -> Iterator[tuple[bytes, int]]:
@@ -394,10 +400,12 @@ def _split_lines(blocks: Iterator[bytes], max_line_bytes: int) -> Iterator[tuple
 
 
 def _decode(raw: bytes) -> tuple[str, str | None]:
+    """The text of ``raw`` and, if it is not UTF-8, its quarantine issue naming the first bad byte."""
     try:
         return raw.decode("utf-8"), None
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", "replace"), "invalid UTF-8"
+    except UnicodeDecodeError as err:
+        detail = f"invalid UTF-8: byte 0x{raw[err.start]:02x} at offset {err.start:,} of the line ({err.reason})"
+        return raw.decode("utf-8", "replace"), reasons.issue(reasons.INVALID_UTF8, detail)
 
 
 def _document_rows(root: StorageRoot, f: LandingFile, rows: _PythonRows, limits: ReadLimits) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import duckdb
 
+from analytics_pipeline.ingestion import quarantine_reasons
 from analytics_pipeline.lake.duck import sql_list
 
 
@@ -16,8 +17,9 @@ class SourceSpec:
     """A landing source: its name and the SQL that turns ``landing_lines`` into typed rows.
 
     The SQL yields the raw columns plus ``event_id``, ``event_time``, ``event_date``,
-    ``file_seq``, ``error_reason`` (NULL when the row is good), ``original_text`` (kept for bad
-    rows) and ``extra_attributes`` (JSON of attributes beyond the typed columns, or NULL).
+    ``file_seq``, ``error_reason`` (NULL when the row is good, else its code from quarantine_reasons.py),
+    ``reason_detail``, ``original_text`` (both for bad rows only) and ``extra_attributes`` (JSON of attributes
+    beyond the typed columns, or NULL). The template names reason codes as ``{reason.<code>}``.
     """
 
     name: str
@@ -64,6 +66,7 @@ class SourceSpec:
             template = template.replace("{envelopes}", self.line_envelopes_template.strip())
         return template.format(
             **values,
+            reason=quarantine_reasons.SQL_LITERALS,
             min_event_time=min_event_time.strftime("%Y-%m-%d %H:%M:%S"),
             max_event_time=max_event_time.strftime("%Y-%m-%d %H:%M:%S"),
         )

@@ -34,7 +34,7 @@ from analytics_pipeline.lake.parquet import write_parquet
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 
 # Columns of the parse that only staging reads; only the claims parse writes ``extra_kinds`` (see _extra_kinds).
-_BOOKKEEPING = ["file_seq", "error_reason", "original_text", "extra_kinds"]
+_BOOKKEEPING = ["file_seq", "error_reason", "reason_detail", "original_text", "extra_kinds"]
 _PROMOTABLE = {"S": "VARCHAR", "N": "DOUBLE", "BOOL": "BOOLEAN"}
 # The fast path's rows, in a temporary file read once per staged day: not compressed (reading it back costs less)
 # and in small row groups, so a day's read skips the others' (1.1 M claims records: staging 8.9 s against 9.7 s
@@ -56,6 +56,7 @@ class BatchResult:
     days: dict[str, int] = field(default_factory=dict)
     data_through: datetime | None = None
     promoted_columns: list[str] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)  # quarantined records by reason code
 
 
 def batch_id_for(files: list[StoredFile]) -> str:
@@ -192,12 +193,15 @@ def _quarantine(con, lake: StorageRoot, spec: SourceSpec, result: BatchResult) -
     result.quarantined = scalar(con, "SELECT count(*) FROM parsed WHERE error_reason IS NOT NULL")
     if not result.quarantined:
         return
+    result.reasons = dict(con.execute(
+        "SELECT error_reason, count(*) FROM parsed WHERE error_reason IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
+    ).fetchall())
     write_parquet(
         con,
         lake,
         f"""SELECT {sql_literal(spec.name)} AS source, {sql_literal(result.batch_id)} AS batch_id,
                    source_file AS file, source_line AS line, source_record AS record,
-                   error_reason AS reason, original_text, event_id, event_time
+                   error_reason AS reason, reason_detail, original_text, event_id, event_time
             FROM parsed WHERE error_reason IS NOT NULL
             ORDER BY file_seq, source_line, source_record NULLS FIRST""",
         layout.errors_file(spec.name, result.batch_id),

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 
+from analytics_pipeline.ingestion.quarantine_reasons import QUARANTINE_MACROS, json_error
 from analytics_pipeline.lake.storage import StorageRoot
 
 _MACROS = """
@@ -27,11 +28,6 @@ CREATE OR REPLACE TEMP MACRO parse_time(x) AS
 CREATE OR REPLACE TEMP MACRO json_kind_name(kind) AS
     CASE WHEN kind IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN 'number'
          WHEN kind = 'VARCHAR' THEN 'string' ELSE lower(kind) END;
-CREATE OR REPLACE TEMP MACRO shape_problems(issue, is_json, json_kind, what) AS
-    nullif(concat_ws('; ', issue,
-        CASE WHEN issue IS NULL AND NOT is_json THEN 'invalid JSON' END,
-        CASE WHEN is_json AND json_kind <> 'OBJECT'
-             THEN 'unknown record shape: a JSON ' || json_kind_name(json_kind) || ', not ' || what END), '');
 CREATE OR REPLACE TEMP MACRO dynamodb_boolean(v) AS
     CASE WHEN v."BOOL" IS NOT NULL THEN v."BOOL" = 'true'
          WHEN lower(v.S) IN ('true', 'false') THEN lower(v.S) = 'true'
@@ -62,7 +58,9 @@ def connect(
             con.register_filesystem(root.fs)
             registered.add(root.s3_endpoint_url)
     if not read_only:
-        con.execute(_MACROS)
+        con.create_function("json_error", json_error, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"),
+                            null_handling="special")
+        con.execute(_MACROS + QUARANTINE_MACROS)
     return con
 
 

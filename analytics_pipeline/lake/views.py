@@ -18,6 +18,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from analytics_pipeline.ingestion.quarantine_reasons import older_reason_sql
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.storage import StorageRoot
@@ -40,7 +41,7 @@ def lake_views(lake: StorageRoot, specs: list[SourceSpec], only: set[str] | None
         for name, sql in spec.views().items() if wanted(name)
     ]
     if wanted("ingest_errors") and has_files(lake, "errors"):
-        views.append(ViewDefinition("ingest_errors", _once_per_key(lake, "errors", "source, batch_id, file, line, record")))
+        views.append(ViewDefinition("ingest_errors", _ingest_errors(lake)))
     if wanted("ingested_files") and has_files(lake, "manifests"):
         views.append(ViewDefinition("ingested_files", _once_per_key(lake, "manifests", "source, batch_id, file")))
     if wanted("ask_history") and has_files(lake, layout.ASK_LOG):
@@ -77,6 +78,17 @@ def _once_per_key(lake: StorageRoot, layer: str, key: str) -> str:
             f"QUALIFY row_number() OVER (PARTITION BY {key}) = 1")
 
 
+def _ingest_errors(lake: StorageRoot) -> str:
+    """The quarantine, each row with its reason code and detail. Files written before the codes hold a long text
+    in ``reason`` and no ``reason_detail`` column: their rows get the code that text starts with, and the text as
+    their detail, so ``GROUP BY reason`` counts old and new rows alike (quarantine_reasons.older_reason_sql)."""
+    code, detail = older_reason_sql("reason", "reason_detail")
+    key = "source, batch_id, file, line, record"
+    rows = f"SELECT NULL::VARCHAR AS reason_detail WHERE false UNION ALL BY NAME ({_once_per_key(lake, 'errors', key)})"
+    return (f"SELECT {key}, {code} AS reason, {detail} AS reason_detail, * EXCLUDE ({key}, reason, reason_detail) "
+            f"FROM ({rows})")
+
+
 def register_lake_views(con: duckdb.DuckDBPyConnection, lake: StorageRoot, specs: list[SourceSpec],
                         only: set[str] | None = None) -> None:
     """Temp views for asset SQL: every lake view, or with ``only`` those of these names (e.g. ``views_read``
@@ -99,7 +111,8 @@ def register_empty_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> N
                 "0::BIGINT AS line_no, ''::VARCHAR AS text, NULL::VARCHAR AS issue WHERE false")
     empty = f"empty_{spec.name}"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {empty} AS SELECT * EXCLUDE (file_seq, error_reason, original_text) "
+        f"CREATE OR REPLACE TEMP TABLE {empty} AS "
+        "SELECT * EXCLUDE (file_seq, error_reason, reason_detail, original_text) "
         f"FROM ({spec.records_sql(datetime(2000, 1, 1), datetime(2100, 1, 1))}) WHERE false"
     )
     for name, sql in spec.views().items():

@@ -216,7 +216,7 @@ lake_tables = [
     )),
     build_lake_table(TableSpec(
         name="run_summary", layer="marts", group="llm_marts", deps=[RUN_COSTS, JOBS, QA],
-        description="The seed's AnalyticsSummary: totals, averages, jobs by status, 2- vs 3-loop, QA, budget.",
+        description="The LLM orchestrator's AnalyticsSummary: totals, averages, jobs by status, 2- vs 3-loop, QA, budget.",
         sql=_summary_sql,
         check_specs=[
             _check("budget_below_70_percent", "run_summary", "This month's cost is under 70 % of the budget."),
@@ -228,12 +228,12 @@ lake_tables = [
     )),
     build_lake_table(TableSpec(
         name="project_costs", layer="marts", group="llm_marts", deps=[RUN_COSTS],
-        description="The seed's ProjectSummary per project.", sql=lambda: llm_sql("project_costs"),
+        description="The LLM orchestrator's ProjectSummary per project.", sql=lambda: llm_sql("project_costs"),
         chart=(_in_llm_currency("Cost by project"), "SELECT project_name, round(total_cost, 2) FROM result_rows"),
     )),
     build_lake_table(TableSpec(
         name="model_costs", layer="marts", group="llm_marts", deps=[USAGE],
-        description="The seed's ModelSummary per model, with cost share.", sql=lambda: llm_sql("model_costs"),
+        description="The LLM orchestrator's ModelSummary per model, with cost share.", sql=lambda: llm_sql("model_costs"),
         fallback_views={"llm_model_usage": EMPTY_USAGE}, helper_views=MODEL_USAGE,
         chart=(_in_llm_currency("Cost by model"), "SELECT model_name, round(total_cost, 4) FROM result_rows"),
     )),

@@ -5,9 +5,9 @@ records 0 for the days it deletes. A partition file deleted or replaced by hand 
 otherwise go unnoticed: the next run succeeds with its records gone. This compares, per event day, the rows of
 the latest materialization with the rows in the partition's Parquet footer (no data is read).
 
-Recovery (README, "A lost raw partition"): ``analytics-pipeline reingest <source>`` forgets which landing files
-the source took in, and the next ``run`` reads them all again: the lost day's records land, every other record
-is counted as a duplicate.
+Recovery (docs/operations.md, "A lost raw partition"): ``analytics-pipeline reingest <source>`` forgets which
+landing files the source took in, and the next ``run`` reads them all again: the lost day's records land, every
+other record is counted as a duplicate.
 """
 
 from __future__ import annotations

@@ -48,7 +48,8 @@ class Warehouse:
 
     def arrow(self, sql: str, *, dialect: str | None = None, timeout_seconds: float | None = None) -> pa.Table:
         """The result of one read-only query as an Arrow table."""
-        return run_query(self.settings, sql, dialect or self.dialect, timeout_seconds=timeout_seconds).arrow
+        return run_query(self.settings, sql, dialect or self.dialect, timeout_seconds=timeout_seconds,
+                         python_rows=False).arrow
 
     def tables(self) -> pd.DataFrame:
         """The views a query may read, with their column counts."""

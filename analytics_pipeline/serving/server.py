@@ -6,16 +6,17 @@ from bytes in memory. Only the export endpoints query the warehouse (read-only).
 
     GET /                                   index page
     GET /dashboards/{id}.html               a dashboard page
+    GET /static/{name}                      the pages' scripts (Chart.js, vendored) and style, from the package
     GET /api/v1/dashboards[?category=&audience=]   the list, with status and freshness
     GET /api/v1/dashboards/{id}             a dashboard's widget data
     GET /api/v1/export/{mart}.csv|.json     a warehouse table, streamed (chunked) batch by batch
 
 HEAD answers every GET path with the same headers. Every answer carries ``X-Content-Type-Options: nosniff``,
-``X-Frame-Options: DENY`` and a Content-Security-Policy that lets the pages use their inline styles and SVG
-and nothing else (no script, no request to anywhere). A connection that sends nothing for
-``IDLE_SECONDS`` (between keep-alive requests too) or stalls a read or write for ``IO_SECONDS`` is closed,
-and at most ``MAX_CONNECTIONS`` are served at once: past that a new connection is answered 503 and closed
-at once, so idle sockets can neither pile up nor use up the process's open files.
+``X-Frame-Options: DENY`` and a Content-Security-Policy that lets the pages load scripts and style from this
+server and nothing else: no inline script or style (the pages hold none), no request to anywhere. A connection
+that sends nothing for ``IDLE_SECONDS`` (between keep-alive requests too) or stalls a read or write for
+``IO_SECONDS`` is closed, and at most ``MAX_CONNECTIONS`` are served at once: past that a new connection is
+answered 503 and closed at once, so idle sockets can neither pile up nor use up the process's open files.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from analytics_pipeline.dashboards.render import render_index
+from analytics_pipeline.dashboards.render import STATIC_DIR, render_index, static_files
 from analytics_pipeline.dashboards.site import site_dir
 from analytics_pipeline.serving.exports import UnknownTable, table_pieces, table_stream
 from analytics_pipeline.serving.sql_runner import QueryError
 from analytics_pipeline.settings import Settings
 
 JSON, HTML = "application/json", "text/html; charset=utf-8"
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}  # else text/plain
 SUMMARY_FIELDS = ("id", "title", "audience", "category", "description", "status", "generated_at", "data_through",
                   "widget_count", "widgets_failed")
 LIST_FILTERS = ("category", "audience")
@@ -45,7 +47,7 @@ MAX_CONNECTIONS = 64  # served at once; the process keeps most of its open files
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; "
                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
 }
@@ -131,6 +133,7 @@ class DashboardHandler(BaseHTTPRequestHandler):
     io_timeout = IO_SECONDS
     cache: SiteCache
     settings: Settings
+    static: dict[str, tuple[str, bytes]]  # name → (content type, bytes)
 
     def handle_one_request(self) -> None:
         self.connection.settimeout(self.timeout)  # waiting for the next request
@@ -150,6 +153,9 @@ class DashboardHandler(BaseHTTPRequestHandler):
         snapshot = self.cache.get()
         if path in ("/", "/index.html"):
             return self._send(200, HTML, snapshot.index)
+        if path.startswith("/static/"):
+            found = self.static.get(path.removeprefix("/static/"))
+            return self._send(200, *found) if found else self._error(404, f"no static file {path}")
         if path.startswith("/dashboards/"):
             page = snapshot.pages.get(path.removeprefix("/dashboards/").removesuffix(".html"))
             return self._send(200, HTML, page) if page else self._error(404, f"no dashboard page {path}")
@@ -281,7 +287,9 @@ def make_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
                 refresh_interval: float = 1.0) -> DashboardServer:
     """A server bound to ``host:port`` (port 0: any free port), not yet serving."""
     cache = SiteCache(site_dir(settings), refresh_interval)
-    handler = type("Handler", (DashboardHandler,), {"cache": cache, "settings": settings})
+    static = {name: (STATIC_TYPES.get(Path(name).suffix, "text/plain; charset=utf-8"),
+                     (STATIC_DIR / name).read_bytes()) for name in static_files()}
+    handler = type("Handler", (DashboardHandler,), {"cache": cache, "settings": settings, "static": static})
     try:
         server = DashboardServer((host, port), handler)
     except OSError as err:

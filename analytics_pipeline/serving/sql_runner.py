@@ -207,12 +207,13 @@ def _function_name(node: exp.Expression) -> str:
 
 
 def run_query(settings: Settings, query: str, dialect: str = "duckdb", *,
-              timeout_seconds: float | None = None, truncate: bool = False) -> QueryResult:
+              timeout_seconds: float | None = None, truncate: bool = False, python_rows: bool = True) -> QueryResult:
     """Run one read-only query on the warehouse; ``timeout_seconds`` overrides the setting. A result over
-    the row or byte limit is a QueryError, or with ``truncate`` its first rows (``QueryResult.truncated``)."""
+    the row or byte limit is a QueryError, or with ``truncate`` its first rows (``QueryResult.truncated``).
+    ``python_rows=False``: only the Arrow table (``rows`` stays empty), for callers that want a DataFrame."""
     sql = to_duckdb_sql(query, dialect, settings.schema)
     with query_session(settings) as session:
-        return session.run(sql, timeout_seconds, checked=True, truncate=truncate)
+        return session.run(sql, timeout_seconds, checked=True, truncate=truncate, python_rows=python_rows)
 
 
 class QuerySession:
@@ -225,21 +226,23 @@ class QuerySession:
         self._con = con
 
     def run(self, query: str, timeout_seconds: float | None = None, *, checked: bool = False,
-            truncate: bool = False) -> QueryResult:
+            truncate: bool = False, python_rows: bool = True) -> QueryResult:
         """The whole result in memory, within the time, row and byte limits (see ``run_query``)."""
         max_rows, max_bytes = self.settings.query_max_rows, result_max_bytes(self.settings)
-        batches, rows, size, truncated = [], [], 0, ""
+        batches, rows, size, truncated, count = [], [], 0, "", 0
         with self.stream(query, timeout_seconds, checked=checked) as result:
             for batch in result.batches:
                 with result.clock.running():  # turning rows into Python counts as the query's time
-                    truncated = _over_limits(batch, len(rows), size, max_rows, max_bytes, self.settings)
+                    truncated = _over_limits(batch, count, size, max_rows, max_bytes, self.settings)
                     if truncated and not truncate:
                         raise QueryError(f"{truncated}: add a LIMIT or an aggregate, or export the table")
                     if truncated:
-                        batch = batch.slice(0, _rows_within(batch, len(rows), size, max_rows, max_bytes))
+                        batch = batch.slice(0, _rows_within(batch, count, size, max_rows, max_bytes))
                     size += _in_memory(batch)
                     batches.append(batch)
-                    rows.extend(zip(*(column.to_pylist() for column in batch.columns)))
+                    count += batch.num_rows
+                    if python_rows:
+                        rows.extend(zip(*(column.to_pylist() for column in batch.columns)))
                 if truncated:
                     break
         table = pa.Table.from_batches(batches, schema=result.schema)

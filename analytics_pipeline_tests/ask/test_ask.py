@@ -302,3 +302,12 @@ def test_a_model_that_refuses_a_temperature_is_asked_without_one(ask_lake, monke
         assert main(["ask", question("Claims per status, from a reasoning model")]) == 0
     assert "; 1 attempt;" in capsys.readouterr().out
     assert [("temperature" in r.body) for r in server.requests] == [True, False]
+
+
+def test_the_schema_names_each_source_s_currency(ask_lake, monkeypatch):
+    from analytics_pipeline.ask.schema import schema_text, warehouse_views
+    from analytics_pipeline.settings import load_settings
+
+    monkeypatch.setenv("ANALYTICS_CURRENCY", "EUR,claims=CHF")
+    text = schema_text(warehouse_views(load_settings()))
+    assert "amount claimed, CHF" in text and "{" + "claims_currency}" not in text and "GBP" not in text

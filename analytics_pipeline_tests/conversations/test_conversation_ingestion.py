@@ -84,19 +84,28 @@ def test_pseudonyms_depend_on_the_key(keyed, monkeypatch):
     assert first[0]["user_id"] != second[0]["user_id"]
 
 
-@pytest.mark.parametrize("event, reason", [
-    (plain("e1", "message_received", None, "u"), "missing key session_id"),
+@pytest.mark.parametrize("event, reason, detail", [
+    (plain("e1", "message_received", None, "u"), "missing_key", "missing key session_id"),
     ({"event_type": "message_received", "timestamp": "2026-03-02T10:31:00Z", "session_id": "s"},
-     "missing key event_id"),
-    (plain("e1", "message_received", "s", "u", confidence="high"), "confidence is not a number"),
-    ({"hello": 1}, "unknown record shape"),
-    ({**plain("e1", "message_received", "s", "u"), "timestamp": "yesterday"}, "missing or invalid time"),
+     "missing_key", "missing key event_id"),
+    (plain("e1", "message_received", "s", "u", confidence="high"), "wrong_type", "confidence is not a number"),
+    ({"hello": 1}, "unknown_shape",
+     "unknown record shape: neither an EventBridge envelope (detail-type) nor an analytics event (event_type)"),
+    ({**plain("e1", "message_received", "s", "u"), "timestamp": "yesterday"}, "invalid_time",
+     "timestamp is not a time"),
+    # a detail names the field, never its value (which may be PII): the value is in the redacted original text
+    ({**plain("e1", "message_received", "s", "u"), "timestamp": "ask bob@example.com"}, "invalid_time",
+     "timestamp is not a time"),
+    ({k: v for k, v in plain("e1", "message_received", "s", "u").items() if k != "timestamp"}, "missing_key",
+     "missing key timestamp"),
+    ({"id": "e1", "detail-type": "Query Processed", "time": "soon", "detail": {"session_id": "s"}}, "invalid_time",
+     "time (of the envelope) is not a time"),
 ])
-def test_bad_events_are_quarantined_with_their_reason(keyed, event, reason):
+def test_bad_events_are_quarantined_with_their_reason(keyed, event, reason, detail):
     result, _, lake = stage(keyed, [event])
     assert (result.records_in, result.quarantined) == (1, 1)
-    (found,) = duckdb.sql(f"SELECT reason FROM '{lake.path('errors/conversations/*.parquet')}'").fetchall()
-    assert reason in found[0]
+    found = duckdb.sql(f"SELECT reason, reason_detail FROM '{lake.path('errors/conversations/*.parquet')}'").fetchall()
+    assert found == [(reason, detail)]
 
 
 def test_sessions_table_and_pii_guard_through_the_pipeline(keyed):

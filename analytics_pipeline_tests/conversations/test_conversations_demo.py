@@ -9,13 +9,15 @@ from analytics_pipeline.demo.conversations import conversations_landing_files
 from analytics_pipeline.runner import run_pipeline
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline_tests.conftest import lake_root, landing_root
+from analytics_pipeline_tests.conversations.sessions import a_session_left_without_an_end
 
 
 def test_demo_conversations(lake_env, monkeypatch):
     monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", "demo-test-key-" + "z" * 32)
     landing = landing_root(lake_env)
     emails = set()
-    for name, data in conversations_landing_files(days=3, seed=5, sessions_per_day=60):
+    for name, data in [*conversations_landing_files(days=3, seed=5, sessions_per_day=60),
+                       a_session_left_without_an_end()]:
         landing.write_bytes(data, "conversations", name)
         text = (gzip.decompress(data) if name.endswith(".gz") else data).decode()
         emails |= {word.strip('",.') for word in text.split() if "@" in word and "." in word.split("@")[-1]}
@@ -37,8 +39,13 @@ def test_demo_conversations(lake_env, monkeypatch):
                   "WHERE timeframe = '90d' AND agent_id = 'all'").rows[0]
     assert conversations == sdk_sessions and 0 < completion < 1 and 0 < automation <= 1
     assert "fallback" in {r[0] for r in run_query(lake_env, "SELECT intent FROM nlu_insights").rows}
-    assert run_query(lake_env, "SELECT sum(incomplete_sessions) FROM drop_off_points "
-                               "WHERE timeframe = '90d' AND agent_id = 'all'").rows[0][0] > 0
+    # drop-off: every chat-SDK session of the window without a conversation_end, however many the day has by chance
+    unended = run_query(lake_env, "SELECT count(*) FROM (SELECT session_id FROM analytics_events "
+                                  "WHERE timestamp > now()::TIMESTAMP - INTERVAL 90 DAY GROUP BY session_id "
+                                  "HAVING NOT bool_or(event_type = 'conversation_end'))").rows[0][0]
+    dropped = run_query(lake_env, "SELECT sum(incomplete_sessions) FROM drop_off_points "
+                                  "WHERE timeframe = '90d' AND agent_id = 'all'").rows[0][0]
+    assert dropped == unended >= 1
     lake = lake_root(lake_env)
     stored = b"".join(lake.read_bytes(f.key) for f in lake.list_files("") if f.key.endswith(".parquet"))
     assert emails and not any(e.encode() in stored for e in emails)

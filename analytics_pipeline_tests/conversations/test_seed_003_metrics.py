@@ -200,6 +200,13 @@ def in_windows(stream: list[dict], now: datetime):
             yield timeframe, agent, [e for e in window if agent == "all" or label(e["agent_id"]) == agent]
 
 
+def by_session(events: list[dict]) -> dict[str, list[dict]]:
+    sessions = defaultdict(list)
+    for e in events:
+        sessions[e["session_id"]].append(e)
+    return sessions
+
+
 def mean(values: list) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -207,9 +214,7 @@ def mean(values: list) -> float | None:
 def conversation_metrics(stream: list[dict], now: datetime) -> dict:
     expected = {}
     for timeframe, agent, events in in_windows(stream, now):
-        sessions = defaultdict(list)
-        for e in events:
-            sessions[e["session_id"]].append(e)
+        sessions = by_session(events)
         lengths = defaultdict(int)
         for e in events:
             if e["event_type"] in ("user_message", "bot_response"):
@@ -256,9 +261,7 @@ def nlu_metrics(stream: list[dict], now: datetime) -> dict:
 def drop_offs(stream: list[dict], now: datetime) -> dict:
     expected = {}
     for timeframe, agent, events in in_windows(stream, now):
-        sessions = defaultdict(list)
-        for e in events:
-            sessions[e["session_id"]].append(e)
+        sessions = by_session(events)
         points = defaultdict(int)
         for session in sessions.values():
             if not any(e["event_type"] == "conversation_end" for e in session):

@@ -6,6 +6,7 @@ from analytics_pipeline.demo.claims import claims_landing_files
 from analytics_pipeline.demo.conversations import conversations_landing_files
 from analytics_pipeline.demo.llm_runs import llm_runs_landing_files
 from analytics_pipeline.settings import Settings
+from analytics_pipeline_tests.conversations.sessions import a_session_left_without_an_end
 from analytics_pipeline_tests.lakes import Lake, built_lake
 
 
@@ -13,7 +14,8 @@ from analytics_pipeline_tests.lakes import Lake, built_lake
 def dashboards_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     files = {"claims": claims_landing_files(days=1, seed=3, claims_per_day=80),
              "llm_runs": llm_runs_landing_files(days=1, seed=3, runs_per_day=30),
-             "conversations": conversations_landing_files(days=1, seed=3, sessions_per_day=60)}
+             "conversations": [*conversations_landing_files(days=1, seed=3, sessions_per_day=60),
+                               a_session_left_without_an_end()]}
     with built_lake(tmp_path_factory, "dashboards", files,
                     ANALYTICS_PSEUDONYM_KEY="dashboards-test-key-" + "k" * 32) as lake:
         return lake

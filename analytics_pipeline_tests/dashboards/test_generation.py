@@ -10,6 +10,7 @@ import pytest
 from analytics_pipeline.dashboards.assets import build_dashboards_asset
 from analytics_pipeline.dashboards.definition import SHIPPED_DIR, load_dashboard
 from analytics_pipeline.dashboards.generate import generate
+from analytics_pipeline.dashboards.render import STATIC_DIR, static_files
 from analytics_pipeline.automation import ON_LAKE_UPDATE
 from analytics_pipeline.definitions import SOURCE_SPECS, build_definitions
 from analytics_pipeline.runner import dagster_instance
@@ -22,6 +23,7 @@ from analytics_pipeline.table_assets import per_day_marts
 SHIPPED = {"financial_operations", "model_performance", "operational_efficiency", "conversation_insights",
            "llm_costs"}
 CHART_TYPES = {"bar-chart", "line-chart", "pie-chart"}
+DRAWN_TYPES = CHART_TYPES | {"gauge", "heatmap", "budget-bar"}  # on a canvas; KPI cards and tables are HTML
 
 
 def _doc(settings, dashboard_id: str) -> dict:
@@ -42,9 +44,19 @@ def test_every_shipped_dashboard_is_generated_with_every_widget_ready(use_dashbo
                 data = widget["data"]
                 assert data["labels"] and all(len(ds["data"]) == len(data["labels"]) for ds in data["datasets"])
         page = (site / "dashboards" / f"{dashboard_id}.html").read_text()
-        assert "<svg" in page and "http://" not in page and "https://" not in page  # nothing to fetch
+        assert "http://" not in page and "https://" not in page  # nothing to fetch
+        embedded = re.search(r'<script type="application/json" id="dashboard-document">(.*?)</script>', page)
+        assert json.loads(embedded.group(1)) == doc  # the page draws from the document the API serves
+        drawn = [w["id"] for w in doc["widgets"] if w["type"] in DRAWN_TYPES]
+        assert re.findall(r'data-chart="([^"]+)"', page) == drawn, dashboard_id  # a canvas per chart
+        # nothing inline for the Content-Security-Policy to refuse: scripts from static/, JSON data blocks
+        assert " style=" not in page and "<style" not in page
+        assert all('src="../static/' in tag or 'type="application/json"' in tag
+                   for tag in re.findall(r"<script[^>]*>", page))
         assert f'href="dashboards/{dashboard_id}.html"' in (site / "index.html").read_text()
     assert types == {"kpi-card", "bar-chart", "line-chart", "pie-chart", "table", "gauge", "heatmap", "budget-bar"}
+    assert {p.name: p.read_bytes() for p in (site / "static").iterdir()} == {  # for pages opened from disk
+        name: (STATIC_DIR / name).read_bytes() for name in static_files()}
 
 
 def test_widget_values_are_the_warehouse_figures(use_dashboards_lake):

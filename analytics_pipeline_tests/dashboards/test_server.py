@@ -6,6 +6,7 @@ import csv
 import http.client
 import io
 import json
+import re
 import resource
 import shutil
 import signal
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics_pipeline.cli import main
+from analytics_pipeline.dashboards.render import STATIC_DIR
 from analytics_pipeline.serving.exports import csv_cell, json_rows
 from analytics_pipeline.serving.server import IDLE_SECONDS, make_server
 from analytics_pipeline.serving.sql_runner import run_query
@@ -79,6 +81,23 @@ def test_dashboard_api_answers_from_the_generated_files(use_dashboards_lake, run
     status, content_type, page = _get(base, "/dashboards/llm_costs.html")
     assert status == 200 and content_type.startswith("text/html") and b"LLM cost and budget" in page
     assert _get(base, "/")[2] == (site / "index.html").read_bytes()
+
+
+def test_the_pages_scripts_and_style_are_served_from_the_package(use_dashboards_lake, running):
+    """What a page loads from ``../static/`` is answered under /static/ with its type: the package's own bytes."""
+    base = running(use_dashboards_lake)
+    page = _get(base, "/dashboards/llm_costs.html")[2].decode()
+    loaded = re.findall(r'(?:src|href)="\.\./static/([^"]+)"', page)
+    assert loaded == ["dashboard.css", "chart.umd.min.js", "chartjs-chart-matrix.min.js", "dashboard.js"]
+    for name in loaded:
+        status, content_type, body = _get(base, f"/static/{name}")
+        expected = "text/css" if name.endswith(".css") else "text/javascript"
+        assert (status, content_type) == (200, f"{expected}; charset=utf-8")
+        assert body == (STATIC_DIR / name).read_bytes()
+    assert _get(base, "/static/chart.js.LICENSE.md")[1] == "text/plain; charset=utf-8"
+    for missing in ("/static/nothing.js", "/static/../render.py", "/static/%2e%2e/render.py", "/static/"):
+        got, content_type, body = _get(base, missing)
+        assert got == 404 and content_type == "application/json", missing
 
 
 def test_unknown_ids_and_bad_parameters_are_json_errors(use_dashboards_lake, running):
@@ -149,7 +168,8 @@ def test_serve_stops_on_sigterm_even_if_its_parent_blocked_and_ignored_it(lake_e
 SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy")
 KNOWN_PATHS = ["/", "/index.html", "/dashboards/llm_costs.html", "/api/v1/dashboards", "/api/v1/dashboards/llm_costs",
                "/api/v1/dashboards?category=claims", "/api/v1/export/project_costs.csv", "/api/v1/export/claims.json",
-               "/api/v1/export/nothing.csv", "/api/v1/export/x.xlsx", "/nowhere", "/api/v1/dashboards?colour=1"]
+               "/api/v1/export/nothing.csv", "/api/v1/export/x.xlsx", "/nowhere", "/api/v1/dashboards?colour=1",
+               "/static/chart.umd.min.js", "/static/dashboard.css", "/static/nothing.js"]
 
 
 @pytest.fixture
@@ -179,7 +199,7 @@ def test_every_answer_carries_the_security_headers_and_head_answers_like_get(ser
     status, headers, _ = _ask(base, "GET", path)
     assert {h: headers.get(h) for h in SECURITY_HEADERS} == {
         "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; "
                                    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"}, (path, headers)
     head_status, head_headers, head_body = _ask(base, "HEAD", path)
     assert head_body == b"" and head_status == status

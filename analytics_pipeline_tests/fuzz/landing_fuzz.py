@@ -4,7 +4,7 @@ lake's own accounting of where each record went.
 Used by the property-based tests (``test_parsers_fuzz.py``) and the soak (``benchmarks/fuzz_soak.py``).
 
 A generated file is a list of lines; each line knows how many records it holds by the documented
-contract (README, "Quarantine"), not by asking the parser: a JSON line is one record, a container
+contract (docs/inputs.md, "Quarantine"), not by asking the parser: a JSON line is one record, a container
 line (a JSON array; a claims ``{"Records": [...]}`` batch; an llm_runs ``{"runs"|"jobs": [...]}``
 document; a conversations ``{"events": [...]}`` document) holds one record per member, claims
 objects written back to back hold one each, anything else (invalid JSON or UTF-8, a cut-off line) is
@@ -291,7 +291,7 @@ def expected_records(source: str, name: str, data: bytes) -> int:
         document = _document(data)
         if document is not _INVALID:
             return _members(source, document)
-    pieces = re.split(rb"\r\n|\r|\n", data)  # a line ends at LF, CRLF or a lone CR (README, "Quarantine")
+    pieces = re.split(rb"\r\n|\r|\n", data)  # a line ends at LF, CRLF or a lone CR (docs/inputs.md, "Quarantine")
     cut = 0
     if truncated:
         pieces.pop()

@@ -29,5 +29,7 @@ def test_base64_kinesis_payloads_are_decoded_and_bad_ones_quarantined(lake_env):
     staged = duckdb.sql(f"SELECT event_id, claim_id, claim_amount, event_time::VARCHAR FROM "
                         f"'{lake.path('staging/claims/*/*.parquet')}'").fetchall()
     assert staged == [("k-1", "C-1", 12.5, "2026-03-01 09:00:00")]
-    errors = duckdb.sql(f"SELECT record, reason FROM '{lake.path('errors/claims/*.parquet')}' ORDER BY record").fetchall()
-    assert [r for r, _ in errors] == [2, 3]
+    errors = duckdb.sql(f"SELECT record, reason, reason_detail FROM '{lake.path('errors/claims/*.parquet')}' "
+                        "ORDER BY record").fetchall()
+    assert errors == [(2, "invalid_json", "invalid JSON: Expecting value: line 1 column 1 (char 0)"),
+                      (3, "unknown_shape", 'unknown record shape: no "dynamodb" or "eventName" key')]

@@ -565,16 +565,22 @@ def test_hand_lake_counts_reconcile(hand_lake):
 
 
 def test_bad_records_are_quarantined_with_a_reason(hand_lake):
-    errors = rows(hand_lake.settings, f"SELECT file, line, reason, original_text FROM ingest_errors "
+    errors = rows(hand_lake.settings, f"SELECT file, line, reason, reason_detail, original_text FROM ingest_errors "
                                       f"WHERE source = '{SOURCE}' ORDER BY file, line")
     by_line = {(e["file"].removeprefix(f"{SOURCE}/"), e["line"]): e for e in errors}
     assert set(by_line) == {("hand/runs-a.jsonl", 4), ("hand/runs-a.jsonl", 5), ("hand/runs-b.jsonl.gz", 5)}
     truncated = by_line[("hand/runs-a.jsonl", 4)]
-    assert truncated["reason"] == "invalid JSON" and truncated["original_text"] == TRUNCATED
+    assert truncated["reason"] == "invalid_json" and truncated["original_text"] == TRUNCATED
+    cut = TRUNCATED.rindex('"')  # the string the line is cut in
+    assert truncated["reason_detail"] == (
+        f"invalid JSON: Unterminated string starting at: line 1 column {cut + 1} (char {cut})")
     bad_tokens = by_line[("hand/runs-a.jsonl", 5)]
-    assert "non-numeric tokens/cost" in bad_tokens["reason"] and "lots" in bad_tokens["reason"]
+    assert bad_tokens["reason"] == "invalid_model_entry"
+    assert bad_tokens["reason_detail"] == ("models entry without a model name or with non-numeric tokens/cost: "
+                                           '{"model":"gpt-4o","input_tokens":"lots","output_tokens":"10"}')
     assert json.loads(bad_tokens["original_text"]) == R_BAD_TOKENS
-    assert by_line[("hand/runs-b.jsonl.gz", 5)]["reason"] == "total_cost is not a number: cheap"
+    bad_cost = by_line[("hand/runs-b.jsonl.gz", 5)]
+    assert (bad_cost["reason"], bad_cost["reason_detail"]) == ("wrong_type", "total_cost is not a number: cheap")
     landed = {r["run_id"] for r in rows(hand_lake.settings, "SELECT run_id FROM llm_runs")}
     assert not landed & {"run-truncated", "run-bad-tokens", "run-bad-cost"}
 

@@ -132,8 +132,8 @@ def test_a_symlink_out_of_the_landing_zone_is_not_read(lake_env: Settings, tmp_p
     result = ingest(landing, lake)
 
     assert (result.records_in, result.staged, result.quarantined) == (2, 1, 1)
-    errors = lake_rows(lake, "errors/claims/*.parquet", "file, line, reason, original_text")
-    assert errors == [("claims/link.jsonl", 1, OUTSIDE_LANDING_ZONE, "")]
+    errors = lake_rows(lake, "errors/claims/*.parquet", "file, line, reason, reason_detail, original_text")
+    assert errors == [("claims/link.jsonl", 1, "link_outside_landing", OUTSIDE_LANDING_ZONE, "")]
     assert lake_rows(lake, "raw/claims/*/*.parquet", "event_id") == [("claims/good.jsonl",)]
     assert lake_rows(lake, "manifests/claims/*.parquet", "file, quarantined") == [
         ("claims/good.jsonl", 0), ("claims/link.jsonl", 1)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from analytics_pipeline.cli import main
 from analytics_pipeline.serving.exports import unique_names
 from analytics_pipeline.serving.sql_runner import QueryError, run_query
 from analytics_pipeline.settings import load_settings
+from analytics_pipeline_tests.peak_memory import run_measuring_peak
 
 FIXTURE_OK = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 NAMES = st.sampled_from(["a", "b", "claim_id", "status", "A"])
@@ -113,15 +113,15 @@ def test_sql_prints_the_first_rows_of_a_big_result_and_says_so(use_demo_lake, tm
     """``SELECT * FROM range(5e6)`` took 1.6 GB; now the first 100,000 rows and a note, in a bounded process."""
     out, err = tmp_path / "out", tmp_path / "err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "analytics_pipeline.cli", "sql", "SELECT * FROM range(5000000)",
-                                 "--format", "csv"], stdout=stdout, stderr=stderr)
-        _, status, usage = os.wait4(proc.pid, 0)  # this process's own peak memory
-    assert os.waitstatus_to_exitcode(status) == 0, err.read_text()
+        result, peak_mb = run_measuring_peak([sys.executable, "-m", "analytics_pipeline.cli", "sql",
+                                              "SELECT * FROM range(5000000)", "--format", "csv"],
+                                             stdout=stdout, stderr=stderr)
+    assert result.returncode == 0, err.read_text()
     lines = out.read_text().splitlines()
     assert lines[0] == "range" and len(lines) == 100_001 and lines[-1] == "99999"
     assert err.read_text() == ("note: only the first 100,000 rows: the result has more than 100,000 rows "
                                "(ANALYTICS_QUERY_MAX_ROWS); add a LIMIT or an aggregate, or `export` the table\n")
-    assert usage.ru_maxrss < 1_000_000  # KB; all 5 M rows took 1.6 GB
+    assert peak_mb < 600, f"peak {peak_mb:.0f} MB"  # all 5 M rows took 1.6 GB
 
 
 @pytest.mark.parametrize("query", [

@@ -11,6 +11,7 @@ import json
 import re
 from importlib import resources
 
+from analytics_pipeline.ingestion.quarantine_reasons import WRONG_TYPE
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.duck import sql_literal
 
@@ -97,7 +98,7 @@ def _extras(extras: list[str] = ()) -> dict[str, str]:
     kinds = ", ".join(f"{sql_literal(n + ':')} || split_part({_field(n)}, ':', 1)" for n in extras)
     listed_kinds = f"concat_ws(',', {kinds})" if extras else "''"
     return {
-        "extras_sampled": f"CASE WHEN error_reason IS NULL THEN len(json_keys(image)) = {accounted} END",
+        "extras_sampled": f"CASE WHEN problems IS NULL THEN len(json_keys(image)) = {accounted} END",
         "extra_attributes": f"CASE WHEN extras_sampled THEN {from_sample} WHEN NOT extras_sampled THEN {patched} END",
         "extra_kinds": f"CASE WHEN extras_sampled THEN {listed_kinds} END",
     }
@@ -174,7 +175,8 @@ def _errors() -> str:
     for name, kind in CLAIM_ATTRIBUTES.items():
         checks.append(
             f"CASE WHEN a.{name} IS NOT NULL AND a.{name}.\"NULL\" IS NULL AND {name} IS NULL "
-            f"THEN 'attribute {name} is not a {kind}: ' || left(json_extract(image, '$.{name}')::VARCHAR, 200) END"
+            f"THEN problem({sql_literal(WRONG_TYPE)}, "
+            f"'attribute {name} is not a {kind}: ' || left(json_extract(image, '$.{name}')::VARCHAR, 200)) END"
         )
     return ",\n                ".join(checks)
 
@@ -200,5 +202,5 @@ def claims_spec() -> SourceSpec:
         },
         sample_values=sampled_attributes,
         entity_key="claim_id",
-        description="DynamoDB Streams change records of the claims table (seed 000)",
+        description="DynamoDB Streams change records of the claims system's table (ICPA_Claims)",
     )

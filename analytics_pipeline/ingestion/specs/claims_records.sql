@@ -1,8 +1,8 @@
 -- DynamoDB Streams change records of the claims table → one typed row per record.
 -- Input: the envelope CTEs, built from landing lines (claims_envelopes_from_lines.sql) or, for clean
 -- JSON-lines files, straight from DuckDB's JSON reader (claims_envelopes_from_json.sql). Output: the raw_claims
--- columns plus error_reason (NULL for good rows), original_text (only for bad rows) and extra_kinds (the types of the
--- sampled extra attributes, for staging's promoted columns).
+-- columns plus error_reason (a reason code, NULL for good rows), reason_detail and original_text (only for bad
+-- rows) and extra_kinds (the types of the sampled extra attributes, for staging's promoted columns).
 -- This is a str.format template: claims.py fills in the known attributes (their JSON structure,
 -- typed columns, type checks) and the accepted event-time range; literal braces are doubled.
 WITH {envelopes},
@@ -26,33 +26,34 @@ converted AS (
 checked AS (
     SELECT *,
         nullif(concat_ws('; ',
-            shape_problems(issue, is_json, json_kind, 'a change record'),
+            shape_problem(issue, is_json, json_kind, text, 'a change record'),
             CASE WHEN json_kind = 'OBJECT' AND r.dynamodb IS NULL AND r.eventName IS NULL
-                 THEN 'unknown record shape: no "dynamodb" or "eventName" key' END,
+                 THEN problem({reason.unknown_shape}, 'unknown record shape: no "dynamodb" or "eventName" key') END,
             CASE WHEN json_kind = 'OBJECT' AND (r.dynamodb IS NOT NULL OR r.eventName IS NOT NULL) THEN concat_ws('; ',
-                CASE WHEN r.eventID IS NULL OR r.eventID = '' THEN 'missing key eventID' END,
-                CASE WHEN r.eventName IS NULL THEN 'missing key eventName'
+                CASE WHEN r.eventID IS NULL OR r.eventID = '' THEN problem({reason.missing_key}, 'missing key eventID') END,
+                CASE WHEN r.eventName IS NULL THEN problem({reason.missing_key}, 'missing key eventName')
                      WHEN r.eventName NOT IN ('INSERT', 'MODIFY', 'REMOVE')
-                     THEN 'unknown eventName ' || to_json(r.eventName) END,
+                     THEN problem({reason.unknown_event_type}, 'unknown eventName ' || to_json(r.eventName)) END,
                 CASE WHEN r.dynamodb.ApproximateCreationDateTime IS NULL
-                     THEN 'missing key dynamodb.ApproximateCreationDateTime'
+                     THEN problem({reason.missing_key}, 'missing key dynamodb.ApproximateCreationDateTime')
                      WHEN created_raw IS NULL OR isnan(created_raw) OR isinf(created_raw)
-                     THEN 'dynamodb.ApproximateCreationDateTime is not a number: '
-                          || r.dynamodb.ApproximateCreationDateTime
+                     THEN problem({reason.invalid_time}, 'dynamodb.ApproximateCreationDateTime is not a number: '
+                                  || r.dynamodb.ApproximateCreationDateTime)
                      WHEN event_time_ < TIMESTAMP '{min_event_time}' OR event_time_ > TIMESTAMP '{max_event_time}'
-                     THEN 'event time ' || event_time_ || ' outside the accepted range {min_event_time} .. {max_event_time}' END,
+                     THEN problem({reason.time_out_of_range}, 'event time ' || event_time_
+                                  || ' outside the accepted range {min_event_time} .. {max_event_time}') END,
                 CASE WHEN r.eventName IN ('INSERT', 'MODIFY') AND r.dynamodb.NewImage IS NULL
-                     THEN 'missing key dynamodb.NewImage for ' || r.eventName
+                     THEN problem({reason.missing_key}, 'missing key dynamodb.NewImage for ' || r.eventName)
                      WHEN r.eventName = 'REMOVE' AND image IS NULL AND r.dynamodb.Keys IS NULL
-                     THEN 'missing keys dynamodb.OldImage and dynamodb.Keys for REMOVE'
+                     THEN problem({reason.missing_key}, 'missing keys dynamodb.OldImage and dynamodb.Keys for REMOVE')
                      -- DuckDB writes the image minified, so an object starts with a brace: only other texts are parsed
                      WHEN image IS NOT NULL AND NOT starts_with(image, '{{') AND json_type(image) <> 'OBJECT'
-                     THEN 'dynamodb image is not an object' END,
+                     THEN problem({reason.wrong_type}, 'dynamodb image is not an object') END,
                 CASE WHEN coalesce(k.claim_id.S, k.claim_id.N, a.claim_id.S, a.claim_id.N) IS NULL
-                     THEN 'missing key claim_id' END,
+                     THEN problem({reason.missing_key}, 'missing key claim_id') END,
                 {known_attribute_errors}
             ) END
-        ), '') AS error_reason
+        ), '') AS problems  -- each code US detail (quarantine_reasons.py), '; '-separated; NULL for a good record
     FROM converted
 ),
 extras AS (
@@ -76,6 +77,7 @@ SELECT
     line_no AS source_line,
     record_no AS source_record,
     file_seq,
-    error_reason,
-    CASE WHEN error_reason IS NOT NULL THEN text END AS original_text
+    reason_code(problems) AS error_reason,
+    reason_detail(problems) AS reason_detail,
+    CASE WHEN problems IS NOT NULL THEN text END AS original_text
 FROM extras

@@ -166,7 +166,7 @@ def conversations_spec() -> SourceSpec:
         name="conversations",
         records_sql_template=resources.files(__package__).joinpath("conversations_records.sql").read_text(),
         entity_key="session_id",
-        description="Assistant conversation events: EventBridge envelopes and analytics events (seeds 001, 003)",
+        description="The operators' AI assistant's conversation events: EventBridge envelopes and analytics events",
         template_values={"bot_responses": sql_tuple(BOT_RESPONSE_EVENTS)},
         prepare=prepare_connection,
         raw_views={

@@ -70,26 +70,37 @@ typed AS (
                            CASE WHEN json_extract_string(r.data, '$.reason') = 'escalated' THEN true END) END AS escalated_
     FROM shaped
 ),
-checked AS (
+checked AS (  -- a detail names fields, not their values (those are in the original text, redacted)
     SELECT *,
         nullif(concat_ws('; ',
-            shape_problems(issue, is_json, json_kind, 'an event'),
+            shape_problem(issue, is_json, json_kind, text, 'an event'),
             CASE WHEN json_kind = 'OBJECT' AND envelope IS NULL
-                 THEN 'unknown record shape: neither an EventBridge envelope (detail-type) nor an analytics event (event_type)' END,
+                 THEN problem({reason.unknown_shape}, 'unknown record shape: neither an EventBridge envelope '
+                              || '(detail-type) nor an analytics event (event_type)') END,
             CASE WHEN envelope IS NOT NULL AND (event_id_ IS NULL OR event_id_ = '')
-                 THEN 'missing key ' || CASE envelope WHEN 'eventbridge' THEN 'id' ELSE 'event_id' END END,
-            CASE WHEN envelope IS NOT NULL AND event_type_ IS NULL THEN 'missing key event_type' END,
-            CASE WHEN envelope IS NOT NULL AND (session_id_ IS NULL OR session_id_ = '') THEN 'missing key session_id' END,
-            CASE WHEN envelope IS NOT NULL AND event_time_ IS NULL THEN 'missing or invalid time' END,
+                 THEN problem({reason.missing_key},
+                              'missing key ' || CASE envelope WHEN 'eventbridge' THEN 'id' ELSE 'event_id' END) END,
+            CASE WHEN envelope IS NOT NULL AND event_type_ IS NULL THEN problem({reason.missing_key}, 'missing key event_type') END,
+            CASE WHEN envelope IS NOT NULL AND (session_id_ IS NULL OR session_id_ = '')
+                 THEN problem({reason.missing_key}, 'missing key session_id') END,
+            CASE WHEN envelope = 'eventbridge' AND event_time_ IS NULL THEN
+                     CASE WHEN r.detail.metadata.timestamp IS NOT NULL
+                          THEN problem({reason.invalid_time}, 'detail.metadata.timestamp is not a time')
+                          WHEN r.time IS NOT NULL THEN problem({reason.invalid_time}, 'time (of the envelope) is not a time')
+                          ELSE problem({reason.missing_key}, 'missing key time') END
+                 WHEN envelope = 'event' AND event_time_ IS NULL THEN
+                     CASE WHEN r.timestamp IS NOT NULL THEN problem({reason.invalid_time}, 'timestamp is not a time')
+                          ELSE problem({reason.missing_key}, 'missing key timestamp') END END,
             CASE WHEN event_time_ < TIMESTAMP '{min_event_time}' OR event_time_ > TIMESTAMP '{max_event_time}'
-                 THEN 'event time ' || event_time_ || ' outside the accepted range {min_event_time} .. {max_event_time}' END,
-            CASE WHEN coalesce(r.detail.metadata.confidence_score, r.confidence) IS NOT NULL AND confidence_ IS NULL
-                 THEN 'confidence is not a number' END,
-            CASE WHEN coalesce(r.detail.metadata.response_time_ms, r.response_time_ms) IS NOT NULL AND response_time_ms_ IS NULL
-                 THEN 'response_time_ms is not a number' END,
-            CASE WHEN coalesce(r.detail.duration_ms, r.duration_ms) IS NOT NULL AND duration_ms_ IS NULL
-                 THEN 'duration_ms is not a number' END
-        ), '') AS error_reason
+                 THEN problem({reason.time_out_of_range}, 'event time ' || event_time_
+                              || ' outside the accepted range {min_event_time} .. {max_event_time}') END,
+            unread(coalesce(r.detail.metadata.confidence_score, r.confidence), confidence_,
+                   {reason.wrong_type}, 'confidence is not a number'),
+            unread(coalesce(r.detail.metadata.response_time_ms, r.response_time_ms), response_time_ms_,
+                   {reason.wrong_type}, 'response_time_ms is not a number'),
+            unread(coalesce(r.detail.duration_ms, r.duration_ms), duration_ms_,
+                   {reason.wrong_type}, 'duration_ms is not a number')
+        ), '') AS problems  -- each code US detail (quarantine_reasons.py), '; '-separated; NULL for a good record
     FROM typed
 )
 SELECT
@@ -120,6 +131,7 @@ SELECT
     record_no AS source_record,
     NULL::VARCHAR AS extra_attributes,
     file_seq,
-    error_reason,
-    CASE WHEN error_reason IS NOT NULL THEN redact_pii(pseudonymised_user_ids(text)) END AS original_text
+    reason_code(problems) AS error_reason,
+    reason_detail(problems) AS reason_detail,
+    CASE WHEN problems IS NOT NULL THEN redact_pii(pseudonymised_user_ids(text)) END AS original_text
 FROM checked

@@ -60,7 +60,7 @@ def llm_runs_spec() -> SourceSpec:
         template_values={"known_keys_null_patch": json.dumps({key: None for key in KNOWN_KEYS})},
         entity_key="run_id",
         promotes_typed_attributes=False,  # plain JSON: {"qa": {"score": 0.9}} has no DynamoDB type to promote by
-        description="LLM orchestrator run documents and job-state snapshots (seed 004)",
+        description="LLM orchestrator run documents and job-state snapshots",
         raw_views={
             "llm_runs": "SELECT * EXCLUDE (record_kind, job_id, created_at, updated_at) FROM {raw} WHERE record_kind = 'run' "
             + LATEST_RUN_VERSION,

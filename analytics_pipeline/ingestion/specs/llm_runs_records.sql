@@ -141,31 +141,43 @@ timed AS (
 checked AS (
     SELECT *,
         nullif(concat_ws('; ',
-            shape_problems(issue, is_json, json_kind, 'a run or job document'),
+            shape_problem(issue, is_json, json_kind, text, 'a run or job document'),
             CASE WHEN json_kind = 'OBJECT' AND record_kind IS NULL
-                 THEN 'unknown record shape: neither a run (run_id) nor a job snapshot (job_id)' END,
-            CASE WHEN r.started_at IS NOT NULL AND started_at_ IS NULL THEN 'started_at is not a time: ' || r.started_at END,
-            CASE WHEN r.finished_at IS NOT NULL AND finished_at_ IS NULL THEN 'finished_at is not a time: ' || r.finished_at END,
-            CASE WHEN r.created_at IS NOT NULL AND created_at_ IS NULL THEN 'created_at is not a time: ' || r.created_at END,
-            CASE WHEN r.updated_at IS NOT NULL AND updated_at_ IS NULL THEN 'updated_at is not a time: ' || r.updated_at END,
-            CASE WHEN r.duration_seconds IS NOT NULL AND duration_ IS NULL
-                 THEN 'duration_seconds is not a number: ' || r.duration_seconds END,
-            CASE WHEN r.total_cost IS NOT NULL AND total_cost_ IS NULL THEN 'total_cost is not a number: ' || r.total_cost END,
-            CASE WHEN r.models IS NOT NULL AND json_type(r.models) <> 'ARRAY' THEN 'models is not a list' END,
-            CASE WHEN bad_model > 0 THEN 'models entry without a model name or with non-numeric tokens/cost: '
-                 || json_extract(r.models, '$[' || (bad_model - 1) || ']') END,
+                 THEN problem({reason.unknown_shape},
+                              'unknown record shape: neither a run (run_id) nor a job snapshot (job_id)') END,
+            unread(r.started_at, started_at_, {reason.invalid_time}, 'started_at is not a time: ' || r.started_at),
+            unread(r.finished_at, finished_at_,
+                   {reason.invalid_time}, 'finished_at is not a time: ' || r.finished_at),
+            unread(r.created_at, created_at_, {reason.invalid_time}, 'created_at is not a time: ' || r.created_at),
+            unread(r.updated_at, updated_at_, {reason.invalid_time}, 'updated_at is not a time: ' || r.updated_at),
+            unread(r.duration_seconds, duration_,
+                   {reason.wrong_type}, 'duration_seconds is not a number: ' || r.duration_seconds),
+            unread(r.total_cost, total_cost_, {reason.wrong_type}, 'total_cost is not a number: ' || r.total_cost),
+            CASE WHEN r.models IS NOT NULL AND json_type(r.models) <> 'ARRAY'
+                 THEN problem({reason.wrong_type}, 'models is not a list') END,
+            CASE WHEN bad_model > 0
+                 THEN problem({reason.invalid_model_entry},
+                              'models entry without a model name or with non-numeric tokens/cost: '
+                              -- the entry's fields with a value, as read (its usage object's names among them)
+                              || json_merge_patch('{{}}', to_json(raw_models[bad_model]))) END,
             CASE WHEN impossible_model > 0 AND bad_model = 0
-                 THEN 'models entry with negative tokens, or more cached tokens than input tokens or reasoning tokens '
-                      || 'than output tokens: ' || json_extract(r.models, '$[' || (impossible_model - 1) || ']') END,
+                 THEN problem({reason.invalid_model_entry},
+                              'models entry with negative tokens, or more cached tokens than input tokens or reasoning '
+                              || 'tokens than output tokens: '
+                              || json_merge_patch('{{}}', to_json(raw_models[impossible_model]))) END,
             CASE WHEN r.tags IS NOT NULL AND json_type(r.tags) NOT IN ('OBJECT', 'NULL')
-                 THEN 'tags is not an object of names and values: ' || r.tags END,
+                 THEN problem({reason.wrong_type}, 'tags is not an object of names and values: ' || r.tags) END,
             CASE WHEN len(bad_tags) > 0
-                 THEN 'tags.' || bad_tags[1].key || ' is not a text, number or true/false: ' || bad_tags[1].value END,
+                 THEN problem({reason.wrong_type},
+                              'tags.' || bad_tags[1].key || ' is not a text, number or true/false: '
+                              || bad_tags[1].value) END,
             CASE WHEN record_kind IS NOT NULL AND event_time_ IS NULL
-                 THEN 'missing time: a run needs started_at or finished_at, a job one of its timestamps' END,
+                 THEN problem({reason.missing_key},
+                              'missing time: a run needs started_at or finished_at, a job one of its timestamps') END,
             CASE WHEN event_time_ < TIMESTAMP '{min_event_time}' OR event_time_ > TIMESTAMP '{max_event_time}'
-                 THEN 'event time ' || event_time_ || ' outside the accepted range {min_event_time} .. {max_event_time}' END
-        ), '') AS error_reason
+                 THEN problem({reason.time_out_of_range},
+                              'event time ' || event_time_ || ' outside the accepted range {min_event_time} .. {max_event_time}') END
+        ), '') AS problems  -- each code US detail (quarantine_reasons.py), '; '-separated; NULL for a good record
     FROM timed
 )
 SELECT
@@ -198,6 +210,7 @@ SELECT
     line_no AS source_line,
     record_no AS source_record,
     file_seq,
-    error_reason,
-    CASE WHEN error_reason IS NOT NULL THEN text END AS original_text
+    reason_code(problems) AS error_reason,
+    reason_detail(problems) AS reason_detail,
+    CASE WHEN problems IS NOT NULL THEN text END AS original_text
 FROM checked

@@ -1,0 +1,66 @@
+"""The documentation holds together: README.md stays a front page, and every relative link of README.md, docs/*.md and
+benchmarks/README.md reaches a file that exists and, with a #fragment, a heading of it (as GitHub names heading anchors)."""
+
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md"]
+README_MAX_CHARS = 8_000
+
+FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.M | re.S)
+CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.S)
+LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
+
+
+def _prose(text: str) -> str:
+    """The text without fenced code blocks and code spans, where a link is not a link."""
+    return CODE_SPAN.sub("", FENCE.sub("", text))
+
+
+def github_anchors(text: str) -> set[str]:
+    """Heading anchors as GitHub makes them: lower case, punctuation dropped, spaces to hyphens, repeats numbered."""
+    anchors, seen = set(), {}
+    for heading in HEADING.findall(FENCE.sub("", text)):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else f"{slug}-{count}")
+    return anchors
+
+
+def relative_links(page: Path) -> list[str]:
+    return [target for target in LINK.findall(_prose(page.read_text()))
+            if not re.match(r"[a-z][a-z0-9+.-]*:", target, re.I)]  # http:, https:, mailto: are not checked here
+
+
+def test_readme_is_a_front_page():
+    text = (ROOT / "README.md").read_text()
+    assert len(text) <= README_MAX_CHARS, f"README.md has {len(text):,} characters; move detail into docs/"
+
+
+def test_the_anchor_rule_matches_github():
+    text = "# Questions in plain language (`ask`)\n## `serve_api.py`: dashboard API\n## Notes\n## Notes\n"
+    assert github_anchors(text) == {"questions-in-plain-language-ask", "serve_apipy-dashboard-api", "notes", "notes-1"}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_resolves(page: Path):
+    broken = []
+    for target in relative_links(page):
+        path, _, fragment = target.partition("#")
+        file = (page.parent / unquote(path)).resolve() if path else page
+        if not file.exists():
+            broken.append(f"{target}: no file {file}")
+        elif fragment and file.suffix == ".md" and unquote(fragment) not in github_anchors(file.read_text()):
+            broken.append(f"{target}: no heading #{fragment} in {file.relative_to(ROOT)}")
+    assert not broken, "\n".join(broken)
+
+
+def test_the_pages_are_linked_from_the_readme():
+    linked = {(ROOT / t.partition("#")[0]).resolve() for t in relative_links(ROOT / "README.md")}
+    assert [str(p.relative_to(ROOT)) for p in PAGES[1:] if p.resolve() not in linked] == []
