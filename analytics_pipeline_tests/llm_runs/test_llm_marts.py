@@ -852,10 +852,27 @@ def test_a_zero_budget_is_exceeded_by_any_spend(checks_lake):
 DEMO_DAYS = 9  # the window covers the demo's 5 days (and today)
 
 
+def an_unpriced_run_calling_the_router() -> tuple[str, bytes]:
+    """(relative_file_name, file_bytes): one run, two hours old, that reports no cost and calls the in-house router.
+    The small demo may have none by chance (its window ends now, so its runs change daily: about one unpriced run in
+    three calls the router), and the unpriced-usage figures need one."""
+    from analytics_pipeline.demo.llm_runs import ROUTER_MODEL
+
+    started = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
+    doc = {"run_id": "run-unpriced-router", "project": "docs_bot", "started_at": started.isoformat(),
+           "finished_at": (started + timedelta(minutes=3)).isoformat(), "duration_seconds": 180.0, "mode": "2-loop",
+           "status": "completed", "qa_status": "passed",
+           "models": [{"model": ROUTER_MODEL, "provider": "acme", "input_tokens": 900, "output_tokens": 20},
+                      {"model": "gpt-4o-mini", "provider": "openai",
+                       "usage": {"prompt_tokens": 4000, "completion_tokens": 600}}],
+           "tags": {"team": "platform", "tenant": "internal", "feature": "build-review"}}
+    return f"{started:%Y/%m/%d}/runs-unpriced-router.jsonl", (json.dumps(doc) + "\n").encode()
+
+
 def demo_files() -> list[tuple[str, bytes]]:
     from analytics_pipeline.demo.llm_runs import llm_runs_landing_files
 
-    return list(llm_runs_landing_files(days=5, seed=3, runs_per_day=15))
+    return [*llm_runs_landing_files(days=5, seed=3, runs_per_day=15), an_unpriced_run_calling_the_router()]
 
 
 @pytest.fixture(scope="module")

@@ -73,9 +73,10 @@ def tag_budgets(lake) -> dict[str, dict]:
 
 def test_bad_tags_are_quarantined_with_their_reason(tags_lake):
     lake, _ = tags_lake
-    reasons = {r["reason"] for r in rows(lake.settings, f"SELECT reason FROM ingest_errors WHERE source = '{SOURCE}'")}
-    assert reasons == {'tags is not an object of names and values: ["tenant:acme"]',
-                       'tags.tenant is not a text, number or true/false: {"name":"acme"}'}
+    reasons = {(r["reason"], r["reason_detail"])
+               for r in rows(lake.settings, f"SELECT reason, reason_detail FROM ingest_errors WHERE source = '{SOURCE}'")}
+    assert reasons == {("wrong_type", 'tags is not an object of names and values: ["tenant:acme"]'),
+                       ("wrong_type", 'tags.tenant is not a text, number or true/false: {"name":"acme"}')}
     assert lake.reports[SOURCE].landed == len(RUNS)
 
 
