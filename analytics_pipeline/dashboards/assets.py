@@ -1,7 +1,8 @@
 """One asset per dashboard: regenerated eagerly after the marts it reads and the warehouse views.
 
 The materialization tells the story in the Dagster UI: widget statuses, KPI values, every chart as
-Markdown bars, and the Chart.js data as JSON; the page and data files are linked as paths.
+Markdown bars, and the Chart.js data as JSON; the page and data files are linked as paths. A dashboard
+with an entity also counts its entity pages: how many entities, regenerated, unchanged, removed, failed.
 """
 
 import dataclasses
@@ -12,8 +13,8 @@ import dagster as dg
 from analytics_pipeline.automation import ON_DASHBOARD_DATA_UPDATE, ON_LAKE_UPDATE
 from analytics_pipeline.dashboards.definition import Dashboard
 from analytics_pipeline.dashboards.formatting import format_value, short_date_labels
-from analytics_pipeline.dashboards.generate import generate_all
-from analytics_pipeline.dashboards.site import prune, publish, publish_index, site_dir
+from analytics_pipeline.dashboards.refresh import EntityPages, update_site
+from analytics_pipeline.dashboards.site import prune, publish_index, site_dir
 from analytics_pipeline.ingestion.source_spec import SourceSpec
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.metadata import bar_chart_markdown
@@ -62,22 +63,35 @@ def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str],
         settings = dataclasses.replace(
             load_settings(), data_dir=str(Path(warehouse.database).parent), lake_uri=lake.lake_root().uri,
             s3_endpoint_url=lake.s3_endpoint_url, schema=warehouse.schema_name)
-        for removed in prune(site_dir(settings), {d.id for d in dashboards}):
+        site = site_dir(settings)
+        for removed in prune(site, {d.id for d in dashboards}, {d.id: d.entity.name for d in dashboards if d.entity}):
             context.log.info(f"removed the files of dashboard {removed}: it is no longer defined")
-        selected = [(key, d) for key, d in by_key.items() if key in context.selected_asset_keys]
-        docs = generate_all(settings, [d for _, d in selected], small_views, warehouse)
-        for (key, dashboard), (_, doc) in zip(selected, docs):
-            paths = publish(site_dir(settings), doc)
+        selected = [d for key, d in by_key.items() if key in context.selected_asset_keys]
+        for update in update_site(settings, selected, site, small_views, warehouse):
+            dashboard, doc, entity_pages = update.dashboard, update.doc, update.entity_pages
+            key = dg.AssetKey(f"dashboard_{dashboard.id}")
             failed = [w for w in doc["widgets"] if w["status"] == "failed"]
             for widget in failed:
                 context.log.warning(f"{dashboard.id}: widget {widget['id']} failed: {widget['error']}")
-            yield dg.MaterializeResult(asset_key=key, metadata=dashboard_metadata(doc, paths))
+            problems = [f"{w['id']}: {w['error']}" for w in failed]
+            metadata = dashboard_metadata(doc, update.paths)
+            if entity_pages:
+                metadata |= entity_metadata(entity_pages)
+                for page in entity_pages.failed:
+                    context.log.warning(f"{dashboard.id} for {page['entity']['kind']} {page['entity']['id']!r}: "
+                                        f"{page['widgets_failed']} widget(s) failed")
+                problems += [f"{entity_pages.kind} {p['entity']['id']}: {p['widgets_failed']} widget(s) failed"
+                             for p in entity_pages.failed]
+                if entity_pages.error:
+                    context.log.warning(f"{dashboard.id}: entity pages not updated: {entity_pages.error}")
+                    problems.append(entity_pages.error)
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
             if dg.AssetCheckKey(key, "widgets_ready") in context.selected_asset_check_keys:
                 yield dg.AssetCheckResult(
-                    asset_key=key, check_name="widgets_ready", passed=not failed,
+                    asset_key=key, check_name="widgets_ready", passed=not problems,
                     severity=dg.AssetCheckSeverity.WARN, metadata={"failed": len(failed)},
-                    description=("; ".join(f"{w['id']}: {w['error']}" for w in failed) or "all widgets ready")[:1000])
-        publish_index(site_dir(settings))
+                    description=("; ".join(problems) or "all widgets ready")[:1000])
+        publish_index(site)
 
     return dashboards_asset
 
@@ -105,6 +119,28 @@ def dashboard_metadata(doc: dict, paths: dict[str, Path]) -> dict:
                                              if w["status"] == "ready" and w["type"] in CHART_TYPES}),
         "page": dg.MetadataValue.path(str(paths["page"])),
         "data": dg.MetadataValue.path(str(paths["data"])),
+    }
+
+
+ENTITY_ROWS_SHOWN = 100
+
+
+def entity_metadata(pages: EntityPages) -> dict:
+    """Per-entity counts, and the regenerated pages as a table."""
+    rows = [f"| {p['entity']['id'].replace('|', '/')} | {p['status']} | {p['widgets_failed']} | "
+            f"{p['data_through'] or ''} | {p['generation_ms']:.0f} |" for p in pages.regenerated[:ENTITY_ROWS_SHOWN]]
+    more = len(pages.regenerated) - len(rows)
+    table = [f"| {pages.kind} | status | widgets failed | data through | ms |", "|---|---|---|---|---|", *rows]
+    return {
+        "entity": pages.kind,
+        "entities": pages.entities,
+        "entity_pages_regenerated": len(pages.regenerated),
+        "entity_pages_unchanged": len(pages.unchanged),
+        "entity_pages_removed": len(pages.removed),
+        "entity_pages_failed": len(pages.failed),
+        "entity_pages": dg.MetadataValue.md("\n".join(table) + (f"\n\n… and {more} more" if more > 0 else "")
+                                            if rows else "(no entity page needed regenerating)"),
+        **({"entity_pages_error": pages.error} if pages.error else {}),
     }
 
 

@@ -3,17 +3,21 @@
 Every problem is reported in one line that names the file and the field, e.g.
 ``finance.yaml: widgets[2] (cost_split).type: 'barchart' is not one of kpi-card, bar-chart, ...``.
 Widget SQL must parse as one read-only query (the warehouse's SQL gate decides).
+
+A dashboard may declare an ``entity`` (a project, an agent, a region): it is then also generated once per entity
+value, its widgets reading only the rows of that entity (see ``entities.py``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
 from analytics_pipeline.currencies import is_currency_code
+from analytics_pipeline.dashboards.entities import EntityFilterError, filtered_sql
 from analytics_pipeline.lake.views import views_read
 from analytics_pipeline.serving.sql_runner import QueryError, to_duckdb_sql
 from analytics_pipeline.settings import SOURCE_NAMES
@@ -26,8 +30,11 @@ FORMATS = ("number", "integer", "decimal", "percent", "currency", "ms", "seconds
 DEFAULT_SPAN = {"kpi-card": 1, "gauge": 1, "pie-chart": 2, "bar-chart": 2, "line-chart": 2, "heatmap": 4,
                 "table": 4, "budget-bar": 4}
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_DASHBOARD_KEYS = {"id", "title", "audience", "category", "description", "data_through", "widgets"}
-_WIDGET_KEYS = {"id", "title", "type", "sql", "description", "options"}
+_DASHBOARD_KEYS = {"id", "title", "audience", "category", "description", "data_through", "entity", "widgets"}
+_WIDGET_KEYS = {"id", "title", "type", "sql", "description", "options", "entity_sql", "per_entity"}
+_ENTITY_KEYS = {"name", "label", "tables", "data_through"}
+# entity kinds name API paths (/api/v1/<kind>/<id>/dashboards): not these, which name other routes
+RESERVED_ENTITY_NAMES = {"dashboards", "export", "entities"}
 
 
 class DashboardDefinitionError(ValueError):
@@ -49,6 +56,20 @@ class Widget:
 
 
 @dataclass(frozen=True)
+class Entity:
+    """The dimension a dashboard is also generated per value of: ``name`` is the kind in the API
+    (``/api/v1/<name>/<id>/dashboards``); ``tables`` maps every table its pages read to the column naming the
+    entity (the first lists the entities); ``widgets`` and ``data_through_sql`` are the entity pages' own, their
+    SQL reading only the rows of the entity bound to ``$entity``."""
+
+    name: str
+    label: str
+    tables: dict[str, str]
+    widgets: tuple[Widget, ...]
+    data_through_sql: str = ""
+
+
+@dataclass(frozen=True)
 class Dashboard:
     id: str
     title: str
@@ -58,12 +79,16 @@ class Dashboard:
     description: str = ""
     data_through_sql: str = ""  # one value: the newest event the dashboard's data covers
     source: str = ""  # the file it came from
+    entity: Entity | None = None
 
     @property
     def tables(self) -> list[str]:
-        """Warehouse tables/views the widgets read (CTE names excluded), sorted."""
+        """Warehouse tables/views the widgets read (CTE names excluded), sorted; entity pages' included."""
+        queries = [w.sql for w in self.widgets] + [self.data_through_sql]
+        if self.entity:
+            queries += [w.sql for w in self.entity.widgets] + [self.entity.data_through_sql]
         names: set[str] = set()
-        for sql in [w.sql for w in self.widgets] + ([self.data_through_sql] if self.data_through_sql else []):
+        for sql in filter(None, queries):
             names |= views_read(sql)
         return sorted(names)
 
@@ -114,6 +139,15 @@ def load_dashboard(path: Path) -> Dashboard:
     data_through = document.get("data_through") or ""
     if data_through:
         _valid_sql(f"{where}: data_through", data_through)
+    entity = None
+    if document.get("entity") is not None:
+        entity = _entity(where, document["entity"], widgets_in, widgets, data_through)
+    else:
+        for n, (item, widget) in enumerate(zip(widgets_in, widgets)):
+            extra = sorted({"entity_sql", "per_entity"} & set(item))
+            if extra:
+                raise DashboardDefinitionError(f"{where}: widgets[{n}] ({widget.id}).{extra[0]}: the dashboard "
+                                               "declares no entity")
     return Dashboard(
         id=dashboard_id,
         title=_text(where, "title", document.get("title")),
@@ -123,7 +157,71 @@ def load_dashboard(path: Path) -> Dashboard:
         widgets=tuple(widgets),
         data_through_sql=data_through,
         source=str(path),
+        entity=entity,
     )
+
+
+def _entity(where: str, block, widgets_in: list, widgets: list[Widget], data_through: str) -> Entity:
+    """The ``entity`` block, and the entity pages' widgets with their SQL filtered to one entity. Every table an
+    entity page reads must be listed under ``entity.tables``: a widget reading another (an aggregate over every
+    entity) gives its own ``entity_sql`` or says ``per_entity: false``."""
+    if not isinstance(block, dict):
+        raise DashboardDefinitionError(f"{where}: entity: expected a mapping with name and tables")
+    _no_unknown_keys(f"{where}: entity", block, _ENTITY_KEYS)
+    name = _identifier(where, "entity.name", block.get("name"))
+    if name in RESERVED_ENTITY_NAMES:
+        raise DashboardDefinitionError(f"{where}: entity.name: {name!r} names another API route; not one of "
+                                       f"{', '.join(sorted(RESERVED_ENTITY_NAMES))}")
+    label = block.get("label") or name.replace("_", " ").capitalize()
+    if not isinstance(label, str):
+        raise DashboardDefinitionError(f"{where}: entity.label: expected text")
+    tables = block.get("tables")
+    if not isinstance(tables, dict) or not tables:
+        raise DashboardDefinitionError(f"{where}: entity.tables: expected a mapping of table: column (the column "
+                                       "holding the entity), the first table listing the entities")
+    for table, column in tables.items():
+        _identifier(where, f"entity.tables.{table}", table)
+        _identifier(where, f"entity.tables.{table}", column)
+
+    def filtered(at: str, sql: str) -> str:
+        try:
+            sql = filtered_sql(sql, tables)
+        except EntityFilterError as err:
+            raise DashboardDefinitionError(f"{at}: {err}") from None
+        _valid_sql(at, sql)
+        return sql
+
+    entity_widgets = []
+    for n, (item, widget) in enumerate(zip(widgets_in, widgets)):
+        at = f"{where}: widgets[{n}] ({widget.id})"
+        per_entity, own_sql = item.get("per_entity", True), item.get("entity_sql")
+        if not isinstance(per_entity, bool):
+            raise DashboardDefinitionError(f"{at}.per_entity: {per_entity!r} is not true or false")
+        if not per_entity:
+            if own_sql is not None:
+                raise DashboardDefinitionError(f"{at}: entity_sql and per_entity: false contradict each other")
+            continue
+        field_name = "sql" if own_sql is None else "entity_sql"
+        sql = widget.sql if own_sql is None else _text(at, "entity_sql", own_sql, sep=".")
+        _valid_sql(f"{at}.{field_name}", sql)
+        entity_widgets.append(replace(widget, sql=filtered(f"{at}.{field_name}", sql)))
+    if not entity_widgets:
+        raise DashboardDefinitionError(f"{where}: entity: every widget says per_entity: false; an entity page "
+                                       "needs at least one widget")
+    through = block.get("data_through")
+    if through is not None:
+        through = _text(where, "entity.data_through", through)
+        _valid_sql(f"{where}: entity.data_through", through)
+        through = filtered(f"{where}: entity.data_through", through)
+    elif data_through:
+        try:
+            through = filtered_sql(data_through, tables)
+        except EntityFilterError:
+            raise DashboardDefinitionError(
+                f"{where}: entity.data_through: missing, and data_through reads a table entity.tables does not "
+                "list: give the entity pages their own data_through") from None
+    return Entity(name=name, label=label.strip(), tables=dict(tables), widgets=tuple(entity_widgets),
+                  data_through_sql=through or "")
 
 
 def _widget(where: str, item) -> Widget:

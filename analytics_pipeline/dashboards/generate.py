@@ -1,37 +1,151 @@
-"""Generate a dashboard's widget data: its queries run one after another on one read-only connection to the
-warehouse, each through the SQL gate and the query limits; a failing widget is kept with its error, never fatal.
+"""Generate dashboards' widget data. A page is a dashboard for every entity, or for one entity (its widgets'
+SQL filtered to it, see ``entities.py``). The queries of every page (each widget's and the data-through query)
+run in parallel on a pool of read-only connections to the warehouse, one per worker thread, each query
+through the SQL gate and the query limits; a failing widget is kept with its error, never fatal.
 
-A small view that several widgets read (a per-day mart: one Parquet file per event day; a count per status)
-is first copied into memory (``QuerySession.snapshot``), so it is read once per dashboard rather than once per
-widget: a per-day mart of 317 days costs ~0.1 s per read. Dashboards themselves are generated in parallel (``generate_all``)."""
+A small view that several queries read (a per-day mart: one Parquet file per event day; a count per status) is
+first copied into memory by each connection that reads it (``QuerySession.snapshot``), so it is read once per
+connection rather than once per query: a per-day mart of 317 days costs ~0.1 s per read."""
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from analytics_pipeline.dashboards.definition import Dashboard, Widget
+from analytics_pipeline.dashboards.entities import EntityValue
 from analytics_pipeline.dashboards.widgets import WidgetDataError, widget_data
-from analytics_pipeline.serving.exports import json_value
 from analytics_pipeline.lake.views import views_read
+from analytics_pipeline.serving.exports import json_value
 from analytics_pipeline.serving.resource import WarehouseResource
-from analytics_pipeline.serving.sql_runner import QueryError, QuerySession, query_session
+from analytics_pipeline.serving.sql_runner import QueryError, QueryResult, QuerySession, open_session, to_duckdb_sql
 from analytics_pipeline.settings import SOURCE_NAMES, Currencies, Settings
 
-MAX_PARALLEL_DASHBOARDS = 2
+# Queries at once. DuckDB runs each on both cores; a widget's query is mostly short, and the Python around it
+# (the gate, turning rows into widget data) holds the GIL, so a few more than the cores keep DuckDB busy.
+MAX_PARALLEL_QUERIES = 4
+
+
+@dataclass(frozen=True)
+class Page:
+    """A dashboard for every entity (``entity`` None) or for one."""
+
+    dashboard: Dashboard
+    entity: EntityValue | None = None
+
+    @property
+    def widgets(self) -> tuple[Widget, ...]:
+        return self.dashboard.entity.widgets if self.entity else self.dashboard.widgets
+
+    @property
+    def data_through_sql(self) -> str:
+        return self.dashboard.entity.data_through_sql if self.entity else self.dashboard.data_through_sql
+
+    @property
+    def params(self) -> dict | None:
+        return self.entity.params if self.entity else None
+
+    @property
+    def queries(self) -> list[str]:
+        return [w.sql for w in self.widgets] + ([self.data_through_sql] if self.data_through_sql else [])
+
+
+class Generator:
+    """A pool of worker threads, each with its own read-only session on the warehouse (opened on its first query);
+    ``pages`` runs every query of the pages given in parallel. Use as a context manager."""
+
+    def __init__(self, settings: Settings, small_views: frozenset[str] = frozenset(),
+                 warehouse: WarehouseResource | None = None, workers: int = MAX_PARALLEL_QUERIES):
+        self.settings, self.small_views = settings, small_views
+        self._warehouse = warehouse or WarehouseResource.for_settings(settings)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dashboards")
+        self._local = threading.local()
+        self._sessions: list[QuerySession] = []
+        self._lock = threading.Lock()
+        self._copy: set[str] = set()
+
+    def __enter__(self) -> Generator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for session in self._sessions:
+            session.close()
+
+    def submit(self, fn, /, *args) -> Future:
+        """Run ``fn(*args)`` on a worker (it may call ``run``)."""
+        return self._pool.submit(fn, *args)
+
+    def run(self, sql: str, params: dict | None = None) -> QueryResult:
+        """One query on the calling thread's session (a worker's, or a session of its own)."""
+        session, copied = self._session()
+        for view in (_reads(sql) & self._copy) - copied:
+            copied.add(view)
+            try:
+                session.snapshot(view)
+            except QueryError:
+                pass  # the queries reading it then fail (or succeed) on their own, with their own error
+        return session.run(_gated(sql, self.settings.schema), checked=True, params=params)
+
+    def pages(self, pages: list[Page], small: frozenset[str] = frozenset()) -> Iterator[tuple[Page, dict]]:
+        """Every page's document, in the order given; all their queries run in parallel meanwhile. ``small``:
+        more views of few rows (besides ``small_views``), copied when more than one query reads them."""
+        reads = Counter(t for page in pages for sql in page.queries for t in _reads(sql))
+        self._copy |= {view for view, n in reads.items() if n > 1} & (self.small_views | small)
+        submitted = [(page, self._pool.submit(self._data_through, page),
+                      [self._pool.submit(self._widget, page, w) for w in page.widgets]) for page in pages]
+        for page, through, widgets in submitted:
+            yield page, _document(page, through.result(), [w.result() for w in widgets])
+
+    def _session(self) -> tuple[QuerySession, set[str]]:
+        if getattr(self._local, "session", None) is None:
+            session = open_session(self.settings, self._warehouse)  # a QueryError: this query fails with it
+            with self._lock:
+                self._sessions.append(session)
+            self._local.session, self._local.copied = session, set()
+        return self._local.session, self._local.copied
+
+    def _widget(self, page: Page, widget: Widget) -> tuple[dict, float, float]:
+        started = time.perf_counter()
+        entry = _entry(widget)
+        try:
+            result = self.run(widget.sql, page.params)
+            data = widget_data(widget, result.columns, result.rows)
+            entry.update(status="ready", error=None, row_count=len(result.rows), data=data)
+        except (QueryError, WidgetDataError) as err:
+            entry.update(status="failed", error=str(err), row_count=0, data=None)
+        except Exception as err:  # noqa: BLE001 - one widget's surprise must not take the dashboard down
+            first_line = (str(err).strip().splitlines() or [""])[0]
+            entry.update(status="failed", error=f"{type(err).__name__}: {first_line}", row_count=0, data=None)
+        finished = time.perf_counter()
+        entry["query_ms"] = round((finished - started) * 1000, 1)
+        return entry, started, finished
+
+    def _data_through(self, page: Page) -> tuple[tuple[str | None, str | None], float, float]:
+        started = time.perf_counter()
+        if not page.data_through_sql:
+            return (None, None), started, started
+        try:
+            rows = self.run(page.data_through_sql, page.params).rows
+        except QueryError as err:
+            return (None, str(err)), started, time.perf_counter()
+        value = json_value(rows[0][0]) if rows and rows[0] else None
+        return (None if value is None else str(value), None), started, time.perf_counter()
 
 
 def generate_all(settings: Settings, dashboards: list[Dashboard], small_views: frozenset[str] = frozenset(),
                  warehouse: WarehouseResource | None = None) -> Iterator[tuple[Dashboard, dict]]:
-    """``generate`` for each dashboard, in parallel; yields (dashboard, document) in the given order."""
-    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_DASHBOARDS, thread_name_prefix="dashboards") as pool:
-        docs = [pool.submit(generate, settings, d, small_views, warehouse) for d in dashboards]
-        for dashboard, doc in zip(dashboards, docs):
-            yield dashboard, doc.result()
+    """Each dashboard's document (every entity's), in the given order; their queries run in parallel."""
+    with Generator(settings, small_views, warehouse) as generator:
+        pages = [Page(in_currencies(d, settings.currencies)) for d in dashboards]
+        for dashboard, (_, doc) in zip(dashboards, generator.pages(pages)):
+            yield dashboard, doc
 
 
 def generate(settings: Settings, dashboard: Dashboard, small_views: frozenset[str] = frozenset(),
@@ -39,36 +153,45 @@ def generate(settings: Settings, dashboard: Dashboard, small_views: frozenset[st
     """The dashboard document: metadata, freshness and every widget with status ``ready`` or ``failed``.
     ``small_views``: views of few rows, copied once when more than one query reads them. ``warehouse``:
     the resource to read through (default: the one ``settings`` describe)."""
-    started = time.perf_counter()
-    try:
-        with query_session(settings, warehouse) as session:
-            for view in sorted(_read_more_than_once(dashboard) & small_views):
-                try:
-                    session.snapshot(view)
-                except QueryError:
-                    pass  # the widgets reading it then fail (or succeed) on their own, with their own error
-            data_through, freshness_error = _data_through(session, dashboard)
-            widgets = [_widget(session, in_currency(w, settings.currencies)) for w in dashboard.widgets]
-    except QueryError as err:  # no warehouse, or it cannot be opened: every widget fails with that reason
-        data_through, freshness_error = None, str(err)
-        widgets = [_failed(_entry(in_currency(w, settings.currencies)), str(err)) for w in dashboard.widgets]
-    failed = sum(1 for w in widgets if w["status"] == "failed")
-    return {
+    ((_, doc),) = list(generate_all(settings, [dashboard], small_views, warehouse))
+    return doc
+
+
+def _document(page: Page, through: tuple, widgets: list[tuple[dict, float, float]]) -> dict:
+    dashboard, entity = page.dashboard, page.entity
+    (data_through, freshness_error), *_ = through
+    entries = [w for w, _, _ in widgets]
+    times = [t for _, started, finished in [through, *widgets] for t in (started, finished)]
+    failed = sum(1 for w in entries if w["status"] == "failed")
+    doc = {
         "id": dashboard.id,
-        "title": dashboard.title,
+        "title": dashboard.title if not entity else f"{dashboard.title} — {dashboard.entity.label} {entity.id}",
         "audience": dashboard.audience,
         "category": dashboard.category,
         "description": dashboard.description,
-        "status": "ready" if not failed else "failed" if failed == len(widgets) else "partial",
+        "status": "ready" if not failed else "failed" if failed == len(entries) else "partial",
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data_through": data_through,
         "data_through_error": freshness_error,
-        "generation_ms": round((time.perf_counter() - started) * 1000, 1),
-        "widget_count": len(widgets),
+        "generation_ms": round((max(times) - min(times)) * 1000, 1),
+        "widget_count": len(entries),
         "widgets_failed": failed,
-        "tables": dashboard.tables,
-        "widgets": widgets,
+        "tables": sorted({t for sql in page.queries for t in _reads(sql)}),
+        "widgets": entries,
     }
+    if entity:
+        doc.update(template_id=dashboard.id, template_name=dashboard.title, fingerprint=entity.fingerprint,
+                   entity={"kind": entity.kind, "label": dashboard.entity.label, "id": entity.id, "key": entity.key})
+    return doc
+
+
+def in_currencies(dashboard: Dashboard, currencies: Currencies) -> Dashboard:
+    """The dashboard with every widget's currency resolved (``in_currency``), its entity pages' too: what is
+    generated, and what an entity page's fingerprint covers (another ANALYTICS_CURRENCY regenerates the pages)."""
+    entity = dashboard.entity
+    if entity:
+        entity = replace(entity, widgets=tuple(in_currency(w, currencies) for w in entity.widgets))
+    return replace(dashboard, widgets=tuple(in_currency(w, currencies) for w in dashboard.widgets), entity=entity)
 
 
 def in_currency(widget: Widget, currencies: Currencies) -> Widget:
@@ -85,43 +208,21 @@ def in_currency(widget: Widget, currencies: Currencies) -> Widget:
                    description=widget.description.replace("{currency}", code), options=options)
 
 
-def _read_more_than_once(dashboard: Dashboard) -> set[str]:
-    reads = Counter(t for sql in [w.sql for w in dashboard.widgets] + [dashboard.data_through_sql] if sql
-                    for t in views_read(sql))
-    return {table for table, n in reads.items() if n > 1}
-
-
 def _entry(widget: Widget) -> dict:
     return {"id": widget.id, "title": widget.title, "type": widget.type, "description": widget.description,
             "span": widget.span, "options": widget.options}
 
 
-def _failed(entry: dict, error: str) -> dict:
-    return {**entry, "status": "failed", "error": error, "row_count": 0, "data": None, "query_ms": 0.0}
+@functools.lru_cache(maxsize=4096)
+def _gated(sql: str, schema: str) -> str:
+    """The gate's DuckDB SQL for ``sql``: an entity page's query is the same text for every entity, so it is
+    checked once (a refused query raises, and is checked again next time)."""
+    return to_duckdb_sql(sql, "duckdb", schema)
 
 
-def _widget(session: QuerySession, widget: Widget) -> dict:
-    started = time.perf_counter()
-    entry = _entry(widget)
+@functools.lru_cache(maxsize=4096)
+def _reads(sql: str) -> frozenset[str]:
     try:
-        result = session.run(widget.sql)
-        data = widget_data(widget, result.columns, result.rows)
-        entry.update(status="ready", error=None, row_count=len(result.rows), data=data)
-    except (QueryError, WidgetDataError) as err:
-        entry.update(status="failed", error=str(err), row_count=0, data=None)
-    except Exception as err:  # noqa: BLE001 - one widget's surprise must not take the dashboard down
-        first_line = (str(err).strip().splitlines() or [""])[0]
-        entry.update(status="failed", error=f"{type(err).__name__}: {first_line}", row_count=0, data=None)
-    entry["query_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    return entry
-
-
-def _data_through(session: QuerySession, dashboard: Dashboard) -> tuple[str | None, str | None]:
-    if not dashboard.data_through_sql:
-        return None, None
-    try:
-        rows = session.run(dashboard.data_through_sql).rows
-    except QueryError as err:
-        return None, str(err)
-    value = json_value(rows[0][0]) if rows and rows[0] else None
-    return (None if value is None else str(value)), None
+        return frozenset(views_read(sql))
+    except Exception:  # noqa: BLE001 - SQL sqlglot cannot read: the gate refuses it with its own message
+        return frozenset()

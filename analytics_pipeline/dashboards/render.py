@@ -14,6 +14,7 @@ import re
 from html import escape
 from pathlib import Path
 
+from analytics_pipeline.dashboards.entities import document_api_path
 from analytics_pipeline.dashboards.formatting import currency_prefix, format_money, format_value, money_decimals
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -54,10 +55,10 @@ def render_dashboard(doc: dict, root: str = "../") -> str:
     cards = "".join(_card(w) for w in doc["widgets"])
     exports = " · ".join(f'{escape(t)} (<a href="/api/v1/export/{escape(t)}.csv">CSV</a>, '
                          f'<a href="/api/v1/export/{escape(t)}.json">JSON</a>)' for t in doc["tables"])
+    api = escape(document_api_path(doc))  # an entity's page: its own document, not the all-entities one
     footer = (f'<footer><div class="exports">Export: {exports}</div>'
-              f'<div>Widget data: <a href="/api/v1/dashboards/{escape(doc["id"])}">/api/v1/dashboards/'
-              f'{escape(doc["id"])}</a> · {doc["widget_count"]} widgets, {doc["widgets_failed"]} failed · '
-              f'generated in {doc["generation_ms"]:.0f} ms</div></footer>')
+              f'<div>Widget data: <a href="{api}">{api}</a> · {doc["widget_count"]} widgets, '
+              f'{doc["widgets_failed"]} failed · generated in {doc["generation_ms"]:.0f} ms</div></footer>')
     noscript = '<noscript><p class="noscript">The charts are drawn by JavaScript, which is off.</p></noscript>'
     data = json_block("dashboard-document", doc) + json_block("dashboard-formats", _formats(doc))
     return _page(f'{doc["title"]} · dashboards', header,

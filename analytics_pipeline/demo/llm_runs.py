@@ -27,6 +27,7 @@ so the default window, once it lies inside the month of ``end``, brings the budg
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import math
@@ -75,6 +76,8 @@ PROJECTS = {
     "sales_outreach": (16, 0.8, 0.20, ("gpt-4o-mini", "claude-3-5-sonnet")),
     "internal_tools": (12, 0.35, 0.15, ("claude-3-haiku", "gpt-4o-mini")),
 }
+EXTRA_PROJECT_MODELS = (("gpt-4o-mini", "claude-3-haiku"), ("gpt-4o", "claude-3-5-sonnet"), ("gpt-4o-mini", "o3-mini"),
+                        ("claude-3-5-sonnet", "gpt-4o-mini"), ("claude-3-haiku", "gpt-4o"))
 NIGHTLY_PROJECT = "docs_bot"           # its scheduled docs refresh starts at 23:40-23:56 UTC every night
 SPIKE_PROJECT = "contafuel_marketing"  # the project that pushes a big campaign batch through the queue one day
 SPIKE_WORKERS = 4                      # batch jobs run this many at a time, the rest wait in the queue
@@ -102,6 +105,28 @@ PACE_DAYS = 14
 DEFAULT_RUNS_PER_DAY = 40
 
 
+@functools.cache
+def _profile(project: str) -> tuple:
+    """A project's (share of runs, token scale, share of 3-loop runs, favourite models): the named ones' from
+    PROJECTS, an extra one's drawn from its name (so adding projects leaves the named ones' runs as they were)."""
+    if project in PROJECTS:
+        return PROJECTS[project]
+    rng = random.Random(project)
+    return (rng.randint(4, 20), round(rng.uniform(0.3, 1.6), 2), round(rng.uniform(0.1, 0.45), 2),
+            rng.choice(EXTRA_PROJECT_MODELS))
+
+
+@functools.cache
+def _owners(project: str) -> tuple[str, tuple[str, ...]]:
+    """A project's team and the tenants it works for: the named ones' from TEAMS and TENANTS, an extra one's drawn
+    from its name (as its profile is)."""
+    if project in TEAMS:
+        return TEAMS[project], TENANTS[project]
+    rng = random.Random(f"{project}/owners")
+    tenants = sorted({t for names in TENANTS.values() for t in names})
+    return rng.choice(sorted(set(TEAMS.values()))), tuple(rng.sample(tenants, rng.randint(1, 2)))
+
+
 def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -115,7 +140,7 @@ def _seconds(rng: random.Random, median_s: float, sigma: float, low_s: float, hi
 def _models(rng: random.Random, project: str, mode: str) -> list[str]:
     """The distinct models a run calls: one from the project's favourites leads, cheaper helpers follow."""
     count = rng.choices((1, 2), weights=(45, 55))[0] if mode == "2-loop" else rng.choices((2, 3), weights=(45, 55))[0]
-    chosen = [rng.choice(PROJECTS[project][3])]
+    chosen = [rng.choice(_profile(project)[3])]
     while len(chosen) < count:
         others = [m for m in MODEL_WEIGHTS if m not in chosen]
         chosen.append(rng.choices(others, weights=[MODEL_WEIGHTS[m] for m in others])[0])
@@ -124,7 +149,7 @@ def _models(rng: random.Random, project: str, mode: str) -> list[str]:
 
 def _usage(rng: random.Random, project: str, models: list[str], minutes: float, boost: float) -> list[dict]:
     """Tokens per model: input grows with run time and project size, the lead model reads most of it."""
-    total_input = minutes * INPUT_TOKENS_PER_MINUTE * PROJECTS[project][1] * boost * rng.lognormvariate(0, 0.35)
+    total_input = minutes * INPUT_TOKENS_PER_MINUTE * _profile(project)[1] * boost * rng.lognormvariate(0, 0.35)
     weights = [rng.uniform(2.0, 4.0)] + [rng.uniform(0.4, 1.5) for _ in models[1:]]
     usage = []
     for model, weight in zip(models, weights):
@@ -143,7 +168,7 @@ def _run(rng: random.Random, ids: set, project: str, started: datetime, end: dat
     with the tokens it has used so far.
     """
     if mode is None:
-        mode = "3-loop" if rng.random() < PROJECTS[project][2] else "2-loop"
+        mode = "3-loop" if rng.random() < _profile(project)[2] else "2-loop"
     if median_s is None:
         median_s = 600 if mode == "3-loop" else 210
     duration = _seconds(rng, median_s, 0.8, shortest_s, max(shortest_s, 2400))
@@ -215,11 +240,12 @@ def _launch(rng: random.Random, ids: set, project: str, launched: datetime, end:
     return run, _job(rng, ids, project, launched, started, run, end)
 
 
-def _ad_hoc(rng: random.Random, ids: set, start: datetime, end: datetime, runs_per_day: int) -> Iterator[tuple]:
+def _ad_hoc(rng: random.Random, ids: set, start: datetime, end: datetime, runs_per_day: int,
+            projects: list[str]) -> Iterator[tuple]:
     """The everyday workload: each project's share of the launches, most of them through the job queue."""
-    shares = [share for share, *_ in PROJECTS.values()]
+    shares = [_profile(p)[0] for p in projects]
     for launched in poisson_arrivals(rng, start, end, runs_per_day, DAY_FACTORS, UTC_HOUR_WEIGHTS):
-        project = rng.choices(list(PROJECTS), weights=shares)[0]
+        project = rng.choices(projects, weights=shares)[0]
         yield _launch(rng, ids, project, launched, end, via_job=rng.random() < JOB_SHARE)
 
 
@@ -258,16 +284,16 @@ def _spike(rng: random.Random, ids: set, start: datetime, end: datetime, runs_pe
         yield run, snapshots
 
 
-def _in_flight(rng: random.Random, ids: set, end: datetime) -> Iterator[tuple]:
+def _in_flight(rng: random.Random, ids: set, end: datetime, projects: list[str]) -> Iterator[tuple]:
     """What the orchestrator is doing at `end`: a couple of long runs still going and a job or two still queued."""
-    shares = [share for share, *_ in PROJECTS.values()]
+    shares = [_profile(p)[0] for p in projects]
     for _ in range(rng.randint(2, 3)):
-        project = rng.choices(list(PROJECTS), weights=shares)[0]
+        project = rng.choices(projects, weights=shares)[0]
         launched = end - timedelta(minutes=rng.randint(3, 25), seconds=rng.randint(0, 59))
         yield _launch(rng, ids, project, launched, end, via_job=True, wait=timedelta(seconds=rng.randint(2, 40)),
                       mode="3-loop", median_s=1800, shortest_s=(end - launched).total_seconds() + 60)
     for _ in range(rng.randint(1, 2)):
-        project = rng.choices(list(PROJECTS), weights=shares)[0]
+        project = rng.choices(projects, weights=shares)[0]
         launched = end - timedelta(minutes=rng.randint(0, 6), seconds=rng.randint(0, 59))
         yield None, _job(rng, ids, project, launched, end + timedelta(minutes=10), None, end)
 
@@ -337,7 +363,8 @@ def _run_document(run: dict) -> dict:
         models.append(model)
     finished = run["finished"]
     duration = (finished - run["started"]).total_seconds() + run["subseconds"] if finished else None
-    tags = {"team": TEAMS[run["project"]], "tenant": rng.choice(TENANTS[run["project"]]), "feature": run["feature"]}
+    team, tenants = _owners(run["project"])
+    tags = {"team": team, "tenant": rng.choice(tenants), "feature": run["feature"]}
     document = {"run_id": run["run_id"], "project": run["project"], "started_at": _iso(run["started"]),
                 "finished_at": _iso(finished) if finished else None,
                 "duration_seconds": round(duration, 3) if finished else None, "mode": run["mode"],
@@ -417,8 +444,14 @@ def _file_name(file: dict) -> str:
 
 
 def llm_runs_landing_files(days: int = 14, seed: int = 7, end: datetime | None = None,
-                           runs_per_day: int = 40) -> Iterator[tuple[str, bytes]]:
-    """Yield (relative_file_name, file_bytes) for landing/llm_runs/. Deterministic for given arguments."""
+                           runs_per_day: int = 40, projects: int = len(PROJECTS)) -> Iterator[tuple[str, bytes]]:
+    """Yield (relative_file_name, file_bytes) for landing/llm_runs/. Deterministic for given arguments.
+
+    ``projects``: the team's projects, the five of ``PROJECTS`` and, beyond them, ``project_06``, ``project_07``, ...
+    (for dashboards per project at scale); ``runs_per_day`` is shared among them."""
+    if projects < len(PROJECTS):
+        raise ValueError(f"projects must be at least {len(PROJECTS)} (the named ones), not {projects}")
+    names = list(PROJECTS) + [f"project_{n:02d}" for n in range(len(PROJECTS) + 1, projects + 1)]
     end = window_end(end)
     end = end.replace(microsecond=0)
     start = end - timedelta(days=days)
@@ -426,8 +459,8 @@ def llm_runs_landing_files(days: int = 14, seed: int = 7, end: datetime | None =
     ids: set = set()
 
     runs, snapshots = [], []
-    for workload in (_ad_hoc(rng, ids, start, end, runs_per_day), _nightly(rng, ids, start, end),
-                     _spike(rng, ids, start, end, runs_per_day), _in_flight(rng, ids, end)):
+    for workload in (_ad_hoc(rng, ids, start, end, runs_per_day, names), _nightly(rng, ids, start, end),
+                     _spike(rng, ids, start, end, runs_per_day), _in_flight(rng, ids, end, names)):
         for run, job_snapshots in workload:
             if run is not None:
                 runs.append(run)

@@ -10,6 +10,14 @@ from bytes in memory. Only the export endpoints query the warehouse (read-only).
     GET /api/v1/dashboards[?category=&audience=]   the list, with status and freshness
     GET /api/v1/dashboards/{id}             a dashboard's widget data
     GET /api/v1/export/{mart}.csv|.json     a warehouse table, streamed (chunked) batch by batch
+    GET /api/v1/{entity}                    the ids of a kind of entity (project, agent, region) with dashboards
+    GET /api/v1/{entity}/{id}/dashboards[?category=&audience=]   an entity's dashboards: template, category,
+                                            target audience, widget count, generation status, data freshness
+    GET /api/v1/{entity}/{id}/dashboards/{template_id}   a dashboard's widget data for one entity
+    GET /entities/{kind}.{key}.{template_id}.html   its page
+
+Unknown entity kinds, ids and templates are a 404 whose JSON says what exists. Path segments are decoded one by
+one, so an id may hold any character (``/`` as ``%2F``).
 
 HEAD answers every GET path with the same headers. Every answer carries ``X-Content-Type-Options: nosniff``,
 ``X-Frame-Options: DENY`` and a Content-Security-Policy that lets the pages load scripts and style from this
@@ -22,6 +30,7 @@ answered 503 and closed at once, so idle sockets can neither pile up nor use up 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import threading
@@ -30,8 +39,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from analytics_pipeline.dashboards.entities import document_api_path, entity_api_path, entity_stem
 from analytics_pipeline.dashboards.render import STATIC_DIR, render_index, static_files
-from analytics_pipeline.dashboards.site import site_dir
+from analytics_pipeline.dashboards.site import ENTITIES, GENERATING, site_dir
 from analytics_pipeline.serving.exports import UnknownTable, table_pieces, table_stream
 from analytics_pipeline.serving.sql_runner import QueryError
 from analytics_pipeline.settings import Settings
@@ -66,6 +76,25 @@ class Snapshot:
     documents: dict[str, bytes] = field(default_factory=dict)
     summaries: list[dict] = field(default_factory=list)
     listing: bytes = b""
+    entities: dict[str, EntityKind] = field(default_factory=dict)  # kind → its entities' dashboards
+    entity_pages: dict[str, bytes] = field(default_factory=dict)  # file stem → page
+
+
+@dataclass
+class EntityDashboards:
+    """One entity's dashboards: their documents by template id (None while its first is being generated),
+    summaries (sorted) and the listing, ready as bytes."""
+
+    documents: dict[str, bytes | None] = field(default_factory=dict)
+    summaries: list[dict] = field(default_factory=list)
+    listing: bytes = b""
+
+
+@dataclass
+class EntityKind:
+    label: str
+    entities: dict[str, EntityDashboards] = field(default_factory=dict)  # entity id → its dashboards
+    listing: bytes = b""
 
 
 class SiteCache:
@@ -74,6 +103,7 @@ class SiteCache:
     def __init__(self, site: Path, interval: float = 1.0):
         self.site, self.interval = site, interval
         self._signature = None
+        self._files = _Files()
         self._snapshot = Snapshot()
         self._stop = threading.Event()
         self.refresh()
@@ -94,30 +124,131 @@ class SiteCache:
 
     def refresh(self) -> None:
         files = sorted(p for p in self.site.glob("**/*") if p.is_file() and not p.name.startswith("."))
-        signature = [(str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files]
+        stats = {p: p.stat() for p in files}
+        signature = [(str(p), st.st_mtime_ns, st.st_size) for p, st in stats.items()]
         if signature != self._signature:
-            self._snapshot = _load(self.site)  # one assignment: readers see the old snapshot or the new one
+            self._files.keep(stats)
+            self._snapshot = _load(self.site, self._files)  # one assignment: readers see the old snapshot or the new one
             self._signature = signature
 
 
-def _load(site: Path) -> Snapshot:
-    documents, summaries = {}, []
-    for path in sorted((site / "data").glob("*.json")):
-        raw = path.read_bytes()
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            continue  # a file being replaced by hand; the next check picks it up
+class _Files:
+    """The site's files as last read, each re-read only when its size or modification time changed (a
+    generation of hundreds of entity pages rewrites a few files at a time)."""
+
+    def __init__(self):
+        self._read: dict[Path, tuple[tuple[int, int], bytes, object]] = {}
+        self._stats: dict[Path, os.stat_result] = {}
+
+    def keep(self, stats: dict[Path, os.stat_result]) -> None:
+        self._stats = stats
+        for gone in set(self._read) - set(stats):
+            del self._read[gone]
+
+    def glob(self, folder: Path, pattern: str) -> list[Path]:
+        return sorted(p for p in self._stats if p.parent == folder and p.match(pattern))
+
+    def has(self, path: Path) -> bool:
+        return path in self._stats
+
+    def raw(self, path: Path) -> bytes:
+        return self._entry(path)[1]
+
+    def json(self, path: Path):
+        """The file's JSON, or None when it is not JSON (a file being replaced by hand: the next check reads it)."""
+        return self._entry(path)[2]
+
+    def _entry(self, path: Path) -> tuple[tuple[int, int], bytes, object]:
+        stat = self._stats.get(path) or path.stat()
+        signature = (stat.st_mtime_ns, stat.st_size)
+        entry = self._read.get(path)
+        if entry is None or entry[0] != signature:
+            raw = path.read_bytes()
+            try:
+                parsed = json.loads(raw) if path.suffix == ".json" else None
+            except ValueError:
+                parsed = None
+            entry = self._read[path] = (signature, raw, parsed)
+        return entry
+
+
+def _load(site: Path, files: _Files) -> Snapshot:
+    documents, summaries, templates = {}, [], {}
+    for path in files.glob(site / "data", "*.json"):
+        doc = files.json(path)
         if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
-            continue  # not a generated dashboard document
-        documents[doc["id"]] = raw
+            continue  # not a generated dashboard document (or one being replaced by hand)
+        documents[doc["id"]], templates[doc["id"]] = files.raw(path), doc
         summaries.append({**{k: doc.get(k) for k in SUMMARY_FIELDS}, "url": f"/api/v1/dashboards/{doc['id']}",
                           "page": f"/dashboards/{doc['id']}.html"})
     summaries.sort(key=lambda s: (str(s["category"]), str(s["audience"]), str(s["title"])))
-    pages = {p.stem: p.read_bytes() for p in (site / "dashboards").glob("*.html")}
-    index = (site / "index.html").read_bytes() if (site / "index.html").exists() else render_index([]).encode()
+    pages = {p.stem: files.raw(p) for p in files.glob(site / "dashboards", "*.html")}
+    index = files.raw(site / "index.html") if files.has(site / "index.html") else render_index([]).encode()
     return Snapshot(index=index, pages=pages, documents=documents, summaries=summaries,
-                    listing=_json({"count": len(summaries), "dashboards": summaries}))
+                    listing=_json({"count": len(summaries), "dashboards": summaries}),
+                    entities=_entities(site, files, templates),
+                    entity_pages={p.stem: files.raw(p) for p in files.glob(site / ENTITIES, "*.html")})
+
+
+def _entities(site: Path, files: _Files, templates: dict[str, dict]) -> dict[str, EntityKind]:
+    """The entity documents by kind and id, and the pages being generated (``site/generating/``); ``templates``:
+    the dashboards' all-entities documents by id (what an entity's first page, still being generated, is)."""
+    kinds: dict[str, EntityKind] = {}
+    for path in files.glob(site / ENTITIES, "*.json"):
+        doc = files.json(path)
+        if not isinstance(doc, dict) or not isinstance(doc.get("entity"), dict) or entity_stem(doc) != path.stem:
+            continue
+        kind = kinds.setdefault(doc["entity"]["kind"], EntityKind(str(doc["entity"].get("label") or "")))
+        entity = kind.entities.setdefault(doc["entity"]["id"], EntityDashboards())
+        entity.documents[doc["id"]] = files.raw(path)
+        entity.summaries.append(_entity_summary(doc))
+    for path in files.glob(site / GENERATING, "*.json"):
+        marker = files.json(path)
+        if not isinstance(marker, dict) or not isinstance(marker.get("entities"), list):
+            continue
+        template = templates.get(marker.get("id"), {})
+        kind = kinds.setdefault(str(marker.get("kind")), EntityKind(""))
+        for entity_id in map(str, marker["entities"]):
+            entity = kind.entities.setdefault(entity_id, EntityDashboards())
+            pending = [s for s in entity.summaries if s["template_id"] == marker.get("id")]
+            for summary in pending:
+                summary["generation_status"] = "generating"
+            if not pending:  # its first page: listed, with what the template says
+                entity.documents[str(marker.get("id"))] = None
+                entity.summaries.append(_entity_summary(
+                    {**template, "id": str(marker.get("id")), "status": None, "generated_at": None, "data_through": None,
+                     "widget_count": None, "widgets_failed": None,
+                     "entity": {"kind": marker.get("kind"), "id": entity_id}}, "generating"))
+    for name, kind in kinds.items():
+        for entity_id, entity in kind.entities.items():
+            entity.summaries.sort(key=lambda s: (str(s["category"]), str(s["target_audience"]),
+                                                 str(s["template_name"]), s["template_id"]))
+            entity.listing = _json({"entity": name, "id": entity_id, "count": len(entity.summaries),
+                                    "dashboards": entity.summaries})
+        kind.listing = _json({"entity": name, "count": len(kind.entities), "entities": [
+            {"id": entity_id, "dashboards": len(entity.summaries), "url": entity_api_path(name, entity_id)}
+            for entity_id, entity in sorted(kind.entities.items())]})
+    return kinds
+
+
+def _entity_summary(doc: dict, generation_status: str | None = None) -> dict:
+    """An entity's dashboard in its listing, with seed 002's fields."""
+    entity = doc["entity"]
+    status = doc.get("status")
+    return {
+        "template_id": doc["id"],
+        "template_name": doc.get("template_name") or doc.get("title"),
+        "category": doc.get("category"),
+        "target_audience": doc.get("audience"),
+        "description": doc.get("description"),
+        "widget_count": doc.get("widget_count"),
+        "widgets_failed": doc.get("widgets_failed"),
+        "status": status,
+        "generation_status": generation_status or ("failed" if status == "failed" else "ready"),
+        "data_freshness": {"data_through": doc.get("data_through"), "generated_at": doc.get("generated_at")},
+        "url": document_api_path(doc),
+        "page": f"/{ENTITIES}/{entity_stem(doc)}.html" if entity.get("key") else None,
+    }
 
 
 def _json(value) -> bytes:
@@ -167,17 +298,53 @@ class DashboardHandler(BaseHTTPRequestHandler):
             return self._send(200, JSON, doc) if doc else self._error(404, f"unknown dashboard {dashboard_id!r}")
         if path.startswith("/api/v1/export/"):
             return self._export(path.removeprefix("/api/v1/export/"))
+        if path.startswith(f"/{ENTITIES}/"):
+            page = snapshot.entity_pages.get(path.removeprefix(f"/{ENTITIES}/").removesuffix(".html"))
+            return self._send(200, HTML, page) if page else self._error(404, f"no dashboard page {path}")
+        segments = [unquote(s) for s in parts.path.strip("/").split("/")]
+        if segments[:2] == ["api", "v1"] and len(segments) >= 3:
+            return self._entity(snapshot, segments[2:], query)
         return self._error(404, f"no such path {path}")
 
+    def _entity(self, snapshot: Snapshot, segments: list[str], query: dict) -> None:
+        """/api/v1/{kind}, /api/v1/{kind}/{id}/dashboards and /api/v1/{kind}/{id}/dashboards/{template_id}."""
+        name = segments[0]
+        kind = snapshot.entities.get(name)
+        if kind is None:
+            known = ", ".join(sorted(snapshot.entities)) or "none generated yet"
+            return self._error(404, f"unknown entity kind {name!r}; kinds with dashboards: {known}")
+        if len(segments) == 1:
+            return self._send(200, JSON, kind.listing)
+        if len(segments) not in (3, 4) or segments[2] != "dashboards":
+            return self._error(404, f"an entity's dashboards are /api/v1/{name}/<id>/dashboards[/<template_id>]")
+        entity = kind.entities.get(segments[1])
+        if entity is None:
+            return self._error(404, f"unknown {name} {segments[1]!r}: /api/v1/{name} lists the {name}s with dashboards")
+        if len(segments) == 3:
+            return self._filtered(entity.summaries, entity.listing, query, {"entity": name, "id": segments[1]})
+        if segments[3] not in entity.documents:
+            return self._error(404, f"{name} {segments[1]!r} has no dashboard {segments[3]!r}; it has: "
+                                    f"{', '.join(sorted(entity.documents))}")
+        doc = entity.documents[segments[3]]
+        if doc is None:  # its first page is being generated
+            return self._send(202, JSON, _json({"id": segments[3], "entity": {"kind": name, "id": segments[1]},
+                                                "generation_status": "generating", "status": 202}))
+        return self._send(200, JSON, doc)
+
     def _listing(self, snapshot: Snapshot, query: dict) -> None:
+        return self._filtered(snapshot.summaries, snapshot.listing, query)
+
+    def _filtered(self, summaries: list[dict], listing: bytes, query: dict, head: dict | None = None) -> None:
+        """A listing (already sorted), or with ``?category=&audience=`` the summaries matching them (any case)."""
         unknown = sorted(set(query) - set(LIST_FILTERS))
         if unknown:
             return self._error(400, f"unknown parameter(s) {', '.join(unknown)}; filters: {', '.join(LIST_FILTERS)}")
         if not query:
-            return self._send(200, JSON, snapshot.listing)
-        chosen = [s for s in snapshot.summaries
-                  if all(str(s[k]).lower() in {v.lower() for v in query[k]} for k in query)]
-        return self._send(200, JSON, _json({"count": len(chosen), "dashboards": chosen}))
+            return self._send(200, JSON, listing)
+        fields = {"category": "category", "audience": "audience" if head is None else "target_audience"}
+        chosen = [s for s in summaries
+                  if all(str(s[fields[k]]).lower() in {v.lower() for v in query[k]} for k in query)]
+        return self._send(200, JSON, _json({**(head or {}), "count": len(chosen), "dashboards": chosen}))
 
     def _export(self, name: str) -> None:
         """The table streamed in HTTP chunks, a record batch at a time. An error before the first batch is a JSON

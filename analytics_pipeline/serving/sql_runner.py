@@ -226,11 +226,12 @@ class QuerySession:
         self._con = con
 
     def run(self, query: str, timeout_seconds: float | None = None, *, checked: bool = False,
-            truncate: bool = False, python_rows: bool = True) -> QueryResult:
-        """The whole result in memory, within the time, row and byte limits (see ``run_query``)."""
+            truncate: bool = False, python_rows: bool = True, params: dict | None = None) -> QueryResult:
+        """The whole result in memory, within the time, row and byte limits (see ``run_query``). ``params``: values
+        of the query's named parameters (``$name``), bound by DuckDB."""
         max_rows, max_bytes = self.settings.query_max_rows, result_max_bytes(self.settings)
         batches, rows, size, truncated, count = [], [], 0, "", 0
-        with self.stream(query, timeout_seconds, checked=checked) as result:
+        with self.stream(query, timeout_seconds, checked=checked, params=params) as result:
             for batch in result.batches:
                 with result.clock.running():  # turning rows into Python counts as the query's time
                     truncated = _over_limits(batch, count, size, max_rows, max_bytes, self.settings)
@@ -250,7 +251,7 @@ class QuerySession:
 
     @contextmanager
     def stream(self, query: str, timeout_seconds: float | None = None, *,
-               checked: bool = False) -> Iterator[ResultStream]:
+               checked: bool = False, params: dict | None = None) -> Iterator[ResultStream]:
         """The result as record batches, read from DuckDB one at a time; only the time spent in DuckDB counts
         towards the limit (a consumer writing to a slow client or disk does not). The first batch is read on entry,
         so a query that fails at once fails there. The connection is free for the next query once the block ends,
@@ -261,7 +262,7 @@ class QuerySession:
         with self._errors(limit):
             _refuse_unless_duckdb_agrees(self._con, sql)
             with clock.running():
-                relation = self._con.sql(sql)
+                relation = self._con.sql(sql, params=params) if params else self._con.sql(sql)
                 reader = relation.to_arrow_reader(max(1, BATCH_CELLS // max(1, len(relation.columns))))
             try:
                 batches = _batches(reader, clock)
@@ -270,6 +271,9 @@ class QuerySession:
                 yield ResultStream(list(relation.columns), reader.schema, batches, clock)
             finally:
                 reader.close()
+
+    def close(self) -> None:
+        self._con.close()
 
     def snapshot(self, view: str) -> None:
         """Later queries of this session read ``view`` from memory (as it is now); a failure leaves the view."""
@@ -366,17 +370,22 @@ class _QueryClock:
 @contextmanager
 def query_session(settings: Settings, warehouse: WarehouseResource | None = None) -> Iterator[QuerySession]:
     """A ``QuerySession`` on the warehouse (the resource ``settings`` describe, or ``warehouse``), closed on exit."""
+    session = open_session(settings, warehouse)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def open_session(settings: Settings, warehouse: WarehouseResource | None = None) -> QuerySession:
+    """A ``QuerySession`` on the warehouse that the caller closes (``query_session`` closes it for you)."""
     warehouse = warehouse or WarehouseResource.for_settings(settings)
     if not Path(warehouse.database).exists():
         raise QueryError(f"no warehouse at {warehouse.database}: run `analytics-pipeline run` (or `demo`) first")
     try:
-        con = warehouse.connect()
+        return QuerySession(settings, warehouse.connect())
     except duckdb.Error as err:
         raise QueryError(_first_line(err)) from None
-    try:
-        yield QuerySession(settings, con)
-    finally:
-        con.close()
 
 
 def locked_connection(settings: Settings) -> duckdb.DuckDBPyConnection:

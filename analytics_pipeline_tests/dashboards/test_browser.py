@@ -1,7 +1,8 @@
 """Headless Chromium (Debian's ``chromium``) loads every page from ``analytics-pipeline serve`` at 390, 1440 and
-1920 px: no console errors (a Content-Security-Policy refusal is one), no request leaves the server, every chart drew
-its marks, nothing scrolls sideways, category labels fit beside their axis, and each value axis speaks one unit. A
-failed widget shows its error while the rest draw, from ``serve`` and from the file opened from disk.
+1920 px (and a dashboard page per project, from ``serve`` and from disk): no console errors (a Content-Security-Policy
+refusal is one), no request leaves the server, every chart drew its marks, nothing scrolls sideways, category labels
+fit beside their axis, and each value axis speaks one unit. A failed widget shows its error while the rest draw,
+from ``serve`` and from the file opened from disk.
 Screenshots: test-output/screenshots/<page>-<width>.png."""
 
 import json
@@ -128,6 +129,9 @@ def test_every_page_draws_every_chart_at_phone_laptop_and_desktop_widths(served,
         assert page.goto(served + "/").status == 200
         links = page.eval_on_selector_all("a[href^='dashboards/']", "els => els.map(e => e.getAttribute('href'))")
         assert len(links) >= 5
+        project_pages = page.eval_on_selector_all("a[href^='entities/'][href$='.llm_costs.html']",
+                                                  "els => els.map(e => e.getAttribute('href'))")
+        assert project_pages, width
         page.screenshot(path=str(SCREENSHOTS / f"index-{width}.png"), full_page=True)
         assert page.evaluate(OVERFLOW.replace("main.grid", ".index-grid"))["page"] <= 0, width
         for link in links:
@@ -152,7 +156,18 @@ def test_every_page_draws_every_chart_at_phone_laptop_and_desktop_widths(served,
                     assert all(matches), (name, width, axis)
                     assert len({m.groups()[0] if m.groups() else "" for m in matches}) == 1, (name, width, axis)
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+        # a page per entity, one folder below the site's top: its scripts and style load from ../static/
+        assert page.goto(f"{served}/{project_pages[0]}").status == 200
+        charts = _charts_drawn(page)
+        assert len(charts) >= 4 and all(c["drawn"] == "yes" and c["marks"] > 50 for c in charts), (width, charts)
+        assert page.evaluate(OVERFLOW)["page"] <= 0, width
+        page.screenshot(path=str(SCREENSHOTS / f"llm_costs-per-project-{width}.png"), full_page=True)
         page.close()
+    page = _open(browser, 1440, (site.as_uri(),), problems)  # the same page opened from disk
+    page.goto((site / project_pages[0]).as_uri())
+    charts = _charts_drawn(page)
+    assert len(charts) >= 4 and all(c["drawn"] == "yes" and c["marks"] > 50 for c in charts), charts
+    page.close()
     assert problems == []
 
 

@@ -104,6 +104,18 @@ def test_widgets_summed_over_daily_marts_equal_the_raw_history(use_dashboards_la
     assert _doc(settings, "model_performance")["data_through"] == str(json_value(newest))
 
 
+def _to_12_digits(value):
+    """Floats to 12 significant digits, in nested data: DuckDB sums doubles in parallel in no fixed order, so the same
+    query over the same rows may differ in the last bit (seen: 1.304771 and 1.3047709999999997 in one session)."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {k: _to_12_digits(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_12_digits(v) for v in value]
+    return value
+
+
 def test_small_views_copied_once_give_the_same_widgets_as_reading_the_views(use_dashboards_lake):
     small = per_day_marts(build_definitions().assets) | SMALL_DERIVED_VIEWS
     assert {"financial_ops_daily", "decision_bands_daily", "claims_by_status"} <= small
@@ -111,7 +123,8 @@ def test_small_views_copied_once_give_the_same_widgets_as_reading_the_views(use_
         dashboard = load_dashboard(path)
         copied, direct = generate(use_dashboards_lake, dashboard, small), generate(use_dashboards_lake, dashboard)
         assert copied["status"] == "ready" and copied["data_through"] == direct["data_through"]
-        assert [(w["id"], w["data"]) for w in copied["widgets"]] == [(w["id"], w["data"]) for w in direct["widgets"]]
+        assert ([(w["id"], _to_12_digits(w["data"])) for w in copied["widgets"]]
+                == [(w["id"], _to_12_digits(w["data"])) for w in direct["widgets"]])
     open_claims = {w["id"]: w for w in _doc(use_dashboards_lake, "operational_efficiency")["widgets"]}["open_claims"]
     in_review, claims = run_query(use_dashboards_lake, "SELECT count(*) FILTER (WHERE status = 'ADJUSTER_REVIEW'), "
                                                        "count(*) FROM claims_current WHERE NOT removed").rows[0]
