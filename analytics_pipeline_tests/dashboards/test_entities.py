@@ -57,7 +57,7 @@ def test_every_project_has_a_page_whose_figures_are_its_runs(use_dashboards_lake
     runs = _grouped(settings, "SELECT project, count(*), sum(cost), sum(total_tokens) FROM llm_run_costs GROUP BY 1")
     jobs = _grouped(settings, "SELECT project, count(*) FROM llm_jobs_current GROUP BY 1")
     per_model = defaultdict(dict)
-    for project, model, cost in run_query(settings, "SELECT project, model, coalesce(sum(cost), 0) "
+    for project, model, cost in run_query(settings, "SELECT project, model, sum(cost) "  # NULL: no price
                                                     "FROM llm_model_usage GROUP BY 1, 2").rows:
         per_model[project][model] = cost
     per_day = defaultdict(dict)
@@ -75,7 +75,8 @@ def test_every_project_has_a_page_whose_figures_are_its_runs(use_dashboards_lake
         assert widgets["total_tokens"]["data"]["value"] == tokens
         assert widgets["jobs"]["data"]["value"] == jobs.get(project, (0,))[0]
         models = widgets["models"]["data"]
-        assert {row[0]: row[2] for row in models["rows"]} == pytest.approx(per_model[project])
+        cost_at = [column["name"] for column in models["columns"]].index("total_cost")
+        assert {row[0]: row[cost_at] for row in models["rows"]} == pytest.approx(per_model[project])
         assert {day: n for day, n in _series(widgets["runs_over_time"]).items() if n} == per_day[project]
         assert [row[0] for row in widgets["projects"]["data"]["rows"]] == [project]
         assert "budget" not in widgets  # per_entity: false
