@@ -157,7 +157,8 @@ def unpriced_usage_check(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckRe
     tokens = sum(r[3] for r in rows)
     named = [f"{model}{f' ({provider})' if provider else ''}: {total:,} tokens in {runs:,} runs"
              for model, provider, runs, total in rows[:10]]
-    description = (f"{len(rows)} models have no price in {GENAI_PRICES} or {OVERRIDES}, so {tokens:,} tokens are "
+    have = "models have" if len(rows) > 1 else "model has"
+    description = (f"{len(rows)} {have} no price in {GENAI_PRICES} or {OVERRIDES}, so {tokens:,} tokens are "
                    f"not in any cost: " + "; ".join(named) + ("; ..." if len(rows) > 10 else "")
                    if rows else f"every model used has a price ({GENAI_PRICES}, {OVERRIDES})")
     return [dg.AssetCheckResult(
