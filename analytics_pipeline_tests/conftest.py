@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from analytics_pipeline.settings import DEFAULT_PARTITIONS_START, Settings, load_settings
-from analytics_pipeline_tests.lakes import Lake, built_lake, clear_analytics_env, lake_root, landing_root
+from analytics_pipeline_tests.lakes import DEMO_END, Lake, built_lake, clear_analytics_env, lake_root, landing_root
 from analytics_pipeline_tests.s3_server import moto_server
 
 __all__ = ["lake_root", "landing_root"]  # imported from here by many test modules
@@ -54,10 +54,13 @@ def s3_lake_env(s3_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 @pytest.fixture(scope="session")
 def built_demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    """A small demo lake built once per session by the real pipeline."""
+    """A small demo lake built once per session by the real pipeline: four days of claims up to DEMO_END (the claims
+    marts have no window relative to now; four days ending now held fewer than 1,000 records or no damaged line on
+    some weekdays)."""
     from analytics_pipeline.demo.claims import claims_landing_files
 
-    with built_lake(tmp_path_factory, "demo", {"claims": claims_landing_files(days=4, seed=11, claims_per_day=60)}) as lake:
+    files = claims_landing_files(days=4, seed=11, end=DEMO_END, claims_per_day=60)
+    with built_lake(tmp_path_factory, "demo", {"claims": files}) as lake:
         return lake
 
 

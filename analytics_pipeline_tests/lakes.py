@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -16,6 +16,10 @@ from analytics_pipeline.settings import Settings, load_settings
 
 # run_config of a job a test executes itself: warnings and errors only
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The end of the demo window for tests that need no "now" (demo windows end now by default, so their records,
+# drawn by weekday and hour, change with the time the tests run): a Friday noon, UTC, whose windows of 1 to 4 days
+# hold weekdays only.
+DEMO_END = datetime(2026, 11, 27, 12, 0)
 
 
 def landing_root(settings: Settings) -> StorageRoot:
@@ -93,3 +97,19 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory, name: str,
         started = utc_now()
         reports = {r.source: r for r in run_pipeline(settings, progress=lambda _: None)}
         yield Lake(settings, mp, variables, reports, started, utc_now())
+
+
+@contextlib.contextmanager
+def built_lake_of_one_day(tmp_path_factory: pytest.TempPathFactory, name: str,
+                          files_of_day: Callable[[date], dict[str, Iterable[tuple[str, bytes]]]],
+                          **env) -> Iterator[tuple[Lake, date]]:
+    """``built_lake`` with landing files dated relative to the UTC day the lake is built on (``files_of_day(day)``),
+    and that day: the marts' "today" is the records' today. Records dated when the test module is imported meet a
+    lake built after midnight when a test session crosses it; a build that itself crosses midnight is done again,
+    for the new day."""
+    while True:
+        day = utc_now().date()
+        with built_lake(tmp_path_factory, name, files_of_day(day), **env) as lake:
+            if lake.finished.date() == day:
+                yield lake, day
+                return

@@ -11,7 +11,7 @@ from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.demo.claims import claims_landing_files
 from analytics_pipeline.demo.conversations import conversations_landing_files
 from analytics_pipeline.demo.llm_runs import llm_runs_landing_files
-from analytics_pipeline_tests.lakes import QUIET, Lake, built_lake, landing_root
+from analytics_pipeline_tests.lakes import DEMO_END, QUIET, Lake, built_lake, landing_root
 
 CLAIMS_DASHBOARDS = {"dashboard_financial_operations", "dashboard_model_performance", "dashboard_operational_efficiency"}
 
@@ -67,7 +67,8 @@ def test_after_demo_nothing_to_do_and_one_claims_file_refreshes_what_reads_claim
     assert daemon.tick() == set()  # `dev` right after `demo`: nothing to do
     assert daemon.tick() == set()
 
-    name, data = next(iter(claims_landing_files(days=1, seed=99, claims_per_day=5)))
+    # a fixed window: five claims a day in a window ending now were none from Saturday 22:00 to Monday (UTC)
+    name, data = next(iter(claims_landing_files(days=1, seed=99, end=DEMO_END, claims_per_day=5)))
     landing_root(demo_like_lake.settings).write_bytes(data, "claims", f"later/{name.rsplit('/', 1)[-1]}")
     assert daemon.sensor_runs("claims_landing_sensor", "claims_ingest_job") == 1
     assert daemon.tick() == set()  # staging backs no view: the warehouse waits for the merge

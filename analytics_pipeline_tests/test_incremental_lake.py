@@ -23,6 +23,7 @@ from analytics_pipeline.runner import dagster_instance, refresh_lake, run_operat
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources import SOURCE_SPECS
 from analytics_pipeline_tests.lakes import clear_analytics_env, lake_root, landing_root
+from analytics_pipeline_tests.records import epoch, image, insert, jsonl, stream_record
 
 # Marts over "now" (windows ending now, "this month", generated_at): recomputed whole at every update, and
 # a second later their windows have moved, so they are not compared.
@@ -60,6 +61,16 @@ def _run_versions() -> tuple[tuple[str, str, bytes], tuple[str, str, bytes]]:
     later = [priced, unpriced, sparse, named]
     return (("llm_runs", "versions/first.jsonl", "".join(json.dumps(d) + "\n" for d in first).encode()),
             ("llm_runs", "versions/later.jsonl", "".join(json.dumps(d) + "\n" for d in later).encode()))
+
+
+def _removed_claim() -> tuple[tuple[str, str, bytes], tuple[str, str, bytes]]:
+    """A claim submitted in a first step and removed in a later one: the demo's few REMOVE records are drawn by
+    chance (six days ending now held none when the window ended on a Friday at 02:00-03:59 UTC)."""
+    day = (datetime.now(timezone.utc) - timedelta(days=2)).date().isoformat()
+    removal = stream_record("hand-removed-2", "REMOVE", epoch(day, 11), "CLM-HAND-REMOVED",
+                            old=image("CLM-HAND-REMOVED"))
+    return (("claims", "hand/submitted.jsonl", jsonl([insert("hand-removed-1", "CLM-HAND-REMOVED", day, hour=10)])),
+            ("claims", "hand/removed.jsonl", jsonl([removal])))
 
 
 def _table_rows(settings) -> dict[str, list[tuple]]:
@@ -121,6 +132,9 @@ def fed_lake(tmp_path_factory: pytest.TempPathFactory):
         first_versions, later_versions = _run_versions()
         steps[0].append(first_versions)
         steps[2].append(later_versions)
+        submitted, removed = _removed_claim()
+        steps[0].append(submitted)
+        steps[2].append(removed)
         modes = []
         for step in steps:
             for source, name, data in step:
@@ -163,10 +177,11 @@ def test_removed_records_and_redeliveries_are_in_the_lake(fed_lake):
     con = duckdb.connect(settings.warehouse_path, read_only=True)
     try:
         removed = con.execute("SELECT count(*) FROM claims_current WHERE removed").fetchall()[0][0]
+        hand = con.execute("SELECT removed FROM claims_current WHERE claim_id = 'CLM-HAND-REMOVED'").fetchall()
         ingested = con.execute("SELECT count(*) FROM ingested_files WHERE file LIKE '%redelivered/%'").fetchall()[0][0]
     finally:
         con.close()
-    assert removed > 0
+    assert removed > 0 and hand == [(True,)]  # the claim removed in a later step than its submission
     assert ingested == 4
 
 

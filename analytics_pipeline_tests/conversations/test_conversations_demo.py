@@ -9,7 +9,8 @@ from analytics_pipeline.demo.conversations import conversations_landing_files
 from analytics_pipeline.runner import run_pipeline
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline_tests.conftest import lake_root, landing_root
-from analytics_pipeline_tests.conversations.sessions import a_session_left_without_an_end
+from analytics_pipeline_tests.conversations.sessions import (a_session_left_without_an_end,
+                                                             a_session_with_every_seed_event)
 
 
 def test_demo_conversations(lake_env, monkeypatch):
@@ -17,7 +18,7 @@ def test_demo_conversations(lake_env, monkeypatch):
     landing = landing_root(lake_env)
     emails = set()
     for name, data in [*conversations_landing_files(days=3, seed=5, sessions_per_day=60),
-                       a_session_left_without_an_end()]:
+                       a_session_left_without_an_end(), a_session_with_every_seed_event()]:
         landing.write_bytes(data, "conversations", name)
         text = (gzip.decompress(data) if name.endswith(".gz") else data).decode()
         emails |= {word.strip('",.') for word in text.split() if "@" in word and "." in word.split("@")[-1]}
@@ -29,7 +30,8 @@ def test_demo_conversations(lake_env, monkeypatch):
     intents = {r[0] for r in run_query(lake_env, "SELECT DISTINCT intent FROM intents").rows}
     assert {"troubleshooting", "procedure", "documentation"} <= intents
     assert run_query(lake_env, "SELECT count(*) FROM session_outcome_insights WHERE timeframe = '90d'").rows[0][0] > 1
-    # a share of the sessions speaks seed 003's vocabulary, every one of its 13 event types, and its marts count them
+    # a share of the sessions speaks seed 003's vocabulary, every one of its 13 event types (the rare ones, a failed
+    # workflow, a handover, a fallback classification, guaranteed by a hand-written session), and its marts count them
     kinds, sdk_sessions = run_query(lake_env, "SELECT count(DISTINCT event_type), count(DISTINCT session_id) "
                                               "FROM analytics_events").rows[0]
     all_sessions = run_query(lake_env, "SELECT count(*) FROM conversation_sessions").rows[0][0]

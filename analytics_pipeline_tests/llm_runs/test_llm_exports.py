@@ -9,15 +9,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pyarrow.parquet as pq
 import pytest
 
 from analytics_pipeline.cli import main
-from analytics_pipeline_tests.lakes import built_lake
+from analytics_pipeline_tests.lakes import built_lake_of_one_day
 from analytics_pipeline_tests.llm_runs.test_llm_marts import (
-    GENAI_PRICES, SOURCE, TODAY, ago, approx, at, jsonl, known_sum, latest_check_evaluations, load_price_table, one,
+    GENAI_PRICES, SOURCE, Days, approx, at, jsonl, known_sum, latest_check_evaluations, load_price_table, one,
     reference_run, rows,
 )
 
@@ -79,18 +79,25 @@ def number(cell: str) -> float | None:
 
 @pytest.fixture(scope="module")
 def built_empty_lake(tmp_path_factory):
-    """run_pipeline over an empty landing zone: no LLM files at all."""
-    with built_lake(tmp_path_factory, "empty_llm", {}, ANALYTICS_TIMESERIES_DAYS=EMPTY_DAYS) as lake:
-        yield lake
+    """run_pipeline over an empty landing zone: no LLM files at all; and the day it was built on."""
+    with built_lake_of_one_day(tmp_path_factory, "empty_llm", lambda day: {},
+                               ANALYTICS_TIMESERIES_DAYS=EMPTY_DAYS) as (lake, day):
+        yield lake, Days(day)
 
 
 @pytest.fixture
 def empty_lake(built_empty_lake, monkeypatch):
-    built_empty_lake.use(monkeypatch)
-    return built_empty_lake
+    lake, _ = built_empty_lake
+    lake.use(monkeypatch)
+    return lake
 
 
-def test_empty_llm_marts_exist_and_are_zero(empty_lake):
+@pytest.fixture(scope="module")
+def empty_days(built_empty_lake) -> Days:
+    return built_empty_lake[1]
+
+
+def test_empty_llm_marts_exist_and_are_zero(empty_lake, empty_days):
     settings = empty_lake.settings
     assert (empty_lake.reports["llm_runs"].files, empty_lake.reports["llm_runs"].records_in) == (0, 0)
     for table in ("project_costs", "model_costs", "llm_run_costs", "llm_jobs_current"):
@@ -104,18 +111,18 @@ def test_empty_llm_marts_exist_and_are_zero(empty_lake):
     assert summary and all(v == 0 for v in summary.values()), summary
     assert one(settings, "SELECT * FROM qa_summary") == {f: 0 for f in QA_FIELDS}
     daily = rows(settings, "SELECT * FROM daily_runs ORDER BY date")
-    assert [d.pop("date") for d in daily] == [TODAY - timedelta(days=n) for n in range(EMPTY_DAYS - 1, -1, -1)]
+    assert [d.pop("date") for d in daily] == [empty_days.ago(n) for n in range(EMPTY_DAYS - 1, -1, -1)]
     assert all(v == 0 for d in daily for v in d.values())
 
 
-def test_empty_seed_json_export(empty_lake, tmp_path, capsys):
+def test_empty_seed_json_export(empty_lake, empty_days, tmp_path, capsys):
     code, out, _ = export(capsys, "--format", "json", "--out", str(tmp_path))
     assert code == 0 and out.strip() == str(tmp_path / "analytics.json")
     document = json.loads((tmp_path / "analytics.json").read_text())
     assert set(document) == {"summary", "projects", "models", "timeseries"}
     assert document["projects"] == [] and document["models"] == []
     assert len(document["timeseries"]) == EMPTY_DAYS
-    assert document["timeseries"][-1]["date"] == TODAY.isoformat()
+    assert document["timeseries"][-1]["date"] == empty_days.today.isoformat()
     assert all(p["runs"] == 0 and p["cost"] == 0 for p in document["timeseries"])
     summary = document["summary"]
     assert SEED_SUMMARY_FIELDS <= set(summary)
@@ -185,45 +192,62 @@ def mini(tokens_in: int, tokens_out: int, **cost) -> dict:
     return {"model": "gpt-4o-mini", "input_tokens": tokens_in, "output_tokens": tokens_out, **cost}
 
 
-# Reprice window: ago(3) .. ago(2). The new gpt-4o-mini price takes effect on ago(2).
-P_BEFORE = priced_run("p-before", ago(3), 9, "alpha", "passed", [mini(10000, 1000)])        # in window, before
-P_COVERED = priced_run("p-covered", ago(2), 9, "alpha", "warning", [mini(20000, 4000)])     # in window, covered
-P_MIXED = priced_run("p-mixed", ago(2), 11, "beta", "failed",                                # in window, covered
-                     [mini(3000, 500), {"model": "claude-3-haiku", "input_tokens": 100, "output_tokens": 20}])
-P_REPORTED = priced_run("p-reported", ago(2), 13, "beta", "passed", [mini(50000, 9000, cost=0.5)])  # reported
-P_TODAY = {**priced_run("p-today", TODAY, 0, "alpha", "passed", [mini(7000, 700)]),          # covered, not repriced
-           "started_at": at(TODAY, 0, 0, 1), "finished_at": None}
-P_UNPRICED = priced_run("p-unpriced", ago(2), 9, "gamma", "not_run",
-                        [{"model": "mystery-llm", "input_tokens": 100, "output_tokens": 10}])
-PRICE_RUNS = [P_BEFORE, P_COVERED, P_MIXED, P_REPORTED, P_TODAY, P_UNPRICED]
-PRICE_JOBS = [
-    {"job_id": "job-a", "status": "queued", "updated_at": at(ago(2), 8, 59)},
-    {"job_id": "job-a", "status": "completed", "updated_at": at(ago(2), 9, 5)},
-    {"job_id": "job-b", "status": "queued", "updated_at": at(ago(2), 8, 59)},
-]
-NEW_MINI_PRICE = {"model": "gpt-4o-mini", "effective_from": ago(2).isoformat(), "input_per_1k": 0.001,
-                  "output_per_1k": 0.004}
+def price_runs(d: Days) -> list[dict]:
+    """Reprice window: ago(3) .. ago(2). The new gpt-4o-mini price takes effect on ago(2)."""
+    return [
+        priced_run("p-before", d.ago(3), 9, "alpha", "passed", [mini(10000, 1000)]),         # in window, before
+        priced_run("p-covered", d.ago(2), 9, "alpha", "warning", [mini(20000, 4000)]),      # in window, covered
+        priced_run("p-mixed", d.ago(2), 11, "beta", "failed",                                # in window, covered
+                   [mini(3000, 500), {"model": "claude-3-haiku", "input_tokens": 100, "output_tokens": 20}]),
+        priced_run("p-reported", d.ago(2), 13, "beta", "passed", [mini(50000, 9000, cost=0.5)]),  # reported
+        {**priced_run("p-today", d.today, 0, "alpha", "passed", [mini(7000, 700)]),          # covered, not repriced
+         "started_at": at(d.today, 0, 0, 1), "finished_at": None},
+        priced_run("p-unpriced", d.ago(2), 9, "gamma", "not_run",
+                   [{"model": "mystery-llm", "input_tokens": 100, "output_tokens": 10}]),
+    ]
+
+
+def price_jobs(d: Days) -> list[dict]:
+    return [
+        {"job_id": "job-a", "status": "queued", "updated_at": at(d.ago(2), 8, 59)},
+        {"job_id": "job-a", "status": "completed", "updated_at": at(d.ago(2), 9, 5)},
+        {"job_id": "job-b", "status": "queued", "updated_at": at(d.ago(2), 8, 59)},
+    ]
+
+
+def new_mini_price(d: Days) -> dict:
+    return {"model": "gpt-4o-mini", "effective_from": d.ago(2).isoformat(), "input_per_1k": 0.001,
+            "output_per_1k": 0.004}
 
 
 @pytest.fixture(scope="module")
 def built_price_lake(tmp_path_factory):
-    files = [("runs.jsonl", jsonl(*PRICE_RUNS)), ("jobs.jsonl", jsonl(*PRICE_JOBS))]
-    with built_lake(tmp_path_factory, "prices", {SOURCE: files}, ANALYTICS_TIMESERIES_DAYS=7,
-                    ANALYTICS_MONTHLY_BUDGET="none") as lake:
-        yield lake
+    """The price lake and the days its runs are dated by (those of the day it was built on)."""
+    def files(day: date) -> dict:
+        return {SOURCE: [("runs.jsonl", jsonl(*price_runs(Days(day)))), ("jobs.jsonl", jsonl(*price_jobs(Days(day))))]}
+
+    with built_lake_of_one_day(tmp_path_factory, "prices", files, ANALYTICS_TIMESERIES_DAYS=7,
+                               ANALYTICS_MONTHLY_BUDGET="none") as (lake, day):
+        yield lake, Days(day)
 
 
 @pytest.fixture
 def price_lake(built_price_lake, monkeypatch):
-    built_price_lake.use(monkeypatch)
-    return built_price_lake
+    lake, _ = built_price_lake
+    lake.use(monkeypatch)
+    return lake
 
 
-def test_no_budget_disables_the_budget(price_lake):
+@pytest.fixture(scope="module")
+def price_days(built_price_lake) -> Days:
+    return built_price_lake[1]
+
+
+def test_no_budget_disables_the_budget(price_lake, price_days):
     lake, evaluations = price_lake, latest_check_evaluations()
     summary = one(lake.settings, "SELECT * FROM run_summary")
     assert (summary["monthly_budget"], summary["budget_remaining"], summary["budget_used_ratio"]) == (None, None, None)
-    runs = [reference_run(doc, load_price_table()) for doc in PRICE_RUNS]
+    runs = [reference_run(doc, load_price_table()) for doc in price_runs(price_days)]
     this_month = [r for r in runs if (r.started.year, r.started.month) == (lake.finished.year, lake.finished.month)]
     assert summary["current_month_cost"] == approx(known_sum(r.cost for r in this_month))
     assert all(evaluations[name].passed for name in
@@ -231,7 +255,7 @@ def test_no_budget_disables_the_budget(price_lake):
     assert evaluations["budget_not_exceeded"].description == "no monthly budget configured"
 
 
-def test_seed_json_export(price_lake, tmp_path, capsys):
+def test_seed_json_export(price_lake, price_days, tmp_path, capsys):
     code, out, err = export(capsys, "--format", "json", "--out", str(tmp_path))
     assert (code, out.strip(), err) == (0, str(tmp_path / "analytics.json"), "")
     document = json.loads((tmp_path / "analytics.json").read_text())
@@ -256,7 +280,7 @@ def test_seed_json_export(price_lake, tmp_path, capsys):
     timeseries = document["timeseries"]
     assert timeseries == as_json_records(rows(price_lake.settings, "SELECT * FROM daily_runs ORDER BY date"))
     assert all(SEED_TIMESERIES_FIELDS <= set(p) for p in timeseries) and len(timeseries) == 7
-    assert [p["date"] for p in timeseries] == [(TODAY - timedelta(days=n)).isoformat() for n in range(6, -1, -1)]
+    assert [p["date"] for p in timeseries] == [price_days.ago(n).isoformat() for n in range(6, -1, -1)]
 
 
 def test_seed_csv_export(price_lake, tmp_path, capsys):
@@ -320,28 +344,28 @@ def usage_by_run(lake) -> dict[tuple[str, str], dict]:
     return {(r["run_id"], r["model"]): r for r in rows(lake.settings, "SELECT * FROM llm_model_usage")}
 
 
-def test_reprice_changes_only_the_chosen_days(price_lake, tmp_path, capsys, monkeypatch):
+def test_reprice_changes_only_the_chosen_days(price_lake, price_days, tmp_path, capsys, monkeypatch):
     old_prices = load_price_table()  # no overrides: genai-prices alone
     before = usage_by_run(price_lake)
     before_costs = {r["run_id"]: r for r in rows(price_lake.settings, "SELECT * FROM llm_run_costs")}
-    for doc in PRICE_RUNS:  # the lake priced every run as genai-prices says
+    for doc in price_runs(price_days):  # the lake priced every run as genai-prices says
         run = reference_run(doc, old_prices)
         for u in run.usage:
             assert before[(run.run_id, u.model)]["price_version"] == u.price_version
     assert before[("p-covered", "gpt-4o-mini")]["price_version"] == f"{GENAI_PRICES}: openai/gpt-4o-mini"
 
     new_file = tmp_path / "prices.json"  # an override: a negotiated gpt-4o-mini price from ago(2) on
-    new_file.write_text(json.dumps({"prices": [NEW_MINI_PRICE]}))
+    new_file.write_text(json.dumps({"prices": [new_mini_price(price_days)]}))
     monkeypatch.setenv("ANALYTICS_MODEL_PRICES", str(new_file))
-    assert main(["reprice", "--from", ago(3).isoformat(), "--to", ago(2).isoformat()]) == 0
+    assert main(["reprice", "--from", price_days.ago(3).isoformat(), "--to", price_days.ago(2).isoformat()]) == 0
     assert "re-priced 2 days" in capsys.readouterr().out
 
     new_prices = load_price_table(new_file)
     after = usage_by_run(price_lake)
     assert set(after) == set(before)
-    repriced_days = {ago(3), ago(2)}
+    repriced_days = {price_days.ago(3), price_days.ago(2)}
     changed = set()
-    for doc in PRICE_RUNS:
+    for doc in price_runs(price_days):
         started = datetime.fromisoformat(doc["started_at"].replace("Z", "+00:00")).date()
         expected = reference_run(doc, new_prices if started in repriced_days else old_prices)
         for u in expected.usage:
@@ -353,7 +377,7 @@ def test_reprice_changes_only_the_chosen_days(price_lake, tmp_path, capsys, monk
                 changed.add((expected.run_id, u.model))
     # only the computed gpt-4o-mini usage of the covered, repriced day moved
     assert changed == {("p-covered", "gpt-4o-mini"), ("p-mixed", "gpt-4o-mini")}
-    new_version = f"ANALYTICS_MODEL_PRICES: gpt-4o-mini@{ago(2).isoformat()}"
+    new_version = f"ANALYTICS_MODEL_PRICES: gpt-4o-mini@{price_days.ago(2).isoformat()}"
     assert after[("p-covered", "gpt-4o-mini")]["price_version"] == new_version
     assert after[("p-covered", "gpt-4o-mini")]["cost"] == approx((20000 * 0.001 + 4000 * 0.004) / 1000)
     assert after[("p-before", "gpt-4o-mini")] == before[("p-before", "gpt-4o-mini")]    # before the new price
@@ -382,7 +406,7 @@ def test_reprice_changes_only_the_chosen_days(price_lake, tmp_path, capsys, monk
     assert mini_cost["total_cost"] == approx(sum(r["cost"] for k, r in after.items() if k[1] == "gpt-4o-mini"))
 
 
-def test_reprice_rejects_a_backwards_period(price_lake, capsys):
-    assert main(["reprice", "--from", ago(1).isoformat(), "--to", ago(3).isoformat()]) == 2
+def test_reprice_rejects_a_backwards_period(price_lake, price_days, capsys):
+    assert main(["reprice", "--from", price_days.ago(1).isoformat(), "--to", price_days.ago(3).isoformat()]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1

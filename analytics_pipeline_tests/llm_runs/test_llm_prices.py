@@ -7,7 +7,8 @@ several providers, an off-peak price, o3 either side of its price cut, models no
 ANALYTICS_MODEL_PRICES overrides (a private model, a negotiated price from a date on, one for one provider only).
 
 The expectation of each computed cost is genai-prices' calc_price for the same usage at the run's start, the usage
-read from the same usage object by genai-prices' own extract_usage where the package has an extractor for it.
+read from the same usage object by genai-prices' own extract_usage where the package has an extractor for it. The
+runs are dated relative to the day the lake is built on (``prices_days``).
 """
 
 from __future__ import annotations
@@ -25,13 +26,20 @@ import pytest
 from genai_prices import data_snapshot, update_prices
 
 from analytics_pipeline.cli import main
-from analytics_pipeline_tests.lakes import built_lake
+from analytics_pipeline_tests.lakes import built_lake_of_one_day
 from analytics_pipeline_tests.llm_runs.test_llm_marts import (
-    GENAI_PRICES, SOURCE, TODAY, ago, approx, at, jsonl, latest_check_evaluations, one, parse_time, rows,
+    GENAI_PRICES, SOURCE, Days, approx, at, jsonl, latest_check_evaluations, one, parse_time, rows,
 )
 
-DAY = ago(3)
-NEGOTIATED_FROM = ago(5)
+
+def priced_day(d: Days) -> date:
+    """The day most runs start on."""
+    return d.ago(3)
+
+
+def negotiated_from(d: Days) -> date:
+    """The day the negotiated gpt-4o-mini price takes effect."""
+    return d.ago(5)
 
 
 @dataclass(frozen=True)
@@ -74,73 +82,88 @@ def entry(model: str, provider: str | None = None, **usage) -> dict:
 
 
 SONNET = "claude-sonnet-4-5"
-GENAI_CASES = [
-    Case("anthropic-cache", at(DAY, 9), entry(SONNET, "anthropic", usage={
-        "input_tokens": 1200, "cache_read_input_tokens": 30000, "cache_creation_input_tokens": 5000,
-        "output_tokens": 800}), ("anthropic", "default", "usage")),
-    Case("anthropic-long-context", at(DAY, 9, 5), entry(SONNET, "anthropic", usage={  # 210 k input: past 200 k
-        "input_tokens": 150000, "cache_read_input_tokens": 60000, "cache_creation_input_tokens": 0,
-        "output_tokens": 4000}), ("anthropic", "default", "usage")),
-    Case("openai-chat", at(DAY, 10), entry("gpt-4o", "openai", usage={
-        "prompt_tokens": 12000, "completion_tokens": 900, "prompt_tokens_details": {"cached_tokens": 8000}}),
-        ("openai", "chat", "usage")),
-    Case("openai-reasoning", at(DAY, 10, 5), entry("o3-mini", "openai", usage={
-        "prompt_tokens": 5000, "completion_tokens": 6000, "completion_tokens_details": {"reasoning_tokens": 4500}}),
-        ("openai", "chat", "usage")),
-    Case("openai-responses", at(DAY, 10, 10), entry(  # the usage names on the entry itself
-        "gpt-5", "openai", input_tokens=20000, output_tokens=3000, input_tokens_details={"cached_tokens": 15000},
-        output_tokens_details={"reasoning_tokens": 2000}), ("openai", "responses", "usage")),
-    Case("gemini", at(DAY, 11), entry("gemini-2.5-pro", "google", usage={
-        "promptTokenCount": 50000, "candidatesTokenCount": 2000, "thoughtsTokenCount": 3000,
-        "cachedContentTokenCount": 20000}), ("google", "default", "usageMetadata")),
-    Case("bedrock", at(DAY, 11, 5), entry("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "aws", usage={
-        "inputTokens": 3000, "outputTokens": 500, "cacheReadInputTokens": 9000, "cacheWriteInputTokens": 1000}),
-        ("aws", "default", "usage")),
-    Case("reasoning-rate", at(DAY, 12), entry("sonar-deep-research", "perplexity", input_tokens=4000,
-                                              output_tokens=6000, reasoning_tokens=5000),
-         usage={"input_tokens": 4000, "output_tokens": 6000, "output_reasoning_tokens": 5000}),
-    Case("per-request", at(DAY, 12, 5), entry("sonar", "perplexity", input_tokens=1000, output_tokens=500),
-         usage={"input_tokens": 1000, "output_tokens": 500}),
-    Case("oss-cerebras", at(DAY, 13), entry("gpt-oss-120b", "cerebras", input_tokens=100000, output_tokens=20000),
-         usage={"input_tokens": 100000, "output_tokens": 20000}),
-    Case("oss-openai", at(DAY, 13, 5), entry("gpt-oss-120b", "openai", input_tokens=100000, output_tokens=20000),
-         usage={"input_tokens": 100000, "output_tokens": 20000}),
-    Case("oss-any", at(DAY, 13, 10), entry("gpt-oss-120b", input_tokens=100000, output_tokens=20000),
-         usage={"input_tokens": 100000, "output_tokens": 20000}),
-    Case("run-provider", at(DAY, 13, 15), entry("claude-3-haiku", input_tokens=2000, output_tokens=100),
-         usage={"input_tokens": 2000, "output_tokens": 100}, run_fields={"provider": "Anthropic"}),
-    Case("prefixed", at(DAY, 14), entry("openai/gpt-4o", input_tokens=3000, output_tokens=300),
-         usage={"input_tokens": 3000, "output_tokens": 300}, provider="openai", model="gpt-4o"),
-    Case("deepseek-peak", at(DAY, 2), entry("deepseek-flash", "deepseek", input_tokens=1_000_000,
-                                            output_tokens=100_000), usage={"input_tokens": 1_000_000,
-                                                                           "output_tokens": 100_000}),
-    Case("deepseek-off-peak", at(DAY, 12, 30), entry("deepseek-flash", "deepseek", input_tokens=1_000_000,
-                                                     output_tokens=100_000), usage={"input_tokens": 1_000_000,
-                                                                                    "output_tokens": 100_000}),
-    Case("o3-before-the-cut", at(date(2025, 6, 9), 23, 59),
-         entry("o3", "openai", input_tokens=1000, output_tokens=1000),
-         usage={"input_tokens": 1000, "output_tokens": 1000}),
-    Case("o3-after-the-cut", at(date(2025, 6, 10), 0, 1),
-         entry("o3", "openai", input_tokens=1000, output_tokens=1000),
-         usage={"input_tokens": 1000, "output_tokens": 1000}),
-    Case("mini-before-the-deal", at(ago(6), 9), entry("gpt-4o-mini", "openai", input_tokens=10000, output_tokens=1000),
-         usage={"input_tokens": 10000, "output_tokens": 1000}),
-]
-OVERRIDDEN = {  # run_id → (models entry, start): priced by ANALYTICS_MODEL_PRICES
-    "router": (entry("acme-router-v2", "acme", prompt_tokens=10000, completion_tokens=200,
-                     prompt_tokens_details={"cached_tokens": 6000}), at(DAY, 15)),
-    "mini-on-the-deal": (entry("gpt-4o-mini", "openai", prompt_tokens=10000, completion_tokens=1000,
-                               prompt_tokens_details={"cached_tokens": 4000}), at(ago(4), 9)),
-    "oss-ovhcloud": (entry("gpt-oss-120b", "ovhcloud", input_tokens=100000, output_tokens=20000), at(DAY, 15, 5)),
-}
-OVERRIDES = {"prices": [
-    {"model": "acme-router-v2", "effective_from": "2024-01-01", "input_per_1k": 0.0002, "output_per_1k": 0.0004,
-     "cache_read_per_1k": 0.00005},
-    {"model": "gpt-4o-mini", "effective_from": NEGOTIATED_FROM.isoformat(), "input_per_1k": 0.0001,
-     "output_per_1k": 0.0005},
-    {"model": "GPT-OSS-120B", "provider": "OVHcloud", "effective_from": "2024-01-01", "input_per_1k": 0.00005,
-     "output_per_1k": 0.0001},
-]}
+
+
+def genai_cases(d: Days) -> list[Case]:
+    day = priced_day(d)
+    return [
+        Case("anthropic-cache", at(day, 9), entry(SONNET, "anthropic", usage={
+            "input_tokens": 1200, "cache_read_input_tokens": 30000, "cache_creation_input_tokens": 5000,
+            "output_tokens": 800}), ("anthropic", "default", "usage")),
+        Case("anthropic-long-context", at(day, 9, 5), entry(SONNET, "anthropic", usage={  # 210 k input: past 200 k
+            "input_tokens": 150000, "cache_read_input_tokens": 60000, "cache_creation_input_tokens": 0,
+            "output_tokens": 4000}), ("anthropic", "default", "usage")),
+        Case("openai-chat", at(day, 10), entry("gpt-4o", "openai", usage={
+            "prompt_tokens": 12000, "completion_tokens": 900, "prompt_tokens_details": {"cached_tokens": 8000}}),
+            ("openai", "chat", "usage")),
+        Case("openai-reasoning", at(day, 10, 5), entry("o3-mini", "openai", usage={
+            "prompt_tokens": 5000, "completion_tokens": 6000, "completion_tokens_details": {"reasoning_tokens": 4500}}),
+            ("openai", "chat", "usage")),
+        Case("openai-responses", at(day, 10, 10), entry(  # the usage names on the entry itself
+            "gpt-5", "openai", input_tokens=20000, output_tokens=3000, input_tokens_details={"cached_tokens": 15000},
+            output_tokens_details={"reasoning_tokens": 2000}), ("openai", "responses", "usage")),
+        Case("gemini", at(day, 11), entry("gemini-2.5-pro", "google", usage={
+            "promptTokenCount": 50000, "candidatesTokenCount": 2000, "thoughtsTokenCount": 3000,
+            "cachedContentTokenCount": 20000}), ("google", "default", "usageMetadata")),
+        Case("bedrock", at(day, 11, 5), entry("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "aws", usage={
+            "inputTokens": 3000, "outputTokens": 500, "cacheReadInputTokens": 9000, "cacheWriteInputTokens": 1000}),
+            ("aws", "default", "usage")),
+        Case("reasoning-rate", at(day, 12), entry("sonar-deep-research", "perplexity", input_tokens=4000,
+                                                  output_tokens=6000, reasoning_tokens=5000),
+             usage={"input_tokens": 4000, "output_tokens": 6000, "output_reasoning_tokens": 5000}),
+        Case("per-request", at(day, 12, 5), entry("sonar", "perplexity", input_tokens=1000, output_tokens=500),
+             usage={"input_tokens": 1000, "output_tokens": 500}),
+        Case("oss-cerebras", at(day, 13), entry("gpt-oss-120b", "cerebras", input_tokens=100000, output_tokens=20000),
+             usage={"input_tokens": 100000, "output_tokens": 20000}),
+        Case("oss-openai", at(day, 13, 5), entry("gpt-oss-120b", "openai", input_tokens=100000, output_tokens=20000),
+             usage={"input_tokens": 100000, "output_tokens": 20000}),
+        Case("oss-any", at(day, 13, 10), entry("gpt-oss-120b", input_tokens=100000, output_tokens=20000),
+             usage={"input_tokens": 100000, "output_tokens": 20000}),
+        Case("run-provider", at(day, 13, 15), entry("claude-3-haiku", input_tokens=2000, output_tokens=100),
+             usage={"input_tokens": 2000, "output_tokens": 100}, run_fields={"provider": "Anthropic"}),
+        Case("prefixed", at(day, 14), entry("openai/gpt-4o", input_tokens=3000, output_tokens=300),
+             usage={"input_tokens": 3000, "output_tokens": 300}, provider="openai", model="gpt-4o"),
+        Case("deepseek-peak", at(day, 2), entry("deepseek-flash", "deepseek", input_tokens=1_000_000,
+                                                output_tokens=100_000), usage={"input_tokens": 1_000_000,
+                                                                               "output_tokens": 100_000}),
+        Case("deepseek-off-peak", at(day, 12, 30), entry("deepseek-flash", "deepseek", input_tokens=1_000_000,
+                                                         output_tokens=100_000), usage={"input_tokens": 1_000_000,
+                                                                                        "output_tokens": 100_000}),
+        Case("o3-before-the-cut", at(date(2025, 6, 9), 23, 59),
+             entry("o3", "openai", input_tokens=1000, output_tokens=1000),
+             usage={"input_tokens": 1000, "output_tokens": 1000}),
+        Case("o3-after-the-cut", at(date(2025, 6, 10), 0, 1),
+             entry("o3", "openai", input_tokens=1000, output_tokens=1000),
+             usage={"input_tokens": 1000, "output_tokens": 1000}),
+        Case("mini-before-the-deal", at(d.ago(6), 9),
+             entry("gpt-4o-mini", "openai", input_tokens=10000, output_tokens=1000),
+             usage={"input_tokens": 10000, "output_tokens": 1000}),
+    ]
+
+
+def overridden(d: Days) -> dict[str, tuple[dict, str]]:
+    """run_id → (models entry, start): priced by ANALYTICS_MODEL_PRICES."""
+    day = priced_day(d)
+    return {
+        "router": (entry("acme-router-v2", "acme", prompt_tokens=10000, completion_tokens=200,
+                         prompt_tokens_details={"cached_tokens": 6000}), at(day, 15)),
+        "mini-on-the-deal": (entry("gpt-4o-mini", "openai", prompt_tokens=10000, completion_tokens=1000,
+                                   prompt_tokens_details={"cached_tokens": 4000}), at(d.ago(4), 9)),
+        "oss-ovhcloud": (entry("gpt-oss-120b", "ovhcloud", input_tokens=100000, output_tokens=20000), at(day, 15, 5)),
+    }
+
+
+def overrides(d: Days) -> dict:
+    return {"prices": [
+        {"model": "acme-router-v2", "effective_from": "2024-01-01", "input_per_1k": 0.0002, "output_per_1k": 0.0004,
+         "cache_read_per_1k": 0.00005},
+        {"model": "gpt-4o-mini", "effective_from": negotiated_from(d).isoformat(), "input_per_1k": 0.0001,
+         "output_per_1k": 0.0005},
+        {"model": "GPT-OSS-120B", "provider": "OVHcloud", "effective_from": "2024-01-01", "input_per_1k": 0.00005,
+         "output_per_1k": 0.0001},
+    ]}
+
+
 UNPRICED = {  # run_id → models: no source knows the model (for the provider the run names)
     "mystery": [entry("mystery-llm", input_tokens=500, output_tokens=100, cache_read_tokens=200)],
     "private-host": [entry("gpt-4o", "my-vllm", input_tokens=700, output_tokens=70)],
@@ -149,20 +172,21 @@ UNPRICED = {  # run_id → models: no source knows the model (for the provider t
 }
 
 
-# The newest day's only run has no price, the day before has a priced one: the day's cost is unknown, not 0.
-YESTERDAY_PRICED = {"run_id": "yesterday", "project": "pricing", "started_at": at(ago(1), 9),
-                    "models": [entry("gpt-4o-mini", "openai", input_tokens=1000, output_tokens=100)]}
-TODAY_UNPRICED = {"run_id": "today-mystery", "project": "unpriced", "started_at": at(TODAY, 0, 0, 1),
-                  "models": [entry("mystery-llm", input_tokens=50, output_tokens=5)]}
+def yesterday_priced_today_unpriced(d: Days) -> list[dict]:
+    """The newest day's only run has no price, the day before has a priced one: the day's cost is unknown, not 0."""
+    return [{"run_id": "yesterday", "project": "pricing", "started_at": at(d.yesterday, 9),
+             "models": [entry("gpt-4o-mini", "openai", input_tokens=1000, output_tokens=100)]},
+            {"run_id": "today-mystery", "project": "unpriced", "started_at": at(d.today, 0, 0, 1),
+             "models": [entry("mystery-llm", input_tokens=50, output_tokens=5)]}]
 
 
-def documents() -> list[dict]:
-    docs = [case.document for case in GENAI_CASES]
+def documents(d: Days) -> list[dict]:
+    docs = [case.document for case in genai_cases(d)]
     docs += [{"run_id": run_id, "project": "pricing", "started_at": started, "models": [model]}
-             for run_id, (model, started) in OVERRIDDEN.items()]
-    docs += [{"run_id": run_id, "project": "unpriced", "started_at": at(DAY, 16), "models": models}
+             for run_id, (model, started) in overridden(d).items()]
+    docs += [{"run_id": run_id, "project": "unpriced", "started_at": at(priced_day(d), 16), "models": models}
              for run_id, models in UNPRICED.items()]
-    return docs + [YESTERDAY_PRICED, TODAY_UNPRICED]
+    return docs + yesterday_priced_today_unpriced(d)
 
 
 class NetworkRefused(AssertionError):
@@ -170,8 +194,9 @@ class NetworkRefused(AssertionError):
 
 
 @pytest.fixture(scope="module")
-def prices_lake(tmp_path_factory):
-    """The lake, built while any connection beyond this machine raises (and is recorded)."""
+def built_prices_lake(tmp_path_factory):
+    """The lake, built while any connection beyond this machine raises (and is recorded), and the days its runs are
+    dated by (those of the day it was built on)."""
     attempts = []
     real_connect = socket.socket.connect
 
@@ -182,32 +207,47 @@ def prices_lake(tmp_path_factory):
             raise NetworkRefused(f"network refused during the build: {address}")
         return real_connect(sock, address)
 
-    overrides = tmp_path_factory.mktemp("overrides") / "prices.json"
-    overrides.write_text(json.dumps(OVERRIDES))
+    overrides_file = tmp_path_factory.mktemp("overrides") / "prices.json"
+
+    def files(day: date) -> dict:
+        overrides_file.write_text(json.dumps(overrides(Days(day))))  # the negotiated price's day moves with the runs
+        return {SOURCE: [("runs.jsonl", jsonl(*documents(Days(day))))]}
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(socket.socket, "connect", local_only)
-        with built_lake(tmp_path_factory, "prices", {SOURCE: [("runs.jsonl", jsonl(*documents()))]},
-                        ANALYTICS_MODEL_PRICES=str(overrides)) as lake:
+        with built_lake_of_one_day(tmp_path_factory, "prices", files,
+                                   ANALYTICS_MODEL_PRICES=str(overrides_file)) as (lake, day):
             mp.undo()
-            yield lake, attempts
+            yield lake, attempts, Days(day)
+
+
+@pytest.fixture(scope="module")
+def prices_lake(built_prices_lake):
+    lake, attempts, _ = built_prices_lake
+    return lake, attempts
+
+
+@pytest.fixture(scope="module")
+def prices_days(built_prices_lake) -> Days:
+    return built_prices_lake[2]
 
 
 def usage_rows(lake) -> dict[str, dict]:
     return {r["run_id"]: r for r in rows(lake.settings, "SELECT * FROM llm_model_usage WHERE project <> 'unpriced'")}
 
 
-def test_nothing_is_fetched(prices_lake):
+def test_nothing_is_fetched(prices_lake, prices_days):
     lake, attempts = prices_lake
     assert attempts == []
-    assert lake.reports[SOURCE].quarantined == 0 and lake.reports[SOURCE].landed == len(documents())
+    assert lake.reports[SOURCE].quarantined == 0 and lake.reports[SOURCE].landed == len(documents(prices_days))
     assert data_snapshot._custom_snapshot is None  # the wheel's own data: no UpdatePrices snapshot in this process
     assert update_prices._shared_updater.ref_count == 0
 
 
-def test_computed_costs_are_genai_prices_calc_price(prices_lake):
+def test_computed_costs_are_genai_prices_calc_price(prices_lake, prices_days):
     lake, _ = prices_lake
     found = usage_rows(lake)
-    for case in GENAI_CASES:
+    for case in genai_cases(prices_days):
         row, expected, usage = found[case.run_id], case.expected(), case.expected_usage()
         # the tokens as genai-prices' extractor reads the provider's usage object ...
         assert (row["input_tokens"], row["output_tokens"], row["cache_read_tokens"], row["cache_write_tokens"],
@@ -263,14 +303,14 @@ def test_historic_and_time_of_day_prices(prices_lake):
     assert found["deepseek-off-peak"]["cost"] == approx((1_000_000 * 0.15 + 100_000 * 0.6) / 1e6)
 
 
-def test_overrides_take_precedence(prices_lake):
+def test_overrides_take_precedence(prices_lake, prices_days):
     found = usage_rows(prices_lake[0])
     router = found["router"]  # a private model: its cached tokens at the override's cached rate
     assert (router["cost_source"], router["price_version"]) == \
         ("computed", "ANALYTICS_MODEL_PRICES: acme-router-v2@2024-01-01")
     assert router["cost"] == approx((4000 * 0.0002 + 6000 * 0.00005 + 200 * 0.0004) / 1000)
     deal = found["mini-on-the-deal"]  # the negotiated price from its day on; cached tokens at its input rate
-    assert deal["price_version"] == f"ANALYTICS_MODEL_PRICES: gpt-4o-mini@{NEGOTIATED_FROM.isoformat()}"
+    assert deal["price_version"] == f"ANALYTICS_MODEL_PRICES: gpt-4o-mini@{negotiated_from(prices_days).isoformat()}"
     assert deal["cost"] == approx((10000 * 0.0001 + 1000 * 0.0005) / 1000)
     assert found["mini-before-the-deal"]["price_version"] == f"{GENAI_PRICES}: openai/gpt-4o-mini"
     # an override for one provider: not for the same model from another
@@ -279,7 +319,7 @@ def test_overrides_take_precedence(prices_lake):
     assert found["oss-cerebras"]["price_version"].startswith(GENAI_PRICES)
 
 
-def test_unknown_models_have_a_null_cost_and_the_check_names_them(prices_lake):
+def test_unknown_models_have_a_null_cost_and_the_check_names_them(prices_lake, prices_days):
     lake, _ = prices_lake
     usage = rows(lake.settings, "SELECT run_id, model, cost, computed_cost, cost_source, price_version "
                                 "FROM llm_model_usage WHERE cost_source = 'unpriced' ORDER BY run_id, model")
@@ -310,7 +350,8 @@ def test_unknown_models_have_a_null_cost_and_the_check_names_them(prices_lake):
     assert "gpt-4o (my-vllm): 770 tokens in 1 runs" in check.description
     assert check.metadata["unpriced_tokens"].value == 1755
     # a day whose only usage has no price costs NULL, and the cost-spike check compares its known cost (none)
-    today = one(lake.settings, f"SELECT runs, cost, unpriced_tokens FROM daily_runs WHERE date = DATE '{TODAY}'")
+    today = one(lake.settings,
+                f"SELECT runs, cost, unpriced_tokens FROM daily_runs WHERE date = DATE '{prices_days.today}'")
     assert today == {"runs": 1, "cost": None, "unpriced_tokens": 55}
     spike = evaluations["no_cost_spike"]
     assert spike.passed and spike.metadata["cost"].value == 0.0 and spike.metadata["previous_day_cost"].value > 0
@@ -327,18 +368,19 @@ def with_gpt4o_at(snapshot: data_snapshot.DataSnapshot, prices: genai_prices.typ
     return data_snapshot.DataSnapshot(providers=providers, from_auto_update=False)
 
 
-def test_reprice_after_a_package_upgrade_follows_the_new_prices(prices_lake, monkeypatch, capsys):
+def test_reprice_after_a_package_upgrade_follows_the_new_prices(prices_lake, prices_days, monkeypatch, capsys):
     """A newer package's prices (its snapshot swapped in, as an upgrade would) reach computed costs through reprice,
     for the chosen days only; reported costs stay. Last in the module: it re-prices the lake (and back)."""
     lake, _ = prices_lake
     lake.use(monkeypatch)
+    day = priced_day(prices_days).isoformat()
     before = usage_rows(lake)
     bundled = data_snapshot.get_snapshot()
     new_price = genai_prices.types.ModelPrice(input_mtok=Decimal("5"), output_mtok=Decimal("20"),
                                               cache_read_mtok=Decimal("2.5"))
     data_snapshot.set_custom_snapshot(with_gpt4o_at(bundled, new_price))
     try:
-        assert main(["reprice", "--from", DAY.isoformat(), "--to", DAY.isoformat()]) == 0
+        assert main(["reprice", "--from", day, "--to", day]) == 0
     finally:
         data_snapshot.set_custom_snapshot(None)
     after = usage_rows(lake)
@@ -349,6 +391,6 @@ def test_reprice_after_a_package_upgrade_follows_the_new_prices(prices_lake, mon
     run = one(lake.settings, "SELECT cost FROM llm_run_costs WHERE run_id = 'openai-chat'")
     assert run["cost"] == approx(after["openai-chat"]["cost"])
 
-    assert main(["reprice", "--from", DAY.isoformat(), "--to", DAY.isoformat()]) == 0  # the bundled prices again
+    assert main(["reprice", "--from", day, "--to", day]) == 0  # the bundled prices again
     capsys.readouterr()
     assert usage_rows(lake)["openai-chat"]["cost"] == approx(before["openai-chat"]["cost"])

@@ -3,6 +3,7 @@
 ``tags_lake``: runs over 46 days carrying tags (tenant, team, feature, user), a few without, one with a model no
 price list knows, and two whose tags cannot be read (quarantined). Built with budgets that put tenant:acme at 75 % of
 its 30-day budget, then refreshed with budgets at 95 % and 110 % of it, as the monthly budget's checks are tested.
+The runs are dated relative to the day the lake is built on (built again if the refreshes cross midnight).
 """
 
 from __future__ import annotations
@@ -12,36 +13,43 @@ import pytest
 
 from analytics_pipeline.cli import main
 from analytics_pipeline.settings import SettingsError, TagBudget, load_settings
-from analytics_pipeline_tests.lakes import built_lake
+from analytics_pipeline_tests.lakes import built_lake, utc_now
 from analytics_pipeline_tests.llm_runs.test_llm_marts import (
-    SOURCE, TODAY, ago, approx, at, jsonl, latest_check_evaluations, parse_time, rows,
+    SOURCE, Days, approx, at, jsonl, latest_check_evaluations, parse_time, rows,
 )
 
 
-def tagged_run(run_id: str, days_ago: int, cost: float, tags, model: str = "gpt-4o", **usage) -> dict:
+def tagged_run(d: Days, run_id: str, days_ago: int, cost: float, tags, model: str = "gpt-4o", **usage) -> dict:
     tokens = usage or {"input_tokens": 1000, "output_tokens": 100, "cost": cost}
-    return {"run_id": run_id, "project": "tags", "started_at": at(ago(days_ago), 9), "mode": "2-loop",
+    return {"run_id": run_id, "project": "tags", "started_at": at(d.ago(days_ago), 9), "mode": "2-loop",
             "status": "completed", "qa_status": "passed", "models": [{"model": model, **tokens}], "tags": tags}
 
 
 ACME_SEARCH = {"tenant": "acme", "team": "search", "feature": "summarise"}
-RUNS = [
-    tagged_run("a-today", 0, 4.0, {**ACME_SEARCH, "user": 42}),       # a number: its text
-    tagged_run("a-5", 5, 3.0, ACME_SEARCH),
-    tagged_run("a-6", 6, 1.5, {"tenant": "acme", "team": "search", "internal": True}),
-    tagged_run("a-20", 20, 2.0, {"tenant": "acme", "team": "ranking"}),
-    tagged_run("a-29", 29, 1.0, {"tenant": "acme"}),                   # the window's first day: in
-    tagged_run("a-30", 30, 100.0, {"tenant": "acme"}),                 # the day before: out
-    tagged_run("a-45", 45, 100.0, {"tenant": "acme", "team": "search"}),
-    tagged_run("g-3", 3, 7.0, {"tenant": "globex", "team": "search", "user": None}),  # a null tag is no tag
-    tagged_run("g-unpriced", 3, 0.0, {"tenant": "globex"}, model="mystery-llm", input_tokens=900, output_tokens=90),
-    {**tagged_run("untagged", 2, 50.0, {}), "tags": None},
-    tagged_run("no-tags", 2, 60.0, {}),
-]
-BAD_TAGS = [
-    tagged_run("list-tags", 1, 1.0, ["tenant:acme"]),
-    tagged_run("nested-tags", 1, 1.0, {"tenant": {"name": "acme"}}),
-]
+
+
+def tag_runs(d: Days) -> list[dict]:
+    return [
+        tagged_run(d, "a-today", 0, 4.0, {**ACME_SEARCH, "user": 42}),       # a number: its text
+        tagged_run(d, "a-5", 5, 3.0, ACME_SEARCH),
+        tagged_run(d, "a-6", 6, 1.5, {"tenant": "acme", "team": "search", "internal": True}),
+        tagged_run(d, "a-20", 20, 2.0, {"tenant": "acme", "team": "ranking"}),
+        tagged_run(d, "a-29", 29, 1.0, {"tenant": "acme"}),                   # the window's first day: in
+        tagged_run(d, "a-30", 30, 100.0, {"tenant": "acme"}),                 # the day before: out
+        tagged_run(d, "a-45", 45, 100.0, {"tenant": "acme", "team": "search"}),
+        tagged_run(d, "g-3", 3, 7.0, {"tenant": "globex", "team": "search", "user": None}),  # a null tag is no tag
+        tagged_run(d, "g-unpriced", 3, 0.0, {"tenant": "globex"}, model="mystery-llm", input_tokens=900,
+                   output_tokens=90),
+        {**tagged_run(d, "untagged", 2, 50.0, {}), "tags": None},
+        tagged_run(d, "no-tags", 2, 60.0, {}),
+    ]
+
+
+def bad_tag_runs(d: Days) -> list[dict]:
+    return [
+        tagged_run(d, "list-tags", 1, 1.0, ["tenant:acme"]),
+        tagged_run(d, "nested-tags", 1, 1.0, {"tenant": {"name": "acme"}}),
+    ]
 ACME_30D = 4.0 + 3.0 + 1.5 + 2.0 + 1.0   # a-today .. a-29
 SEARCH_7D = 4.0 + 3.0 + 1.5 + 7.0        # team search over the last 7 days: a-today, a-5, a-6, g-3
 
@@ -55,16 +63,22 @@ def budgets(acme_share: float) -> str:
 
 @pytest.fixture(scope="module")
 def tags_lake(tmp_path_factory):
-    steps = {}
-    files = [("runs.jsonl", jsonl(*RUNS, *BAD_TAGS))]
-    with built_lake(tmp_path_factory, "tags", {SOURCE: files}, ANALYTICS_BUDGETS=budgets(0.75),
-                    ANALYTICS_MONTHLY_BUDGET="none") as lake:
-        steps["75%"] = latest_check_evaluations(), tag_budgets(lake)
-        lake.refresh(ANALYTICS_BUDGETS=budgets(0.95))
-        steps["95%"] = latest_check_evaluations(), tag_budgets(lake)
-        lake.refresh(ANALYTICS_BUDGETS=budgets(1.10))
-        steps["110%"] = latest_check_evaluations(), tag_budgets(lake)
-        yield lake, steps
+    """The lake and, per step, the check evaluations and tag_budgets; steps["days"]: the days its runs are dated by,
+    those of the day it was built on (built again if the refreshes crossed midnight)."""
+    while True:
+        d = Days(utc_now().date())
+        steps = {"days": d}
+        files = [("runs.jsonl", jsonl(*tag_runs(d), *bad_tag_runs(d)))]
+        with built_lake(tmp_path_factory, "tags", {SOURCE: files}, ANALYTICS_BUDGETS=budgets(0.75),
+                        ANALYTICS_MONTHLY_BUDGET="none") as lake:
+            steps["75%"] = latest_check_evaluations(), tag_budgets(lake)
+            lake.refresh(ANALYTICS_BUDGETS=budgets(0.95))
+            steps["95%"] = latest_check_evaluations(), tag_budgets(lake)
+            lake.refresh(ANALYTICS_BUDGETS=budgets(1.10))
+            steps["110%"] = latest_check_evaluations(), tag_budgets(lake)
+            if utc_now().date() == d.today:
+                yield lake, steps
+                return
 
 
 def tag_budgets(lake) -> dict[str, dict]:
@@ -72,12 +86,13 @@ def tag_budgets(lake) -> dict[str, dict]:
 
 
 def test_bad_tags_are_quarantined_with_their_reason(tags_lake):
-    lake, _ = tags_lake
+    lake, steps = tags_lake
     reasons = {(r["reason"], r["reason_detail"])
-               for r in rows(lake.settings, f"SELECT reason, reason_detail FROM ingest_errors WHERE source = '{SOURCE}'")}
+               for r in rows(lake.settings,
+                             f"SELECT reason, reason_detail FROM ingest_errors WHERE source = '{SOURCE}'")}
     assert reasons == {("wrong_type", 'tags is not an object of names and values: ["tenant:acme"]'),
                        ("wrong_type", 'tags.tenant is not a text, number or true/false: {"name":"acme"}')}
-    assert lake.reports[SOURCE].landed == len(RUNS)
+    assert lake.reports[SOURCE].landed == len(tag_runs(steps["days"]))
 
 
 def test_run_tags_are_their_text(tags_lake):
@@ -90,9 +105,10 @@ def test_run_tags_are_their_text(tags_lake):
 
 
 def test_tag_costs_per_tag_and_day(tags_lake):
-    lake, _ = tags_lake
+    lake, steps = tags_lake
+    d = steps["days"]
     expected: dict[tuple, list[dict]] = {}
-    for run in RUNS:
+    for run in tag_runs(d):
         for key, value in (run["tags"] or {}).items():
             if value is not None:
                 text = str(value).lower() if isinstance(value, bool) else str(value)  # JSON's true, 42
@@ -103,24 +119,24 @@ def test_tag_costs_per_tag_and_day(tags_lake):
         priced = [r["models"][0]["cost"] for r in runs if r["models"][0]["model"] != "mystery-llm"]
         assert actual[key]["runs"] == len(runs), key
         assert actual[key]["cost"] == (approx(sum(priced)) if priced else None), key
-    globex = actual[("tenant", "globex", ago(3))]
+    globex = actual[("tenant", "globex", d.ago(3))]
     assert (globex["runs"], globex["cost"], globex["unpriced_tokens"], globex["unpriced_runs"]) == \
         (2, approx(7.0), 990, 1)  # the mystery model's tokens: counted, not priced
-    assert actual[("team", "search", ago(45))]["cost"] == approx(100.0)
+    assert actual[("team", "search", d.ago(45))]["cost"] == approx(100.0)
 
 
 def test_tag_budgets_over_rolling_windows(tags_lake):
     _, steps = tags_lake
-    _, found = steps["75%"]
+    d, (_, found) = steps["days"], steps["75%"]
     assert set(found) == {"tenant:acme", "team:search", "tenant:initech"}
     acme = found["tenant:acme"]
-    assert (acme["window_days"], acme["window_start"], acme["window_end"]) == (30, ago(29), TODAY)
+    assert (acme["window_days"], acme["window_start"], acme["window_end"]) == (30, d.ago(29), d.today)
     assert acme["cost"] == approx(ACME_30D) and acme["runs"] == 5  # a-30 and a-45 are outside the window
     assert acme["budget_used_ratio"] == approx(0.75)
     assert acme["budget_remaining"] == approx(ACME_30D / 0.75 - ACME_30D)
     search = found["team:search"]
-    assert (search["cost"], search["window_start"], search["budget_used_ratio"]) == (approx(SEARCH_7D), ago(6),
-                                                                                    approx(0.5))
+    assert (search["cost"], search["window_start"], search["budget_used_ratio"]) == \
+        (approx(SEARCH_7D), d.ago(6), approx(0.5))
     initech = found["tenant:initech"]
     assert (initech["cost"], initech["runs"], initech["budget_used_ratio"]) == (0.0, 0, 0.0)
 

@@ -27,6 +27,7 @@ from analytics_pipeline.demo.conversations import conversations_landing_files
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.serving.sql_runner import QueryError, locked_connection, run_query
 from analytics_pipeline.settings import SettingsError, load_settings
+from analytics_pipeline_tests.lakes import DEMO_END
 from analytics_pipeline_tests.records import insert, jsonl
 
 SECRETS = {
@@ -62,7 +63,8 @@ def s3_run(s3_server: str, tmp_path_factory: pytest.TempPathFactory):
     s3 = boto3.client("s3", endpoint_url=s3_server, aws_access_key_id=SECRETS["AWS_ACCESS_KEY_ID"],
                       aws_secret_access_key=SECRETS["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
-    files = list(conversations_landing_files(days=1, seed=5, sessions_per_day=4))
+    # a fixed window: four sessions a day drawn for a window ending now had none on Mondays at 04:00 UTC
+    files = list(conversations_landing_files(days=1, seed=5, end=DEMO_END, sessions_per_day=4))
     for name, data in files:
         if name.startswith(files[0][0][:10]):  # one event day: one daily run
             s3.put_object(Bucket=bucket, Key=f"landing/conversations/{name}", Body=data)
