@@ -273,6 +273,7 @@ def _export(args, settings: Settings) -> int:
 
 
 def _reprice(args, settings: Settings) -> int:
+    from analytics_pipeline.sources.llm_runs.prices import GENAI_PRICES
     from analytics_pipeline.runner import rematerialize_days
 
     if args.end < args.start:
@@ -280,7 +281,8 @@ def _reprice(args, settings: Settings) -> int:
     days = [args.start + timedelta(days=n) for n in range((args.end - args.start).days + 1)]
     rematerialize_days(settings, "llm_runs", [d.isoformat() for d in days],
                        progress=lambda line: print(f"  {line}", flush=True))
-    print(f"re-priced {len(days)} days ({args.start} .. {args.end}) with the current price table")
+    overrides = f" and the overrides of {settings.model_prices_path}" if settings.model_prices_path else ""
+    print(f"re-priced {len(days)} days ({args.start} .. {args.end}) with {GENAI_PRICES}{overrides}")
     return 0
 
 

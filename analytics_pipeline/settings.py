@@ -84,6 +84,19 @@ class Currencies:
 
 
 @dataclass(frozen=True)
+class TagBudget:
+    """A budget for the LLM runs carrying one tag (``tenant:acme``) over a rolling window of days."""
+
+    tag_key: str
+    tag_value: str
+    amount: float
+    window_days: int
+
+    def describe(self) -> str:
+        return f"{self.tag_key}:{self.tag_value}={self.amount:g}/{self.window_days}d"
+
+
+@dataclass(frozen=True)
 class LanguageModel:
     """The model ``ask`` writes SQL with: an OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM, ...)
     or a plugin (``package.module:factory``). The key is never shown: not in repr, errors or the ask log."""
@@ -118,6 +131,7 @@ class Settings:
     schema: str
     partitions_start: str
     monthly_budget: float | None = 50.0
+    tag_budgets: tuple[TagBudget, ...] = ()  # ANALYTICS_BUDGETS: budgets per run tag over rolling windows
     timeseries_days: int = 30
     cost_spike_factor: float = 3.0
     qa_pass_rate_floor: float = 0.8
@@ -160,6 +174,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         partitions_start=_day(env.get("ANALYTICS_PARTITIONS_START") or recorded_partitions_start(data_dir)
                               or DEFAULT_PARTITIONS_START),
         monthly_budget=_budget(env.get("ANALYTICS_MONTHLY_BUDGET", "50")),
+        tag_budgets=_tag_budgets(env.get("ANALYTICS_BUDGETS", "")),
         timeseries_days=_number(env, "ANALYTICS_TIMESERIES_DAYS", "30", int, minimum=1),
         cost_spike_factor=_number(env, "ANALYTICS_COST_SPIKE_FACTOR", "3", float, minimum=1),
         qa_pass_rate_floor=_number(env, "ANALYTICS_QA_PASS_RATE_FLOOR", "0.8", float, minimum=0),
@@ -287,6 +302,42 @@ def _budget(text: str) -> float | None:
     if text.strip().lower() in ("", "none", "off"):
         return None
     return _number({"ANALYTICS_MONTHLY_BUDGET": text}, "ANALYTICS_MONTHLY_BUDGET", text, float, minimum=0)
+
+
+_WINDOW = re.compile(r"(\d+)\s*d", re.IGNORECASE)
+
+
+def _tag_budgets(text: str) -> tuple[TagBudget, ...]:
+    """``tenant:acme=200/30d,team:search=50/7d``: an amount per tag (key:value) over the last N days."""
+    name, example = "ANALYTICS_BUDGETS", "tenant:acme=200/30d"
+    budgets, seen = [], set()
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        tag, sep, limit = part.rpartition("=")
+        key, colon, value = tag.partition(":")
+        key, value = key.strip(), value.strip()
+        if not sep or not colon or not key or not value:
+            raise SettingsError(f"{name}: {part!r} is not a tag budget such as {example} (tag key:value=amount/days)")
+        amount_text, slash, window = limit.partition("/")
+        if not slash:
+            raise SettingsError(f"{name}: {part!r} needs a window, e.g. {key}:{value}={amount_text.strip()}/30d")
+        try:
+            amount = float(amount_text)
+        except ValueError:
+            amount = float("nan")
+        if not 0 <= amount < float("inf"):
+            raise SettingsError(f"{name}: {key}:{value} has the amount {amount_text.strip()!r}; give an amount of "
+                                "money of 0 or more, such as 200")
+        days = _WINDOW.fullmatch(window.strip())
+        if not days or int(days.group(1)) < 1:
+            raise SettingsError(f"{name}: {key}:{value} has the window {window.strip()!r}; give a number of days "
+                                "such as 30d")
+        if (key, value) in seen:
+            raise SettingsError(f"{name}: {key}:{value} is given twice")
+        seen.add((key, value))
+        budgets.append(TagBudget(key, value, amount, int(days.group(1))))
+    return tuple(budgets)
 
 
 def _items(name: str, text: str) -> list[tuple[str | None, str]]:

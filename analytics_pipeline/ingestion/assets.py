@@ -20,7 +20,6 @@ from analytics_pipeline.lake.duck import connect, scalar, sql_literal
 from analytics_pipeline.lake.freshness import source_data_through
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.source_spec import SourceSpec
-from analytics_pipeline.platform.asset_keys import raw_asset_key  # the raw asset built here; importable from here too
 from analytics_pipeline.platform.metadata import rounded
 from analytics_pipeline.platform.partitions import (
     ONE_RUN_FOR_ALL_DAYS,

@@ -63,8 +63,9 @@ TIME_OUT_OF_RANGE = _reason("time_out_of_range", "the event time is before the p
                             "(ANALYTICS_PARTITIONS_START) or after the end of today (UTC)", r"event time .* outside")
 WRONG_TYPE = _reason("wrong_type", "a field's value is not of its type (a number, boolean, date, list or object)",
                      r"(attribute \S+ is not a|\w+ is not a number|models is not a list|dynamodb image is not)")
-INVALID_MODEL_ENTRY = _reason("invalid_model_entry", "an entry of a run's models has no model name, or tokens or "
-                              "cost that are not numbers", r"models entry without")
+INVALID_MODEL_ENTRY = _reason("invalid_model_entry", "an entry of a run's models has no model name, tokens or "
+                              "cost that are not numbers, or token counts that cannot be (negative, more cached "
+                              "than input tokens, more reasoning than output tokens)", r"models entry with")
 UNCLASSIFIED = _reason("unclassified", "only a row quarantined before the codes, whose reason text this version "
                        "does not know (the text is its detail)")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field
 
-from analytics_pipeline.ingestion.assets import raw_asset_key
+from analytics_pipeline.platform.asset_keys import raw_asset_key
 from analytics_pipeline.lake.freshness import freshness_result, source_data_through
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.source_spec import SourceSpec

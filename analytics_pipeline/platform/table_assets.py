@@ -60,7 +60,8 @@ class TableSpec:
     checks: CheckFn | None = None  # evaluated over result_rows after the write
     # (title, SELECT label, value over result_rows); the title may be a function, read when the chart is drawn
     chart: tuple[str | Callable[[], str], str] | None = None
-    prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None  # e.g. register configuration tables
+    # e.g. register configuration tables; a daily table's sees the raw rows of the days it computes as ``raw_days``
+    prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None
     prepared: tuple[str, ...] = ()  # the relations ``prepare`` registers for the SQL: not lake inputs
     # Views the SQL may read that do not exist before their first materialization: name → empty SELECT.
     fallback_views: dict[str, str] = field(default_factory=dict)
@@ -174,6 +175,8 @@ def compute_days(con: duckdb.DuckDBPyConnection, root, source: str, table: Table
         con.execute(f"CREATE OR REPLACE TEMP VIEW raw_day_{n} AS SELECT *, DATE {sql_literal(day)} AS "
                     f"{layout.PARTITION_COLUMN} FROM read_parquet({sql_literal(root.path(raw[day].key))}, "
                     "hive_partitioning = false)")
+    con.execute("CREATE OR REPLACE TEMP VIEW raw_days AS "
+                + " UNION ALL BY NAME ".join(f"SELECT * FROM raw_day_{n}" for n in range(len(present))))
     table.prepare_connection(con)
     per_day = [f"({reading(table.sql(day=day), f'raw_day_{n}')})" for n, day in enumerate(present)]
     con.execute(f"CREATE OR REPLACE TEMP TABLE day_rows AS {' UNION ALL BY NAME '.join(per_day)}")

@@ -7,7 +7,7 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -57,13 +57,18 @@ def test_every_project_has_a_page_whose_figures_are_its_runs(use_dashboards_lake
     runs = _grouped(settings, "SELECT project, count(*), sum(cost), sum(total_tokens) FROM llm_run_costs GROUP BY 1")
     jobs = _grouped(settings, "SELECT project, count(*) FROM llm_jobs_current GROUP BY 1")
     per_model = defaultdict(dict)
-    for project, model, cost in run_query(settings, "SELECT project, model, coalesce(sum(cost), 0) "
+    for project, model, cost in run_query(settings, "SELECT project, model, sum(cost) "  # NULL: no price
                                                     "FROM llm_model_usage GROUP BY 1, 2").rows:
         per_model[project][model] = cost
     per_day = defaultdict(dict)
     for project, day, count in run_query(settings, "SELECT project, run_date, count(*) FROM llm_run_costs "
                                                    "GROUP BY 1, 2").rows:
         per_day[project][str(day)] = count
+    unpriced = _grouped(settings, "SELECT project, coalesce(sum(unpriced_tokens), 0) FROM llm_run_costs GROUP BY 1")
+    tags = defaultdict(Counter)  # the runs of the last 30 days under each of their tags
+    for project, run_tags in run_query(settings, "SELECT project, tags FROM llm_run_costs "
+                                                 "WHERE run_date > current_date - 30").rows:
+        tags[project].update(dict(run_tags or {}).items())
     assert len(runs) >= 3
     for project, (count, cost, tokens) in runs.items():
         doc = _entity_doc(settings, "project", project, "llm_costs")
@@ -75,10 +80,18 @@ def test_every_project_has_a_page_whose_figures_are_its_runs(use_dashboards_lake
         assert widgets["total_tokens"]["data"]["value"] == tokens
         assert widgets["jobs"]["data"]["value"] == jobs.get(project, (0,))[0]
         models = widgets["models"]["data"]
-        assert {row[0]: row[2] for row in models["rows"]} == pytest.approx(per_model[project])
+        cost_at = [column["name"] for column in models["columns"]].index("total_cost")
+        assert {row[0]: row[cost_at] for row in models["rows"]} == pytest.approx(per_model[project])
         assert {day: n for day, n in _series(widgets["runs_over_time"]).items() if n} == per_day[project]
         assert [row[0] for row in widgets["projects"]["data"]["rows"]] == [project]
         assert "budget" not in widgets  # per_entity: false
+        details = {d["label"]: d["value"] for d in widgets["total_cost"]["data"]["details"]}
+        assert details["Tokens without a price"] == unpriced[project][0]
+        by_tag = widgets["tags"]["data"]
+        columns = [column["name"] for column in by_tag["columns"]]
+        assert "budget" not in columns  # a tag budget counts every project's runs
+        assert {(row[0], row[1]): row[columns.index("runs")] for row in by_tag["rows"]} == tags[project]
+        assert tags[project] and {key for key, _ in tags[project]} == {"team", "tenant", "feature"}
     everyone = _widgets(json.loads((Path(settings.data_dir) / "site" / "data" / "llm_costs.json").read_text()))
     assert sum(count for count, _, _ in runs.values()) == everyone["total_runs"]["data"]["value"]
 

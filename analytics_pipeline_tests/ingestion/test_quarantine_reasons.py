@@ -127,6 +127,18 @@ def llm_runs_bad(rng: random.Random) -> dict[str, list[tuple[bytes, str, str]]]:
         return (line(run(models=[{"model": "gpt-4o", "input_tokens": value}])), "invalid_model_entry",
                 f'"input_tokens":"{value}"')
 
+    def impossible_entry():
+        tokens = rng.randint(10, 99)
+        entry = rng.choice([{"input_tokens": -tokens}, {"input_tokens": tokens, "cache_read_tokens": tokens + 1},
+                            {"output_tokens": tokens, "reasoning_tokens": tokens + 1}])
+        return (line(run(models=[{"model": "gpt-4o", **entry}])), "invalid_model_entry",
+                json.dumps({k: str(v) for k, v in entry.items()}, separators=(",", ":"))[1:-1])  # as read: text
+
+    def bad_tags():
+        value = word(rng)
+        return (line(run(tags={"tenant": {"name": value}})), "wrong_type",
+                f'tags.tenant is not a text, number or true/false: {{"name":"{value}"}}')
+
     def no_time():
         return line({"run_id": f"run-{rng.random()}", "project": word(rng)}), "missing_key", "missing time"
 
@@ -137,7 +149,7 @@ def llm_runs_bad(rng: random.Random) -> dict[str, list[tuple[bytes, str, str]]]:
         return line(run(started_at=f"20{rng.randint(10, 23)}-0{rng.randint(1, 9)}-11T10:00:00Z")), \
             "time_out_of_range", "outside the accepted range"
 
-    makers = [bad_time, bad_number, bad_entry, no_time, shape, out_of_range]
+    makers = [bad_time, bad_number, bad_entry, impossible_entry, bad_tags, no_time, shape, out_of_range]
     return {maker.__name__: [maker() for _ in range(PER_KIND)] for maker in makers}
 
 

@@ -17,7 +17,8 @@ import pytest
 from analytics_pipeline.cli import main
 from analytics_pipeline_tests.lakes import built_lake_of_one_day
 from analytics_pipeline_tests.llm_runs.test_llm_marts import (
-    PRICES_FILE, SOURCE, Days, approx, at, jsonl, latest_check_evaluations, load_price_table, one, reference_run, rows,
+    GENAI_PRICES, SOURCE, Days, approx, at, jsonl, known_sum, latest_check_evaluations, load_price_table, one,
+    reference_run, rows,
 )
 
 SEED_SUMMARY_FIELDS = {
@@ -248,7 +249,7 @@ def test_no_budget_disables_the_budget(price_lake, price_days):
     assert (summary["monthly_budget"], summary["budget_remaining"], summary["budget_used_ratio"]) == (None, None, None)
     runs = [reference_run(doc, load_price_table()) for doc in price_runs(price_days)]
     this_month = [r for r in runs if (r.started.year, r.started.month) == (lake.finished.year, lake.finished.month)]
-    assert summary["current_month_cost"] == approx(sum(r.cost for r in this_month))
+    assert summary["current_month_cost"] == approx(known_sum(r.cost for r in this_month))
     assert all(evaluations[name].passed for name in
                ("budget_below_70_percent", "budget_below_90_percent", "budget_not_exceeded"))
     assert evaluations["budget_not_exceeded"].description == "no monthly budget configured"
@@ -273,7 +274,9 @@ def test_seed_json_export(price_lake, price_days, tmp_path, capsys):
     assert all(SEED_PROJECT_FIELDS <= set(p) for p in document["projects"])
     assert document["models"] == as_json_records(rows(price_lake.settings, "SELECT * FROM model_costs"))
     assert all(SEED_MODEL_FIELDS <= set(m) for m in document["models"])
-    assert all(isinstance(m["total_cost"], float) for m in document["models"]), "costs are numbers, not null"
+    costs = {m["model_name"]: m["total_cost"] for m in document["models"]}
+    assert costs.pop("mystery-llm") is None, "a model without a price has an unknown cost (null), not 0"
+    assert all(isinstance(cost, float) for cost in costs.values()), costs
     timeseries = document["timeseries"]
     assert timeseries == as_json_records(rows(price_lake.settings, "SELECT * FROM daily_runs ORDER BY date"))
     assert all(SEED_TIMESERIES_FIELDS <= set(p) for p in timeseries) and len(timeseries) == 7
@@ -305,7 +308,8 @@ def test_seed_csv_export(price_lake, tmp_path, capsys):
     assert header[:6] == SEED_PROJECT_HEADER
     assert [r[0] for r in body] == [p["project_name"] for p in projects]
     for row, project in zip(body, projects):
-        assert int(row[1]) == project["runs_count"] and number(row[4]) == approx(project["total_cost"])
+        assert int(row[1]) == project["runs_count"]
+        assert number(row[4]) == (None if project["total_cost"] is None else approx(project["total_cost"]))
         assert row[2] == project["last_run_time"].isoformat()
 
     models = rows(price_lake.settings, "SELECT * FROM model_costs")
@@ -314,7 +318,7 @@ def test_seed_csv_export(price_lake, tmp_path, capsys):
     assert [r[0] for r in body] == [m["model_name"] for m in models]
     for row, model in zip(body, models):
         assert (int(row[1]), int(row[3])) == (model["total_tokens"], model["usage_count"])
-        assert row[2] != "" and number(row[2]) == approx(model["total_cost"] or 0.0), model["model_name"]
+        assert number(row[2]) == (None if model["total_cost"] is None else approx(model["total_cost"])), row
 
 
 def test_parquet_export_equals_the_marts(price_lake, tmp_path, capsys):
@@ -341,19 +345,17 @@ def usage_by_run(lake) -> dict[tuple[str, str], dict]:
 
 
 def test_reprice_changes_only_the_chosen_days(price_lake, price_days, tmp_path, capsys, monkeypatch):
-    old_prices = load_price_table()
+    old_prices = load_price_table()  # no overrides: genai-prices alone
     before = usage_by_run(price_lake)
     before_costs = {r["run_id"]: r for r in rows(price_lake.settings, "SELECT * FROM llm_run_costs")}
-    for doc in price_runs(price_days):  # the lake priced every run as the default table says
+    for doc in price_runs(price_days):  # the lake priced every run as genai-prices says
         run = reference_run(doc, old_prices)
         for u in run.usage:
             assert before[(run.run_id, u.model)]["price_version"] == u.price_version
-    assert before[("p-covered", "gpt-4o-mini")]["price_version"] == "gpt-4o-mini@2024-07-18"
+    assert before[("p-covered", "gpt-4o-mini")]["price_version"] == f"{GENAI_PRICES}: openai/gpt-4o-mini"
 
-    prices = json.loads(PRICES_FILE.read_text())
-    prices["prices"].append(new_mini_price(price_days))
-    new_file = tmp_path / "prices.json"
-    new_file.write_text(json.dumps(prices))
+    new_file = tmp_path / "prices.json"  # an override: a negotiated gpt-4o-mini price from ago(2) on
+    new_file.write_text(json.dumps({"prices": [new_mini_price(price_days)]}))
     monkeypatch.setenv("ANALYTICS_MODEL_PRICES", str(new_file))
     assert main(["reprice", "--from", price_days.ago(3).isoformat(), "--to", price_days.ago(2).isoformat()]) == 0
     assert "re-priced 2 days" in capsys.readouterr().out
@@ -370,15 +372,12 @@ def test_reprice_changes_only_the_chosen_days(price_lake, price_days, tmp_path, 
             row = after[(expected.run_id, u.model)]
             key = (doc["run_id"], u.model)
             assert (row["cost_source"], row["price_version"]) == (u.cost_source, u.price_version), key
-            if u.cost is None:
-                assert row["cost"] in (None, 0.0)
-            else:
-                assert row["cost"] == approx(u.cost), key
+            assert row["cost"] == (None if u.cost is None else approx(u.cost)), key
             if row["cost"] != before[(expected.run_id, u.model)]["cost"]:
                 changed.add((expected.run_id, u.model))
     # only the computed gpt-4o-mini usage of the covered, repriced day moved
     assert changed == {("p-covered", "gpt-4o-mini"), ("p-mixed", "gpt-4o-mini")}
-    new_version = f"gpt-4o-mini@{price_days.ago(2).isoformat()}"
+    new_version = f"ANALYTICS_MODEL_PRICES: gpt-4o-mini@{price_days.ago(2).isoformat()}"
     assert after[("p-covered", "gpt-4o-mini")]["price_version"] == new_version
     assert after[("p-covered", "gpt-4o-mini")]["cost"] == approx((20000 * 0.001 + 4000 * 0.004) / 1000)
     assert after[("p-before", "gpt-4o-mini")] == before[("p-before", "gpt-4o-mini")]    # before the new price
@@ -387,7 +386,7 @@ def test_reprice_changes_only_the_chosen_days(price_lake, price_days, tmp_path, 
     for field in ("cost", "reported_cost", "cost_source", "price_version"):  # the reported cost stays
         assert reported_after[field] == reported_before[field], field
     assert reported_after["cost"] == 0.5 and reported_after["cost_source"] == "reported"
-    # (only the informational computed_cost of a reported row follows the price table)
+    # (only the informational computed_cost of a reported row follows the prices)
     assert reported_after["computed_cost"] == approx((50000 * 0.001 + 9000 * 0.004) / 1000)
     assert after[("p-mixed", "claude-3-haiku")] == before[("p-mixed", "claude-3-haiku")]
 
@@ -397,9 +396,12 @@ def test_reprice_changes_only_the_chosen_days(price_lake, price_days, tmp_path, 
     assert delta > 0
     for run_id, row in after_costs.items():
         moved = sum(after[k]["cost"] - before[k]["cost"] for k in changed if k[0] == run_id)
-        assert row["cost"] == approx(before_costs[run_id]["cost"] + moved), run_id
+        if before_costs[run_id]["cost"] is None:  # the unpriced run: still unknown
+            assert row["cost"] is None and not moved, run_id
+        else:
+            assert row["cost"] == approx(before_costs[run_id]["cost"] + moved), run_id
     summary = one(price_lake.settings, "SELECT total_cost FROM run_summary")
-    assert summary["total_cost"] == approx(sum(before_costs[r]["cost"] for r in before_costs) + delta)
+    assert summary["total_cost"] == approx(known_sum(before_costs[r]["cost"] for r in before_costs) + delta)
     mini_cost = one(price_lake.settings, "SELECT total_cost FROM model_costs WHERE model_name = 'gpt-4o-mini'")
     assert mini_cost["total_cost"] == approx(sum(r["cost"] for k, r in after.items() if k[1] == "gpt-4o-mini"))
 

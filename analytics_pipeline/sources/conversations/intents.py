@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 import dagster as dg
 import pyarrow as pa
 
-from analytics_pipeline.ingestion.assets import raw_asset_key
+from analytics_pipeline.platform.asset_keys import raw_asset_key
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar
 from analytics_pipeline.lake.resource import LakeResource

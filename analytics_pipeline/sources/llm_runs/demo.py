@@ -9,9 +9,12 @@ and once in the window one project pushes a big batch through the queue: the cos
 Two kinds of record land in ``landing/llm_runs/``, in hourly files:
 
 * run documents (``runs-YYYYMMDDTHH.jsonl``, or a pretty-printed ``{"runs": [...]}`` ``.json``), written when a
-  run finishes: tokens and cost per model. About one in ten comes from an orchestrator build that does not price
-  runs, so it has no cost fields and the lake prices it from a price table (``DEMO_PRICES``). Runs still going at
-  the end of the window were logged while running: no ``finished_at`` or ``duration_seconds`` yet.
+  run finishes: tokens and cost per model, with each provider's own usage names (Anthropic's cache reads and writes
+  beside its input tokens, OpenAI's usage object with cached prompt tokens and a reasoning model's reasoning
+  tokens), and the run's tags (team, tenant, feature). About one in ten comes from an orchestrator build that does
+  not price runs, so it has no cost fields and the lake prices it (genai-prices); some runs also call the team's own
+  router model, which no public price list knows, so those unpriced runs' router usage has no price. Runs still
+  going at the end of the window were logged while running: no ``finished_at`` or ``duration_seconds`` yet.
 * job-state snapshots (``jobs-YYYYMMDDTHH.jsonl``), one per status change: queued -> running -> completed, failed
   or cancelled. The latest snapshot of a job is its state.
 
@@ -34,14 +37,31 @@ from datetime import datetime, timedelta, timezone
 
 from analytics_pipeline.platform.demo_window import new_id, poisson_arrivals, window_end
 
-# USD per 1,000 tokens: (input, output). The lake prices unpriced runs from the same table.
+ROUTER_MODEL = "acme-router-v2"  # the team's own fine-tuned router: no public price list knows it
+# USD per 1,000 tokens: (input, output), what the orchestrator reports (genai-prices has the same list prices).
 DEMO_PRICES = {
     "gpt-4o": (0.0025, 0.01),
     "gpt-4o-mini": (0.00015, 0.0006),
     "claude-3-5-sonnet": (0.003, 0.015),
     "claude-3-haiku": (0.00025, 0.00125),
     "o3-mini": (0.0011, 0.0044),
+    ROUTER_MODEL: (0.0001, 0.0001),  # what a router call costs the team to serve
 }
+# Cached input tokens cost a share of the input price: reads and (Anthropic) writes, by the model's provider.
+PROVIDERS = {"gpt-4o": "openai", "gpt-4o-mini": "openai", "o3-mini": "openai", "claude-3-5-sonnet": "anthropic",
+             "claude-3-haiku": "anthropic", ROUTER_MODEL: "acme"}
+CACHE_PRICE_SHARES = {"openai": (0.5, 1.0), "anthropic": (0.1, 1.25), "acme": (1.0, 1.0)}
+CACHED_SHARE = (0.2, 0.7)      # of a model's input that is a cache read, for the calls that hit the prompt cache
+CACHE_HIT_RATE = 0.6           # model entries whose calls reused a cached prompt prefix
+REASONING_SHARE = (0.5, 0.85)  # of a reasoning model's output that is reasoning
+ROUTER_RATE = 0.15             # runs that first ask the router which agents to start
+# Run tags: the team that owns the project, the customer (tenant) the run works for, the feature that started it.
+TEAMS = {"contafuel_marketing": "growth", "claims_assistant": "insurance", "docs_bot": "platform",
+         "sales_outreach": "growth", "internal_tools": "platform"}
+TENANTS = {"contafuel_marketing": ("contafuel",), "claims_assistant": ("acme-insurance", "northwind"),
+           "docs_bot": ("internal",), "sales_outreach": ("contafuel", "globex", "northwind"),
+           "internal_tools": ("internal",)}
+FEATURES = {"2-loop": "build-review", "3-loop": "plan-build-qa"}  # besides "nightly-docs" and "campaign-batch"
 # Share of runs when no project has a preference (the cheap models do the bulk of the work).
 MODEL_WEIGHTS = {"gpt-4o-mini": 30, "claude-3-haiku": 22, "gpt-4o": 20, "claude-3-5-sonnet": 18, "o3-mini": 10}
 # Output tokens per input token: reasoning models think out loud, so o3-mini writes more.
@@ -96,6 +116,17 @@ def _profile(project: str) -> tuple:
             rng.choice(EXTRA_PROJECT_MODELS))
 
 
+@functools.cache
+def _owners(project: str) -> tuple[str, tuple[str, ...]]:
+    """A project's team and the tenants it works for: the named ones' from TEAMS and TENANTS, an extra one's drawn
+    from its name (as its profile is)."""
+    if project in TEAMS:
+        return TEAMS[project], TENANTS[project]
+    rng = random.Random(f"{project}/owners")
+    tenants = sorted({t for names in TENANTS.values() for t in names})
+    return rng.choice(sorted(set(TEAMS.values()))), tuple(rng.sample(tenants, rng.randint(1, 2)))
+
+
 def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -129,7 +160,8 @@ def _usage(rng: random.Random, project: str, models: list[str], minutes: float, 
 
 
 def _run(rng: random.Random, ids: set, project: str, started: datetime, end: datetime, *,
-         mode: str | None = None, median_s: float | None = None, shortest_s: float = 30, boost: float = 1.0) -> dict:
+         mode: str | None = None, median_s: float | None = None, shortest_s: float = 30, boost: float = 1.0,
+         feature: str | None = None) -> dict:
     """One orchestrator run as planned: mode, models, duration, QA verdict and outcome (tokens are priced later).
 
     Failed runs stop part-way, so they are shorter and cheaper; a run whose end is after `end` is logged as running
@@ -147,7 +179,8 @@ def _run(rng: random.Random, ids: set, project: str, started: datetime, end: dat
     usage = _usage(rng, project, _models(rng, project, mode), duration.total_seconds() / 60, boost)
     run = {"run_id": new_id(rng, "run", 12, ids), "project": project, "started": started,
            "finished": started + duration, "mode": mode, "status": status, "qa_status": qa_status,
-           "usage": usage, "priced": rng.random() >= UNPRICED_RATE, "subseconds": rng.uniform(0, 0.999)}
+           "usage": usage, "priced": rng.random() >= UNPRICED_RATE, "subseconds": rng.uniform(0, 0.999),
+           "feature": feature or FEATURES[mode]}
     if run["finished"] > end:
         # Logged while running: at some point between its start and `end`, with the tokens used so far.
         logged = started + (end - started) * rng.uniform(0.5, 1.0)
@@ -222,7 +255,8 @@ def _nightly(rng: random.Random, ids: set, start: datetime, end: datetime) -> It
     while day <= end:
         launched = day + timedelta(hours=23, minutes=rng.randint(40, 56), seconds=rng.randint(0, 59))
         if start <= launched <= end:
-            yield _launch(rng, ids, NIGHTLY_PROJECT, launched, end, via_job=True, mode="3-loop", median_s=1200)
+            yield _launch(rng, ids, NIGHTLY_PROJECT, launched, end, via_job=True, mode="3-loop", median_s=1200,
+                          feature="nightly-docs")
         day += timedelta(days=1)
 
 
@@ -243,7 +277,8 @@ def _spike(rng: random.Random, ids: set, start: datetime, end: datetime, runs_pe
         worker = min(range(SPIKE_WORKERS), key=lambda w: free[w])
         started = max(created, free[worker]) + timedelta(seconds=rng.randint(1, 8))
         run, snapshots = _launch(rng, ids, SPIKE_PROJECT, created, end, via_job=True,
-                                 wait=started - created, mode="3-loop", median_s=600, boost=SPIKE_BOOST)
+                                 wait=started - created, mode="3-loop", median_s=600, boost=SPIKE_BOOST,
+                                 feature="campaign-batch")
         if run is not None:
             free[worker] = run["finished"] or end
         yield run, snapshots
@@ -286,21 +321,54 @@ def _price(model: str, input_tokens: int, output_tokens: int) -> float:
     return input_tokens / 1000 * input_per_1k + output_tokens / 1000 * output_per_1k
 
 
+def _provider_usage(rng: random.Random, entry: dict) -> tuple[dict, float]:
+    """A models entry under its provider's usage names (cache hits and reasoning drawn here), and its cost."""
+    model, tokens_in, tokens_out = entry["model"], entry["input_tokens"], entry["output_tokens"]
+    provider = PROVIDERS[model]
+    cached = round(tokens_in * rng.uniform(*CACHED_SHARE)) if rng.random() < CACHE_HIT_RATE else 0
+    written = round((tokens_in - cached) * rng.uniform(0.05, 0.2)) if provider == "anthropic" and cached else 0
+    read_share, write_share = CACHE_PRICE_SHARES[provider]
+    input_per_1k, output_per_1k = DEMO_PRICES[model]
+    cost = ((tokens_in - cached - written + cached * read_share + written * write_share) * input_per_1k
+            + tokens_out * output_per_1k) / 1000
+    if provider == "anthropic":  # cache reads and writes beside the (uncached) input tokens
+        usage = {"input_tokens": tokens_in - cached - written, "output_tokens": tokens_out,
+                 "cache_read_input_tokens": cached, "cache_creation_input_tokens": written}
+        return {"model": model, "provider": provider, **usage}, cost
+    if provider == "openai":  # the chat completions usage object: cached and reasoning tokens within the totals
+        usage = {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
+                 "prompt_tokens_details": {"cached_tokens": cached}}
+        if model == "o3-mini":
+            usage["completion_tokens_details"] = {"reasoning_tokens": round(tokens_out * rng.uniform(*REASONING_SHARE))}
+        return {"model": model, "provider": provider, "usage": usage}, cost
+    return {"model": model, "provider": provider, "input_tokens": tokens_in, "output_tokens": tokens_out}, cost
+
+
 def _run_document(run: dict) -> dict:
-    """The run as the orchestrator logs it; unpriced runs carry tokens only, running ones no finish yet."""
+    """The run as the orchestrator logs it; unpriced runs carry tokens only, running ones no finish yet.
+
+    Cache hits, reasoning, the router call and the tenant are drawn from the run's own generator (seeded by its id),
+    so they leave the window's draws, and so every other figure of the demo, as they were."""
+    rng = random.Random(run["run_id"])
+    entries = list(run["usage"])
+    if rng.random() < ROUTER_RATE:
+        entries.insert(0, {"model": ROUTER_MODEL, "input_tokens": rng.randint(300, 1500),
+                           "output_tokens": rng.randint(5, 40)})
     models, total = [], 0.0
-    for entry in run["usage"]:
-        model = dict(entry)
+    for entry in entries:
+        model, cost = _provider_usage(rng, entry)
         if run["priced"]:
-            model["cost"] = round(_price(entry["model"], entry["input_tokens"], entry["output_tokens"]), 6)
+            model["cost"] = round(cost, 6)
             total += model["cost"]
         models.append(model)
     finished = run["finished"]
     duration = (finished - run["started"]).total_seconds() + run["subseconds"] if finished else None
+    team, tenants = _owners(run["project"])
+    tags = {"team": team, "tenant": rng.choice(tenants), "feature": run["feature"]}
     document = {"run_id": run["run_id"], "project": run["project"], "started_at": _iso(run["started"]),
                 "finished_at": _iso(finished) if finished else None,
                 "duration_seconds": round(duration, 3) if finished else None, "mode": run["mode"],
-                "status": run["status"], "qa_status": run["qa_status"], "models": models}
+                "status": run["status"], "qa_status": run["qa_status"], "models": models, "tags": tags}
     if finished is None:
         del document["finished_at"], document["duration_seconds"]
     if run["priced"]:

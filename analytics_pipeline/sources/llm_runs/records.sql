@@ -37,7 +37,7 @@ parsed AS (
             "project_name": "VARCHAR", "started_at": "VARCHAR", "finished_at": "VARCHAR",
             "created_at": "VARCHAR", "updated_at": "VARCHAR", "duration_seconds": "VARCHAR",
             "mode": "VARCHAR", "status": "VARCHAR", "qa_status": "VARCHAR", "qa": {{"status": "VARCHAR"}},
-            "total_cost": "VARCHAR", "models": "JSON"}}') END AS r
+            "total_cost": "VARCHAR", "models": "JSON", "provider": "VARCHAR", "tags": "JSON"}}') END AS r
     FROM elements
 ),
 shaped AS (
@@ -48,34 +48,88 @@ shaped AS (
             WHEN r.job_id IS NOT NULL AND r.models IS NULL AND r.qa_status IS NULL AND r.mode IS NULL THEN 'job'
             WHEN coalesce(r.run_id, r.id) IS NOT NULL THEN 'run'
         END AS record_kind,
-        CASE WHEN json_type(r.models) = 'ARRAY' THEN json_transform(r.models, '[{{
-            "model": "VARCHAR", "model_name": "VARCHAR", "name": "VARCHAR",
-            "input_tokens": "VARCHAR", "prompt_tokens": "VARCHAR",
-            "output_tokens": "VARCHAR", "completion_tokens": "VARCHAR",
-            "cost": "VARCHAR", "cost_usd": "VARCHAR"}}]') END AS raw_models
+        -- a models entry may hold its provider's usage object as it came ("usage"): its names count as if the entry
+        -- carried them (a name the entry carries itself comes first); README: LLM runs input lists the names
+        CASE WHEN json_type(r.models) = 'ARRAY' THEN json_transform(to_json(list_transform(json_extract(r.models, '$[*]'),
+            lambda e: CASE WHEN json_type(e, '$.usage') = 'OBJECT' THEN json_merge_patch(json_extract(e, '$.usage'), e)
+                           ELSE e END)), '[{{
+            "model": "VARCHAR", "model_name": "VARCHAR", "name": "VARCHAR", "provider": "VARCHAR",
+            "cost": "VARCHAR", "cost_usd": "VARCHAR",
+            "input_tokens": "VARCHAR", "prompt_tokens": "VARCHAR", "inputTokens": "VARCHAR", "promptTokenCount": "VARCHAR",
+            "output_tokens": "VARCHAR", "completion_tokens": "VARCHAR", "outputTokens": "VARCHAR",
+            "candidatesTokenCount": "VARCHAR", "thoughtsTokenCount": "VARCHAR",
+            "cache_read_tokens": "VARCHAR", "cache_write_tokens": "VARCHAR", "reasoning_tokens": "VARCHAR",
+            "cached_tokens": "VARCHAR", "cache_read_input_tokens": "VARCHAR", "cache_creation_input_tokens": "VARCHAR",
+            "cacheReadInputTokens": "VARCHAR", "cacheWriteInputTokens": "VARCHAR", "cachedContentTokenCount": "VARCHAR",
+            "prompt_tokens_details": {{"cached_tokens": "VARCHAR", "cache_write_tokens": "VARCHAR"}},
+            "input_tokens_details": {{"cached_tokens": "VARCHAR", "cache_write_tokens": "VARCHAR"}},
+            "completion_tokens_details": {{"reasoning_tokens": "VARCHAR"}},
+            "output_tokens_details": {{"reasoning_tokens": "VARCHAR", "thinking_tokens": "VARCHAR"}}}}]') END AS raw_models,
+        CASE WHEN json_type(r.tags) = 'OBJECT' THEN CAST(r.tags AS MAP(VARCHAR, JSON)) END AS raw_tags
     FROM parsed
 ),
-typed AS (
+counted AS (
+    -- Each entry's token counts, as given (text) and as integers. Anthropic's cache_read_input_tokens and
+    -- cache_creation_input_tokens (Bedrock's cacheRead/WriteInputTokens) are counted beside its input_tokens, and
+    -- Gemini's thoughtsTokenCount beside its candidatesTokenCount; every other provider's cached and reasoning tokens
+    -- are counted within the input and output tokens, as genai-prices' Usage counts them.
     SELECT *,
         list_transform(raw_models, lambda m: {{
             'model': coalesce(m.model, m.model_name, m.name),
-            'input_tokens': TRY_CAST(coalesce(m.input_tokens, m.prompt_tokens) AS BIGINT),
-            'output_tokens': TRY_CAST(coalesce(m.output_tokens, m.completion_tokens) AS BIGINT),
-            'cost': finite_double(coalesce(m.cost, m.cost_usd))}}) AS models_,
-        list_filter(raw_models, lambda m:
-            (coalesce(m.input_tokens, m.prompt_tokens) IS NOT NULL
-                AND TRY_CAST(coalesce(m.input_tokens, m.prompt_tokens) AS BIGINT) IS NULL)
-            OR (coalesce(m.output_tokens, m.completion_tokens) IS NOT NULL
-                AND TRY_CAST(coalesce(m.output_tokens, m.completion_tokens) AS BIGINT) IS NULL)
-            OR (coalesce(m.cost, m.cost_usd) IS NOT NULL AND finite_double(coalesce(m.cost, m.cost_usd)) IS NULL)
-            OR coalesce(m.model, m.model_name, m.name) IS NULL) AS bad_models,
+            'provider': lower(trim(coalesce(m.provider, r.provider))),
+            'cost': coalesce(m.cost, m.cost_usd),
+            'given': [m.input_tokens, m.prompt_tokens, m.inputTokens, m.promptTokenCount,
+                      m.output_tokens, m.completion_tokens, m.outputTokens, m.candidatesTokenCount, m.thoughtsTokenCount,
+                      m.cache_read_tokens, m.cache_write_tokens, m.reasoning_tokens, m.cached_tokens,
+                      m.cache_read_input_tokens, m.cache_creation_input_tokens,
+                      m.cacheReadInputTokens, m.cacheWriteInputTokens, m.cachedContentTokenCount,
+                      m.prompt_tokens_details.cached_tokens, m.prompt_tokens_details.cache_write_tokens,
+                      m.input_tokens_details.cached_tokens, m.input_tokens_details.cache_write_tokens,
+                      m.completion_tokens_details.reasoning_tokens, m.output_tokens_details.reasoning_tokens,
+                      m.output_tokens_details.thinking_tokens],
+            'input_tokens': CAST(list_sum([
+                TRY_CAST(coalesce(m.input_tokens, m.prompt_tokens, m.inputTokens, m.promptTokenCount) AS BIGINT),
+                TRY_CAST(m.cache_read_input_tokens AS BIGINT), TRY_CAST(m.cache_creation_input_tokens AS BIGINT),
+                TRY_CAST(m.cacheReadInputTokens AS BIGINT), TRY_CAST(m.cacheWriteInputTokens AS BIGINT)]) AS BIGINT),
+            'output_tokens': CAST(list_sum([
+                TRY_CAST(coalesce(m.output_tokens, m.completion_tokens, m.outputTokens, m.candidatesTokenCount) AS BIGINT),
+                TRY_CAST(m.thoughtsTokenCount AS BIGINT)]) AS BIGINT),
+            'cache_read_tokens': TRY_CAST(coalesce(m.cache_read_tokens, m.cache_read_input_tokens, m.cacheReadInputTokens,
+                m.prompt_tokens_details.cached_tokens, m.input_tokens_details.cached_tokens, m.cached_tokens,
+                m.cachedContentTokenCount) AS BIGINT),
+            'cache_write_tokens': TRY_CAST(coalesce(m.cache_write_tokens, m.cache_creation_input_tokens,
+                m.cacheWriteInputTokens, m.prompt_tokens_details.cache_write_tokens,
+                m.input_tokens_details.cache_write_tokens) AS BIGINT),
+            'reasoning_tokens': TRY_CAST(coalesce(m.reasoning_tokens, m.completion_tokens_details.reasoning_tokens,
+                m.output_tokens_details.reasoning_tokens, m.output_tokens_details.thinking_tokens,
+                m.thoughtsTokenCount) AS BIGINT)}}) AS entries
+    FROM shaped
+),
+typed AS (
+    SELECT *,
+        list_transform(entries, lambda m: {{
+            'model': m.model, 'provider': m.provider,
+            'input_tokens': m.input_tokens, 'output_tokens': m.output_tokens,
+            'cache_read_tokens': m.cache_read_tokens, 'cache_write_tokens': m.cache_write_tokens,
+            'reasoning_tokens': m.reasoning_tokens,
+            'cost': finite_double(m.cost)}}) AS models_,
+        -- the first entry (1-based) that cannot be read, and the first whose counts cannot be; 0 for none
+        coalesce(list_position(list_transform(entries, lambda m:
+            list_bool_or(list_transform(m.given, lambda v: v IS NOT NULL AND TRY_CAST(v AS BIGINT) IS NULL))
+            OR (m.cost IS NOT NULL AND finite_double(m.cost) IS NULL)
+            OR m.model IS NULL), true), 0) AS bad_model,
+        coalesce(list_position(list_transform(entries, lambda m:
+            list_bool_or(list_transform(m.given, lambda v: TRY_CAST(v AS BIGINT) < 0))
+            OR coalesce(m.cache_read_tokens, 0) + coalesce(m.cache_write_tokens, 0) > coalesce(m.input_tokens, 0)
+            OR coalesce(m.reasoning_tokens, 0) > coalesce(m.output_tokens, 0)), true), 0) AS impossible_model,
+        list_filter(map_entries(raw_tags), lambda t: json_type(t.value) IN ('OBJECT', 'ARRAY')) AS bad_tags,
         parse_time(r.started_at) AS started_at_,
         parse_time(r.finished_at) AS finished_at_,
         parse_time(r.created_at) AS created_at_,
         parse_time(r.updated_at) AS updated_at_,
         finite_double(r.duration_seconds) AS duration_,
         finite_double(r.total_cost) AS total_cost_
-    FROM shaped
+    FROM counted
 ),
 timed AS (
     SELECT *,
@@ -101,10 +155,22 @@ checked AS (
             unread(r.total_cost, total_cost_, {reason.wrong_type}, 'total_cost is not a number: ' || r.total_cost),
             CASE WHEN r.models IS NOT NULL AND json_type(r.models) <> 'ARRAY'
                  THEN problem({reason.wrong_type}, 'models is not a list') END,
-            CASE WHEN len(bad_models) > 0
+            CASE WHEN bad_model > 0
                  THEN problem({reason.invalid_model_entry},
                               'models entry without a model name or with non-numeric tokens/cost: '
-                              || json_merge_patch('{{}}', to_json(bad_models[1]))) END,  -- the entry's fields with a value
+                              -- the entry's fields with a value, as read (its usage object's names among them)
+                              || json_merge_patch('{{}}', to_json(raw_models[bad_model]))) END,
+            CASE WHEN impossible_model > 0 AND bad_model = 0
+                 THEN problem({reason.invalid_model_entry},
+                              'models entry with negative tokens, or more cached tokens than input tokens or reasoning '
+                              || 'tokens than output tokens: '
+                              || json_merge_patch('{{}}', to_json(raw_models[impossible_model]))) END,
+            CASE WHEN r.tags IS NOT NULL AND json_type(r.tags) NOT IN ('OBJECT', 'NULL')
+                 THEN problem({reason.wrong_type}, 'tags is not an object of names and values: ' || r.tags) END,
+            CASE WHEN len(bad_tags) > 0
+                 THEN problem({reason.wrong_type},
+                              'tags.' || bad_tags[1].key || ' is not a text, number or true/false: '
+                              || bad_tags[1].value) END,
             CASE WHEN record_kind IS NOT NULL AND event_time_ IS NULL
                  THEN problem({reason.missing_key},
                               'missing time: a run needs started_at or finished_at, a job one of its timestamps') END,

@@ -7,13 +7,20 @@ from importlib import resources
 
 from analytics_pipeline.lake.source_spec import SourceSpec
 
-# How much a version of a run tells: its fields with a value, each model's name, tokens and cost, each attribute
-# beyond the typed ones and each QA detail (extra_attributes.qa).
-RUN_DATA_POINTS = """(
+# A run's models as the raw layer holds them: a models entry's tokens (the cached and reasoning ones counted within
+# the input and output tokens) and cost. Raw days written before an entry had a field lack it: reading through this
+# type gives them NULL there.
+MODEL_USAGE_TYPE = ("STRUCT(model VARCHAR, provider VARCHAR, input_tokens BIGINT, output_tokens BIGINT, "
+                    "cache_read_tokens BIGINT, cache_write_tokens BIGINT, reasoning_tokens BIGINT, cost DOUBLE)[]")
+# How much a version of a run tells: its fields with a value, each model's name, provider, tokens and cost, each
+# attribute beyond the typed ones (tags among them) and each QA detail (extra_attributes.qa).
+RUN_DATA_POINTS = f"""(
     (project IS NOT NULL)::INT + (status IS NOT NULL)::INT + (mode IS NOT NULL)::INT + (qa_status IS NOT NULL)::INT
     + (started_at IS NOT NULL)::INT + (finished_at IS NOT NULL)::INT + (reported_total_cost IS NOT NULL)::INT
-    + coalesce(list_sum(list_transform(models, lambda m:
-          (m.model IS NOT NULL)::INT + (m.input_tokens IS NOT NULL)::INT + (m.output_tokens IS NOT NULL)::INT
+    + coalesce(list_sum(list_transform(CAST(models AS {MODEL_USAGE_TYPE}), lambda m:
+          (m.model IS NOT NULL)::INT + (m.provider IS NOT NULL)::INT + (m.input_tokens IS NOT NULL)::INT
+          + (m.output_tokens IS NOT NULL)::INT + (m.cache_read_tokens IS NOT NULL)::INT
+          + (m.cache_write_tokens IS NOT NULL)::INT + (m.reasoning_tokens IS NOT NULL)::INT
           + (m.cost IS NOT NULL)::INT)), 0)
     + coalesce(len(json_keys(extra_attributes)), 0) + coalesce(len(json_keys(extra_attributes, '$.qa')), 0))"""
 # A run arrives more than once as it progresses (running, finished, QA'd, priced), each differing delivery a
@@ -38,6 +45,8 @@ LATEST_JOB_SNAPSHOT = (
     f"{JOB_DATA_POINTS} DESC, source_file DESC, source_line DESC, source_record DESC NULLS LAST, event_id DESC) = 1"
 )
 
+# A run's `tags` and `provider` stay in extra_attributes too (llm_run_costs reads the tags from there, so runs taken
+# in before tags were read have theirs; the provider is also copied into each models entry that names none).
 KNOWN_KEYS = [
     "run_id", "id", "job_id", "project", "project_name", "started_at", "finished_at", "created_at", "updated_at",
     "duration_seconds", "mode", "status", "qa_status", "total_cost", "models",  # qa: see records.sql

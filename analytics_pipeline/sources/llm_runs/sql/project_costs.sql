@@ -1,4 +1,5 @@
--- The seed's ProjectSummary per project, most expensive first.
+-- The seed's ProjectSummary per project, most expensive first. total_cost sums the runs' known costs (NULL when no
+-- run of the project has one); unpriced_tokens counts the project's tokens without a price.
 SELECT
     project AS project_name,
     count(*) AS runs_count,
@@ -12,7 +13,10 @@ SELECT
     count(*) FILTER (WHERE qa_status = 'error') AS qa_error,
     count(*) FILTER (WHERE qa_status = 'not_run') AS qa_not_run,
     count(*) FILTER (WHERE qa_status = 'passed')
-        / nullif(count(*) FILTER (WHERE qa_status IN ('passed', 'warning', 'failed')), 0) AS qa_pass_rate
+        / nullif(count(*) FILTER (WHERE qa_status IN ('passed', 'warning', 'failed')), 0) AS qa_pass_rate,
+    sum(cache_read_tokens)::BIGINT AS cache_read_tokens,
+    sum(reasoning_tokens)::BIGINT AS reasoning_tokens,
+    sum(unpriced_tokens)::BIGINT AS unpriced_tokens
 FROM llm_run_costs
 GROUP BY project
-ORDER BY total_cost DESC, project_name
+ORDER BY total_cost DESC NULLS LAST, project_name

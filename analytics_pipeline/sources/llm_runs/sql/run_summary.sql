@@ -1,9 +1,10 @@
 -- The seed's AnalyticsSummary as one row (qa_summary's fields flattened in with a qa_ prefix).
--- The current month and generated_at are those of the materialization ({now}, UTC).
+-- The current month and generated_at are those of the materialization ({now}, UTC). Costs sum the known costs;
+-- unpriced_runs and unpriced_tokens (and this month's) say how much usage has no price and is not in them.
 WITH runs AS (SELECT * FROM llm_run_costs),
 jobs AS (SELECT status FROM llm_jobs_current),
 month AS (
-    SELECT coalesce(sum(cost), 0) AS cost FROM runs
+    SELECT coalesce(sum(cost), 0) AS cost, coalesce(sum(unpriced_tokens), 0)::BIGINT AS unpriced_tokens FROM runs
     WHERE date_trunc('month', started_at) = date_trunc('month', TIMESTAMP '{now}')
 ),
 budget AS (SELECT CAST({monthly_budget} AS DOUBLE) AS monthly_budget)
@@ -27,5 +28,11 @@ SELECT
     month.cost AS current_month_cost,
     budget.monthly_budget - month.cost AS budget_remaining,
     month.cost / nullif(budget.monthly_budget, 0) AS budget_used_ratio,
-    TIMESTAMP '{now}' AS generated_at
+    TIMESTAMP '{now}' AS generated_at,
+    (SELECT coalesce(sum(cache_read_tokens), 0)::BIGINT FROM runs) AS cache_read_tokens,
+    (SELECT coalesce(sum(cache_write_tokens), 0)::BIGINT FROM runs) AS cache_write_tokens,
+    (SELECT coalesce(sum(reasoning_tokens), 0)::BIGINT FROM runs) AS reasoning_tokens,
+    (SELECT count(*) FILTER (WHERE unpriced_tokens > 0) FROM runs) AS unpriced_runs,
+    (SELECT coalesce(sum(unpriced_tokens), 0)::BIGINT FROM runs) AS unpriced_tokens,
+    month.unpriced_tokens AS current_month_unpriced_tokens
 FROM month, budget, qa_summary qa
