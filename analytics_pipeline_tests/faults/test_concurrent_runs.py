@@ -49,7 +49,7 @@ def test_a_run_after_one_stopped_before_its_merge_reports_what_it_did(lake_env):
     landing, lake = landing_root(lake_env), lake_root(lake_env)
     landing.write_bytes(jsonl([insert(f"e-{n}", f"c-{n}", DAY, hour=n) for n in range(4)] * 2), SOURCE, "a.jsonl")
     staged = stage_batch(lake, landing, claims_spec(), landing.list_files(SOURCE), lake_env.partitions_start)
-    assert (staged.staged, staged.duplicates) == (4, 4)  # then the run was killed: staged, never merged
+    assert (staged.figures.landed, staged.figures.duplicates) == (4, 4)  # then the run was killed: staged, never merged
     landing.write_bytes(jsonl([insert("e-new", "c-new", DAY, hour=9), insert("e-0", "c-0", DAY)]), SOURCE, "b.jsonl")
 
     (claims,) = [r for r in run_pipeline(lake_env, progress=lambda _: None) if r.source == SOURCE]
