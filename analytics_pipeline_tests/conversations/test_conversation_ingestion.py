@@ -127,7 +127,7 @@ def test_sessions_table_and_pii_guard_through_the_pipeline(keyed):
     ]
     landing_root(keyed).write_bytes(("\n".join(json.dumps(e) for e in events) + "\n").encode(), "conversations", "a.jsonl")
     reports = {r.source: r for r in run_pipeline(keyed, progress=lambda _: None)}
-    assert (reports["conversations"].records_in, reports["conversations"].landed) == (6, 6)
+    assert (reports["conversations"].figures.records_in, reports["conversations"].figures.landed) == (6, 6)
     sessions = {r[0]: r[1:] for r in run_query(
         keyed, "SELECT session_id, user_turns, turns, escalated, resolved, completed FROM conversation_sessions").rows}
     assert sessions == {"s1": (2, 2, False, True, True), "s2": (1, 1, True, False, False)}

@@ -54,6 +54,7 @@ def test_a_run_after_one_stopped_before_its_merge_reports_what_it_did(lake_env):
 
     (claims,) = [r for r in run_pipeline(lake_env, progress=lambda _: None) if r.source == SOURCE]
 
-    assert claims.carried_over == 4 and claims.files == 1
-    assert (claims.records_in, claims.landed, claims.quarantined, claims.duplicates) == (2 + 4, 5, 0, 1)
-    assert claims.records_in == claims.landed + claims.quarantined + claims.duplicates
+    figures = claims.figures
+    assert claims.carried_over == 4 and figures.files == 1
+    assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (2 + 4, 5, 0, 1)
+    assert figures.records_in == figures.landed + figures.quarantined + figures.duplicates
