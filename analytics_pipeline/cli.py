@@ -229,8 +229,9 @@ def _run(args, settings: Settings) -> int:
     reports = run_pipeline(settings, progress=lambda line: print(f"  {line}", flush=True),
                            full_refresh=getattr(args, "full_refresh", False))
     header = ("source", "files", "records in", "landed", "quarantined", "duplicates", "days", "data through")
-    rows = [(r.source, r.files, r.records_in, r.landed, r.quarantined, r.duplicates, r.days, r.data_through or "-")
-            for r in reports]
+    figures = [r.figures for r in reports]
+    rows = [(r.source, f.files, f.records_in, f.landed, f.quarantined, f.duplicates, r.days, r.data_through or "-")
+            for r, f in zip(reports, figures)]
     print()
     print(_table(header, rows))
     for r in reports:
@@ -239,8 +240,8 @@ def _run(args, settings: Settings) -> int:
                   "this run merged them")
         if r.skipped:
             print(f"{r.source}: {skipped_summary(r.skipped)} (hidden or unfinished names, or not .json/.jsonl/.ndjson)")
-        if r.reasons:
-            print(f"{r.source}: quarantined {', '.join(f'{n:,} {reason}' for reason, n in r.reasons.items())} "
+        if r.figures.reasons:
+            print(f"{r.source}: quarantined {', '.join(f'{n:,} {reason}' for reason, n in r.figures.reasons.items())} "
                   "(ingest_errors: reason, reason_detail)")
     print(f"\ndone in {time.monotonic() - started:.1f}s; warehouse: {settings.warehouse_path}")
     print(f"dashboards: {os.path.join(settings.data_dir, 'site', 'index.html')} (or `analytics-pipeline serve`)")

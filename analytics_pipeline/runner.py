@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from analytics_pipeline.ingestion.figures import RAW_METADATA, STAGED_METADATA, RecordFigures
 from analytics_pipeline.ingestion.manifest import landing_scan, staged_rows
 from analytics_pipeline.lake.data_dir import flock, one_process_per_data_dir
 from analytics_pipeline.lake.freshness import raw_days, source_data_through
@@ -78,18 +79,19 @@ def _first_line(error) -> str:
 @dataclass
 class SourceReport:
     source: str
-    files: int = 0
-    records_in: int = 0
-    landed: int = 0
-    quarantined: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)  # quarantined records by reason code, most first
-    duplicates: int = 0
+    staging: RecordFigures = field(default_factory=RecordFigures)  # the staging batches, and carried_over
+    merges: RecordFigures = field(default_factory=RecordFigures)  # the merges of the days they staged
     days: int = 0
     data_through: str = ""
     carried_over: int = 0  # rows an earlier, interrupted run staged and this one merged (counted in records_in)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # landing entries never taken in, and why
     error: str = ""  # why this source's staging or merge failed (the other sources went on)
     exception: Exception | None = field(default=None, repr=False)  # the failure itself (for its context)
+
+    @property
+    def figures(self) -> RecordFigures:
+        """The run's figures: records in (and quarantined) as staged, landed as merged."""
+        return self.staging.then(self.merges)
 
 
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:
@@ -287,8 +289,9 @@ def _stage(defs, instance, settings: Settings, report: SourceReport, progress) -
     lake, landing = (StorageRoot(uri, settings.s3_endpoint_url) for uri in (settings.lake_uri, settings.landing_uri))
     report.skipped = landing_scan(lake, landing, report.source).skipped
     # rows staged by an earlier run that was stopped before its merge: this run merges them, so they count as in
+    # (and as staged already)
     report.carried_over = staged_rows(lake, report.source)
-    report.records_in += report.carried_over
+    report.staging = RecordFigures(records_in=report.carried_over, landed=report.carried_over)
     requests = _evaluate(defs, instance, f"{report.source}_landing_sensor")
     job = defs.resolve_job_def(f"{report.source}_ingest_job")
     for n, request in enumerate(requests, start=1):
@@ -297,13 +300,7 @@ def _stage(defs, instance, settings: Settings, report: SourceReport, progress) -
         result = _succeeded(job.execute_in_process(run_config=config, instance=instance, tags=_tags(request.tags),
                                                    raise_on_error=False), f"{report.source} staging batch {n}")
         (meta,) = _all_metadata(result, f"staged_{report.source}") or [{}]
-        report.files += meta.get("files", 0)
-        report.records_in += meta.get("records_in", 0)
-        report.quarantined += meta.get("quarantined", 0)
-        report.duplicates += meta.get("duplicates_in_batch", 0)
-        for reason, records in (meta.get("quarantine_reasons") or {}).items():
-            report.reasons[reason] = report.reasons.get(reason, 0) + records
-    report.reasons = dict(sorted(report.reasons.items(), key=lambda item: (-item[1], item[0])))
+        report.staging += RecordFigures.from_metadata(meta, STAGED_METADATA)
 
 
 def _merge_days(defs, instance, report: SourceReport, progress) -> None:
@@ -314,8 +311,7 @@ def _merge_days(defs, instance, report: SourceReport, progress) -> None:
         result = _run_days(defs, instance, report.source, run_days(request.tags), request.tags, progress,
                            f"run {n}/{len(requests)}")
         for meta in _all_metadata(result, f"raw_{report.source}"):
-            report.landed += meta.get("landed", 0)
-            report.duplicates += meta.get("duplicates", 0)
+            report.merges += RecordFigures.from_metadata(meta, RAW_METADATA)
             report.days += 1
 
 

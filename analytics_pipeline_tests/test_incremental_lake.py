@@ -164,7 +164,7 @@ def _out_of_order_update(settings, landing, files) -> None:
     report = runner.SourceReport("conversations")
     runner._stage(defs, instance, settings, report, lambda _: None)
     runner._merge_days(defs, instance, report, lambda _: None)
-    assert report.landed > 0
+    assert report.figures.landed > 0
     early = defs.resolve_job_def("refresh_job").execute_in_process(
         instance=instance, asset_selection=[dg.AssetKey("user_journeys")], raise_on_error=False)
     assert early.success

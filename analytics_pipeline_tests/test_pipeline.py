@@ -24,9 +24,10 @@ def fingerprint(settings, table: str) -> tuple[int, str]:
 def test_demo_run_reports_four_numbers_that_reconcile(demo_lake):
     _, reports = demo_lake
     claims = claims_report(reports)
-    assert claims.files > 10 and claims.records_in > 1000
-    assert claims.records_in == claims.landed + claims.quarantined + claims.duplicates
-    assert claims.quarantined > 0 and claims.duplicates > 0
+    figures = claims.figures
+    assert figures.files > 10 and figures.records_in > 1000
+    assert figures.records_in == figures.landed + figures.quarantined + figures.duplicates
+    assert figures.quarantined > 0 and figures.duplicates > 0
     assert claims.data_through
 
 
@@ -118,7 +119,8 @@ def test_status_transitions_match_window_query(use_demo_lake):
 def test_rerun_is_idempotent(use_demo_lake):
     before = {t: fingerprint(use_demo_lake, t) for t in TABLES}
     report = claims_report(run_pipeline(use_demo_lake, progress=lambda _: None))
-    assert (report.files, report.records_in, report.landed) == (0, 0, 0)
+    figures = report.figures
+    assert (figures.files, figures.records_in, figures.landed) == (0, 0, 0)
     assert {t: fingerprint(use_demo_lake, t) for t in TABLES} == before
 
 

@@ -148,7 +148,8 @@ def test_run_pipeline_on_s3_lands_partitions_quarantine_and_views_then_a_late_fi
 
     report = claims_report(runner.run_pipeline(settings, progress=quiet))
 
-    assert (report.files, report.records_in, report.landed, report.quarantined, report.days) == (1, 4, 3, 1, 2)
+    figures = report.figures
+    assert (figures.files, figures.records_in, figures.landed, figures.quarantined, report.days) == (1, 4, 3, 1, 2)
     old_partition = f"{lake}/raw/claims/event_date={OLD_DAY}/part-0.parquet"
     day_partition = f"{lake}/raw/claims/event_date={DAY}/part-0.parquet"
     assert bucket.keys(f"{lake}/raw/") == [old_partition, day_partition]
@@ -186,7 +187,8 @@ def test_run_pipeline_on_s3_lands_partitions_quarantine_and_views_then_a_late_fi
 
     report = claims_report(runner.run_pipeline(settings, progress=quiet))
 
-    assert (report.files, report.records_in, report.landed, report.quarantined, report.days) == (1, 2, 2, 0, 1)
+    figures = report.figures
+    assert (figures.files, figures.records_in, figures.landed, figures.quarantined, report.days) == (1, 2, 2, 0, 1)
     assert bucket.last_modified(day_partition) == day_written  # the other day was not rewritten
     assert run_query(settings, f"SELECT event_id FROM claims WHERE event_date = DATE '{OLD_DAY}' "
                                "ORDER BY event_id").rows == [("k-1",), ("k-2",), ("late-1",), ("late-2",)]

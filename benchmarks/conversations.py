@@ -59,6 +59,7 @@ def main() -> int:
     reports = run_pipeline(settings, progress=lambda _: None)
     seconds = time.monotonic() - started
     (report,) = [r for r in reports if r.source == "conversations"]
+    figures = report.figures
     queries = run_query(settings, "SELECT count(*) FROM intents").rows[0][0]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -80,19 +81,19 @@ def main() -> int:
         f"Machine: {machine()}",
         "",
         f"Input: {files} landing files ({size / 1e6:.0f} MB; generated in {made['seconds']:.0f} s by a separate "
-        f"process), {report.records_in:,} events over {args.days} days ending {big_end:%Y-%m-%d %H:%M} UTC "
+        f"process), {figures.records_in:,} events over {args.days} days ending {big_end:%Y-%m-%d %H:%M} UTC "
         f"(data through {report.data_through or '-'}), {queries:,} user queries classified.",
         "",
         "| what | value |",
         "|---|---:|",
         f"| landing → raw → intents → flows/transitions/profiles/insights → views, wall seconds | {seconds:.1f} |",
-        f"| events/s | {report.records_in / seconds:,.0f} |",
+        f"| events/s | {figures.records_in / seconds:,.0f} |",
         f"| peak RSS of the process | {peak_mb:,.0f} MB |",
         f"| next-intent lookup p50 (10,000 lookups, table in memory) | {quantiles[49]:.1f} µs |",
         f"| next-intent lookup p95 | {quantiles[94]:.1f} µs |",
         "",
-        f"Records in {report.records_in:,} = landed {report.landed:,} + quarantined {report.quarantined:,} "
-        f"+ duplicates {report.duplicates:,}.",
+        f"Records in {figures.records_in:,} = landed {figures.landed:,} + quarantined {figures.quarantined:,} "
+        f"+ duplicates {figures.duplicates:,}.",
     ]
     problems = []
     if not args.no_new_day:
@@ -107,7 +108,7 @@ def main() -> int:
                     f"lake (profiles and per-user tables touched, same pseudonym key); its sessions and events are all "
                     f"new (another seed: the producer cannot continue the big lake's sessions).")
         lines += new_day.report_lines(
-            "conversations", nd, f"{report.records_in:,} events, {report.days} event days", new_day.du(WORK / "lake"),
+            "conversations", nd, f"{figures.records_in:,} events, {report.days} event days", new_day.du(WORK / "lake"),
             entities, report.data_through)
     publish("conversations.py", "conversations: raw → intents → patterns, guidance latency, one new day",
             "\n".join(lines), args.no_readme)

@@ -64,7 +64,7 @@ def build_lake(work: Path, projects: int, templates: int) -> dict:
     started = time.monotonic()
     reports = run_pipeline(settings, progress=lambda _: None)
     return {"seconds": time.monotonic() - started, "settings": settings, "end": end,
-            "records": {r.source: r.records_in for r in reports}}
+            "records": {r.source: r.figures.records_in for r in reports}}
 
 
 def main() -> int:

@@ -202,11 +202,12 @@ def worker_ours(args: argparse.Namespace) -> dict:
     stage_peak = _reset_peak_rss()
     merged = [merge_day(lake, SOURCE, day) for day in sorted(batch.days)]
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    figures = batch.figures
     return {
-        "records": batch.records_in, "seconds": seconds, "cpu_seconds": cpu, "stage_seconds": staged_at - started,
+        "records": figures.records_in, "seconds": seconds, "cpu_seconds": cpu, "stage_seconds": staged_at - started,
         "merge_seconds": seconds - (staged_at - started), "stage_peak_kb": stage_peak, "merge_peak_kb": _peak_rss_kb(),
         "peak_kb": max(stage_peak, _peak_rss_kb()),
-        "staged": batch.staged, "quarantined": batch.quarantined, "duplicates": batch.duplicates,
+        "staged": figures.landed, "quarantined": figures.quarantined, "duplicates": figures.duplicates,
         "rows_out": sum(m.partition_rows for m in merged), "days": len(merged),
         "threads": duckdb.connect().execute("SELECT current_setting('threads')").fetchall()[0][0],
         "memory_limit": os.environ.get("ANALYTICS_DUCKDB_MEMORY_LIMIT") or "DuckDB default (80 % of RAM)",

@@ -57,6 +57,7 @@ def main() -> int:
     reports = run_pipeline(settings, progress=lambda _: None)
     seconds = time.monotonic() - started
     (report,) = [r for r in reports if r.source == "llm_runs"]
+    figures = report.figures
     runs = run_query(settings, "SELECT total_runs FROM run_summary").rows[0][0]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -71,7 +72,7 @@ def main() -> int:
         f"Machine: {machine()}",
         "",
         f"Input: {files} landing files ({size / 1e6:.0f} MB; generated in {generated:.0f} s by a separate process), "
-        f"{report.records_in:,} records (run documents + job snapshots) over {args.days} days ending "
+        f"{figures.records_in:,} records (run documents + job snapshots) over {args.days} days ending "
         f"{big_end:%Y-%m-%d %H:%M} UTC (data through {report.data_through or '-'}; {runs_per_day:,} runs per weekday "
         f"asked), {runs:,} runs landed.",
         "",
@@ -79,12 +80,12 @@ def main() -> int:
         "|---|---:|",
         f"| landing → marts, wall seconds (`run_pipeline`: staging, {report.days} day partitions, marts, views) | {seconds:.1f} |",
         f"| runs/s | {runs / seconds:,.0f} |",
-        f"| records/s (runs + job snapshots) | {report.records_in / seconds:,.0f} |",
+        f"| records/s (runs + job snapshots) | {figures.records_in / seconds:,.0f} |",
         f"| peak RSS of the process | {peak_mb:,.0f} MB |",
         f"| reading a mart afterwards (`SELECT * FROM project_costs`) | {query_ms:.0f} ms |",
         "",
-        f"Records in {report.records_in:,} = landed {report.landed:,} + quarantined {report.quarantined:,} "
-        f"+ duplicates {report.duplicates:,}.",
+        f"Records in {figures.records_in:,} = landed {figures.landed:,} + quarantined {figures.quarantined:,} "
+        f"+ duplicates {figures.duplicates:,}.",
     ]
     problems = []
     if not args.no_new_day:
@@ -97,7 +98,7 @@ def main() -> int:
                     f"(per-project marts and budgets touched); its runs and jobs are all new (another seed: the "
                     f"producer does not finish the big lake's runs still running at its end).")
         lines += new_day.report_lines(
-            "llm_runs", nd, f"{report.records_in:,} records ({runs:,} runs), {report.days} event days",
+            "llm_runs", nd, f"{figures.records_in:,} records ({runs:,} runs), {report.days} event days",
             new_day.du(WORK / "lake"), entities, report.data_through)
     publish("llm_runs.py", "LLM runs, landing → marts, one new day", "\n".join(lines), args.no_readme)
     return 1 if problems else 0

@@ -11,6 +11,7 @@ from datetime import timedelta
 import dagster as dg
 
 from analytics_pipeline.ingestion.batching import split_batches
+from analytics_pipeline.ingestion.figures import RAW_METADATA, STAGED_METADATA
 from analytics_pipeline.ingestion.landing_lines import ReadLimits
 from analytics_pipeline.ingestion.manifest import landing_scan, skipped_summary
 from analytics_pipeline.ingestion.raw_merge import merge_day
@@ -69,38 +70,31 @@ def build_staged_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         for n, files in enumerate(batches, start=1):
             result = stage_batch(lake_root, landing, spec, files, settings.partitions_start, limits=limits)
             context.log.info(
-                f"batch {n}/{len(batches)} ({result.batch_id}): {result.files} files, {result.records_in} records in, "
-                f"{result.staged} staged, {result.quarantined} quarantined, {result.duplicates} duplicates"
+                f"batch {n}/{len(batches)} ({result.batch_id}): {result.figures.files} files, "
+                f"{result.figures.records_in} records in, {result.figures.landed} staged, "
+                f"{result.figures.quarantined} quarantined, {result.figures.duplicates} duplicates"
             )
             _accumulate(total, result)
-        rate = total.quarantined / total.records_in if total.records_in else 0.0
-        yield dg.MaterializeResult(metadata={**batch_metadata(total, len(batches), rate),
-                                             **skipped_metadata(skipped)})
+        figures = total.figures
+        yield dg.MaterializeResult(metadata={**batch_metadata(total, len(batches)), **skipped_metadata(skipped)})
         yield dg.AssetCheckResult(
             check_name=check_name,
-            passed=rate <= QUARANTINE_RATE_CEILING,
+            passed=figures.quarantine_rate <= QUARANTINE_RATE_CEILING,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"quarantine_rate": rounded(rate), "quarantined": total.quarantined,
-                      "records_in": total.records_in, "quarantine_reasons": dg.MetadataValue.json(total.reasons)},
+            metadata={"quarantine_rate": rounded(figures.quarantine_rate), "quarantined": figures.quarantined,
+                      "records_in": figures.records_in, "quarantine_reasons": dg.MetadataValue.json(figures.reasons)},
         )
 
     return staged
 
 
 def _accumulate(total: BatchResult, result: BatchResult) -> None:
-    total.files += result.files
-    total.records_in += result.records_in
-    total.staged += result.staged
-    total.quarantined += result.quarantined
-    total.duplicates += result.duplicates
+    total.figures += result.figures
     for day, rows in result.days.items():
         total.days[day] = total.days.get(day, 0) + rows
     if result.data_through and (total.data_through is None or result.data_through > total.data_through):
         total.data_through = result.data_through
     total.promoted_columns = sorted({*total.promoted_columns, *result.promoted_columns})
-    for reason, records in result.reasons.items():
-        total.reasons[reason] = total.reasons.get(reason, 0) + records
-    total.reasons = dict(sorted(total.reasons.items(), key=lambda item: (-item[1], item[0])))
 
 
 def skipped_metadata(skipped: list[tuple[str, str]]) -> dict:
@@ -109,17 +103,12 @@ def skipped_metadata(skipped: list[tuple[str, str]]) -> dict:
     return {"skipped_entries": len(skipped), **({"skipped": dg.MetadataValue.md(table)} if skipped else {})}
 
 
-def batch_metadata(total: BatchResult, batches: int, quarantine_rate: float) -> dict:
+def batch_metadata(total: BatchResult, batches: int) -> dict:
+    figures = total.figures.metadata(STAGED_METADATA)
     return {
-        "files": total.files,
+        "files": figures.pop("files"),  # first, as the UI has always listed it
         "batches": batches,
-        "records_in": total.records_in,
-        "staged": total.staged,
-        "quarantined": total.quarantined,
-        "duplicates_in_batch": total.duplicates,
-        "quarantine_rate": rounded(quarantine_rate),
-        # reason code → records, most first; each record's detail is in ingest_errors.reason_detail
-        "quarantine_reasons": dg.MetadataValue.json(total.reasons),
+        **figures,
         "event_days": dg.MetadataValue.json(total.days),
         "data_through": dg.MetadataValue.text(str(total.data_through) if total.data_through else "no data"),
         "promoted_columns": dg.MetadataValue.json(total.promoted_columns),
@@ -153,12 +142,9 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             for n, day in enumerate(days, start=1):
                 result = merge_day(lake.lake_root(), source, day)
                 duplicates_in_partition = _duplicate_event_ids(con, lake, source, day)
-                landed += result.landed
+                landed += result.figures.landed
                 context.add_asset_metadata({
-                    "staged_files": result.staged_files,
-                    "staged_rows": result.staged_rows,
-                    "landed": result.landed,
-                    "duplicates": result.duplicates,
+                    **result.figures.metadata(RAW_METADATA),
                     "dagster/row_count": result.partition_rows,
                     "data_through": dg.MetadataValue.text(result.data_through or "no data"),
                 }, partition_key=day)

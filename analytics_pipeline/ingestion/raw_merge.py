@@ -9,11 +9,12 @@ present and counts them as duplicates, so the outcome is the same.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from analytics_pipeline.ingestion.figures import RecordFigures
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_list
 from analytics_pipeline.lake.parquet import write_parquet
@@ -26,12 +27,11 @@ class ConcurrentMergeError(RuntimeError):
 
 @dataclass
 class MergeResult:
+    """A day's merge: its figures (records in: the staged rows it read), and the partition it left."""
+
     source: str
     day: str
-    staged_files: int = 0
-    staged_rows: int = 0
-    landed: int = 0
-    duplicates: int = 0
+    figures: RecordFigures = field(default_factory=RecordFigures)
     partition_rows: int = 0
     data_through: str | None = None
 
@@ -49,7 +49,7 @@ def _publish_single_batch(lake: StorageRoot, staged: str, partition_key: str, re
     else:
         Path(final).parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, final)
-    result.staged_rows = result.landed = result.partition_rows = rows
+    result.figures.records_in = result.figures.landed = result.partition_rows = rows
     result.data_through = str(through)
     return result
 
@@ -84,7 +84,7 @@ def _merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
     partition_key = layout.raw_partition(source, day)
     version_before = lake.version(partition_key)
     has_partition = version_before is not None
-    result.staged_files = len(staged)
+    result.figures.files = len(staged)
     if not staged and not has_partition:
         return result
     if len(staged) == 1 and not has_partition:
@@ -103,19 +103,19 @@ def _merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
             f"""CREATE TEMP TABLE incoming AS
                 SELECT * FROM read_parquet({sql_list(staged)}, union_by_name = true, hive_partitioning = false)"""
         )
-        result.staged_rows = scalar(con, "SELECT count(*) FROM incoming")
+        result.figures.records_in = scalar(con, "SELECT count(*) FROM incoming")
         new_rows = """SELECT * FROM incoming QUALIFY row_number() OVER (
                           PARTITION BY event_id ORDER BY source_file, source_line, source_record NULLS FIRST) = 1"""
         if has_partition:
             new_rows = f"SELECT * FROM ({new_rows}) ANTI JOIN existing USING (event_id)"
         con.execute(f"CREATE TEMP TABLE new_rows AS {new_rows}")
-        result.landed = scalar(con, "SELECT count(*) FROM new_rows")
-        result.duplicates = result.staged_rows - result.landed
+        result.figures.landed = scalar(con, "SELECT count(*) FROM new_rows")
+        result.figures.duplicates = result.figures.records_in - result.figures.landed
         merged = "SELECT * FROM existing UNION ALL BY NAME SELECT * FROM new_rows" if has_partition else "SELECT * FROM new_rows"
         con.execute(f"CREATE TEMP TABLE merged AS SELECT * FROM ({merged}) ORDER BY event_time, event_id")
         result.partition_rows = scalar(con, "SELECT count(*) FROM merged")
         result.data_through = str(scalar(con, "SELECT max(event_time) FROM merged"))
-        if result.landed:
+        if result.figures.landed:
             def unchanged_since_read() -> None:
                 if lake.version(partition_key) != version_before:
                     raise ConcurrentMergeError(f"raw/{source} {day} was replaced by another merge; retry this one")

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 
 import pyarrow as pa
 
+from analytics_pipeline.ingestion.figures import RecordFigures
 from analytics_pipeline.ingestion.landing_lines import (
     FilePlan,
     LandingFile,
@@ -44,19 +45,14 @@ _BATCH_FILE_OPTIONS = "FORMAT PARQUET, COMPRESSION UNCOMPRESSED, ROW_GROUP_SIZE 
 
 @dataclass
 class BatchResult:
-    """The four numbers every run reports, for one batch, plus where the rows went."""
+    """A batch's figures (its landed rows are the ones it staged), plus where the rows went."""
 
     source: str
     batch_id: str
-    files: int = 0
-    records_in: int = 0
-    staged: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    days: dict[str, int] = field(default_factory=dict)
+    figures: RecordFigures = field(default_factory=RecordFigures)
+    days: dict[str, int] = field(default_factory=dict)  # staged rows by event day
     data_through: datetime | None = None
     promoted_columns: list[str] = field(default_factory=list)
-    reasons: dict[str, int] = field(default_factory=dict)  # quarantined records by reason code
 
 
 def batch_id_for(files: list[StoredFile]) -> str:
@@ -77,7 +73,7 @@ def stage_batch(
 ) -> BatchResult:
     """Parse ``files`` (keys relative to the landing root) and stage the result."""
     files = sorted(files, key=lambda f: f.key)
-    result = BatchResult(source=spec.name, batch_id=batch_id_for(files), files=len(files))
+    result = BatchResult(source=spec.name, batch_id=batch_id_for(files), figures=RecordFigures(files=len(files)))
     if not files:
         return result
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
@@ -189,11 +185,12 @@ def _fast_rows(con, name: str, rows_file: str, files: list[LandingFile],
 
 
 def _quarantine(con, lake: StorageRoot, spec: SourceSpec, result: BatchResult) -> None:
-    result.records_in = scalar(con, "SELECT count(*) FROM parsed")
-    result.quarantined = scalar(con, "SELECT count(*) FROM parsed WHERE error_reason IS NOT NULL")
-    if not result.quarantined:
+    figures = result.figures
+    figures.records_in = scalar(con, "SELECT count(*) FROM parsed")
+    figures.quarantined = scalar(con, "SELECT count(*) FROM parsed WHERE error_reason IS NOT NULL")
+    if not figures.quarantined:
         return
-    result.reasons = dict(con.execute(
+    figures.reasons = dict(con.execute(
         "SELECT error_reason, count(*) FROM parsed WHERE error_reason IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
     ).fetchall())
     write_parquet(
@@ -238,8 +235,9 @@ def _stage_good_rows(con, lake: StorageRoot, spec: SourceSpec, result: BatchResu
         "SELECT event_date::VARCHAR, count(*), max(event_time) FROM staged GROUP BY 1 ORDER BY 1"
     ).fetchall()
     result.days = {day: rows for day, rows, _ in days}
-    result.staged = sum(result.days.values())
-    result.duplicates = result.records_in - result.quarantined - result.staged
+    figures = result.figures
+    figures.landed = sum(result.days.values())
+    figures.duplicates = figures.records_in - figures.quarantined - figures.landed
 
     def write_day(cursor, day: str) -> None:
         write_parquet(

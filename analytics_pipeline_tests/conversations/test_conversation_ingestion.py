@@ -33,7 +33,7 @@ def stage(settings, events: list, extra_lines: str = ""):
                         "conversations", "events.jsonl")
     result = stage_batch(lake, landing, conversations_spec(), landing.list_files("conversations"), "2024-01-01")
     rows = duckdb.sql(f"SELECT * FROM read_parquet('{lake.path('staging/conversations/*/*.parquet')}') "
-                      f"ORDER BY event_id").fetchall() if result.staged else []
+                      f"ORDER BY event_id").fetchall() if result.figures.landed else []
     columns = [d[0] for d in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet("
                                         f"'{lake.path('staging/conversations/*/*.parquet')}')").fetchall()] if rows else []
     return result, [dict(zip(columns, r)) for r in rows], lake
@@ -54,7 +54,7 @@ def test_both_shapes_land_typed_and_redacted(keyed):
         eventbridge("e3", "Session Completed", "s1", "bob@example.com"),
         eventbridge("e4", "Feedback Submitted", "s1", "bob@example.com"),
     ])
-    assert (result.records_in, result.staged, result.quarantined) == (4, 4, 0)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (4, 4, 0)
     by_id = {r["event_id"]: r for r in rows}
     assert by_id["e1"]["query"] == ("How do I fix low oil pressure? my name is [NAME], call [PHONE] or [PHONE], "
                                    "mail [EMAIL], card [CARD]")
@@ -103,7 +103,7 @@ def test_pseudonyms_depend_on_the_key(keyed, monkeypatch):
 ])
 def test_bad_events_are_quarantined_with_their_reason(keyed, event, reason, detail):
     result, _, lake = stage(keyed, [event])
-    assert (result.records_in, result.quarantined) == (1, 1)
+    assert (result.figures.records_in, result.figures.quarantined) == (1, 1)
     found = duckdb.sql(f"SELECT reason, reason_detail FROM '{lake.path('errors/conversations/*.parquet')}'").fetchall()
     assert found == [(reason, detail)]
 
@@ -127,7 +127,7 @@ def test_sessions_table_and_pii_guard_through_the_pipeline(keyed):
     ]
     landing_root(keyed).write_bytes(("\n".join(json.dumps(e) for e in events) + "\n").encode(), "conversations", "a.jsonl")
     reports = {r.source: r for r in run_pipeline(keyed, progress=lambda _: None)}
-    assert (reports["conversations"].records_in, reports["conversations"].landed) == (6, 6)
+    assert (reports["conversations"].figures.records_in, reports["conversations"].figures.landed) == (6, 6)
     sessions = {r[0]: r[1:] for r in run_query(
         keyed, "SELECT session_id, user_turns, turns, escalated, resolved, completed FROM conversation_sessions").rows}
     assert sessions == {"s1": (2, 2, False, True, True), "s2": (1, 1, True, False, False)}

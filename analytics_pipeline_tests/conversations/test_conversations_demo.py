@@ -25,8 +25,9 @@ def test_demo_conversations(lake_env, monkeypatch):
 
     (report,) = [r for r in run_pipeline(lake_env, progress=lambda _: None) if r.source == "conversations"]
 
-    assert report.records_in == report.landed + report.quarantined + report.duplicates
-    assert report.quarantined >= 1 and report.duplicates >= 1  # the producer's deliberate mess
+    figures = report.figures
+    assert figures.records_in == figures.landed + figures.quarantined + figures.duplicates
+    assert figures.quarantined >= 1 and figures.duplicates >= 1  # the producer's deliberate mess
     intents = {r[0] for r in run_query(lake_env, "SELECT DISTINCT intent FROM intents").rows}
     assert {"troubleshooting", "procedure", "documentation"} <= intents
     assert run_query(lake_env, "SELECT count(*) FROM session_outcome_insights WHERE timeframe = '90d'").rows[0][0] > 1

@@ -65,5 +65,5 @@ def test_with_an_empty_key_file_conversations_stop_with_one_line_and_the_other_s
     landing.write_bytes((json.dumps(run) + "\n").encode(), "llm_runs", "a.jsonl")
 
     reports = {r.source: r for r in run_pipeline(lake_env, progress=lambda _: None)}
-    assert "fewer than 32" in reports["conversations"].error and reports["conversations"].landed == 0
-    assert reports["llm_runs"].landed == 1 and not reports["llm_runs"].error
+    assert "fewer than 32" in reports["conversations"].error and reports["conversations"].figures.landed == 0
+    assert reports["llm_runs"].figures.landed == 1 and not reports["llm_runs"].error

@@ -49,11 +49,12 @@ def test_a_run_after_one_stopped_before_its_merge_reports_what_it_did(lake_env):
     landing, lake = landing_root(lake_env), lake_root(lake_env)
     landing.write_bytes(jsonl([insert(f"e-{n}", f"c-{n}", DAY, hour=n) for n in range(4)] * 2), SOURCE, "a.jsonl")
     staged = stage_batch(lake, landing, claims_spec(), landing.list_files(SOURCE), lake_env.partitions_start)
-    assert (staged.staged, staged.duplicates) == (4, 4)  # then the run was killed: staged, never merged
+    assert (staged.figures.landed, staged.figures.duplicates) == (4, 4)  # then the run was killed: staged, never merged
     landing.write_bytes(jsonl([insert("e-new", "c-new", DAY, hour=9), insert("e-0", "c-0", DAY)]), SOURCE, "b.jsonl")
 
     (claims,) = [r for r in run_pipeline(lake_env, progress=lambda _: None) if r.source == SOURCE]
 
-    assert claims.carried_over == 4 and claims.files == 1
-    assert (claims.records_in, claims.landed, claims.quarantined, claims.duplicates) == (2 + 4, 5, 0, 1)
-    assert claims.records_in == claims.landed + claims.quarantined + claims.duplicates
+    figures = claims.figures
+    assert claims.carried_over == 4 and figures.files == 1
+    assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (2 + 4, 5, 0, 1)
+    assert figures.records_in == figures.landed + figures.quarantined + figures.duplicates

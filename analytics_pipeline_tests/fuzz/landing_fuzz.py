@@ -405,8 +405,8 @@ def ingest(source: str, files: list[LandingFileCase], workdir: Path) -> Accounti
     finally:
         con.close()
     return Accounting(
-        records_in=result.records_in, staged=result.staged, quarantined=result.quarantined,
-        duplicates_in_batch=result.duplicates, duplicates_in_merge=sum(m.duplicates for m in merged),
+        records_in=result.figures.records_in, staged=result.figures.landed, quarantined=result.figures.quarantined,
+        duplicates_in_batch=result.figures.duplicates, duplicates_in_merge=sum(m.figures.duplicates for m in merged),
         raw_rows=raw_rows, error_rows=error_rows, manifest_records=per_file,
         expected_per_file={f"{source}/{f.name}": expected_records(source, f.name, f.data) for f in unique.values()},
         raw_positions_ok=positions_ok, raw_ids_unique=ids_unique,

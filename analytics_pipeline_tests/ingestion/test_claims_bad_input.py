@@ -69,7 +69,8 @@ def assert_bad_line_quarantined(
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined, result.duplicates) == (3, 2, 1, 0), result
+    figures = result.figures
+    assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (3, 2, 1, 0), result
     [error] = claims.errors(result)
     assert ERROR_COLUMNS <= set(error)
     assert (error["source"], error["batch_id"], error["file"], error["line"], error["record"]) == (
@@ -108,7 +109,7 @@ def test_truncated_last_line_without_final_newline(claims: ClaimsLake) -> None:
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (3, 2, 1)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (3, 2, 1)
     [error] = claims.errors(result)
     assert (error["line"], error["reason"], error["original_text"]) == (3, "invalid_json", partial)
     assert error["reason_detail"].startswith("invalid JSON: ")
@@ -149,7 +150,8 @@ def test_files_duckdb_cannot_scan_do_not_disturb_the_others_in_their_batch(claim
 
     result = claims.ingest()
 
-    assert (result.files, result.records_in, result.staged, result.quarantined) == (4, 8, 6, 2)
+    figures = result.figures
+    assert (figures.files, figures.records_in, figures.landed, figures.quarantined) == (4, 8, 6, 2)
     errors = {e["file"]: (e["line"], e["reason"]) for e in claims.errors(result)}
     assert errors == {f"{SOURCE}/b-latin1.jsonl": (2, "invalid_utf8"),
                       f"{SOURCE}/c-separator.jsonl": (1, "invalid_json")}
@@ -186,7 +188,7 @@ def test_0x1f_inside_a_string_value_is_kept_exactly(claims: ClaimsLake) -> None:
 
     result = claims.ingest()
 
-    assert (result.records_in, result.quarantined) == (3, 0)
+    assert (result.figures.records_in, result.figures.quarantined) == (3, 0)
     rows = claims.raw_by_id()
     assert rows["odd-1"]["region"] == "north\x1fsouth"
     assert {e: rows[e]["source_line"] for e in rows} == {"good-1": 1, "odd-1": 2, "good-2": 3}
@@ -206,7 +208,8 @@ def test_json_array_of_numbers_is_an_unknown_shape(claims: ClaimsLake) -> None:
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined, result.duplicates) == (5, 2, 3, 0)
+    figures = result.figures
+    assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (5, 2, 3, 0)
     errors = claims.errors(result)
     assert [(e["file"], e["line"], e["record"], e["reason"], e["reason_detail"], e["original_text"])
             for e in errors] == [
@@ -313,7 +316,7 @@ def test_bad_record_inside_a_lambda_batch_document(claims: ClaimsLake) -> None:
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (3, 2, 1)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (3, 2, 1)
     [error] = claims.errors(result)
     assert (error["file"], error["line"], error["record"], error["reason"], error["reason_detail"]) == (
         f"{SOURCE}/batch.json", 1, 2, "wrong_type", 'attribute fraud_score is not a number: {"S":"high"}')
@@ -336,7 +339,8 @@ def test_truncated_gzip_file(claims: ClaimsLake, count: int) -> None:
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (len(landed_ids) + 2, len(landed_ids) + 1, 1)
+    figures = result.figures
+    assert (figures.records_in, figures.landed, figures.quarantined) == (len(landed_ids) + 2, len(landed_ids) + 1, 1)
     [error] = claims.errors(result)
     assert (error["file"], error["line"]) == (f"{SOURCE}/part.jsonl.gz", len(landed_ids) + 1)
     assert (error["reason"], error["reason_detail"]) == (
@@ -353,7 +357,8 @@ def test_file_without_records(claims: ClaimsLake, content: bytes) -> None:
 
     result = claims.ingest()
 
-    assert (result.files, result.records_in, result.staged, result.quarantined, result.duplicates) == (2, 2, 2, 0, 0)
+    figures = result.figures
+    assert (figures.files, figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (2, 2, 2, 0, 0)
     assert claims.errors(result) == []
     assert [(m["file"], m["records_in"], m["quarantined"]) for m in claims.manifest(result)] == [
         (f"{SOURCE}/{FILE}", 2, 0), (f"{SOURCE}/nothing.jsonl", 0, 0)]
@@ -367,7 +372,7 @@ def test_blank_lines_between_records_are_not_records(claims: ClaimsLake) -> None
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (3, 2, 1)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (3, 2, 1)
     [error] = claims.errors(result)
     assert (error["line"], error["reason"], error["reason_detail"], error["original_text"]) == (
         2, "invalid_json", "invalid JSON: Expecting ',' delimiter: line 1 column 20 (char 19)", bad)

@@ -86,13 +86,14 @@ class ClaimsLake:
             files = [f for f in files if f.key in wanted]
             assert len(files) == len(wanted), "a named file was never landed"
         result = stage_batch(self.lake, self.landing, claims_spec(), files, PARTITIONS_START, now=now)
-        assert result.records_in == result.staged + result.quarantined + result.duplicates, result
-        assert sum(result.days.values()) == result.staged, result
+        figures = result.figures
+        assert figures.records_in == figures.landed + figures.quarantined + figures.duplicates, result
+        assert sum(result.days.values()) == figures.landed, result
         return result
 
     def merge(self, day: str) -> MergeResult:
         result = merge_day(self.lake, SOURCE, day)
-        assert result.staged_rows == result.landed + result.duplicates, result
+        assert result.figures.records_in == result.figures.landed + result.figures.duplicates, result
         return result
 
     def merge_staged(self) -> dict[str, MergeResult]:
@@ -133,7 +134,7 @@ class ClaimsLake:
         return self.lake.path(f"errors/{SOURCE}/batch-{result.batch_id}.parquet")
 
     def errors(self, result: BatchResult) -> list[dict]:
-        if not result.quarantined:
+        if not result.figures.quarantined:
             assert not self.lake.exists(f"errors/{SOURCE}/batch-{result.batch_id}.parquet")
             return []
         return query(f"SELECT * FROM read_parquet('{self.errors_file(result)}') ORDER BY line, record NULLS FIRST")
@@ -213,12 +214,14 @@ def test_every_delivery_shape_lands_the_same_typed_rows(claims: ClaimsLake, shap
     claims.land(name, data)
 
     result = claims.stage()
-    assert (result.records_in, result.staged, result.quarantined, result.duplicates) == (3, 3, 0, 0)
+    figures = result.figures
+    assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (3, 3, 0, 0)
     assert result.days == {DAY: 3}
     assert claims.lake.exists(f"staging/{SOURCE}/event_date={DAY}/batch-{result.batch_id}.parquet")
 
     merged = claims.merge(DAY)
-    assert (merged.staged_rows, merged.landed, merged.duplicates, merged.partition_rows) == (3, 3, 0, 3)
+    assert (merged.figures.records_in, merged.figures.landed, merged.figures.duplicates,
+            merged.partition_rows) == (3, 3, 0, 3)
     assert not claims.lake.list_files(f"staging/{SOURCE}"), "merged staging files are removed"
 
     rows = claims.raw(order_by="event_time")
@@ -242,7 +245,7 @@ def test_concatenated_records_on_several_lines_keep_their_line_numbers(claims: C
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (5, 5, 0)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (5, 5, 0)
     f = f"{SOURCE}/firehose-mixed"
     assert positions(claims.raw()) == {
         "evt-ins": (f, 1, 1), "evt-mod": (f, 1, 2), "evt-rem": (f, 2, None), "evt-4": (f, 3, 1), "evt-5": (f, 3, 2)}
@@ -282,7 +285,8 @@ def test_typed_columns_have_the_right_types_and_utc_values(claims: ClaimsLake, n
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined, result.duplicates) == (2, 2, 0, 0)
+    figures = result.figures
+    assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (2, 2, 0, 0)
     assert result.days == {DAY: 2}, "23:30 UTC is still 1 March, whatever the local time zone"
     types = column_types(claims.raw_partition(DAY))
     assert {c: types[c] for c in [
@@ -331,7 +335,7 @@ def test_event_time_is_utc_from_seconds_or_milliseconds(claims: ClaimsLake, crea
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged) == (1, 1)
+    assert (result.figures.records_in, result.figures.landed) == (1, 1)
     assert result.days == {expected.date().isoformat(): 1}
     assert result.data_through == expected
     [row] = claims.raw()
@@ -364,7 +368,7 @@ def test_remove_records_land_removed_with_old_image_attributes(claims: ClaimsLak
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (3, 3, 0)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (3, 3, 0)
     rows = claims.raw_by_id()
     rem = rows["evt-rem"]
     assert (rem["event_type"], rem["is_removed"], rem["claim_id"], rem["status"], rem["claim_amount"],
@@ -382,7 +386,7 @@ def test_remove_record_with_keys_only_has_no_extra_attributes(claims: ClaimsLake
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (1, 1, 0)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (1, 1, 0)
     rem = claims.raw_by_id()["evt-rem"]
     assert (rem["is_removed"], rem["claim_id"], rem["status"], rem["extra_attributes"]) == (True, "c-9", None, None)
 
@@ -409,7 +413,7 @@ def test_extra_attributes_are_kept_and_scalars_promoted(claims: ClaimsLake) -> N
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (2, 2, 0)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (2, 2, 0)
     assert {"notes", "priority", "vip"} <= set(result.promoted_columns)
     rows = claims.raw_by_id()
     x = rows["evt-x"]
@@ -433,7 +437,7 @@ def test_extra_attributes_beyond_the_sampled_head_of_a_file_are_kept(claims: Cla
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (601, 601, 0)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (601, 601, 0)
     rows = claims.raw_by_id()
     assert json.loads(rows["evt-late"]["extra_attributes"]) == {
         "policy_number": {"S": "P-late"}, "late_note": {"S": "seen only here"}, "odd name": {"N": "1"},
@@ -451,7 +455,7 @@ def test_promoted_scalar_that_is_null_in_some_records_keeps_its_type(claims: Cla
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged) == (2, 2)
+    assert (result.figures.records_in, result.figures.landed) == (2, 2)
     rows = claims.raw_by_id()
     assert json.loads(rows["evt-2"]["extra_attributes"]) == {
         "notes": {"NULL": True}, "priority": {"NULL": True}, "vip": {"NULL": True}}
@@ -481,7 +485,7 @@ def test_promoted_types_come_from_every_record_not_the_sample(claims: ClaimsLake
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (604, 604, 0)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (604, 604, 0)
     assert {"mixed", "flag", "unsampled"} <= set(result.promoted_columns)
     rows = claims.raw_by_id()
     assert [json.loads(rows[e]["mixed"]) if rows[e]["mixed"] else None for e in ["evt-1", "evt-2", "evt-3"]] == [
@@ -508,7 +512,8 @@ def test_records_of_back_to_back_batches_on_one_line_are_distinct_records(claims
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined, result.duplicates) == (3, 2, 0, 1)
+    figures = result.figures
+    assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (3, 2, 0, 1)
     rows = claims.raw_by_id()
     assert sorted(rows) == ["evt-a", "evt-b"]
     assert (rows["evt-a"]["source_line"], rows["evt-b"]["source_line"], rows["evt-b"]["source_record"]) == (1, 2, 2)
@@ -523,7 +528,7 @@ def test_a_line_the_json_reader_skips_does_not_shift_the_next_files_lines(claims
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (4, 4, 0)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (4, 4, 0)
     rows = claims.raw_by_id()
     assert [(rows[e]["source_file"].rsplit("/", 1)[-1], rows[e]["source_line"]) for e in sorted(rows)] == [
         ("a.jsonl", 1), ("a.jsonl", 3), ("b.jsonl", 1), ("b.jsonl", 2)]
@@ -537,7 +542,7 @@ def test_a_batch_line_inside_a_file_of_plain_records_is_read_again_alone(claims:
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (4, 4, 0)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (4, 4, 0)
     file = f"{SOURCE}/mixed-shapes.jsonl"
     assert positions(claims.raw()) == {
         "evt-0": (file, 1, None), "evt-1": (file, 2, 1), "evt-2": (file, 2, 2), "evt-3": (file, 3, None)}
@@ -556,7 +561,8 @@ def test_line_numbers_hold_when_files_are_read_in_parallel(claims: ClaimsLake) -
 
     result = claims.ingest()
 
-    assert (result.records_in, result.staged, result.quarantined) == (len(expected), len(expected), 0)
+    figures = result.figures
+    assert (figures.records_in, figures.landed, figures.quarantined) == (len(expected), len(expected), 0)
     found = {r["event_id"]: (r["source_file"].rsplit("/", 1)[-1], r["source_line"])
              for r in claims.raw("event_id, source_file, source_line")}
     assert found == expected
@@ -570,8 +576,10 @@ def test_duplicates_in_one_file_land_once(claims: ClaimsLake) -> None:
     result = claims.stage()
     merged = claims.merge(DAY)
 
-    assert (result.records_in, result.staged, result.quarantined, result.duplicates) == (4, 2, 0, 2)
-    assert (merged.staged_rows, merged.landed, merged.duplicates, merged.partition_rows) == (2, 2, 0, 2)
+    figures = result.figures
+    assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (4, 2, 0, 2)
+    assert (merged.figures.records_in, merged.figures.landed, merged.figures.duplicates,
+            merged.partition_rows) == (2, 2, 0, 2)
     rows = claims.raw()
     assert [r["event_id"] for r in rows] == ["evt-1", "evt-2"]
     assert (rows[0]["source_line"], rows[0]["status"]) == (1, "SUBMITTED"), "the first occurrence wins"
@@ -584,8 +592,8 @@ def test_duplicates_across_two_files_of_one_batch_land_once(claims: ClaimsLake) 
     result = claims.stage()
     merged = claims.merge(DAY)
 
-    assert (result.records_in, result.staged, result.duplicates) == (4, 3, 1)
-    assert (merged.landed, merged.duplicates, merged.partition_rows) == (3, 0, 3)
+    assert (result.figures.records_in, result.figures.landed, result.figures.duplicates) == (4, 3, 1)
+    assert (merged.figures.landed, merged.figures.duplicates, merged.partition_rows) == (3, 0, 3)
     assert positions(claims.raw()) == {
         "evt-1": ("claims/a.jsonl", 1, None), "evt-2": ("claims/a.jsonl", 2, None),
         "evt-3": ("claims/b.jsonl", 2, None)}
@@ -603,9 +611,10 @@ def test_duplicates_across_two_batches_land_once(claims: ClaimsLake, merge_betwe
 
     assert first.batch_id != second.batch_id
     for batch in (first, second):
-        assert (batch.records_in, batch.staged, batch.duplicates) == (3, 3, 0), "no duplicate inside a batch"
-    assert sum(m.duplicates for m in merges) == 2
-    assert sum(m.landed for m in merges) == 4
+        figures = batch.figures
+        assert (figures.records_in, figures.landed, figures.duplicates) == (3, 3, 0), "no duplicate inside a batch"
+    assert sum(m.figures.duplicates for m in merges) == 2
+    assert sum(m.figures.landed for m in merges) == 4
     assert merges[-1].partition_rows == 4
     assert [r["event_id"] for r in claims.raw()] == ["evt-1", "evt-2", "evt-3", "evt-4"]
     assert {r["source_file"] for r in claims.raw() if r["event_id"] in ("evt-2", "evt-3")} == {"claims/a.jsonl"}
@@ -628,7 +637,7 @@ def test_records_of_several_days_split_into_their_partitions(claims: ClaimsLake)
         assert claims.lake.exists(f"staging/{SOURCE}/event_date={day}/batch-{result.batch_id}.parquet")
     merged = claims.merge_staged()
 
-    assert {day: m.landed for day, m in merged.items()} == result.days
+    assert {day: m.figures.landed for day, m in merged.items()} == result.days
     assert claims.raw_days() == ["2024-03-01", "2024-03-02", "2024-03-05"]
     expected = {"2024-03-01": ["evt-a"], "2024-03-02": ["evt-b", "evt-c"], "2024-03-05": ["evt-d"]}
     for day, ids in expected.items():
@@ -659,10 +668,11 @@ def test_running_the_same_batch_twice_changes_nothing(claims: ClaimsLake) -> Non
     second = claims.stage()
     merges = claims.merge_staged()
 
-    assert (first.records_in, first.staged, first.quarantined, first.duplicates) == (16, 12, 1, 3)
+    figures = first.figures
+    assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (16, 12, 1, 3)
     assert second == first, "same files, same batch id, same counts"
-    assert {m.landed for m in merges.values()} == {0}
-    assert sum(m.duplicates for m in merges.values()) == first.staged
+    assert {m.figures.landed for m in merges.values()} == {0}
+    assert sum(m.figures.duplicates for m in merges.values()) == first.figures.landed
     assert {f.key: claims.lake.read_bytes(f.key) for f in claims.lake.list_files(f"raw/{SOURCE}")} == raw_bytes, \
         "raw partitions are byte for byte what the first run wrote"
     assert claims.raw() == raw_rows

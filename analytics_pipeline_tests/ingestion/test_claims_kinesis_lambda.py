@@ -25,7 +25,7 @@ def test_base64_kinesis_payloads_are_decoded_and_bad_ones_quarantined(lake_env):
 
     result = stage_batch(lake, landing, claims_spec(), landing.list_files("claims"), "2024-01-01")
 
-    assert (result.records_in, result.staged, result.quarantined) == (3, 1, 2)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (3, 1, 2)
     staged = duckdb.sql(f"SELECT event_id, claim_id, claim_amount, event_time::VARCHAR FROM "
                         f"'{lake.path('staging/claims/*/*.parquet')}'").fetchall()
     assert staged == [("k-1", "C-1", 12.5, "2026-03-01 09:00:00")]

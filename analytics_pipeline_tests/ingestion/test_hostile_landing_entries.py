@@ -76,7 +76,7 @@ def test_an_entry_that_is_not_a_regular_file_is_one_row_and_is_never_opened(lake
         worker.join(30)
         raise AssertionError("staging opened the FIFO and waited for a writer")
     result = outcome["result"]
-    assert (result.records_in, result.staged, result.quarantined) == (3, 2, 1)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (3, 2, 1)
     (row,) = errors(claims)
     assert (row["file"], row["reason"], row["reason_detail"]) == (
         f"{SOURCE}/pipe.jsonl", "not_a_regular_file", NOT_A_REGULAR_FILE)
@@ -93,7 +93,7 @@ def test_json_nested_deeper_than_python_parses_is_quarantined_and_the_rest_lands
     lines = [deep, good_lines(1).strip()] if first else [good_lines(1).strip(), deep]
     claims.land("deep.jsonl", b"\n".join(lines) + b"\n")
     result = claims.ingest()
-    assert (result.records_in, result.staged, result.quarantined) == (2, 1, 1)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (2, 1, 1)
     (row,) = errors(claims)
     assert row["line"] == (1 if first else 2) and row["original_text"] == deep.decode()
     assert (row["reason"], row["reason_detail"]) == (  # JSON to DuckDB, however deep
@@ -142,7 +142,8 @@ def test_a_line_longer_than_the_limit_keeps_its_start_and_the_others_land(lake_e
     result = stage_batch(claims.lake, claims.landing, claims_spec(), files, PARTITIONS_START, now=NOW,
                          limits=ReadLimits(max_line_bytes=100_000))
     claims.merge_staged()
-    assert (result.records_in, result.staged, result.quarantined, result.duplicates) == (6, 2, 2, 2)
+    figures = result.figures
+    assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (6, 2, 2, 2)
     rows = errors(claims)
     assert [(r["file"], r["line"]) for r in rows] == [(f"{SOURCE}/plain.jsonl", 2), (f"{SOURCE}/zipped.jsonl.gz", 2)]
     for row in rows:
@@ -168,7 +169,7 @@ def test_a_file_over_the_limit_is_refused_whole_with_one_row(lake_env):
     limit = len(many) // 2
     result = stage_batch(claims.lake, claims.landing, claims_spec(), claims.landing.list_files(SOURCE),
                          PARTITIONS_START, now=NOW, limits=ReadLimits(max_file_bytes=limit))
-    assert (result.records_in, result.staged, result.quarantined) == (5, 2, 3)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (5, 2, 3)
     rows = errors(claims)
     assert {r["file"] for r in rows} == {f"{SOURCE}/big.jsonl", f"{SOURCE}/big.jsonl.gz", f"{SOURCE}/bad-utf8.jsonl.gz"}
     assert all(r["line"] == 1 and r["reason"] == "file_too_large"
@@ -263,7 +264,8 @@ def test_a_file_written_to_while_the_batch_reads_it_is_not_taken_in_until_it_is_
     appended = (growing.stat().st_size - len(good_lines(*range(0, 20)))) // len(line)
     assert not claims.lake.list_files(f"staging/{SOURCE}") and not claims.lake.list_files(f"errors/{SOURCE}")
     result = claims.ingest()  # still now: taken in whole, the other file's line numbers right
-    assert (result.staged, result.duplicates) == (20 + 1 + 1, appended - 1)  # the copies of line 100 are duplicates
+    figures = result.figures
+    assert (figures.landed, figures.duplicates) == (20 + 1 + 1, appended - 1)  # the copies of line 100 are duplicates
     (row,) = errors(claims)
     assert (row["file"], row["line"], row["reason"], row["original_text"]) == (
         f"{SOURCE}/z-after.jsonl", 2, "invalid_json", "{not json")

@@ -406,7 +406,8 @@ def test_run_pipeline_twice_stages_nothing_the_second_time_and_is_recorded(lake_
     first = runner.run_pipeline(settings, progress=lambda _: None)
 
     report = claims_report(first)
-    assert (report.files, report.records_in, report.landed, report.quarantined, report.days) == (1, 5, 4, 1, 2)
+    figures = report.figures
+    assert (figures.files, figures.records_in, figures.landed, figures.quarantined, report.days) == (1, 5, 4, 1, 2)
     before = {sql: run_query(settings, sql).rows for sql in SNAPSHOT_QUERIES}
     assert [r[0] for r in run_query(settings, "SELECT event_id FROM claims ORDER BY event_id").rows] == [
         "p-1", "p-2", "p-3", "p-4"]
@@ -415,7 +416,8 @@ def test_run_pipeline_twice_stages_nothing_the_second_time_and_is_recorded(lake_
     second = runner.run_pipeline(settings, progress=lambda _: None)
 
     report = claims_report(second)
-    assert (report.files, report.records_in, report.landed, report.quarantined, report.days) == (0, 0, 0, 0, 0)
+    figures = report.figures
+    assert (figures.files, figures.records_in, figures.landed, figures.quarantined, report.days) == (0, 0, 0, 0, 0)
     assert lake_root(settings).list_files("staging/claims") == []
     after = {sql: run_query(settings, sql).rows for sql in SNAPSHOT_QUERIES}
     for sql in SNAPSHOT_QUERIES:

@@ -85,7 +85,7 @@ def test_staging_removes_folders_of_killed_runs_and_its_own(lake_env: Settings, 
         running_run.kill()
         running_run.wait()
 
-    assert (result.records_in, result.staged) == (1, 1)
+    assert (result.figures.records_in, result.figures.landed) == (1, 1)
     assert not killed.exists() and not old_unowned.exists(), "folders that no running process holds are removed"
     kept = [running, unlocked_young, other_host, garbled, new_unowned]
     assert all(folder.exists() for folder in kept), \

@@ -99,7 +99,7 @@ def empty_days(built_empty_lake) -> Days:
 
 def test_empty_llm_marts_exist_and_are_zero(empty_lake, empty_days):
     settings = empty_lake.settings
-    assert (empty_lake.reports["llm_runs"].files, empty_lake.reports["llm_runs"].records_in) == (0, 0)
+    assert (empty_lake.reports["llm_runs"].figures.files, empty_lake.reports["llm_runs"].figures.records_in) == (0, 0)
     for table in ("project_costs", "model_costs", "llm_run_costs", "llm_jobs_current"):
         assert rows(settings, f"SELECT * FROM {table}") == [], table
     summary = one(settings, "SELECT * FROM run_summary")

@@ -607,12 +607,13 @@ def hand_runs(hand) -> dict[str, Run]:
 
 def test_hand_lake_counts_reconcile(hand_lake, hand):
     report = hand_lake.reports[SOURCE]
-    assert report.files == len(hand.files)
-    assert report.records_in == hand.records
-    assert report.quarantined == 3
-    assert report.duplicates == 1  # run-reported delivered twice
-    assert report.landed == len(hand.valid_runs) + len(hand.snapshots)
-    assert report.records_in == report.landed + report.quarantined + report.duplicates
+    figures = report.figures
+    assert figures.files == len(hand.files)
+    assert figures.records_in == hand.records
+    assert figures.quarantined == 3
+    assert figures.duplicates == 1  # run-reported delivered twice
+    assert figures.landed == len(hand.valid_runs) + len(hand.snapshots)
+    assert figures.records_in == figures.landed + figures.quarantined + figures.duplicates
 
 
 def test_bad_records_are_quarantined_with_a_reason(hand_lake, hand):
@@ -991,12 +992,13 @@ def test_demo_counts_reconcile_with_the_landing_files(demo_llm_lake):
     lake, files = demo_llm_lake
     report = lake.reports[SOURCE]
     seen = census(files)
-    assert report.files == len(files)
-    assert report.records_in == seen.records
-    assert report.quarantined == seen.quarantined >= 1
-    assert report.landed == len(seen.runs) + len(seen.snapshots)
-    assert report.duplicates == seen.records - seen.quarantined - report.landed
-    assert report.records_in == report.landed + report.quarantined + report.duplicates
+    figures = report.figures
+    assert figures.files == len(files)
+    assert figures.records_in == seen.records
+    assert figures.quarantined == seen.quarantined >= 1
+    assert figures.landed == len(seen.runs) + len(seen.snapshots)
+    assert figures.duplicates == seen.records - seen.quarantined - figures.landed
+    assert figures.records_in == figures.landed + figures.quarantined + figures.duplicates
 
 
 def test_demo_marts_match_an_independent_aggregation(demo_llm_lake):

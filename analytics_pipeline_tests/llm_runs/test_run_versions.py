@@ -28,7 +28,8 @@ def test_finished_version_replaces_the_running_one_and_counts_once(lake_env):
 
     (report,) = [r for r in run_pipeline(lake_env, progress=lambda _: None) if r.source == "llm_runs"]
 
-    assert (report.records_in, report.landed, report.duplicates) == (4, 3, 1)  # the re-sent running copy
+    figures = report.figures
+    assert (figures.records_in, figures.landed, figures.duplicates) == (4, 3, 1)  # the re-sent running copy
     runs = run_query(lake_env, "SELECT run_id, status, qa_status, total_tokens, cost, run_date::VARCHAR "
                                "FROM llm_run_costs ORDER BY run_id").rows
     assert runs == [("r-1", "completed", "passed", 1100, 0.01, YESTERDAY), ("r-2", None, "not_run", 11, 0.5, YESTERDAY)]
@@ -40,7 +41,8 @@ def test_finished_version_replaces_the_running_one_and_counts_once(lake_env):
 
 def _run(lake_env):
     (report,) = [r for r in run_pipeline(lake_env, progress=lambda _: None) if r.source == "llm_runs"]
-    assert report.records_in == report.landed + report.quarantined + report.duplicates
+    figures = report.figures
+    assert figures.records_in == figures.landed + figures.quarantined + figures.duplicates
     return report
 
 
@@ -54,7 +56,7 @@ def test_a_later_delivery_that_carries_more_is_a_new_version_and_its_reported_co
     unpriced = run_doc(**finished, models=[{"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100}])
     snapshot = {"job_id": "j-1", "project": "docs_bot", "status": "completed", "updated_at": f"{YESTERDAY}T10:05:00Z"}
     landing.write_bytes(_lines(unpriced, snapshot), "llm_runs", "2026/a.jsonl")
-    assert _run(lake_env).landed == 2
+    assert _run(lake_env).figures.landed == 2
     assert run_query(lake_env, "SELECT cost_source FROM llm_run_costs").rows == [("computed",)]
 
     # the same run with its reported cost and QA details, the first version again (a duplicate), and the job's
@@ -65,7 +67,8 @@ def test_a_later_delivery_that_carries_more_is_a_new_version_and_its_reported_co
     landing.write_bytes(_lines(priced, unpriced, richer_snapshot), "llm_runs", "2026/b.jsonl")
     report = _run(lake_env)
 
-    assert (report.records_in, report.landed, report.quarantined, report.duplicates) == (3, 2, 0, 1)
+    figures = report.figures
+    assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (3, 2, 0, 1)
     assert run_query(lake_env, "SELECT run_id, qa_status, cost, cost_source FROM llm_run_costs").rows == [
         ("r-1", "passed", 0.42, "reported")]
     assert run_query(lake_env, "SELECT total_runs, total_cost FROM run_summary").rows == [(1, 0.42)]
@@ -93,7 +96,7 @@ def test_a_version_that_tells_less_does_not_replace_a_fuller_one_delivered_earli
     landing.write_bytes(_lines(sparse, sparse_snapshot), "llm_runs", "2026/b.jsonl")
     report = _run(lake_env)
 
-    assert (report.landed, report.duplicates) == (2, 0)
+    assert (report.figures.landed, report.figures.duplicates) == (2, 0)
     assert run_query(lake_env, "SELECT cost, cost_source, total_tokens FROM llm_run_costs").rows == [
         (0.42, "reported", 1100)]
     assert run_query(lake_env, "SELECT project, run_id FROM llm_jobs_current").rows == [("docs_bot", "r-1")]

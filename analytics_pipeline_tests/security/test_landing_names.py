@@ -72,7 +72,8 @@ def lake_rows(lake: StorageRoot, glob: str, columns: str) -> list[tuple]:
 
 
 def assert_each_file_landed_under_its_key(lake: StorageRoot, keys: list[str], result: BatchResult) -> None:
-    assert (result.records_in, result.staged, result.quarantined, result.duplicates) == (len(keys), len(keys), 0, 0)
+    figures = result.figures
+    assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (len(keys), len(keys), 0, 0)
     raw = lake_rows(lake, "raw/claims/*/*.parquet", "source_file, event_id")
     assert sorted(raw) == sorted((key, key) for key in keys)
     manifest = lake_rows(lake, "manifests/claims/*.parquet", "file, records_in")
@@ -131,7 +132,7 @@ def test_a_symlink_out_of_the_landing_zone_is_not_read(lake_env: Settings, tmp_p
 
     result = ingest(landing, lake)
 
-    assert (result.records_in, result.staged, result.quarantined) == (2, 1, 1)
+    assert (result.figures.records_in, result.figures.landed, result.figures.quarantined) == (2, 1, 1)
     errors = lake_rows(lake, "errors/claims/*.parquet", "file, line, reason, reason_detail, original_text")
     assert errors == [("claims/link.jsonl", 1, "link_outside_landing", OUTSIDE_LANDING_ZONE, "")]
     assert lake_rows(lake, "raw/claims/*/*.parquet", "event_id") == [("claims/good.jsonl",)]
