@@ -52,9 +52,3 @@ def test_resources_follow_environment(lake_env, monkeypatch):
     assert lake.landing_uri == ""
     assert warehouse.schema_name.get_value() == "icpa_analytics_db"
 
-
-def test_settings_name_every_source():
-    from analytics_pipeline.settings import SOURCE_NAMES
-    from analytics_pipeline.sources.registry import SOURCE_SPECS
-
-    assert list(SOURCE_NAMES) == [spec.name for spec in SOURCE_SPECS]
