@@ -4,10 +4,12 @@ Asset SQL sees the lake through the same view names as the warehouse (``claims``
 ``llm_runs``, every processed table and mart), plus ``raw_day`` for daily tables.
 """
 
+import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 from importlib import resources
 
 import dagster as dg
@@ -49,8 +51,8 @@ class TableSpec:
     layer: str
     group: str
     description: str
-    # Called with day=... for daily tables, with no argument otherwise. A whole-lake table gets the lake
-    # views this SQL reads; its checks may read those and result_rows.
+    # Called with day=... for daily tables, with no argument otherwise (and the resources it names, see
+    # ``resources``). A whole-lake table gets the lake views this SQL reads; its checks may read those and result_rows.
     sql: Callable[..., str]
     deps: list[dg.AssetKey] = field(default_factory=list)
     check_specs: list[dg.AssetCheckSpec] = field(default_factory=list)
@@ -64,6 +66,24 @@ class TableSpec:
     helper_views: dict[str, str] = field(default_factory=dict)
     # Views only the checks read (name → SELECT over lake views, e.g. the quarantine), not inputs of the table.
     check_views: dict[str, str] = field(default_factory=dict)
+    # The run's resources (by key) the callbacks need: each callback gets those its parameters name (e.g.
+    # ``def checks(con, llm_costs)``). Their configuration reaches the table this way only.
+    resources: tuple[str, ...] = ()
+
+    @property
+    def resource_keys(self) -> set[str]:
+        """What the table's asset requires: the lake and the callbacks' resources."""
+        return {"lake", *self.resources}
+
+    def given(self, run_resources) -> "TableSpec":
+        """The table with its callbacks given the run's resources they name (``run_resources``: the context's)."""
+        if not self.resources:
+            return self
+        values = {key: getattr(run_resources, key) for key in self.resources}
+        title, select = self.chart or (None, None)
+        return replace(self, sql=_given(self.sql, values), checks=_given(self.checks, values),
+                       prepare=_given(self.prepare, values),
+                       chart=(_given(title, values), select) if callable(title) else self.chart)
 
     def lake_views_read(self, sql: str) -> set[str]:
         """The lake views ``sql`` reads, itself or through the helper views."""
@@ -85,6 +105,14 @@ class TableSpec:
             con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
         if self.prepare and not check_views:
             self.prepare(con)
+
+
+def _given(callback: Callable | None, values: dict) -> Callable | None:
+    """``callback`` with the values its parameters name."""
+    if callback is None:
+        return None
+    wanted = {key: value for key, value in values.items() if key in inspect.signature(callback).parameters}
+    return partial(callback, **wanted) if wanted else callback
 
 
 def table_metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) -> dict:
@@ -111,12 +139,14 @@ def build_daily_table(source: SourceSpec, table: TableSpec) -> dg.AssetsDefiniti
     @dg.asset(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"},
               partitions_def=event_day_partitions, backfill_policy=ONE_RUN_FOR_ALL_DAYS, deps=table.deps,
               description=table.description, check_specs=table.check_specs or None,
-              metadata={LAKE_TABLE_METADATA: f"{table.layer}/{table.name}"})
-    def daily_table(context: dg.AssetExecutionContext, lake: LakeResource):
+              metadata={LAKE_TABLE_METADATA: f"{table.layer}/{table.name}"},
+              required_resource_keys=table.resource_keys)
+    def daily_table(context: dg.AssetExecutionContext):
+        lake: LakeResource = context.resources.lake
         root = lake.lake_root()
         con = connect(root)
         try:
-            days = compute_days(con, root, source.name, table, context.partition_keys)
+            days = compute_days(con, root, source.name, table.given(context.resources), context.partition_keys)
             for day, metadata in days.metadata.items():
                 context.add_asset_metadata(metadata, partition_key=day)
             yield dg.MaterializeResult(metadata=days.run_metadata)
@@ -189,23 +219,25 @@ def whole_lake_asset(table: TableSpec) -> dict:
     """The ``dg.asset`` arguments of an unpartitioned table over the whole lake, updated when its inputs change."""
     return dict(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"}, deps=table.deps,
                 description=table.description, automation_condition=ON_LAKE_UPDATE,
-                check_specs=table.check_specs or None)
+                check_specs=table.check_specs or None, required_resource_keys=table.resource_keys)
 
 
 def build_lake_table(source: SourceSpec, table: TableSpec) -> dg.AssetsDefinition:
     """An unpartitioned table over ``source``'s part of the lake, rebuilt whenever its inputs change."""
 
     @dg.asset(**whole_lake_asset(table))
-    def lake_table(context: dg.AssetExecutionContext, lake: LakeResource):
+    def lake_table(context: dg.AssetExecutionContext):
+        lake: LakeResource = context.resources.lake
+        run_table = table.given(context.resources)
         root = lake.lake_root()
         con = connect(root)
         try:
-            sql = table.sql()
-            register_lake_views(con, root, [source], only=table.lake_views_read(sql))
-            table.prepare_connection(con)
+            sql = run_table.sql()
+            register_lake_views(con, root, [source], only=run_table.lake_views_read(sql))
+            run_table.prepare_connection(con)
             rows = write_table(con, root, sql, table.layer, table.name)
-            yield dg.MaterializeResult(metadata=table_metadata(con, table, rows))
-            yield from (table.checks(con) if table.checks else [])
+            yield dg.MaterializeResult(metadata=table_metadata(con, run_table, rows))
+            yield from (run_table.checks(con) if run_table.checks else [])
         finally:
             con.close()
 

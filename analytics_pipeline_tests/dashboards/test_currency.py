@@ -69,7 +69,7 @@ def test_asset_metadata_and_the_csv_export_name_the_llm_currency(use_dashboards_
 
     defs = build_definitions()
     result = dg.materialize([defs.get_assets_def("project_costs")], instance=dagster_instance(load_settings()),
-                            resources={"lake": defs.resources["lake"]}, selection=["project_costs"],
+                            resources=defs.resources, selection=["project_costs"],
                             raise_on_error=True)
     metadata = result.asset_materializations_for_node("project_costs")[0].metadata
     assert "Cost by project (EUR)" in metadata["chart"].value

@@ -50,12 +50,12 @@ def aged_lake(lake_env, monkeypatch):
     errors = lake_root(lake_env).path(f"errors/claims/batch-{old_batch.batch_id}.parquet")
     os.utime(errors, (OLD_MTIME, OLD_MTIME))  # quarantined 40 days ago, with its batch
     _land(lake_env, "never-taken.jsonl", [insert("x1", "X1", NEW_DAY)], OLD_MTIME)
+    monkeypatch.setenv("ANALYTICS_RETENTION", RULES)  # the definitions' lake_policy resource holds it
     defs = build_definitions()
     instance = runner.dagster_instance(lake_env)
     for day in (OLD_DAY, NEW_DAY):
         assert defs.resolve_job_def("claims_daily_job").execute_in_process(
             partition_key=day, instance=instance, run_config=QUIET).success
-    monkeypatch.setenv("ANALYTICS_RETENTION", RULES)
     build_warehouse(lake_root(lake_env), lake_env.warehouse_path, lake_env.schema, SOURCE_SPECS)
     return load_settings(), defs, instance, old_batch.batch_id
 

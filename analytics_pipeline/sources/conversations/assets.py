@@ -17,8 +17,8 @@ from analytics_pipeline.platform.table_assets import (
     reading,
     utc_now,
 )
-from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources.conversations import vocabulary as v
+from analytics_pipeline.sources.conversations.resource import DEFAULT_CONVERSATIONS, ConversationsResource
 from analytics_pipeline.sources.conversations.spec import (
     MASKED_ID_PREFIX,
     PII_PATTERNS,
@@ -58,10 +58,10 @@ TIMEFRAMES = "SELECT * FROM (VALUES {}) t(timeframe, span, days)".format(
 LONGEST_TIMEFRAME = timedelta(days=max(TIMEFRAME_DAYS.values()))
 
 
-def _insights_sql(name: str) -> str:
+def _insights_sql(name: str, conversations: ConversationsResource = DEFAULT_CONVERSATIONS) -> str:
     now = utc_now()
     return conversations_sql(name, now=now, oldest_day=(now - LONGEST_TIMEFRAME).date(),
-                             human_cost=load_settings().human_interaction_cost)
+                             human_cost=conversations.human_interaction_cost)
 
 
 def _empty_daily(name: str) -> str:
@@ -69,7 +69,7 @@ def _empty_daily(name: str) -> str:
     return f"SELECT * FROM ({reading(conversations_sql(name), 'conversation_events')}) WHERE false"
 
 
-def _seed_insights_sql(name: str) -> str:
+def _seed_insights_sql(name: str, conversations: ConversationsResource = DEFAULT_CONVERSATIONS) -> str:
     """A seed-003 mart over its windows ending now: the per-day tables for whole days, the raw events of the
     days the windows cut (window_rows.sql)."""
     now = utc_now()
@@ -81,7 +81,7 @@ def _seed_insights_sql(name: str) -> str:
                                  now=now, today=today, oldest_day=today - LONGEST_TIMEFRAME, edge_days=edge_days)
 
     return conversations_sql(
-        name, now=now, human_cost=load_settings().human_interaction_cost,
+        name, now=now, human_cost=conversations.human_interaction_cost,
         window_sessions=f"WITH window_activity AS ({window_rows('session_activity_daily')})\n"
                         + conversations_sql("window_sessions"),
         window_classifications=window_rows("intent_classifications_daily"))
@@ -170,8 +170,8 @@ lake_tables = [
     ]],
     *[build_lake_table(SPEC, TableSpec(
         name=name, layer="marts", group="conversation_insights", deps=deps, description=description,
-        sql=lambda name=name: _insights_sql(name), fallback_views={"intents": EMPTY_INTENTS},
-        helper_views={"timeframes": TIMEFRAMES},
+        sql=partial(_insights_sql, name), fallback_views={"intents": EMPTY_INTENTS},
+        helper_views={"timeframes": TIMEFRAMES}, resources=("conversations",),
     )) for name, deps, description in [
         ("session_outcome_insights", [SESSIONS], "The project's session-outcome metrics over every session: "
          "conversations, average turns, completion, response time, escalations, automation rate and cost savings per "
@@ -183,8 +183,8 @@ lake_tables = [
     ]],
     *[build_lake_table(SPEC, TableSpec(
         name=name, layer="marts", group="conversation_insights", deps=[RAW, daily], description=description,
-        sql=lambda name=name: _seed_insights_sql(name), helper_views={"timeframes": TIMEFRAMES},
-        fallback_views={daily.path[-1]: _empty_daily(daily.path[-1])},
+        sql=partial(_seed_insights_sql, name), helper_views={"timeframes": TIMEFRAMES},
+        fallback_views={daily.path[-1]: _empty_daily(daily.path[-1])}, resources=("conversations",),
     )) for name, daily, description in [
         ("conversation_insights", SESSION_ACTIVITY, "The chat SDK's own conversation metrics over its AnalyticsEvent "
          "stream: conversations, average length, workflow completion rate, response time, messages, automation rate "

@@ -22,8 +22,8 @@ from analytics_pipeline.platform.table_assets import (
     package_sql,
     utc_now,
 )
-from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources.llm_runs.prices import load_prices, register_prices
+from analytics_pipeline.sources.llm_runs.resource import DEFAULT_COSTS, LlmCostsResource
 from analytics_pipeline.sources.llm_runs.spec import (
     LATEST_JOB_SNAPSHOT,
     LATEST_RUN_VERSION,
@@ -37,38 +37,39 @@ EMPTY_USAGE = ("SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS model, 0::BIGIN
 
 
 llm_sql = partial(package_sql, __package__)
+# The tables below that need the run's budget, prices, window or thresholds name the ``llm_costs`` resource.
+COSTS = ("llm_costs",)
 
 
-def _summary_sql() -> str:
-    budget = load_settings().monthly_budget
+def _summary_sql(llm_costs: LlmCostsResource = DEFAULT_COSTS) -> str:
+    budget = llm_costs.monthly_budget
     return llm_sql("run_summary", now=utc_now(), monthly_budget="NULL" if budget is None else repr(budget))
 
 
-def _daily_runs_sql() -> str:
-    return llm_sql("daily_runs", today=utc_now().date().isoformat(),
-                   days=load_settings().timeseries_days)
+def _daily_runs_sql(llm_costs: LlmCostsResource = DEFAULT_COSTS) -> str:
+    return llm_sql("daily_runs", today=utc_now().date().isoformat(), days=llm_costs.timeseries_days)
 
 
 def _in_llm_currency(title: str):
-    """A chart title naming the LLM costs' currency, read when the chart is drawn."""
-    return lambda: f"{title} ({load_settings().currencies.of('llm_runs')})"
+    """A chart title naming the LLM costs' currency."""
+    return lambda llm_costs: f"{title} ({llm_costs.currency})"
 
 
-def _register_prices(con: duckdb.DuckDBPyConnection) -> None:
-    register_prices(con, load_prices(load_settings().model_prices_path))
+def _register_prices(con: duckdb.DuckDBPyConnection, llm_costs: LlmCostsResource) -> None:
+    register_prices(con, load_prices(llm_costs.model_prices_path))
 
 
-def budget_checks(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
+def budget_checks(con: duckdb.DuckDBPyConnection, llm_costs: LlmCostsResource) -> list[dg.AssetCheckResult]:
     budget, spent, pass_rate, qa_runs = con.execute(
         "SELECT monthly_budget, current_month_cost, qa_pass_rate, "
         "qa_passed + qa_warning + qa_failed FROM result_rows").fetchall()[0]
-    floor = load_settings().qa_pass_rate_floor
+    floor = llm_costs.qa_pass_rate_floor
     if budget is None:
         used, figure = 0.0, "no monthly budget configured"
     else:
         # the mart's budget_used_ratio is NULL for a zero budget; the checks treat any spend as over it
         used = spent / budget if budget else (float("inf") if spent > 0 else 0.0)
-        currency = load_settings().currencies.of("llm_runs")
+        currency = llm_costs.currency
         figure = f"{money(spent, currency)} of {money(budget, currency)} this month ({used:.0%})"
     meta = {"current_month_cost": dg.MetadataValue.float(float(spent)),
             "monthly_budget": dg.MetadataValue.float(float(budget or 0)),
@@ -89,9 +90,9 @@ def budget_checks(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
     ]
 
 
-def cost_spike_check(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
+def cost_spike_check(con: duckdb.DuckDBPyConnection, llm_costs: LlmCostsResource) -> list[dg.AssetCheckResult]:
     """The newest day against the day before it: a jump beyond the factor warns."""
-    factor = load_settings().cost_spike_factor
+    factor = llm_costs.cost_spike_factor
     rows = con.execute("SELECT date, cost FROM result_rows ORDER BY date DESC LIMIT 2").fetchall()
     (day, cost), previous = (rows[0], rows[1][1]) if len(rows) == 2 else ((None, 0.0), 0.0)
     ratio = cost / previous if previous else None
@@ -103,7 +104,7 @@ def cost_spike_check(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult
         metadata={"day": dg.MetadataValue.text(str(day)), "cost": dg.MetadataValue.float(float(cost)),
                   "previous_day_cost": dg.MetadataValue.float(float(previous)), "factor": factor,
                   "largest_day_over_day_ratio_in_window": dg.MetadataValue.float(float(worst or 0))},
-        description=(f"{day}: {money(cost, load_settings().currencies.of('llm_runs'))} is {ratio:.1f}× the day "
+        description=(f"{day}: {money(cost, llm_costs.currency)} is {ratio:.1f}× the day "
                      f"before (limit {factor}×)" if ratio
                      else f"{day}: no previous-day cost to compare"),
     )]
@@ -118,7 +119,7 @@ model_usage = build_daily_table(SPEC, TableSpec(
     description="One row per run × model, per start day: tokens and cost, reported or computed from the "
                 "price table (cost_source, price_version). Backfill days to re-price them.",
     deps=[RAW], sql=lambda day: llm_sql("llm_model_usage", day=day, latest_run_version=LATEST_RUN_VERSION),
-    prepare=_register_prices,
+    prepare=_register_prices, resources=COSTS,
 ))
 
 USAGE = model_usage.key
@@ -153,18 +154,20 @@ lake_tables = [
             _check("budget_not_exceeded", "run_summary", "This month's cost is within the budget."),
             _check("qa_pass_rate_at_least_floor", "run_summary", "QA pass rate at or above ANALYTICS_QA_PASS_RATE_FLOOR."),
         ],
-        checks=budget_checks,
+        checks=budget_checks, resources=COSTS,
     )),
     build_lake_table(SPEC, TableSpec(
         name="project_costs", layer="marts", group="llm_marts", deps=[RUN_COSTS],
         description="The LLM orchestrator's ProjectSummary per project.", sql=lambda: llm_sql("project_costs"),
         chart=(_in_llm_currency("Cost by project"), "SELECT project_name, round(total_cost, 2) FROM result_rows"),
+        resources=COSTS,
     )),
     build_lake_table(SPEC, TableSpec(
         name="model_costs", layer="marts", group="llm_marts", deps=[USAGE],
         description="The LLM orchestrator's ModelSummary per model, with cost share.", sql=lambda: llm_sql("model_costs"),
         fallback_views={"llm_model_usage": EMPTY_USAGE},
         chart=(_in_llm_currency("Cost by model"), "SELECT model_name, round(total_cost, 4) FROM result_rows"),
+        resources=COSTS,
     )),
     build_lake_table(SPEC, TableSpec(
         name="daily_runs", layer="marts", group="llm_marts", deps=[RUN_COSTS],
@@ -175,5 +178,6 @@ lake_tables = [
                             "The newest day's cost is within ANALYTICS_COST_SPIKE_FACTOR × the day before.")],
         checks=cost_spike_check,
         chart=(_in_llm_currency("Cost per day"), "SELECT strftime(date, '%m-%d'), round(cost, 2) FROM result_rows"),
+        resources=COSTS,
     )),
 ]
