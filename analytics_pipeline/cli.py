@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = None
     try:
-        settings = load_settings()
+        settings = load_settings(sources=SOURCE_NAMES)
         return args.handler(args, settings)
     except (UserError, SettingsError, DashboardDefinitionError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -218,7 +218,7 @@ def _demo_partitions_start(settings: Settings, days: int) -> Settings:
     record_partitions_start(settings.data_dir, first)
     print(f"daily partitions start at {first}, the demo window's first day ({settings.data_dir}/partitions_start; "
           "ANALYTICS_PARTITIONS_START overrides it)")
-    return load_settings()
+    return load_settings(sources=SOURCE_NAMES)
 
 
 def _run(args, settings: Settings) -> int:

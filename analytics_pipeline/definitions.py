@@ -1,33 +1,79 @@
-"""Definitions: every asset, check, job, sensor and resource of the analytics lake."""
+"""Definitions: every asset, check, job, sensor and resource of the analytics lake.
+
+The resources are made from the validated settings, and are the only way configuration reaches a run: the run's
+configuration shows in the UI, and a test passes resources (or settings) instead of patching the environment.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
 from analytics_pipeline.dashboards.assets import build_dashboards_asset
 from analytics_pipeline.dashboards.definition import dashboard_files, load_dashboards
+from analytics_pipeline.ingestion.resource import IngestionResource
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.operations.jobs import build_operations
 from analytics_pipeline.platform.automation import ON_LAKE_UPDATE
 from analytics_pipeline.platform.keyed_tables import FULL_REFRESH_TAG
+from analytics_pipeline.platform.lake_policy import LakePolicyResource
 from analytics_pipeline.platform.table_assets import per_day_marts
 from analytics_pipeline.serving.assets import build_warehouse_asset
 from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.warehouse import SMALL_DERIVED_VIEWS
-from analytics_pipeline.settings import DEFAULT_SCHEMA, load_settings
+from analytics_pipeline.settings import Settings, absolute_path, load_settings
 from analytics_pipeline.sources.conversations.intents import IntentClassifierResource
-from analytics_pipeline.sources.registry import SOURCE_SPECS, all_sources
+from analytics_pipeline.sources.conversations.resource import ConversationsResource
+from analytics_pipeline.sources.llm_runs.resource import LlmCostsResource
+from analytics_pipeline.sources.registry import SOURCE_NAMES, SOURCE_SPECS, all_sources
 
 
-def _env(name: str, default: str):
-    """``EnvVar(name)`` when the variable is set (the UI then shows where it came from), else the default."""
-    return dg.EnvVar(name) if os.environ.get(name) else default
+def _env(name: str, value: str, unset: str | None = None, path: bool = False):
+    """``EnvVar(name)`` when ``value`` is the variable's (the UI then shows where it came from); else ``unset`` when
+    given and ``value`` is what the resource makes of it (e.g. the lake under the data dir); else ``value``.
+    ``path``: the settings hold the variable's path made absolute."""
+    text = os.environ.get(name)
+    if text and (absolute_path(text) if path else text) == value:
+        return dg.EnvVar(name)
+    return value if unset is None else unset
 
 
-def build_definitions() -> dg.Definitions:
-    settings = load_settings()
+def _variable(name: str):
+    """A variable that is no setting (a secret, a plugin): ``EnvVar(name)`` when set, else empty."""
+    return dg.EnvVar(name) if os.environ.get(name) else ""
+
+
+def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The run's configuration, by concern, from ``settings``."""
+    under_data_dir = {name: absolute_path(str(Path(settings.data_dir) / name)) for name in ("lake", "landing")}
+    return {
+        "lake": LakeResource(
+            data_dir=_env("ANALYTICS_DATA_DIR", settings.data_dir, path=True),
+            lake_uri=_env("ANALYTICS_LAKE_URI", settings.lake_uri, path=True,
+                          unset="" if settings.lake_uri == under_data_dir["lake"] else None),
+            landing_uri=_env("ANALYTICS_LANDING_URI", settings.landing_uri, path=True,
+                             unset="" if settings.landing_uri == under_data_dir["landing"] else None),
+            s3_endpoint_url=_env("ANALYTICS_S3_ENDPOINT_URL", settings.s3_endpoint_url),
+            s3_max_retries=settings.s3_max_retries,
+        ),
+        "warehouse": WarehouseResource.for_settings(settings, schema_name=_env("ANALYTICS_SCHEMA", settings.schema)),
+        "ingestion": IngestionResource.for_settings(
+            settings, partitions_start=_env("ANALYTICS_PARTITIONS_START", settings.partitions_start)),
+        "lake_policy": LakePolicyResource.for_settings(settings),
+        "llm_costs": LlmCostsResource.for_settings(
+            settings, model_prices_path=_env("ANALYTICS_MODEL_PRICES", settings.model_prices_path)),
+        # the key is a secret: only ever given as the variable, which the UI shows by its name
+        "conversations": ConversationsResource.for_settings(settings,
+                                                            pseudonym_key=_variable("ANALYTICS_PSEUDONYM_KEY")),
+        "intent_classifier": IntentClassifierResource(plugin=_variable("ANALYTICS_INTENT_CLASSIFIER")),
+    }
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """The code location, configured by ``settings`` (the entry points pass theirs; default: the environment's)."""
+    settings = settings or load_settings(sources=SOURCE_NAMES)
     sources = all_sources()
     per_source = [source.definitions() for source in sources]
     lake_assets = [a for source in sources for a in source.assets]
@@ -62,16 +108,7 @@ def build_definitions() -> dg.Definitions:
         jobs=[*jobs, *operations.jobs],
         sensors=[automation],
         schedules=operations.schedules,
-        resources={
-            "lake": LakeResource(
-                data_dir=_env("ANALYTICS_DATA_DIR", settings.data_dir),
-                lake_uri=_env("ANALYTICS_LAKE_URI", ""),
-                landing_uri=_env("ANALYTICS_LANDING_URI", ""),
-                s3_endpoint_url=_env("ANALYTICS_S3_ENDPOINT_URL", ""),
-            ),
-            "intent_classifier": IntentClassifierResource(plugin=_env("ANALYTICS_INTENT_CLASSIFIER", "")),
-            "warehouse": WarehouseResource.for_settings(settings, schema_name=_env("ANALYTICS_SCHEMA", DEFAULT_SCHEMA)),
-        },
+        resources=resources(settings),
     ))
 
 

@@ -133,7 +133,7 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print,
     from analytics_pipeline.sources.registry import SOURCE_SPECS
 
     instance = _runner_instance(settings, progress)
-    defs = build_definitions()
+    defs = build_definitions(settings)
     reports = []
     for spec in SOURCE_SPECS:
         report = SourceReport(spec.name)
@@ -176,7 +176,7 @@ def rematerialize_days(settings: Settings, source: str, days: list[str], progres
     from analytics_pipeline.definitions import build_definitions
 
     instance = _runner_instance(settings, progress)
-    defs = build_definitions()
+    defs = build_definitions(settings)
     _run_day_ranges(defs, instance, source, days, progress, {"analytics/reason": "reprice"})
     progress("updating whole-lake tables and warehouse views")
     _refresh(defs, instance)
@@ -210,7 +210,7 @@ def run_operation(settings: Settings, job_name: str, op_name: str, config: dict)
     from analytics_pipeline.definitions import build_definitions
 
     instance = _runner_instance(settings, print)
-    result = _succeeded(build_definitions().resolve_job_def(job_name).execute_in_process(
+    result = _succeeded(build_definitions(settings).resolve_job_def(job_name).execute_in_process(
         instance=instance, run_config={"ops": {op_name: {"config": config}}, **_QUIET}, tags=_tags(),
         raise_on_error=False), job_name)
     return result.output_for_node(op_name)
@@ -228,7 +228,7 @@ def refresh_lake(settings: Settings) -> None:
     """Update the whole-lake tables and the views (what the automation sensor does under the daemon)."""
     from analytics_pipeline.definitions import build_definitions
 
-    _refresh(build_definitions(), _runner_instance(settings, print))
+    _refresh(build_definitions(settings), _runner_instance(settings, print))
 
 
 def _refresh(defs: dg.Definitions, instance: dg.DagsterInstance, full_refresh: bool = False,

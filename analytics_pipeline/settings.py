@@ -1,12 +1,14 @@
 """Settings read from the environment: the one place that names every ANALYTICS_* variable.
 
-Dagster resources read the same variables through ``EnvVar``; the CLI and tests read them here.
+The entry points load them once; the code location turns them into Dagster resources, the only way configuration
+reaches a run (``definitions.py``; docs/architecture.md#configuration).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -33,8 +35,6 @@ DEFAULT_MAX_FILE_BYTES = "8GiB"
 _UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
           "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
 _SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)", re.IGNORECASE)
-# The landing sources (their specs live in analytics_pipeline.sources; a test keeps the two in step).
-SOURCE_NAMES = ("claims", "llm_runs", "conversations")
 # Layers with a retention period: landing files already taken in, raw event days (with the daily
 # partitions computed from them), quarantined records.
 RETENTION_LAYERS = ("landing", "raw", "errors")
@@ -65,22 +65,22 @@ class FreshnessHours:
         return dict(self.per_source).get(source, self.default)
 
 
-# The currency each source's amounts are in unless ANALYTICS_CURRENCY says otherwise: the seeds' (claims in pounds,
+# The currency a source's amounts are in unless ANALYTICS_CURRENCY says otherwise: the seeds' (claims in pounds,
 # LLM costs in dollars; conversation savings follow ANALYTICS_HUMAN_INTERACTION_COST, in dollars by default).
-DEFAULT_CURRENCIES = (("claims", "GBP"), ("llm_runs", "USD"), ("conversations", "USD"))
+SEED_CURRENCIES = {"claims": "GBP"}
+DEFAULT_CURRENCY = "USD"
 
 
 @dataclass(frozen=True)
 class Currencies:
-    """The ISO 4217 currency of each source's amounts (a label: nothing is converted)."""
+    """The ISO 4217 currency of each source's amounts (a label: nothing is converted): its ``per_source`` code,
+    else the ``default`` for every source, else the seed's currency."""
 
-    per_source: tuple[tuple[str, str], ...] = DEFAULT_CURRENCIES
+    default: str = ""
+    per_source: tuple[tuple[str, str], ...] = ()
 
     def of(self, source: str) -> str:
-        return dict(self.per_source)[source]
-
-    def describe(self) -> str:
-        return ",".join(f"{source}={code}" for source, code in self.per_source)
+        return dict(self.per_source).get(source) or self.default or SEED_CURRENCIES.get(source, DEFAULT_CURRENCY)
 
 
 @dataclass(frozen=True)
@@ -158,17 +158,20 @@ class Settings:
         return str(Path(self.data_dir) / "dagster_home")
 
 
-def _absolute(path: str) -> str:
+def absolute_path(path: str) -> str:
     return path if path.startswith("s3://") else str(Path(path).expanduser().resolve())
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
+def load_settings(environ: dict[str, str] | None = None, sources: Sequence[str] | None = None) -> Settings:
+    """The settings ``environ`` (default: the environment) gives. ``sources``: the landing sources' names, which
+    the per-source keys of ANALYTICS_RETENTION, ANALYTICS_FRESHNESS_HOURS and ANALYTICS_CURRENCY must be; the entry
+    points pass ``sources.registry.SOURCE_NAMES`` (this floor cannot import it). None checks no names."""
     env = os.environ if environ is None else environ
-    data_dir = _absolute(env.get("ANALYTICS_DATA_DIR") or DEFAULT_DATA_DIR)
+    data_dir = absolute_path(env.get("ANALYTICS_DATA_DIR") or DEFAULT_DATA_DIR)
     return Settings(
         data_dir=data_dir,
-        lake_uri=_absolute(env.get("ANALYTICS_LAKE_URI") or str(Path(data_dir) / "lake")),
-        landing_uri=_absolute(env.get("ANALYTICS_LANDING_URI") or str(Path(data_dir) / "landing")),
+        lake_uri=absolute_path(env.get("ANALYTICS_LAKE_URI") or str(Path(data_dir) / "lake")),
+        landing_uri=absolute_path(env.get("ANALYTICS_LANDING_URI") or str(Path(data_dir) / "landing")),
         s3_endpoint_url=_endpoint(env.get("ANALYTICS_S3_ENDPOINT_URL", "")),
         schema=env.get("ANALYTICS_SCHEMA") or DEFAULT_SCHEMA,
         partitions_start=_day(env.get("ANALYTICS_PARTITIONS_START") or recorded_partitions_start(data_dir)
@@ -180,10 +183,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         qa_pass_rate_floor=_number(env, "ANALYTICS_QA_PASS_RATE_FLOOR", "0.8", float, minimum=0),
         model_prices_path=env.get("ANALYTICS_MODEL_PRICES", ""),
         human_interaction_cost=_number(env, "ANALYTICS_HUMAN_INTERACTION_COST", "5", float, minimum=0),
-        retention=_retention(env.get("ANALYTICS_RETENTION", "")),
-        freshness=_freshness(env.get("ANALYTICS_FRESHNESS_HOURS", "")),
-        currencies=_currencies(env.get("ANALYTICS_CURRENCY", "")),
-        dashboards_dir=_absolute(env.get("ANALYTICS_DASHBOARDS_DIR") or str(Path(data_dir) / "dashboards")),
+        retention=_retention(env.get("ANALYTICS_RETENTION", ""), sources),
+        freshness=_freshness(env.get("ANALYTICS_FRESHNESS_HOURS", ""), sources),
+        currencies=_currencies(env.get("ANALYTICS_CURRENCY", ""), sources),
+        dashboards_dir=absolute_path(env.get("ANALYTICS_DASHBOARDS_DIR") or str(Path(data_dir) / "dashboards")),
         query_timeout_seconds=_number(env, "ANALYTICS_QUERY_TIMEOUT_SECONDS", str(DEFAULT_QUERY_TIMEOUT_SECONDS),
                                       float, minimum=0.001),
         query_memory_limit=_size(env, "ANALYTICS_QUERY_MEMORY_LIMIT", DEFAULT_QUERY_MEMORY_LIMIT),
@@ -355,7 +358,11 @@ def _items(name: str, text: str) -> list[tuple[str | None, str]]:
     return items
 
 
-def _retention(text: str) -> RetentionRules:
+def _unknown(source: str, sources: Sequence[str] | None) -> bool:
+    return sources is not None and source not in sources
+
+
+def _retention(text: str, sources: Sequence[str] | None) -> RetentionRules:
     """``landing=30,errors=90,raw=none,claims.raw=3650``: days per layer, per-source overrides."""
     name = "ANALYTICS_RETENTION"
     rules = []
@@ -366,8 +373,8 @@ def _retention(text: str) -> RetentionRules:
         source, _, layer = key.rpartition(".")
         if layer not in RETENTION_LAYERS:
             raise SettingsError(f"{name}: unknown layer {layer!r} in {key!r} (layers: {', '.join(RETENTION_LAYERS)})")
-        if source and source not in SOURCE_NAMES:
-            raise SettingsError(f"{name}: unknown source {source!r} in {key!r} (sources: {', '.join(SOURCE_NAMES)})")
+        if source and _unknown(source, sources):
+            raise SettingsError(f"{name}: unknown source {source!r} in {key!r} (sources: {', '.join(sources)})")
         if value.lower() in ("none", "forever"):
             rules.append((key, None))
             continue
@@ -375,7 +382,7 @@ def _retention(text: str) -> RetentionRules:
     return RetentionRules(tuple(rules))
 
 
-def _freshness(text: str) -> FreshnessHours:
+def _freshness(text: str, sources: Sequence[str] | None) -> FreshnessHours:
     """``26`` for every source, ``26,llm_runs=72`` with an override, or only overrides."""
     name = "ANALYTICS_FRESHNESS_HOURS"
     default, per_source = DEFAULT_FRESHNESS_HOURS, []
@@ -383,17 +390,17 @@ def _freshness(text: str) -> FreshnessHours:
         hours = _amount(name, source or "", value, "hours", float, minimum=0.01)
         if source is None:
             default = hours
-        elif source not in SOURCE_NAMES:
-            raise SettingsError(f"{name}: unknown source {source!r} (sources: {', '.join(SOURCE_NAMES)})")
+        elif _unknown(source, sources):
+            raise SettingsError(f"{name}: unknown source {source!r} (sources: {', '.join(sources)})")
         else:
             per_source.append((source, hours))
     return FreshnessHours(default, tuple(per_source))
 
 
-def _currencies(text: str) -> Currencies:
+def _currencies(text: str, sources: Sequence[str] | None) -> Currencies:
     """``EUR`` for every source, ``claims=GBP,llm_runs=USD`` per source, or ``EUR,claims=GBP`` with overrides."""
     name = "ANALYTICS_CURRENCY"
-    default, per_source = None, {}
+    default, per_source = "", {}
     for source, value in _items(name, text):
         code = value.upper()
         if not is_currency_code(code):
@@ -401,12 +408,11 @@ def _currencies(text: str) -> Currencies:
             raise SettingsError(f"{name}: {given} is not an ISO 4217 currency code (such as GBP, USD or EUR)")
         if source is None:
             default = code
-        elif source not in SOURCE_NAMES:
-            raise SettingsError(f"{name}: unknown source {source!r} (sources: {', '.join(SOURCE_NAMES)})")
+        elif _unknown(source, sources):
+            raise SettingsError(f"{name}: unknown source {source!r} (sources: {', '.join(sources)})")
         else:
             per_source[source] = code
-    return Currencies(tuple((source, per_source.get(source, default or code))
-                            for source, code in DEFAULT_CURRENCIES))
+    return Currencies(default, tuple(per_source.items()))
 
 
 def _amount(name: str, key: str, value: str, unit: str, kind, minimum: float) -> float:

@@ -53,8 +53,28 @@ def test_resources_follow_environment(lake_env, monkeypatch):
     assert warehouse.schema_name.get_value() == "icpa_analytics_db"
 
 
-def test_settings_name_every_source():
-    from analytics_pipeline.settings import SOURCE_NAMES
-    from analytics_pipeline.sources.registry import SOURCE_SPECS
 
-    assert list(SOURCE_NAMES) == [spec.name for spec in SOURCE_SPECS]
+def test_resources_hold_the_settings_given(lake_env, monkeypatch):
+    """The settings passed in configure every run (nothing re-reads the environment); a variable that is set shows
+    as such, and the pseudonym key only ever as its variable's name."""
+    from analytics_pipeline.settings import load_settings
+    from analytics_pipeline.sources.registry import SOURCE_NAMES
+
+    monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", "k" * 40)
+    monkeypatch.setenv("ANALYTICS_MODEL_PRICES", "/prices.json")
+    settings = load_settings({"ANALYTICS_DATA_DIR": lake_env.data_dir, "ANALYTICS_MONTHLY_BUDGET": "off",
+                              "ANALYTICS_RETENTION": "errors=90,claims.raw=none", "ANALYTICS_CURRENCY": "EUR",
+                              "ANALYTICS_FRESHNESS_HOURS": "48,llm_runs=72", "ANALYTICS_MAX_LINE_BYTES": "1MiB",
+                              "ANALYTICS_HUMAN_INTERACTION_COST": "7.5", "ANALYTICS_MODEL_PRICES": "/other.json"},
+                             sources=SOURCE_NAMES)
+    resources = build_definitions(settings).resources
+    costs, policy, ingestion = resources["llm_costs"], resources["lake_policy"], resources["ingestion"]
+    assert (costs.monthly_budget, costs.currency, costs.model_prices_path) == (None, "EUR", "/other.json")
+    assert policy.retention().days("claims", "raw") is None and policy.retention().days("llm_runs", "errors") == 90
+    assert (policy.freshness_limit("claims"), policy.freshness_limit("llm_runs")) == (48, 72)
+    assert ingestion.read_limits().max_line_bytes == 1024**2
+    assert resources["warehouse"].currencies == {source: "EUR" for source in SOURCE_NAMES}
+    conversations = resources["conversations"]
+    assert conversations.human_interaction_cost == 7.5
+    assert conversations.pseudonym_key == dg.EnvVar("ANALYTICS_PSEUDONYM_KEY")
+    assert conversations.pseudonym_key_file == f"{lake_env.data_dir}/.pseudonym_key"

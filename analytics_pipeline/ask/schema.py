@@ -17,6 +17,7 @@ import yaml
 
 from analytics_pipeline.serving.sql_runner import QueryError, locked_connection
 from analytics_pipeline.settings import Settings
+from analytics_pipeline.sources.registry import SOURCE_NAMES
 
 _COLUMNS = """
 SELECT v.view_name, v.comment, c.column_name, c.data_type, c.comment
@@ -67,8 +68,8 @@ def warehouse_views(settings: Settings) -> list[View]:
 
 def _in_currencies(note: str, settings: Settings) -> str:
     """A note with ``{<source>_currency}`` replaced by that source's ISO 4217 code (``ANALYTICS_CURRENCY``)."""
-    for source, code in settings.currencies.per_source:
-        note = note.replace(f"{{{source}_currency}}", code)
+    for source in SOURCE_NAMES:
+        note = note.replace(f"{{{source}_currency}}", settings.currencies.of(source))
     return note
 
 

@@ -5,7 +5,6 @@ Markdown bars, and the Chart.js data as JSON; the page and data files are linked
 with an entity also counts its entity pages: how many entities, regenerated, unchanged, removed, failed.
 """
 
-import dataclasses
 from pathlib import Path
 
 import dagster as dg
@@ -23,7 +22,12 @@ from analytics_pipeline.platform.automation import (
 from analytics_pipeline.platform.metadata import bar_chart_markdown
 from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.warehouse import DERIVED_VIEWS
-from analytics_pipeline.settings import load_settings
+from analytics_pipeline.settings import (
+    DEFAULT_PARTITIONS_START,
+    DEFAULT_QUERY_MEMORY_LIMIT,
+    Currencies,
+    Settings,
+)
 
 CHART_TYPES = ("bar-chart", "line-chart", "pie-chart")
 
@@ -63,9 +67,7 @@ def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str],
                      for key in by_key],
     )
     def dashboards_asset(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
-        settings = dataclasses.replace(
-            load_settings(), data_dir=str(Path(warehouse.database).parent), lake_uri=lake.lake_root().uri,
-            s3_endpoint_url=lake.s3_endpoint_url, schema=warehouse.schema_name)
+        settings = run_settings(lake, warehouse)
         site = site_dir(settings)
         for removed in prune(site, {d.id for d in dashboards}, {d.id: d.entity.name for d in dashboards if d.entity}):
             context.log.info(f"removed the files of dashboard {removed}: it is no longer defined")
@@ -97,6 +99,18 @@ def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str],
         publish_index(site)
 
     return dashboards_asset
+
+
+def run_settings(lake: LakeResource, warehouse: WarehouseResource) -> Settings:
+    """What the site and its queries are made with (the query layer takes ``Settings``), from the run's resources."""
+    return Settings(
+        data_dir=str(Path(warehouse.database).parent), lake_uri=lake.lake_root().uri,
+        landing_uri=lake.landing_root().uri, s3_endpoint_url=lake.s3_endpoint_url, schema=warehouse.schema_name,
+        partitions_start=DEFAULT_PARTITIONS_START,  # not read: the dashboards show what the lake holds
+        currencies=Currencies(per_source=tuple(warehouse.currencies.items())),
+        query_timeout_seconds=warehouse.query_timeout_seconds, query_max_rows=warehouse.query_max_rows,
+        query_memory_limit=warehouse.connection_config.get("memory_limit", DEFAULT_QUERY_MEMORY_LIMIT),
+        s3_max_retries=lake.s3_max_retries)
 
 
 def dashboard_metadata(doc: dict, paths: dict[str, Path]) -> dict:

@@ -200,7 +200,7 @@ def in_currency(widget: Widget, currencies: Currencies) -> Widget:
     an ISO code stays; none given, the one currency every source shares, else USD. ``{currency}`` in the title,
     the description and the axis label becomes the code."""
     named = widget.options.get("currency")
-    shared = {code for _, code in currencies.per_source}
+    shared = {currencies.of(source) for source in SOURCE_NAMES}
     code = currencies.of(named) if named in SOURCE_NAMES else named or (shared.pop() if len(shared) == 1 else "USD")
     options = {**widget.options, "currency": code}
     if isinstance(options.get("x_label"), str):

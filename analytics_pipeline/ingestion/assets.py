@@ -6,15 +6,17 @@ merges that day's staged rows into the raw partition.
 """
 
 
+from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
 import dagster as dg
 
 from analytics_pipeline.ingestion.batching import split_batches
 from analytics_pipeline.ingestion.figures import RAW_METADATA, STAGED_METADATA
-from analytics_pipeline.ingestion.landing_lines import ReadLimits
 from analytics_pipeline.ingestion.manifest import landing_scan, skipped_summary
 from analytics_pipeline.ingestion.raw_merge import merge_day
+from analytics_pipeline.ingestion.resource import IngestionResource
 from analytics_pipeline.ingestion.staging import BatchResult, stage_batch
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_literal
@@ -28,7 +30,6 @@ from analytics_pipeline.platform.partitions import (
     event_day_partitions,
     partitioned_check_spec,
 )
-from analytics_pipeline.settings import load_settings
 
 QUARANTINE_RATE_CEILING = 0.01
 
@@ -54,8 +55,14 @@ def build_staged_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         description=f"Landing files of `{source}` parsed into typed rows, waiting for their day's merge. {spec.description}.",
         check_specs=[dg.AssetCheckSpec(check_name, asset=f"staged_{source}",
                                        description="Quarantined records stay at or below 1 % of records in.")],
+        # the source's own resource, when its parse needs one (the conversations' pseudonym key)
+        required_resource_keys={"lake", "ingestion", *([spec.prepare_resource] if spec.prepare_resource else [])},
     )
-    def staged(context: dg.AssetExecutionContext, config: LandingBatchConfig, lake: LakeResource):
+    def staged(context: dg.AssetExecutionContext, config: LandingBatchConfig):
+        lake: LakeResource = context.resources.lake
+        ingestion: IngestionResource = context.resources.ingestion
+        run_spec = spec if not spec.prepare_resource else replace(spec, prepare=partial(
+            spec.prepare, **{spec.prepare_resource: getattr(context.resources, spec.prepare_resource)}))
         lake_root, landing = lake.lake_root(), lake.landing_root()
         pending, skipped = landing_scan(lake_root, landing, source)
         if skipped:
@@ -65,10 +72,9 @@ def build_staged_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             pending = [f for f in pending if f.key in wanted]
         batches = split_batches(pending)
         total = BatchResult(source=source, batch_id="all")
-        settings = load_settings()
-        limits = ReadLimits(settings.max_line_bytes, settings.max_file_bytes)
         for n, files in enumerate(batches, start=1):
-            result = stage_batch(lake_root, landing, spec, files, settings.partitions_start, limits=limits)
+            result = stage_batch(lake_root, landing, run_spec, files, ingestion.partitions_start,
+                                 limits=ingestion.read_limits())
             context.log.info(
                 f"batch {n}/{len(batches)} ({result.batch_id}): {result.figures.files} files, "
                 f"{result.figures.records_in} records in, {result.figures.landed} staged, "

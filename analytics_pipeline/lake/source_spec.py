@@ -32,8 +32,10 @@ class SourceSpec:
     line_envelopes_template: str = ""
     json_envelopes_template: str = ""
     # Registers what the parse SQL needs beyond the lake's macros (e.g. secrets bound as variables); called with
-    # rows=False where the parse only gives an empty relation its columns.
+    # rows=False where the parse only gives an empty relation its columns. In a run, staging gives it the run's
+    # resource named ``prepare_resource`` (as the keyword argument of that name).
     prepare: Callable[..., None] | None = None
+    prepare_resource: str = ""
     # Attributes beyond the typed columns are DynamoDB-typed values ({"S": ...}), and scalar ones are promoted to
     # columns of their own; a source whose attributes are plain JSON keeps them in extra_attributes only.
     promotes_typed_attributes: bool = True

@@ -13,7 +13,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -44,10 +44,12 @@ class StoredFile:
 
 @dataclass(frozen=True)
 class StorageRoot:
-    """A folder (``/abs/path``) or an S3 prefix (``s3://bucket/prefix``)."""
+    """A folder (``/abs/path``) or an S3 prefix (``s3://bucket/prefix``). ``s3_max_retries``: how often a failed S3
+    call is retried (the ``lake`` resource gives it; None, for a root made outside a run: ANALYTICS_S3_MAX_RETRIES)."""
 
     uri: str
     s3_endpoint_url: str = ""
+    s3_max_retries: int | None = field(default=None, compare=False)
 
     @property
     def is_s3(self) -> bool:
@@ -56,7 +58,7 @@ class StorageRoot:
     @cached_property
     def fs(self) -> fsspec.AbstractFileSystem:
         if self.is_s3:
-            return s3_filesystem(self.s3_endpoint_url)
+            return s3_filesystem(self.s3_endpoint_url, self.s3_max_retries)
         return fsspec.filesystem("file")
 
     def path(self, *parts: str) -> str:
@@ -85,7 +87,7 @@ class StorageRoot:
     @property
     def s3(self):
         """A boto3 S3 client configured by ``S3ClientResource`` (endpoint, retries, timeouts)."""
-        return _s3_client(self.s3_endpoint_url, 1 + s3_max_retries())
+        return _s3_client(self.s3_endpoint_url, 1 + _retries(self.s3_max_retries))
 
     def _bucket_key(self, *parts: str) -> tuple[str, str]:
         bucket, _, key = self.path(*parts).removeprefix("s3://").partition("/")
@@ -224,18 +226,22 @@ S3_CONFIG = {"connect_timeout": 3, "read_timeout": 30}
 S3FS_RETRIES = 2  # s3fs's own loop around botocore (timeouts, dropped connections); each try is retried above
 
 
-def s3_filesystem(endpoint_url: str = "") -> fsspec.AbstractFileSystem:
+def s3_filesystem(endpoint_url: str = "", max_retries: int | None = None) -> fsspec.AbstractFileSystem:
     """An s3fs filesystem; credentials come from the usual AWS environment variables."""
     import s3fs
 
     client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
-    retries = {"total_max_attempts": 1 + s3_max_retries(), "mode": "standard"}
+    retries = {"total_max_attempts": 1 + _retries(max_retries), "mode": "standard"}
     fs = s3fs.S3FileSystem(
         client_kwargs=client_kwargs, config_kwargs={**S3_CONFIG, "retries": retries}, skip_instance_cache=True,
         use_listings_cache=False,
     )
     fs.retries = S3FS_RETRIES
     return fs
+
+
+def _retries(given: int | None) -> int:
+    return s3_max_retries() if given is None else given
 
 
 @contextmanager

@@ -40,10 +40,10 @@ from analytics_pipeline.operations.retention import (
     apply_retention,
     plan_retention,
 )
+from analytics_pipeline.platform.lake_policy import LakePolicyResource
 from analytics_pipeline.platform.metadata import markdown_rows
 from analytics_pipeline.serving.resource import WarehouseResource
 from analytics_pipeline.serving.warehouse import build_warehouse
-from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources.source import Source
 
 ACCOUNTING_CHECK = "raw_rows_accounted"
@@ -106,9 +106,10 @@ def build_operations(sources: list[Source]) -> Operations:
 def _retention_job(daily_tables: dict[str, list[str]], specs: list[SourceSpec]) -> dg.JobDefinition:
     @dg.op(name="lake_retention", pool=MAINTENANCE_POOL, out=dg.Out(RetentionReport),
            description="List (dry run) or delete what is past its retention period (ANALYTICS_RETENTION).")
-    def lake_retention(context: dg.OpExecutionContext, config: RetentionConfig, lake: LakeResource):
+    def lake_retention(context: dg.OpExecutionContext, config: RetentionConfig, lake: LakeResource,
+                       lake_policy: LakePolicyResource):
         lake_root, landing = lake.lake_root(), lake.landing_root()
-        report = plan_retention(lake_root, landing, load_settings().retention, daily_tables)
+        report = plan_retention(lake_root, landing, lake_policy.retention(), daily_tables)
         context.log.info(f"retention ({report.rules}): {report.files} files past their period")
         if config.apply:
             apply_retention(lake_root, landing, report)
@@ -193,9 +194,9 @@ def _compaction_job(sources: list[str]) -> dg.JobDefinition:
 def _freshness_check(source: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=raw_asset_key(source), name="data_fresh",
                     description=f"The newest {source} event is at most ANALYTICS_FRESHNESS_HOURS old (WARN).")
-    def data_fresh(lake: LakeResource) -> dg.AssetCheckResult:
+    def data_fresh(lake: LakeResource, lake_policy: LakePolicyResource) -> dg.AssetCheckResult:
         through = source_data_through(lake.lake_root(), source)
-        return freshness_result("data_fresh", source, through, load_settings().freshness.hours(source))
+        return freshness_result("data_fresh", source, through, lake_policy.freshness_limit(source))
 
     return data_fresh
 

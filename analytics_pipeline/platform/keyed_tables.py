@@ -83,17 +83,19 @@ def build_keyed_table(table: TableSpec, entity: EntityKey) -> dg.AssetsDefinitio
         raise ValueError(f"keyed table {table.name} reads {sorted(reads - known)}: declare them in its EntityKey")
 
     @dg.asset(**whole_lake_asset(spec, table, sql))
-    def keyed_table(context: dg.AssetExecutionContext, lake: LakeResource):
+    def keyed_table(context: dg.AssetExecutionContext):
+        lake: LakeResource = context.resources.lake
+        run_table = table.given(context.resources)
         root = lake.lake_root()
         con = connect(root)
         try:
             with root.exclusive(f"{table.layer}/{table.name}"):
-                update = KeyedUpdate(con, root, table, entity, reads, full_refresh_requested(context))
+                update = KeyedUpdate(con, root, run_table, entity, reads, full_refresh_requested(context))
                 summary = update.run()
             if table.check_views:  # lake views only the checks read (not inputs of the table)
                 register_lake_views(con, root, [entity.spec], only=table.check_lake_views)
-                table.prepare_connection(con, check_views=True)
-            checks = list(table.checks(con)) if table.checks else []
+                run_table.prepare_connection(con, check_views=True)
+            checks = list(run_table.checks(con)) if run_table.checks else []
             metadata = update.metadata(summary)
             yield dg.MaterializeResult(metadata=metadata)
             yield from checks

@@ -5,10 +5,12 @@ Asset SQL sees the lake through the same view names as the warehouse (``claims``
 is read from its SQL, as dbt's ``ref`` does (``table_deps``).
 """
 
+import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 from importlib import resources
 
 import dagster as dg
@@ -51,8 +53,8 @@ class TableSpec:
     layer: str
     group: str
     description: str
-    # Called with day=... for daily tables, with no argument otherwise. A whole-lake table gets the lake
-    # views this SQL reads; its checks may read those and result_rows.
+    # Called with day=... for daily tables, with no argument otherwise (and the resources it names, see
+    # ``resources``). A whole-lake table gets the lake views this SQL reads; its checks may read those and result_rows.
     sql: Callable[..., str]
     # Inputs the SQL does not name (e.g. a model computed in Python), added to those read from it (table_deps).
     deps: list[dg.AssetKey] = field(default_factory=list)
@@ -69,6 +71,24 @@ class TableSpec:
     helper_views: dict[str, str] = field(default_factory=dict)
     # Views only the checks read (name → SELECT over lake views, e.g. the quarantine), not inputs of the table.
     check_views: dict[str, str] = field(default_factory=dict)
+    # The run's resources (by key) the callbacks need: each callback gets those its parameters name (e.g.
+    # ``def checks(con, llm_costs)``). Their configuration reaches the table this way only.
+    resources: tuple[str, ...] = ()
+
+    @property
+    def resource_keys(self) -> set[str]:
+        """What the table's asset requires: the lake and the callbacks' resources."""
+        return {"lake", *self.resources}
+
+    def given(self, run_resources) -> "TableSpec":
+        """The table with its callbacks given the run's resources they name (``run_resources``: the context's)."""
+        if not self.resources:
+            return self
+        values = {key: getattr(run_resources, key) for key in self.resources}
+        title, select = self.chart or (None, None)
+        return replace(self, sql=_given(self.sql, values), checks=_given(self.checks, values),
+                       prepare=_given(self.prepare, values),
+                       chart=(_given(title, values), select) if callable(title) else self.chart)
 
     def lake_views_read(self, sql: str) -> set[str]:
         """The lake views ``sql`` reads, itself or through the helper views."""
@@ -107,6 +127,14 @@ def table_deps(source: SourceSpec, table: TableSpec, sql: str) -> list[dg.AssetK
     return sorted(deps, key=lambda key: key.to_user_string())
 
 
+def _given(callback: Callable | None, values: dict) -> Callable | None:
+    """``callback`` with the values its parameters name."""
+    if callback is None:
+        return None
+    wanted = {key: value for key, value in values.items() if key in inspect.signature(callback).parameters}
+    return partial(callback, **wanted) if wanted else callback
+
+
 def table_metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) -> dict:
     metadata = {"dagster/row_count": rows, "preview": markdown_table(con, "SELECT * FROM result_rows", 10)}
     if table.chart:
@@ -132,12 +160,14 @@ def build_daily_table(source: SourceSpec, table: TableSpec) -> dg.AssetsDefiniti
               partitions_def=event_day_partitions, backfill_policy=ONE_RUN_FOR_ALL_DAYS,
               deps=table_deps(source, table, table.sql(day=_ANY_DAY)),
               description=table.description, check_specs=table.check_specs or None,
-              metadata={LAKE_TABLE_METADATA: f"{table.layer}/{table.name}"})
-    def daily_table(context: dg.AssetExecutionContext, lake: LakeResource):
+              metadata={LAKE_TABLE_METADATA: f"{table.layer}/{table.name}"},
+              required_resource_keys=table.resource_keys)
+    def daily_table(context: dg.AssetExecutionContext):
+        lake: LakeResource = context.resources.lake
         root = lake.lake_root()
         con = connect(root)
         try:
-            days = compute_days(con, root, source.name, table, context.partition_keys)
+            days = compute_days(con, root, source.name, table.given(context.resources), context.partition_keys)
             for day, metadata in days.metadata.items():
                 context.add_asset_metadata(metadata, partition_key=day)
             yield dg.MaterializeResult(metadata=days.run_metadata)
@@ -214,23 +244,25 @@ def whole_lake_asset(source: SourceSpec, table: TableSpec, sql: str) -> dict:
     return dict(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"},
                 deps=table_deps(source, table, sql),
                 description=table.description, automation_condition=ON_LAKE_UPDATE,
-                check_specs=table.check_specs or None)
+                check_specs=table.check_specs or None, required_resource_keys=table.resource_keys)
 
 
 def build_lake_table(source: SourceSpec, table: TableSpec) -> dg.AssetsDefinition:
     """An unpartitioned table over ``source``'s part of the lake, rebuilt whenever its inputs change."""
 
     @dg.asset(**whole_lake_asset(source, table, table.sql()))
-    def lake_table(context: dg.AssetExecutionContext, lake: LakeResource):
+    def lake_table(context: dg.AssetExecutionContext):
+        lake: LakeResource = context.resources.lake
+        run_table = table.given(context.resources)
         root = lake.lake_root()
         con = connect(root)
         try:
-            sql = table.sql()
-            register_lake_views(con, root, [source], only=table.lake_views_read(sql))
-            table.prepare_connection(con)
+            sql = run_table.sql()
+            register_lake_views(con, root, [source], only=run_table.lake_views_read(sql))
+            run_table.prepare_connection(con)
             rows = write_table(con, root, sql, table.layer, table.name)
-            yield dg.MaterializeResult(metadata=table_metadata(con, table, rows))
-            yield from (table.checks(con) if table.checks else [])
+            yield dg.MaterializeResult(metadata=table_metadata(con, run_table, rows))
+            yield from (run_table.checks(con) if run_table.checks else [])
         finally:
             con.close()
 

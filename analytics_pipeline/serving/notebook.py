@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from analytics_pipeline.serving.sql_runner import QueryError, run_query
 from analytics_pipeline.settings import Settings, load_settings
+from analytics_pipeline.sources.registry import SOURCE_NAMES
 
 __all__ = ["QueryError", "Warehouse"]
 
@@ -35,7 +36,7 @@ class Warehouse:
         from analytics_pipeline.serving.warehouse import views_follow_the_data_dir
 
         environ = {**os.environ, **({"ANALYTICS_DATA_DIR": os.fspath(data_dir)} if data_dir is not None else {})}
-        self.settings = settings or load_settings(environ)
+        self.settings = settings or load_settings(environ, sources=SOURCE_NAMES)
         self.dialect = dialect
         moved_from = views_follow_the_data_dir(self.settings)
         if moved_from is not None:

@@ -17,7 +17,12 @@ from pydantic import Field
 
 from analytics_pipeline.lake.duck import sql_literal
 from analytics_pipeline.lake.storage import StorageRoot
-from analytics_pipeline.settings import Settings
+from analytics_pipeline.settings import (
+    DEFAULT_QUERY_MAX_ROWS,
+    DEFAULT_QUERY_TIMEOUT_SECONDS,
+    Settings,
+)
+from analytics_pipeline.sources.registry import SOURCE_NAMES
 
 # Set at connect time (DuckDB refuses the directory allow-list and the lock before the database starts:
 # those follow in ``connect``).
@@ -37,12 +42,23 @@ class WarehouseResource(DuckDBResource):
     lake_uri: str = Field(default="", description="The lake the views read: the only place outside the file a "
                                                   "connection may read.")
     s3_endpoint_url: str = Field(default="", description="S3 endpoint of the lake, when it is on S3.")
+    s3_max_retries: int | None = Field(default=None, description="Retries of a failed S3 call "
+                                                                 "(ANALYTICS_S3_MAX_RETRIES).")
+    query_timeout_seconds: float = Field(default=DEFAULT_QUERY_TIMEOUT_SECONDS, description="A query is interrupted "
+                                         "after this (ANALYTICS_QUERY_TIMEOUT_SECONDS).")
+    query_max_rows: int = Field(default=DEFAULT_QUERY_MAX_ROWS, description="The most rows a result holds in memory "
+                                "(ANALYTICS_QUERY_MAX_ROWS).")
+    currencies: dict[str, str] = Field(default_factory=dict, description="The currency of each source's amounts, "
+                                       "as the dashboards name it (ANALYTICS_CURRENCY).")
 
     @classmethod
     def for_settings(cls, settings: Settings, schema_name: str | None = None) -> WarehouseResource:
         return cls(database=settings.warehouse_path, schema_name=schema_name or settings.schema,
                    lake_uri=settings.lake_uri, s3_endpoint_url=settings.s3_endpoint_url,
-                   connection_config={**READ_ONLY_CONFIG, "memory_limit": settings.query_memory_limit})
+                   s3_max_retries=settings.s3_max_retries,
+                   connection_config={**READ_ONLY_CONFIG, "memory_limit": settings.query_memory_limit},
+                   query_timeout_seconds=settings.query_timeout_seconds, query_max_rows=settings.query_max_rows,
+                   currencies={source: settings.currencies.of(source) for source in SOURCE_NAMES})
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -59,7 +75,7 @@ class WarehouseResource(DuckDBResource):
         API requests) share one database instance, so the instance is configured and locked, and the S3
         filesystem registered, once, by whichever opens it first. The views exist unqualified in ``main``
         too, so no search path is needed."""
-        lake = StorageRoot(self.lake_uri, self.s3_endpoint_url)
+        lake = StorageRoot(self.lake_uri, self.s3_endpoint_url, self.s3_max_retries)
         with _OPENING:
             con = duckdb.connect(self.database, read_only=True, config={**READ_ONLY_CONFIG, **self.connection_config})
             try:

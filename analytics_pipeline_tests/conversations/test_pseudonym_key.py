@@ -10,21 +10,22 @@ from pathlib import Path
 import pytest
 
 from analytics_pipeline.runner import run_pipeline
-from analytics_pipeline.sources.conversations.spec import (
-    MIN_KEY_CHARACTERS,
-    PseudonymKeyError,
-    pseudonym_key,
-)
+from analytics_pipeline.sources.conversations.resource import ConversationsResource
+from analytics_pipeline.sources.conversations.spec import MIN_KEY_CHARACTERS, PseudonymKeyError
 from analytics_pipeline_tests.lakes import landing_root
 
 
-def test_starting_together_every_caller_gets_the_one_key_written_whole(lake_env, monkeypatch):
-    monkeypatch.delenv("ANALYTICS_PSEUDONYM_KEY", raising=False)
+def pseudonym_key(settings, key: str = "") -> str:
+    """The key a run's ``conversations`` resource gives: ``key`` (ANALYTICS_PSEUDONYM_KEY), else the data dir's."""
+    return ConversationsResource.for_settings(settings, pseudonym_key=key).key()
+
+
+def test_starting_together_every_caller_gets_the_one_key_written_whole(lake_env):
     start, keys = threading.Barrier(16), []
 
     def take():
         start.wait()
-        keys.append(pseudonym_key())
+        keys.append(pseudonym_key(lake_env))
 
     threads = [threading.Thread(target=take) for _ in range(16)]
     for t in threads:
@@ -39,18 +40,16 @@ def test_starting_together_every_caller_gets_the_one_key_written_whole(lake_env,
 
 @pytest.mark.parametrize("where", ["file", "environment"])
 @pytest.mark.parametrize("key", ["", "short", "x" * (MIN_KEY_CHARACTERS - 1)])
-def test_an_empty_or_short_key_is_refused(lake_env, monkeypatch, where, key):
+def test_an_empty_or_short_key_is_refused(lake_env, where, key):
+    given = key if where == "environment" else ""
     if where == "file":
-        monkeypatch.delenv("ANALYTICS_PSEUDONYM_KEY", raising=False)
         Path(lake_env.data_dir).mkdir(parents=True, exist_ok=True)
         (Path(lake_env.data_dir) / ".pseudonym_key").write_text(key)
-    else:
-        monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", key)
     if where == "environment" and key == "":  # unset in effect: a key file is made
-        assert len(pseudonym_key()) == 64
+        assert len(pseudonym_key(lake_env, given)) == 64
         return
     with pytest.raises(PseudonymKeyError, match=f"has {len(key)} characters, fewer than {MIN_KEY_CHARACTERS}"):
-        pseudonym_key()
+        pseudonym_key(lake_env, given)
 
 
 def test_with_an_empty_key_file_conversations_stop_with_one_line_and_the_other_sources_land(lake_env, monkeypatch):

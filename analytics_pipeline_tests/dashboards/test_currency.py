@@ -17,6 +17,7 @@ from analytics_pipeline.dashboards.generate import generate
 from analytics_pipeline.dashboards.render import render_dashboard
 from analytics_pipeline.runner import dagster_instance
 from analytics_pipeline.settings import SettingsError, load_settings
+from analytics_pipeline.sources.registry import SOURCE_NAMES
 
 MONEY = {"claims": ("financial_operations", "textract_savings"), "llm_runs": ("llm_costs", "total_cost"),
          "conversations": ("conversation_insights", "cost_savings")}
@@ -68,7 +69,7 @@ def test_asset_metadata_and_the_csv_export_name_the_llm_currency(use_dashboards_
 
     defs = build_definitions()
     result = dg.materialize([defs.get_assets_def("project_costs")], instance=dagster_instance(load_settings()),
-                            resources={"lake": defs.resources["lake"]}, selection=["project_costs"],
+                            resources=defs.resources, selection=["project_costs"],
                             raise_on_error=True)
     metadata = result.asset_materializations_for_node("project_costs")[0].metadata
     assert "Cost by project (EUR)" in metadata["chart"].value
@@ -83,7 +84,7 @@ def test_asset_metadata_and_the_csv_export_name_the_llm_currency(use_dashboards_
 def test_a_bad_currency_is_a_one_line_settings_error(lake_env, monkeypatch, capsys, value, message):
     monkeypatch.setenv("ANALYTICS_CURRENCY", value)
     with pytest.raises(SettingsError, match="^ANALYTICS_CURRENCY"):
-        load_settings()
+        load_settings(sources=SOURCE_NAMES)
     assert main(["sql", "SELECT 1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {message}") and err.count("\n") == 1

@@ -17,7 +17,7 @@ from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.serving.warehouse import build_warehouse
 from analytics_pipeline.settings import SettingsError, load_settings
 from analytics_pipeline.sources.claims.spec import claims_spec
-from analytics_pipeline.sources.registry import SOURCE_SPECS
+from analytics_pipeline.sources.registry import SOURCE_NAMES, SOURCE_SPECS
 from analytics_pipeline_tests.lakes import QUIET, lake_root, landing_root
 from analytics_pipeline_tests.records import insert, jsonl
 
@@ -50,12 +50,12 @@ def aged_lake(lake_env, monkeypatch):
     errors = lake_root(lake_env).path(f"errors/claims/batch-{old_batch.batch_id}.parquet")
     os.utime(errors, (OLD_MTIME, OLD_MTIME))  # quarantined 40 days ago, with its batch
     _land(lake_env, "never-taken.jsonl", [insert("x1", "X1", NEW_DAY)], OLD_MTIME)
+    monkeypatch.setenv("ANALYTICS_RETENTION", RULES)  # the definitions' lake_policy resource holds it
     defs = build_definitions()
     instance = runner.dagster_instance(lake_env)
     for day in (OLD_DAY, NEW_DAY):
         assert defs.resolve_job_def("claims_daily_job").execute_in_process(
             partition_key=day, instance=instance, run_config=QUIET).success
-    monkeypatch.setenv("ANALYTICS_RETENTION", RULES)
     build_warehouse(lake_root(lake_env), lake_env.warehouse_path, lake_env.schema, SOURCE_SPECS)
     return load_settings(), defs, instance, old_batch.batch_id
 
@@ -131,7 +131,7 @@ def test_dry_run_lists_exactly_what_is_past_its_period_then_apply_deletes_it(age
 def test_bad_retention_settings_are_one_line_errors(lake_env, monkeypatch, capsys, value, message):
     monkeypatch.setenv("ANALYTICS_RETENTION", value)
     with pytest.raises(SettingsError, match="^ANALYTICS_RETENTION"):
-        load_settings()
+        load_settings(sources=SOURCE_NAMES)
     assert main(["retention"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {message}") and err.count("\n") == 1

@@ -12,11 +12,11 @@ import dagster as dg
 
 from analytics_pipeline.lake.duck import scalar
 from analytics_pipeline.lake.freshness import freshness_result
+from analytics_pipeline.platform.lake_policy import LakePolicyResource
 from analytics_pipeline.platform.metadata import rounded
 from analytics_pipeline.platform.partitions import partitioned_check_spec
 from analytics_pipeline.platform.source_tables import SourceTables
 from analytics_pipeline.platform.table_assets import package_sql
-from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources.claims import vocabulary as v
 from analytics_pipeline.sources.claims.spec import SPEC
 
@@ -48,7 +48,7 @@ def agreement_rate_result(con, check_name: str) -> dg.AssetCheckResult:
     )
 
 
-def current_state_checks(con) -> list[dg.AssetCheckResult]:
+def current_state_checks(con, lake_policy: LakePolicyResource) -> list[dg.AssetCheckResult]:
     """Over the claims this update read (every claim on a full rebuild): event ids appear once; and the
     newest claims event in the lake is recent enough."""
     duplicates = scalar(con, "SELECT count(*) - count(DISTINCT event_id) FROM claims")
@@ -56,7 +56,7 @@ def current_state_checks(con) -> list[dg.AssetCheckResult]:
         dg.AssetCheckResult(check_name="claims_event_ids_unique", passed=duplicates == 0,
                             severity=dg.AssetCheckSeverity.ERROR, metadata={"duplicate_event_ids": duplicates}),
         freshness_result("claims_fresh", "claims", scalar(con, "SELECT max(event_time) FROM newest_raw_day"),
-                         load_settings().freshness.hours("claims")),
+                         lake_policy.freshness_limit("claims")),
     ]
 
 
@@ -89,7 +89,7 @@ processed_tables = [
             dg.AssetCheckSpec("claims_fresh", asset="claims_current",
                               description="The newest claims event is at most ANALYTICS_FRESHNESS_HOURS old (default 26 h)."),
         ],
-        checks=current_state_checks,
+        checks=current_state_checks, resources=("lake_policy",),
     ),
     tables.keyed(
         "claim_status_transitions", "Every status change: from, to, seconds between.",

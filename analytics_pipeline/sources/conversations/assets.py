@@ -9,8 +9,8 @@ import duckdb
 from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.platform.source_tables import SourceTables
 from analytics_pipeline.platform.table_assets import package_sql, reading, utc_now
-from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources.conversations import vocabulary as v
+from analytics_pipeline.sources.conversations.resource import DEFAULT_CONVERSATIONS, ConversationsResource
 from analytics_pipeline.sources.conversations.spec import (
     MASKED_ID_PREFIX,
     PII_PATTERNS,
@@ -45,10 +45,10 @@ TIMEFRAMES = "SELECT * FROM (VALUES {}) t(timeframe, span, days)".format(
 LONGEST_TIMEFRAME = timedelta(days=max(TIMEFRAME_DAYS.values()))
 
 
-def _insights_sql(name: str) -> str:
+def _insights_sql(name: str, conversations: ConversationsResource = DEFAULT_CONVERSATIONS) -> str:
     now = utc_now()
     return conversations_sql(name, now=now, oldest_day=(now - LONGEST_TIMEFRAME).date(),
-                             human_cost=load_settings().human_interaction_cost)
+                             human_cost=conversations.human_interaction_cost)
 
 
 def _empty_daily(name: str) -> str:
@@ -56,7 +56,7 @@ def _empty_daily(name: str) -> str:
     return f"SELECT * FROM ({reading(conversations_sql(name), 'conversation_events')}) WHERE false"
 
 
-def _seed_insights_sql(name: str) -> str:
+def _seed_insights_sql(name: str, conversations: ConversationsResource = DEFAULT_CONVERSATIONS) -> str:
     """A seed-003 mart over its windows ending now: the per-day tables for whole days, the raw events of the
     days the windows cut (window_rows.sql)."""
     now = utc_now()
@@ -68,7 +68,7 @@ def _seed_insights_sql(name: str) -> str:
                                  now=now, today=today, oldest_day=today - LONGEST_TIMEFRAME, edge_days=edge_days)
 
     return conversations_sql(
-        name, now=now, human_cost=load_settings().human_interaction_cost,
+        name, now=now, human_cost=conversations.human_interaction_cost,
         window_sessions=f"WITH window_activity AS ({window_rows('session_activity_daily')})\n"
                         + conversations_sql("window_sessions"),
         window_classifications=window_rows("intent_classifications_daily"))
@@ -142,7 +142,7 @@ lake_tables = [
                       "processed"),
     tables.lake_table("weekly_flow_analysis", "Weekly dead ends and shortest paths to resolution.", "processed"),
     *[tables.mart(name, description, sql=partial(_insights_sql, name), fallback_views={"intents": EMPTY_INTENTS},
-                  helper_views={"timeframes": TIMEFRAMES}) for name, description in [
+                  helper_views={"timeframes": TIMEFRAMES}, resources=("conversations",)) for name, description in [
         ("session_outcome_insights", "The project's session-outcome metrics over every session: "
          "conversations, average turns, completion, response time, escalations, automation rate and cost savings per "
          "timeframe (24h/7d/30d/90d) and agent."),
@@ -152,7 +152,7 @@ lake_tables = [
          "intent of their last query, per timeframe and agent."),
     ]],
     *[tables.mart(name, description, sql=partial(_seed_insights_sql, name), helper_views={"timeframes": TIMEFRAMES},
-                  fallback_views={daily: _empty_daily(daily)}) for name, daily, description in [
+                  fallback_views={daily: _empty_daily(daily)}, resources=("conversations",)) for name, daily, description in [
         ("conversation_insights", "session_activity_daily", "The chat SDK's own conversation metrics over its "
          "AnalyticsEvent stream: conversations, average length, workflow completion rate, response time, messages, "
          "automation rate and cost savings per timeframe (24h/7d/30d/90d) and agent."),

@@ -4,7 +4,8 @@ PII never reaches the lake: free text (queries, responses, event data, even the 
 rejected record) is redacted in the parse statement, and user ids are replaced by a keyed hash
 (SHA-256 over the secret key and the id). The key comes from ``ANALYTICS_PSEUDONYM_KEY``; when it is
 not set, a random key is created once under the data dir (``.pseudonym_key``, mode 0600) so
-pseudonyms stay stable across runs without a key in any file of the project.
+pseudonyms stay stable across runs without a key in any file of the project. A run gets both from the
+``conversations`` resource (resource.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import tempfile
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -33,6 +35,9 @@ from analytics_pipeline.sources.conversations.vocabulary import (
     USER_TURN_EVENTS,
     sql_tuple,
 )
+
+if TYPE_CHECKING:
+    from analytics_pipeline.sources.conversations.resource import ConversationsResource
 
 _NAME_WORD = r"\p{L}[\p{L}\p{M}'’-]*"
 _NAME = rf"{_NAME_WORD}(?:\s+{_NAME_WORD})?"
@@ -59,6 +64,7 @@ def redact_pii_sql(argument: str = "x") -> str:
 
 
 MIN_KEY_CHARACTERS = 32
+KEY_FILE = ".pseudonym_key"  # in the data dir
 MASKED_ID_PREFIX = "pii_"
 # A user id's pseudonym: 'u_' and the first 24 hex digits of SHA-256 over the key, chr(31) and the id (the SQL macro
 # pseudonym and pseudonym_of below compute the same).
@@ -70,16 +76,16 @@ class PseudonymKeyError(ValueError):
     """The pseudonym key is missing or too short to keep pseudonyms from being reversed."""
 
 
-def pseudonym_key() -> str:
-    """``ANALYTICS_PSEUDONYM_KEY``, or the data dir's ``.pseudonym_key``, created once (random, mode 0600).
+def pseudonym_key(key: str, key_file: str | Path) -> str:
+    """``key`` (``ANALYTICS_PSEUDONYM_KEY``) unless empty, else the key in ``key_file`` (the data dir's
+    ``.pseudonym_key``), created once (random, mode 0600).
 
     The file is written whole beside its name and linked into place, so a kill, a full disk or two processes
     starting at once never leave an empty or half-written key; a key shorter than 32 characters is refused
     (with an empty key, anyone with a list of user ids could recompute the pseudonyms)."""
-    key = os.environ.get("ANALYTICS_PSEUDONYM_KEY")
-    if key is not None and key != "":
+    if key:
         return _strong(key, "ANALYTICS_PSEUDONYM_KEY")
-    path = Path(load_settings().data_dir) / ".pseudonym_key"
+    path = Path(key_file)
     if not path.exists():
         _create_key(path)
     return _strong(path.read_text().strip(), str(path))
@@ -123,10 +129,22 @@ def raw_user_ids(text: str) -> list[str]:
     return [value for value in user_id_values(text) if not PSEUDONYM_SHAPE.fullmatch(value)]
 
 
-def prepare_connection(con: duckdb.DuckDBPyConnection, rows: bool = True) -> None:
-    """The redaction and pseudonymisation macros; the key is bound as a variable, never written into SQL.
-    ``rows=False``: the parse only gives an empty relation its columns, so no key is read (nor needed)."""
-    key = pseudonym_key() if rows else ""
+def environment_pseudonym_key() -> str:
+    """The key as the environment gives it: for the parse outside a run (a script, a test calling it itself)."""
+    return pseudonym_key(os.environ.get("ANALYTICS_PSEUDONYM_KEY", ""), Path(load_settings().data_dir) / KEY_FILE)
+
+
+def prepare_connection(con: duckdb.DuckDBPyConnection, rows: bool = True,
+                       conversations: ConversationsResource | None = None) -> None:
+    """The redaction and pseudonymisation macros; the key (the run's ``conversations`` resource's) is bound as a
+    variable, never written into SQL. ``rows=False``: the parse only gives an empty relation its columns, so no key
+    is read (nor needed)."""
+    if not rows:
+        key = ""
+    elif conversations is not None:
+        key = conversations.key()
+    else:
+        key = environment_pseudonym_key()
     con.execute("SET VARIABLE pseudonym_key = ?", [key])
     con.execute(f"CREATE OR REPLACE TEMP MACRO redact_pii(x) AS {redact_pii_sql()}")
     con.execute("CREATE OR REPLACE TEMP MACRO pseudonym(x) AS CASE WHEN x IS NULL THEN NULL ELSE "
@@ -172,6 +190,7 @@ def conversations_spec() -> SourceSpec:
         description="The operators' AI assistant's conversation events: EventBridge envelopes and analytics events",
         template_values={"bot_responses": sql_tuple(BOT_RESPONSE_EVENTS)},
         prepare=prepare_connection,
+        prepare_resource="conversations",
         raw_views={
             "conversation_events": "SELECT * FROM {raw}",
             "conversation_turns": _TURNS,

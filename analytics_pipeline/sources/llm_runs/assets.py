@@ -16,7 +16,6 @@ from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.platform.metadata import markdown_table
 from analytics_pipeline.platform.source_tables import SourceTables
 from analytics_pipeline.platform.table_assets import package_sql, utc_now
-from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources.llm_runs.prices import (
     GENAI_PRICES,
     OVERRIDES,
@@ -25,6 +24,7 @@ from analytics_pipeline.sources.llm_runs.prices import (
     resolve_prices,
     usage_keys,
 )
+from analytics_pipeline.sources.llm_runs.resource import DEFAULT_COSTS, LlmCostsResource
 from analytics_pipeline.sources.llm_runs.spec import (
     LATEST_JOB_SNAPSHOT,
     LATEST_RUN_VERSION,
@@ -49,26 +49,27 @@ MODEL_USAGE = {"model_usage": "SELECT * FROM (SELECT NULL::VARCHAR AS provider, 
 llm_sql = partial(package_sql, __package__, latest_run_version=LATEST_RUN_VERSION,
                   latest_job_snapshot=LATEST_JOB_SNAPSHOT, model_usage_type=MODEL_USAGE_TYPE)
 tables = SourceTables(SPEC, llm_sql, groups={"processed": "llm_runs", "marts": "llm_marts"})
+# The tables below that need the run's budget, prices, window or thresholds name the ``llm_costs`` resource.
+COSTS = ("llm_costs",)
 
 
-def _summary_sql() -> str:
-    budget = load_settings().monthly_budget
+def _summary_sql(llm_costs: LlmCostsResource = DEFAULT_COSTS) -> str:
+    budget = llm_costs.monthly_budget
     return llm_sql("run_summary", now=utc_now(), monthly_budget="NULL" if budget is None else repr(budget))
 
 
-def _daily_runs_sql() -> str:
-    return llm_sql("daily_runs", today=utc_now().date().isoformat(),
-                   days=load_settings().timeseries_days)
+def _daily_runs_sql(llm_costs: LlmCostsResource = DEFAULT_COSTS) -> str:
+    return llm_sql("daily_runs", today=utc_now().date().isoformat(), days=llm_costs.timeseries_days)
 
 
 def _in_llm_currency(title: str):
-    """A chart title naming the LLM costs' currency, read when the chart is drawn."""
-    return lambda: f"{title} ({load_settings().currencies.of('llm_runs')})"
+    """A chart title naming the LLM costs' currency."""
+    return lambda llm_costs: f"{title} ({llm_costs.currency})"
 
 
-def _register_prices(con: duckdb.DuckDBPyConnection) -> None:
+def _register_prices(con: duckdb.DuckDBPyConnection, llm_costs: LlmCostsResource) -> None:
     """model_day_prices for the (model, provider, day)s of the days being computed, each resolved once."""
-    overrides = load_overrides(load_settings().model_prices_path)
+    overrides = load_overrides(llm_costs.model_prices_path)
     register_model_day_prices(con, resolve_prices(usage_keys(con), overrides))
 
 
@@ -86,16 +87,16 @@ def budget_used(spent: float, budget: float) -> float:
     return spent / budget if budget else (float("inf") if spent > 0 else 0.0)
 
 
-def budget_checks(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
+def budget_checks(con: duckdb.DuckDBPyConnection, llm_costs: LlmCostsResource) -> list[dg.AssetCheckResult]:
     budget, spent, unpriced, pass_rate, qa_runs = con.execute(
         "SELECT monthly_budget, current_month_cost, current_month_unpriced_tokens, qa_pass_rate, "
         "qa_passed + qa_warning + qa_failed FROM result_rows").fetchall()[0]
-    floor = load_settings().qa_pass_rate_floor
+    floor = llm_costs.qa_pass_rate_floor
     if budget is None:
         used, figure = 0.0, "no monthly budget configured"
     else:
         used = budget_used(spent, budget)
-        currency = load_settings().currencies.of("llm_runs")
+        currency = llm_costs.currency
         figure = f"{money(spent, currency)} of {money(budget, currency)} this month ({used:.0%})" + (
             f"; {unpriced:,} tokens this month have no price and are not counted" if unpriced else "")
     meta = {"current_month_cost": dg.MetadataValue.float(float(spent)),
@@ -114,9 +115,9 @@ def budget_checks(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
     ]
 
 
-def cost_spike_check(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
+def cost_spike_check(con: duckdb.DuckDBPyConnection, llm_costs: LlmCostsResource) -> list[dg.AssetCheckResult]:
     """The newest day against the day before it: a jump beyond the factor warns."""
-    factor = load_settings().cost_spike_factor
+    factor = llm_costs.cost_spike_factor
     # the known costs: a day whose usage has no price at all compares as 0 (all_usage_priced warns about it)
     rows = con.execute("SELECT date, coalesce(cost, 0.0) FROM result_rows ORDER BY date DESC LIMIT 2").fetchall()
     (day, cost), previous = (rows[0], rows[1][1]) if len(rows) == 2 else ((None, 0.0), 0.0)
@@ -129,17 +130,17 @@ def cost_spike_check(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult
         metadata={"day": dg.MetadataValue.text(str(day)), "cost": dg.MetadataValue.float(float(cost)),
                   "previous_day_cost": dg.MetadataValue.float(float(previous)), "factor": factor,
                   "largest_day_over_day_ratio_in_window": dg.MetadataValue.float(float(worst or 0))},
-        description=(f"{day}: {money(cost, load_settings().currencies.of('llm_runs'))} is {ratio:.1f}× the day "
+        description=(f"{day}: {money(cost, llm_costs.currency)} is {ratio:.1f}× the day "
                      f"before (limit {factor}×)" if ratio
                      else f"{day}: no previous-day cost to compare"),
     )]
 
 
-def tag_budget_checks(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
+def tag_budget_checks(con: duckdb.DuckDBPyConnection, llm_costs: LlmCostsResource) -> list[dg.AssetCheckResult]:
     """The budget levels over every tag budget: a level fails when any budget is past it, naming those that are."""
     budgets = con.execute("SELECT tag_key, tag_value, budget, window_days, cost, unpriced_tokens FROM result_rows "
                           "ORDER BY tag_key, tag_value").fetchall()
-    currency = load_settings().currencies.of("llm_runs")
+    currency = llm_costs.currency
     used = {(key, value): budget_used(cost, budget) for key, value, budget, _, cost, _ in budgets}
     figures = {(key, value): f"{key}:{value} {money(cost, currency)} of {money(budget, currency)} over {days} days "
                              f"({used[key, value]:.0%})"
@@ -178,8 +179,8 @@ def unpriced_usage_check(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckRe
                   "models": markdown_table(con, "SELECT * FROM result_rows")})]
 
 
-def _tag_budgets_sql() -> str:
-    budgets = load_settings().tag_budgets
+def _tag_budgets_sql(llm_costs: LlmCostsResource = DEFAULT_COSTS) -> str:
+    budgets = llm_costs.tag_budgets
     rows = ", ".join(f"({sql_literal(b.tag_key)}, {sql_literal(b.tag_value)}, {b.amount!r}::DOUBLE, {b.window_days})"
                      for b in budgets)
     values = (f"SELECT * FROM (VALUES {rows}) AS b(tag_key, tag_value, budget, window_days)" if budgets else
@@ -196,7 +197,7 @@ model_usage = tables.daily(
     "llm_model_usage", "One row per run × model, per start day: tokens (cached and reasoning ones among them) and "
     "cost, reported or computed from genai-prices or ANALYTICS_MODEL_PRICES (cost_source, price_version; NULL when "
     "no price is known). Backfill days to re-price them.", layer="processed",
-    prepare=_register_prices, prepared=("model_day_prices",),
+    prepare=_register_prices, prepared=("model_day_prices",), resources=COSTS,
 )
 
 lake_tables = [
@@ -216,13 +217,15 @@ lake_tables = [
             _check("budget_not_exceeded", "run_summary", "This month's cost is within the budget."),
             _check("qa_pass_rate_at_least_floor", "run_summary", "QA pass rate at or above ANALYTICS_QA_PASS_RATE_FLOOR."),
         ],
-        checks=budget_checks,
+        checks=budget_checks, resources=COSTS,
     ),
     tables.mart("project_costs", "The LLM orchestrator's ProjectSummary per project.",
-                chart=(_in_llm_currency("Cost by project"), "SELECT project_name, round(total_cost, 2) FROM result_rows")),
+                chart=(_in_llm_currency("Cost by project"), "SELECT project_name, round(total_cost, 2) FROM result_rows"),
+                resources=COSTS),
     tables.mart("model_costs", "The LLM orchestrator's ModelSummary per model, with cost share.",
                 fallback_views={"llm_model_usage": EMPTY_USAGE}, helper_views=MODEL_USAGE,
-                chart=(_in_llm_currency("Cost by model"), "SELECT model_name, round(total_cost, 4) FROM result_rows")),
+                chart=(_in_llm_currency("Cost by model"), "SELECT model_name, round(total_cost, 4) FROM result_rows"),
+                resources=COSTS),
     tables.mart(
         "daily_runs", "Runs, tokens, cost and QA per day over the last ANALYTICS_TIMESERIES_DAYS days (zeros for days "
         "without runs).",
@@ -231,6 +234,7 @@ lake_tables = [
                             "The newest day's cost is within ANALYTICS_COST_SPIKE_FACTOR × the day before.")],
         checks=cost_spike_check,
         chart=(_in_llm_currency("Cost per day"), "SELECT strftime(date, '%m-%d'), round(cost, 2) FROM result_rows"),
+        resources=COSTS,
     ),
     tables.mart(
         "unpriced_models", "Models whose usage has no price (unknown to ANALYTICS_MODEL_PRICES and genai-prices for "
@@ -249,6 +253,6 @@ lake_tables = [
             _check("tag_budgets_below_90_percent", "tag_budgets", "Every tag budget's cost is under 90 % of it."),
             _check("tag_budgets_not_exceeded", "tag_budgets", "Every tag budget's cost is within it."),
         ],
-        checks=tag_budget_checks,
+        checks=tag_budget_checks, resources=COSTS,
     ),
 ]
