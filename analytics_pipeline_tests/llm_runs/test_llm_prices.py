@@ -239,7 +239,8 @@ def usage_rows(lake) -> dict[str, dict]:
 def test_nothing_is_fetched(prices_lake, prices_days):
     lake, attempts = prices_lake
     assert attempts == []
-    assert lake.reports[SOURCE].quarantined == 0 and lake.reports[SOURCE].landed == len(documents(prices_days))
+    figures = lake.reports[SOURCE].figures
+    assert figures.quarantined == 0 and figures.landed == len(documents(prices_days))
     assert data_snapshot._custom_snapshot is None  # the wheel's own data: no UpdatePrices snapshot in this process
     assert update_prices._shared_updater.ref_count == 0
 

@@ -92,7 +92,7 @@ def test_bad_tags_are_quarantined_with_their_reason(tags_lake):
                              f"SELECT reason, reason_detail FROM ingest_errors WHERE source = '{SOURCE}'")}
     assert reasons == {("wrong_type", 'tags is not an object of names and values: ["tenant:acme"]'),
                        ("wrong_type", 'tags.tenant is not a text, number or true/false: {"name":"acme"}')}
-    assert lake.reports[SOURCE].landed == len(tag_runs(steps["days"]))
+    assert lake.reports[SOURCE].figures.landed == len(tag_runs(steps["days"]))
 
 
 def test_run_tags_are_their_text(tags_lake):
