@@ -9,6 +9,7 @@ import duckdb
 from analytics_pipeline.conversations import vocabulary as v
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.ingestion.specs.conversations import MASKED_ID_PREFIX, PII_PATTERNS, raw_user_ids
+from analytics_pipeline.ingestion.specs.phone_numbers import FUNCTION as PHONE_NUMBERS, register_phone_number_redaction
 from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
 from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.settings import load_settings
@@ -93,6 +94,7 @@ def pii_scan(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
     conversations record, searched for what the redaction removes."""
     columns = [name for name, kind, *_ in con.execute("DESCRIBE conversation_events").fetchall()
                if kind == "VARCHAR" and name not in {"source_file", "envelope"}]
+    register_phone_number_redaction(con, load_settings().phone_regions)
     found = {"events": scalar(con, f"SELECT count(*) FROM conversation_events WHERE {_holds_pii(columns)}"),
              "quarantined": scalar(con, f"SELECT count(*) FROM conversation_quarantine WHERE {_holds_pii(['original_text'])}"),
              # a user id in any form under a user key (what the parse pseudonymises) that is not a pseudonym
@@ -116,6 +118,8 @@ def _holds_pii(columns: list[str]) -> str:
     for column in columns:
         patterns = [PII_PATTERNS[0][0]] if column in _HASHED_COLUMNS else [p for p, _ in PII_PATTERNS]
         found = " OR ".join(f"regexp_matches({column}, {sql_literal(p)})" for p in patterns)
+        if column not in _HASHED_COLUMNS:  # and a number libphonenumber finds (the redaction's last step)
+            found += f" OR {PHONE_NUMBERS}({column}) <> {column}"
         if column in _ID_COLUMNS:
             found = f"(NOT starts_with({column}, {sql_literal(MASKED_ID_PREFIX)}) AND ({found}))"
         conditions.append(found)

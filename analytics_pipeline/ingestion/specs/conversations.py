@@ -27,6 +27,7 @@ from analytics_pipeline.conversations.vocabulary import (
     sql_tuple,
 )
 from analytics_pipeline.ingestion.source_spec import SourceSpec
+from analytics_pipeline.ingestion.specs.phone_numbers import FUNCTION as PHONE_NUMBERS, register_phone_number_redaction
 from analytics_pipeline.ingestion.specs.user_ids_in_text import pseudonymise_user_ids, user_id_values
 from analytics_pipeline.lake.duck import sql_literal
 from analytics_pipeline.settings import load_settings
@@ -35,11 +36,13 @@ _NAME_WORD = r"\p{L}[\p{L}\p{M}'’-]*"
 _NAME = rf"{_NAME_WORD}(?:\s+{_NAME_WORD})?"
 _CAPITALISED_WORD = r"\p{Lu}[\p{L}\p{M}'’-]*"
 _CAPITALISED_NAME = rf"{_CAPITALISED_WORD}(?:\s+{_CAPITALISED_WORD})?"
-# Order matters: card numbers before phone numbers (both are digit runs). RE2 syntax (DuckDB).
+# Order matters: card numbers before phone numbers (both are digit runs). RE2 syntax (DuckDB). Phone numbers in
+# other shapes are then found by libphonenumber (phone_numbers.py).
 PII_PATTERNS = [
     (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "[EMAIL]"),
     (r"\b(?:\d[ -]?){12,18}\d\b", "[CARD]"),
-    (r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,5}\)[ .-]?|\b\d{2,5}[ .-])\d{3,4}[ .-]?\d{3,4}\b", "[PHONE]"),
+    # with its trunk prefix in brackets after the country code: +44 (0)1224 571255
+    (r"(?:\+\d{1,3}[ .-]?(?:\(0\)[ .-]?)?)?(?:\(\d{2,5}\)[ .-]?|\b\d{2,5}[ .-])\d{3,4}[ .-]?\d{3,4}\b", "[PHONE]"),
     (r"\+\d{7,14}\b", "[PHONE]"),  # compact international: +447700900123
     # Names in any alphabet (Zoë, Łukasz, O’Brien, Jean-Luc): after a strong cue in any case ...
     (r"\b((?i:my name is|my name's|call me))\s+" + _NAME, r"\1 [NAME]"),
@@ -49,10 +52,12 @@ PII_PATTERNS = [
 
 
 def redact_pii_sql(argument: str = "x") -> str:
+    """The patterns, then libphonenumber on what they leave (the regular expressions are the cheap first pass:
+    the numbers they replace are not searched again)."""
     expression = argument
     for pattern, replacement in PII_PATTERNS:
         expression = f"regexp_replace({expression}, {sql_literal(pattern)}, {sql_literal(replacement)}, 'g')"
-    return expression
+    return f"{PHONE_NUMBERS}({expression})"
 
 
 MIN_KEY_CHARACTERS = 32
@@ -125,6 +130,7 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, rows: bool = True) -> Non
     ``rows=False``: the parse only gives an empty relation its columns, so no key is read (nor needed)."""
     key = pseudonym_key() if rows else ""
     con.execute("SET VARIABLE pseudonym_key = ?", [key])
+    register_phone_number_redaction(con, load_settings().phone_regions)
     con.execute(f"CREATE OR REPLACE TEMP MACRO redact_pii(x) AS {redact_pii_sql()}")
     con.execute("CREATE OR REPLACE TEMP MACRO pseudonym(x) AS CASE WHEN x IS NULL THEN NULL ELSE "
                 f"'{PSEUDONYM_PREFIX}' || left(sha256(getvariable('pseudonym_key') || chr(31) || x), "
