@@ -9,7 +9,7 @@ import duckdb
 from analytics_pipeline.conversations import vocabulary as v
 from analytics_pipeline.ingestion.assets import raw_asset_key
 from analytics_pipeline.ingestion.specs.conversations import MASKED_ID_PREFIX, PII_PATTERNS, raw_user_ids
-from analytics_pipeline.ingestion.specs.phone_numbers import FUNCTION as PHONE_NUMBERS, register_phone_number_redaction
+from analytics_pipeline.ingestion.specs.phone_numbers import holds_phone_number_sql, register_phone_number_redaction
 from analytics_pipeline.keyed_tables import EntityKey, build_keyed_table
 from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.settings import load_settings
@@ -119,7 +119,7 @@ def _holds_pii(columns: list[str]) -> str:
         patterns = [PII_PATTERNS[0][0]] if column in _HASHED_COLUMNS else [p for p, _ in PII_PATTERNS]
         found = " OR ".join(f"regexp_matches({column}, {sql_literal(p)})" for p in patterns)
         if column not in _HASHED_COLUMNS:  # and a number libphonenumber finds (the redaction's last step)
-            found += f" OR {PHONE_NUMBERS}({column}) <> {column}"
+            found += f" OR {holds_phone_number_sql(column)}"
         if column in _ID_COLUMNS:
             found = f"(NOT starts_with({column}, {sql_literal(MASKED_ID_PREFIX)}) AND ({found}))"
         conditions.append(found)

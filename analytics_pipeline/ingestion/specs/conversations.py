@@ -27,7 +27,7 @@ from analytics_pipeline.conversations.vocabulary import (
     sql_tuple,
 )
 from analytics_pipeline.ingestion.source_spec import SourceSpec
-from analytics_pipeline.ingestion.specs.phone_numbers import FUNCTION as PHONE_NUMBERS, register_phone_number_redaction
+from analytics_pipeline.ingestion.specs.phone_numbers import redact_phone_numbers_sql, register_phone_number_redaction
 from analytics_pipeline.ingestion.specs.user_ids_in_text import pseudonymise_user_ids, user_id_values
 from analytics_pipeline.lake.duck import sql_literal
 from analytics_pipeline.settings import load_settings
@@ -51,13 +51,16 @@ PII_PATTERNS = [
 ]
 
 
-def redact_pii_sql(argument: str = "x") -> str:
-    """The patterns, then libphonenumber on what they leave (the regular expressions are the cheap first pass:
-    the numbers they replace are not searched again)."""
+def pii_patterns_sql(argument: str = "x") -> str:
     expression = argument
     for pattern, replacement in PII_PATTERNS:
         expression = f"regexp_replace({expression}, {sql_literal(pattern)}, {sql_literal(replacement)}, 'g')"
-    return f"{PHONE_NUMBERS}({expression})"
+    return expression
+
+
+def redact_pii_sql(argument: str = "x") -> str:
+    """The patterns, then libphonenumber on what they leave, for texts with a long enough run of digits."""
+    return redact_phone_numbers_sql(argument, pii_patterns_sql(argument))
 
 
 MIN_KEY_CHARACTERS = 32
