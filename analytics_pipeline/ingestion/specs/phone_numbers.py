@@ -64,7 +64,7 @@ class PhoneNumberRedactor:
         # of an id) and finds one inside it only after a space, dash, dot, slash or bracket, where this matches again;
         # nor inside a run of digits, where a number starts only after the longest candidate it reads (_LONG_RUN).
         self.candidates = rf"(?:^|[^A-Za-z\p{{Nd}}])\p{{Nd}}(?:{_GAP}\p{{Nd}}){{{digits - 1}}}|\p{{Nd}}{{{_LONG_RUN}}}"
-        self._cached = functools.lru_cache(maxsize=65536)(self._redact)
+        self._cached = functools.lru_cache(maxsize=16384)(self._redact)  # a few MB at most
 
     def redact(self, text: str) -> str:
         return self._cached(text) if len(text) <= _CACHED_TEXT_CHARACTERS else self._redact(text)
