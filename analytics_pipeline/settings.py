@@ -28,6 +28,9 @@ DEFAULT_QUERY_MAX_ROWS = 100_000
 DEFAULT_QUERY_MEMORY_LIMIT = "1GB"
 DEFAULT_S3_MAX_RETRIES = 5
 DEFAULT_LLM_TIMEOUT_SECONDS = 60.0
+# The regions whose national phone number formats the conversations redaction knows (the demo's countries); a
+# number written with its country code is found whatever its country.
+DEFAULT_PHONE_REGIONS = ("GB", "US")
 # Landing files: a longer line is quarantined (its first bytes kept); a file that holds (decompressed) more is
 # refused whole with one quarantine row. Both bound what one landing entry can cost.
 DEFAULT_MAX_LINE_BYTES = "16MiB"
@@ -148,6 +151,7 @@ class Settings:
     max_line_bytes: int = 16 * 1024**2  # a landing line longer than this is quarantined
     max_file_bytes: int = 8 * 1024**3  # a landing file holding more (decompressed) is refused whole
     language_model: LanguageModel = LanguageModel()  # what `ask` writes SQL with
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS  # national phone number formats the redaction knows
 
     @property
     def warehouse_path(self) -> str:
@@ -195,6 +199,7 @@ def load_settings(environ: dict[str, str] | None = None, sources: Sequence[str] 
         max_line_bytes=_bytes(env, "ANALYTICS_MAX_LINE_BYTES", DEFAULT_MAX_LINE_BYTES, minimum=1024),
         max_file_bytes=_bytes(env, "ANALYTICS_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, minimum=1024),
         language_model=_language_model(env),
+        phone_regions=_phone_regions(env.get("ANALYTICS_PHONE_REGIONS", "")),
     )
 
 
@@ -413,6 +418,20 @@ def _currencies(text: str, sources: Sequence[str] | None) -> Currencies:
         else:
             per_source[source] = code
     return Currencies(default, tuple(per_source.items()))
+
+
+def _phone_regions(text: str) -> tuple[str, ...]:
+    """``GB,US,DE``: ISO 3166 region codes libphonenumber knows, each once; empty for the default."""
+    import phonenumbers  # not needed by every command that reads the settings
+
+    regions = tuple(dict.fromkeys(part.strip().upper() for part in text.split(",") if part.strip()))
+    unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        hint = " (the United Kingdom is GB)" if "UK" in unknown else ""
+        raise SettingsError(f"ANALYTICS_PHONE_REGIONS: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "
+                            "a region code libphonenumber knows "
+                            f"(ISO 3166, such as GB, US, DE, FR, IN){hint}")
+    return regions or DEFAULT_PHONE_REGIONS
 
 
 def _amount(name: str, key: str, value: str, unit: str, kind, minimum: float) -> float:

@@ -39,7 +39,9 @@ def build_lake(work: Path, projects: int, templates: int) -> dict:
     the pipeline (dashboards included). Returns the figures of the build."""
     fresh_env(work, ANALYTICS_PSEUDONYM_KEY="benchmark-key-" + "0" * 32)
     from analytics_pipeline.dashboards.definition import SHIPPED_DIR
-    from analytics_pipeline.demo import claims_landing_files, conversations_landing_files, llm_runs_landing_files
+    from analytics_pipeline.sources.claims.demo import claims_landing_files
+    from analytics_pipeline.sources.conversations.demo import conversations_landing_files
+    from analytics_pipeline.sources.llm_runs.demo import llm_runs_landing_files
     from analytics_pipeline.lake.storage import StorageRoot
     from analytics_pipeline.runner import run_pipeline
     from analytics_pipeline.settings import load_settings

@@ -5,7 +5,9 @@ import json
 import duckdb
 import pytest
 
+from analytics_pipeline.cli import main
 from analytics_pipeline.ingestion.staging import stage_batch
+from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources.conversations.spec import conversations_spec
 from analytics_pipeline_tests.conftest import lake_root, landing_root
 
@@ -73,6 +75,55 @@ def test_no_pii_anywhere_in_the_stored_files(keyed):
         data = lake.read_bytes(f.key)
         for secret in (b"bob@example.com", b"carol@example.com", b"4111", b"John Smith", b"7946"):
             assert secret not in data, (f.key, secret)
+
+
+# Numbers the regular expressions miss, each valid in its region: libphonenumber finds them in the national formats of
+# the regions of ANALYTICS_PHONE_REGIONS, and any region's numbers written with the country code.
+NATIONAL_FORMATS = {"FR": ("01 42 68 53 00", "01.42.68.53.00", "01 23 45 67 89"),
+                    "IN": ("098765 43210", "098765-43210", "98765 43210"),
+                    "DE": ("030/901820", "0171/1234567"),
+                    "GB": ("02079460958",),
+                    "US": ("4155550132",)}
+WITH_COUNTRY_CODE = ("+33 1 42 68 53 00", "+33 (0)1 42 68 53 00", "+91 98765 43210", "+1 4155550132")
+# ... and numbers the regular expressions found before, still redacted whole
+FOUND_BEFORE = ("07700 900123", "020.7946.0958", "(415) 555-0132", "415.555.0132", "+44 (0)1224 571255",
+                "022 2778 8000", "030 901820", "+49 (0)30 901820", "+49 171 1234567", "+447700900123")
+NOT_PHONE_NUMBERS = ("Work order WO-234567 raised at 2026-12-05 10:32 for the SMT130 on GT-11",
+                     "Speed 3,412 rpm, EGT 512 °C, vibration 14.7 mm/s, lube oil 18 psi, 2026-12-05T10:32:00Z",
+                     "Claim amount £12,500.00 approved on 05/12/2026; ticket INC8481040, doc OP-123",
+                     "HMI version 1.13.2 since 2026-11-30 22:15:07; 23,000 fired hours, 1,234,567 kWh")
+
+
+def stored_queries(settings, texts: list[str]) -> list[str]:
+    """Each text staged as a query of its own; the stored queries in the same order."""
+    _, rows, _ = stage(settings, [eventbridge(f"e{n:03d}", "Query Processed", "s1", "user-1", text)
+                                  for n, text in enumerate(texts)])
+    return [row["query"] for row in rows]
+
+
+def test_phone_numbers_in_the_national_formats_of_the_configured_regions_are_redacted(keyed, monkeypatch):
+    monkeypatch.setenv("ANALYTICS_PHONE_REGIONS", "GB,US,DE,FR,IN")
+    numbers = [n for formats in NATIONAL_FORMATS.values() for n in formats] + [*WITH_COUNTRY_CODE, *FOUND_BEFORE]
+    stored = stored_queries(keyed, [f"Ring me on {n} after the shift" for n in numbers] + list(NOT_PHONE_NUMBERS))
+    assert stored[:len(numbers)] == ["Ring me on [PHONE] after the shift"] * len(numbers), list(zip(numbers, stored))
+    assert stored[len(numbers):] == list(NOT_PHONE_NUMBERS)  # order ids, times, readings, amounts, versions stay
+
+
+def test_by_default_the_uk_and_us_formats_are_searched_and_every_country_code(keyed):
+    others = [NATIONAL_FORMATS["FR"][0], NATIONAL_FORMATS["IN"][0], NATIONAL_FORMATS["DE"][0]]
+    texts = [f"Ring me on {n} after the shift"
+             for n in [*NATIONAL_FORMATS["GB"], *NATIONAL_FORMATS["US"], *WITH_COUNTRY_CODE, *others]]
+    expected = ["Ring me on [PHONE] after the shift"] * (len(texts) - len(others)) + texts[-len(others):]
+    assert stored_queries(keyed, texts) == expected  # other countries' national formats need their region
+
+
+def test_the_phone_regions_are_libphonenumbers_codes_or_a_one_line_error(lake_env, monkeypatch, capsys):
+    monkeypatch.setenv("ANALYTICS_PHONE_REGIONS", " de, fr ,DE")
+    assert load_settings().phone_regions == ("DE", "FR")
+    monkeypatch.setenv("ANALYTICS_PHONE_REGIONS", "uk,us,XX")
+    assert main(["run"]) == 2
+    assert capsys.readouterr().err == ("error: ANALYTICS_PHONE_REGIONS: UK, XX are not a region code libphonenumber "
+                                       "knows (ISO 3166, such as GB, US, DE, FR, IN) (the United Kingdom is GB)\n")
 
 
 def test_pseudonyms_depend_on_the_key(keyed, monkeypatch):

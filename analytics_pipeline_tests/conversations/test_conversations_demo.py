@@ -2,9 +2,12 @@
 
 import gzip
 import json
+import re
 
+import duckdb
 import pytest
 
+from analytics_pipeline.sources.conversations.spec import pii_patterns_sql, prepare_connection
 from analytics_pipeline.runner import run_pipeline
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.sources.conversations.demo import conversations_landing_files
@@ -16,12 +19,13 @@ from analytics_pipeline_tests.conversations.sessions import (a_session_left_with
 def test_demo_conversations(lake_env, monkeypatch):
     monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", "demo-test-key-" + "z" * 32)
     landing = landing_root(lake_env)
-    emails = set()
+    emails, phones = set(), set()
     for name, data in [*conversations_landing_files(days=3, seed=5, sessions_per_day=60),
                        a_session_left_without_an_end(), a_session_with_every_seed_event()]:
         landing.write_bytes(data, "conversations", name)
         text = (gzip.decompress(data) if name.endswith(".gz") else data).decode()
         emails |= {word.strip('",.') for word in text.split() if "@" in word and "." in word.split("@")[-1]}
+        phones |= set(re.findall(r"(?:Call me on|my number is) ([+(\d][\d ().-]*\d)", text))
 
     (report,) = [r for r in run_pipeline(lake_env, progress=lambda _: None) if r.source == "conversations"]
 
@@ -52,6 +56,42 @@ def test_demo_conversations(lake_env, monkeypatch):
     lake = lake_root(lake_env)
     stored = b"".join(lake.read_bytes(f.key) for f in lake.list_files("") if f.key.endswith(".parquet"))
     assert emails and not any(e.encode() in stored for e in emails)
+    assert phones and not any(p.encode() in stored for p in phones)
+    # every [PHONE] stands where the producer wrote a number ("Call me on ...", "my number is ..."), and work orders,
+    # parts and tickets stay
+    texts = [t for row in run_query(lake_env, "SELECT query, response_summary, data FROM conversation_events").rows
+             for t in row if t]
+    assert all(t.count("[PHONE]") == len(re.findall(r"(?:Call me \S+|my number is) \[PHONE\]", t)) for t in texts)
+    for kept in (r"WO-\d{6}", r"SMT-\d{5}", r"INC\d{7}", r"\d+ psi"):
+        assert any(re.search(kept, t) for t in texts), kept
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_libphonenumber_takes_none_of_the_demos_other_numbers_for_a_phone_number():
+    """Over every text of two weeks of demo events (readings, work orders, parts, drawings, tickets, ids, times),
+    the redaction with libphonenumber (the default regions) stores what the regular expressions alone stored."""
+    texts = set()
+    for name, data in conversations_landing_files(days=14, seed=3, sessions_per_day=300):
+        for line in (gzip.decompress(data) if name.endswith(".gz") else data).decode().splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:  # the producer's damaged lines
+                continue
+            texts |= {*_strings(event), json.dumps(event.get("data"))}
+    with duckdb.connect() as con:
+        prepare_connection(con, rows=False)
+        con.execute("CREATE TABLE texts AS SELECT unnest(?) AS x", [sorted(texts)])
+        searched, changed = con.execute(
+            "SELECT count(*) FILTER (may_hold_phone_number(x)), "
+            f"list(x) FILTER (redact_pii(x) <> {pii_patterns_sql('x')}) FROM texts").fetchone()
+    assert searched > 1000 and changed is None, changed
 
 
 def test_demo_with_no_ordinary_sessions_holds_only_the_night_shifts():

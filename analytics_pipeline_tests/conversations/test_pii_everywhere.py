@@ -1,5 +1,6 @@
 """PII in any text field of a conversation event (ids, labels, free text), or in a record that is quarantined,
-never reaches the lake; ids that held PII stay distinct; the check scans every stored text."""
+never reaches the lake; ids that held PII stay distinct; the check scans every stored text; the digit-run filter
+before libphonenumber lets every number through."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import json
 import uuid
 
 import dagster as dg
-from hypothesis import HealthCheck, given
+import duckdb
+import phonenumbers
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from phonenumbers import PhoneNumberFormat
 
+from analytics_pipeline.sources.conversations.phone_numbers import register_phone_number_redaction
 from analytics_pipeline.runner import dagster_instance, run_pipeline
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import load_settings
@@ -21,10 +26,20 @@ FIELDS = ["session_id", "agent_id", "channel", "platform", "sentiment", "query",
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8)
 emails = st.builds(lambda a, b, tld: f"{a}.{b}@{b}mail.{tld}", names, names, st.sampled_from(["com", "co.uk", "io"]))
+PHONE_REGIONS = "GB,US,DE,FR,IN"
+# Valid numbers of those regions in national formats the regular expressions miss (libphonenumber finds them).
+national_phones = st.one_of(
+    st.builds(lambda a, b, c, d, sep: f"01{sep}4{a}{sep}{b:02d}{sep}{c:02d}{sep}{d:02d}",  # France
+              st.integers(0, 9), st.integers(0, 99), st.integers(0, 99), st.integers(0, 99), st.sampled_from(" .")),
+    st.builds(lambda a, b, sep: f"098{a}{sep}{b}", st.integers(100, 999), st.integers(10000, 99999),  # India
+              st.sampled_from(" -")),
+    st.builds(lambda a: f"030/{a}", st.integers(100000, 99999999)),  # Germany
+    st.builds(lambda a, b: f"415{a}{b:04d}", st.integers(200, 999), st.integers(0, 9999)))  # the US, in one block
 phones = st.one_of(
     st.builds(lambda cc, n: f"+{cc}{n}", st.sampled_from(["44", "1", "48", "353"]), st.integers(10**8, 10**10 - 1)),
     st.builds(lambda a, b, c: f"0{a} {b} {c}", st.integers(1000, 9999), st.integers(100, 999), st.integers(1000, 9999)),
-    st.builds(lambda a, b: f"(0{a}) {b}", st.integers(10, 999), st.integers(100000, 9999999)))
+    st.builds(lambda a, b: f"(0{a}) {b}", st.integers(10, 999), st.integers(100000, 9999999)),
+    national_phones)
 cards = st.builds(lambda g: " ".join(f"{x:04d}" for x in g), st.lists(st.integers(1000, 9999), min_size=4, max_size=4))
 pii = st.one_of(emails, phones, cards)
 
@@ -51,6 +66,7 @@ def events(draw):
 def test_pii_in_any_field_is_never_stored_and_the_check_scans_it_all(lake_env, monkeypatch, case):
     drawn, rejected, rejected_secret = case
     monkeypatch.setenv("ANALYTICS_PSEUDONYM_KEY", "pii-everywhere-" + "k" * 32)
+    monkeypatch.setenv("ANALYTICS_PHONE_REGIONS", PHONE_REGIONS)
     landing = landing_root(lake_env)
     for f in landing.list_files("conversations"):
         landing.delete(f.key)
@@ -91,8 +107,6 @@ cues = st.sampled_from(["My name is", "my name is", "Call me", "I'm", "I’m", "
 @hypothesis_settings(max_examples=200, deadline=None)
 @given(cue=cues, words=st.lists(name_words, min_size=1, max_size=2), after=st.sampled_from(["", ".", ", thanks", "!"]))
 def test_names_in_any_alphabet_after_an_introduction_are_redacted_whole(cue, words, after):
-    import duckdb
-
     from analytics_pipeline.sources.conversations.spec import prepare_connection
 
     con = duckdb.connect()
@@ -100,3 +114,50 @@ def test_names_in_any_alphabet_after_an_introduction_are_redacted_whole(cue, wor
     name = " ".join(words)
     redacted = con.execute("SELECT redact_pii(?)", [f"Hello! {cue} {name}{after}"]).fetchone()[0]
     assert redacted == f"Hello! {cue} [NAME]{after}", (name, redacted)
+
+
+def _written_numbers() -> list[str]:
+    """libphonenumber's example numbers of every region and kind, with the country code in every style (the
+    shortest has 6 digits: +989601), and in the national format for the regions searched."""
+    found = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in phonenumbers.supported_types_for_region(region):
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is not None:
+                styles = [PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.E164, PhoneNumberFormat.RFC3966]
+                if region in PHONE_REGIONS.split(","):
+                    styles.append(PhoneNumberFormat.NATIONAL)
+                found += [phonenumbers.format_number(number, style) for style in styles]
+    return found
+
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def _as_written(number: str, separator: str, full_width: bool) -> str:
+    text = number.replace(" ", separator)
+    return text.translate(FULL_WIDTH) if full_width else text
+
+
+written = st.builds(_as_written, st.sampled_from(_written_numbers()),
+                    st.sampled_from([" ", ".", "-", "/", "", "  ", " - "]), st.booleans())
+digit_runs = st.text(alphabet="0123456789 .-/()+x", min_size=1, max_size=16)
+words = st.sampled_from(["call", "on", "SMT", "WO-", "session-", "ab", "x", "ext.", "+", "(", ")", "£", "é", "Ж",
+                         "号"])
+separators = st.sampled_from(["", " ", "-", ".", "/", ", "])
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@example(pieces=[("call +989601", " now")], regions="GB,US")  # as few digits as a number has
+@example(pieces=[("WO-", ""), ("4155550132", "")], regions="GB,US")  # right after a dash (not a letter)
+@example(pieces=[("（０２０）７９４６ ０９５８", "")], regions="GB,US")  # full-width
+@example(pieces=[("a" + "0" * 420 + "4155550132", "")], regions="GB,US")  # after the matcher's longest candidate
+@given(pieces=st.lists(st.tuples(st.one_of(written, digit_runs, words), separators), min_size=1, max_size=6),
+       regions=st.sampled_from([PHONE_REGIONS, "GB,US"]))
+def test_the_digit_run_filter_lets_through_every_text_libphonenumber_finds_a_number_in(pieces, regions):
+    text = "".join(piece + separator for piece, separator in pieces)
+    with duckdb.connect() as con:
+        register_phone_number_redaction(con, tuple(regions.split(",")))
+        searched, redacted = con.execute("SELECT may_hold_phone_number($1), phone_numbers_replaced($1)",
+                                         [text]).fetchone()
+    assert searched or redacted == text, text

@@ -6,6 +6,7 @@ from functools import partial
 import dagster as dg
 import duckdb
 
+from analytics_pipeline.sources.conversations.phone_numbers import holds_phone_number_sql, register_phone_number_redaction
 from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.platform.source_tables import SourceTables
 from analytics_pipeline.platform.table_assets import package_sql, reading, utc_now
@@ -80,11 +81,13 @@ _HASHED_COLUMNS = {"user_id"}
 _ID_COLUMNS = {"event_id", "session_id", "agent_id"}
 
 
-def pii_scan(con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:
+def pii_scan(con: duckdb.DuckDBPyConnection,
+             conversations: ConversationsResource = DEFAULT_CONVERSATIONS) -> list[dg.AssetCheckResult]:
     """Every text column of the raw events an update read, and the original text of every quarantined
     conversations record, searched for what the redaction removes."""
     columns = [name for name, kind, *_ in con.execute("DESCRIBE conversation_events").fetchall()
                if kind == "VARCHAR" and name not in {"source_file", "envelope"}]
+    register_phone_number_redaction(con, tuple(conversations.phone_regions))
     found = {"events": scalar(con, f"SELECT count(*) FROM conversation_events WHERE {_holds_pii(columns)}"),
              "quarantined": scalar(con, f"SELECT count(*) FROM conversation_quarantine WHERE {_holds_pii(['original_text'])}"),
              # a user id in any form under a user key (what the parse pseudonymises) that is not a pseudonym
@@ -108,6 +111,8 @@ def _holds_pii(columns: list[str]) -> str:
     for column in columns:
         patterns = [PII_PATTERNS[0][0]] if column in _HASHED_COLUMNS else [p for p, _ in PII_PATTERNS]
         found = " OR ".join(f"regexp_matches({column}, {sql_literal(p)})" for p in patterns)
+        if column not in _HASHED_COLUMNS:  # and a number libphonenumber finds (the redaction's last step)
+            found += f" OR {holds_phone_number_sql(column)}"
         if column in _ID_COLUMNS:
             found = f"(NOT starts_with({column}, {sql_literal(MASKED_ID_PREFIX)}) AND ({found}))"
         conditions.append(found)
@@ -122,7 +127,7 @@ lake_tables = [
         check_specs=[dg.AssetCheckSpec("no_pii_in_stored_text", asset="conversation_sessions",
                                        description="A scan of every text column of the events an update read (all on "
                                                    "a full rebuild) and of the quarantined records' text finds no PII.")],
-        checks=pii_scan,
+        checks=pii_scan, resources=("conversations",),
         fallback_views={"ingest_errors": "SELECT NULL::VARCHAR AS source, NULL::VARCHAR AS original_text WHERE false"},
         check_views={"conversation_quarantine":
                      "SELECT original_text FROM ingest_errors WHERE source = 'conversations'"},

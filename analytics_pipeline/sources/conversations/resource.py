@@ -1,4 +1,5 @@
-"""The ``conversations`` resource: the pseudonym key of user ids, and what a human interaction costs."""
+"""The ``conversations`` resource: the pseudonym key of user ids, the phone number regions of the redaction,
+and what a human interaction costs."""
 
 from __future__ import annotations
 
@@ -25,11 +26,15 @@ class ConversationsResource(dg.ConfigurableResource):
     pseudonym_key_file: str = Field(default=str(Path(DEFAULT_DATA_DIR) / KEY_FILE), description="Where the key is "
                                     "made once, when none is given: <data dir>/.pseudonym_key.")
 
+    phone_regions: list[str] = Field(default=list(_DEFAULT["phone_regions"]), description="The regions whose "
+                                     "national phone number formats the redaction knows (ANALYTICS_PHONE_REGIONS).")
+
     @classmethod
     def for_settings(cls, settings: Settings, **given) -> ConversationsResource:
         """``given``: fields given another way (the key, as an ``EnvVar``)."""
         return cls(**{"human_interaction_cost": settings.human_interaction_cost,
-                      "pseudonym_key_file": str(Path(settings.data_dir) / KEY_FILE), **given})
+                      "pseudonym_key_file": str(Path(settings.data_dir) / KEY_FILE),
+                      "phone_regions": list(settings.phone_regions), **given})
 
     def key(self) -> str:
         return pseudonym_key(self.pseudonym_key, self.pseudonym_key_file)

@@ -35,6 +35,10 @@ from analytics_pipeline.sources.conversations.vocabulary import (
     USER_TURN_EVENTS,
     sql_tuple,
 )
+from analytics_pipeline.sources.conversations.phone_numbers import (
+    redact_phone_numbers_sql,
+    register_phone_number_redaction,
+)
 
 if TYPE_CHECKING:
     from analytics_pipeline.sources.conversations.resource import ConversationsResource
@@ -43,11 +47,13 @@ _NAME_WORD = r"\p{L}[\p{L}\p{M}'’-]*"
 _NAME = rf"{_NAME_WORD}(?:\s+{_NAME_WORD})?"
 _CAPITALISED_WORD = r"\p{Lu}[\p{L}\p{M}'’-]*"
 _CAPITALISED_NAME = rf"{_CAPITALISED_WORD}(?:\s+{_CAPITALISED_WORD})?"
-# Order matters: card numbers before phone numbers (both are digit runs). RE2 syntax (DuckDB).
+# Order matters: card numbers before phone numbers (both are digit runs). RE2 syntax (DuckDB). Phone numbers in
+# other shapes are then found by libphonenumber (phone_numbers.py).
 PII_PATTERNS = [
     (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "[EMAIL]"),
     (r"\b(?:\d[ -]?){12,18}\d\b", "[CARD]"),
-    (r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,5}\)[ .-]?|\b\d{2,5}[ .-])\d{3,4}[ .-]?\d{3,4}\b", "[PHONE]"),
+    # with its trunk prefix in brackets after the country code: +44 (0)1224 571255
+    (r"(?:\+\d{1,3}[ .-]?(?:\(0\)[ .-]?)?)?(?:\(\d{2,5}\)[ .-]?|\b\d{2,5}[ .-])\d{3,4}[ .-]?\d{3,4}\b", "[PHONE]"),
     (r"\+\d{7,14}\b", "[PHONE]"),  # compact international: +447700900123
     # Names in any alphabet (Zoë, Łukasz, O’Brien, Jean-Luc): after a strong cue in any case ...
     (r"\b((?i:my name is|my name's|call me))\s+" + _NAME, r"\1 [NAME]"),
@@ -56,11 +62,16 @@ PII_PATTERNS = [
 ]
 
 
-def redact_pii_sql(argument: str = "x") -> str:
+def pii_patterns_sql(argument: str = "x") -> str:
     expression = argument
     for pattern, replacement in PII_PATTERNS:
         expression = f"regexp_replace({expression}, {sql_literal(pattern)}, {sql_literal(replacement)}, 'g')"
     return expression
+
+
+def redact_pii_sql(argument: str = "x") -> str:
+    """The patterns, then libphonenumber on what they leave, for texts with a long enough run of digits."""
+    return redact_phone_numbers_sql(argument, pii_patterns_sql(argument))
 
 
 MIN_KEY_CHARACTERS = 32
@@ -134,6 +145,11 @@ def environment_pseudonym_key() -> str:
     return pseudonym_key(os.environ.get("ANALYTICS_PSEUDONYM_KEY", ""), Path(load_settings().data_dir) / KEY_FILE)
 
 
+def phone_regions(conversations: ConversationsResource | None) -> tuple[str, ...]:
+    """The run's phone number regions; outside a run (a script, a test), the environment's."""
+    return tuple(conversations.phone_regions) if conversations is not None else load_settings().phone_regions
+
+
 def prepare_connection(con: duckdb.DuckDBPyConnection, rows: bool = True,
                        conversations: ConversationsResource | None = None) -> None:
     """The redaction and pseudonymisation macros; the key (the run's ``conversations`` resource's) is bound as a
@@ -146,6 +162,7 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, rows: bool = True,
     else:
         key = environment_pseudonym_key()
     con.execute("SET VARIABLE pseudonym_key = ?", [key])
+    register_phone_number_redaction(con, phone_regions(conversations))
     con.execute(f"CREATE OR REPLACE TEMP MACRO redact_pii(x) AS {redact_pii_sql()}")
     con.execute("CREATE OR REPLACE TEMP MACRO pseudonym(x) AS CASE WHEN x IS NULL THEN NULL ELSE "
                 f"'{PSEUDONYM_PREFIX}' || left(sha256(getvariable('pseudonym_key') || chr(31) || x), "
