@@ -234,18 +234,36 @@ def refresh_lake(settings: Settings) -> None:
 def _refresh(defs: dg.Definitions, instance: dg.DagsterInstance, full_refresh: bool = False,
              sources: list[str] | None = None) -> None:
     """``refresh_job``: every whole-lake table, the views and the dashboards, or with ``sources`` those downstream
-    of these sources' raw layers and those never materialized (what the automation sensor would pick)."""
+    of these sources' raw layers, of tables never materialized and of tables whose code changed since their last
+    materialization (what the automation sensor would pick)."""
     job = defs.resolve_job_def("refresh_job")
     selection = None
     if sources:
-        downstream = dg.AssetSelection.assets(*[f"raw_{s}" for s in sources]).downstream()
+        graph = defs.resolve_asset_graph()
         in_job = set(job.asset_layer.executable_asset_keys)
-        missing = {key for key in in_job if instance.get_latest_materialization_event(key) is None}
-        selection = sorted((downstream.resolve(defs.resolve_asset_graph()) & in_job) | missing)
+        changed = [dg.AssetKey(f"raw_{s}") for s in sources] + sorted(_outdated(graph, instance, in_job))
+        selection = sorted(dg.AssetSelection.assets(*changed).downstream().resolve(graph) & in_job)
     tags = _tags({FULL_REFRESH_TAG: "true"} if full_refresh else None)
     _succeeded(job.execute_in_process(instance=instance, run_config=_QUIET, tags=tags, raise_on_error=False,
                                       asset_selection=selection),
                "rebuilding the lake tables" if full_refresh else "updating the lake tables")
+
+
+# The tag a materialization records its asset's code version under (a stored format, stable across Dagster versions).
+CODE_VERSION_TAG = "dagster/code_version"
+
+
+def _outdated(graph, instance: dg.DagsterInstance, keys: set[dg.AssetKey]) -> set[dg.AssetKey]:
+    """The tables never materialized, and those whose last materialization recorded another code version than
+    their definition has now (their SQL changed with an upgrade: their stored rows may lack new columns)."""
+    outdated = set()
+    for key in keys:
+        event = instance.get_latest_materialization_event(key)
+        current = graph.get(key).code_version
+        if event is None or (current is not None and event.asset_materialization is not None
+                             and event.asset_materialization.tags.get(CODE_VERSION_TAG) != current):
+            outdated.add(key)
+    return outdated
 
 
 def records_before_start(settings: Settings) -> dict[str, tuple[int, str]]:
@@ -267,9 +285,10 @@ def records_before_start(settings: Settings) -> dict[str, tuple[int, str]]:
 
 
 def _data_through(settings: Settings, source: str) -> str:
-    """The newest event time in the source's raw layer (the whole lake, not just this run)."""
+    """The newest event time in the source's raw layer (the whole lake, not just this run), to the second as the
+    summary shows every time (events with milliseconds, such as the chat SDK's, would show microseconds)."""
     through = source_data_through(StorageRoot(settings.lake_uri, settings.s3_endpoint_url), source)
-    return "" if through is None else str(through)
+    return "" if through is None else str(through.replace(microsecond=0))
 
 
 def _evaluate(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: str) -> list[dg.RunRequest]:

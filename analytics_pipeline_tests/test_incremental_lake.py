@@ -9,6 +9,7 @@ table is compared with what ``run --full-refresh`` computes from the same raw la
 from __future__ import annotations
 
 import json
+import os
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -16,9 +17,11 @@ import dagster as dg
 import duckdb
 import pytest
 
+from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.views import lake_views
 from analytics_pipeline.platform.keyed_tables import FULL_REFRESH_TAG
 from analytics_pipeline.runner import (
+    CODE_VERSION_TAG,
     dagster_instance,
     refresh_lake,
     run_operation,
@@ -232,6 +235,39 @@ def test_incremental_lake_equals_a_full_rebuild_before_and_after_retention(fed_l
     assert len(after_retention["claims_current"]) < len(incremental["claims_current"])
     run_pipeline(retained, progress=lambda _: None, full_refresh=True)
     _assert_same(after_retention, _table_rows(retained))
+
+
+def test_an_upgrade_rebuilds_the_tables_whose_code_changed(fed_lake):
+    """A lake built by an earlier version: ``llm_run_costs`` stored without a column today's SQL has (``tags``),
+    its last materialization recorded by another code version, and ``tag_costs``, which reads that column, never
+    materialized. A run that brings claims only must rebuild ``llm_run_costs`` before building ``tag_costs``
+    (before, it failed: ``Referenced column "tags" not found``)."""
+    settings, _ = fed_lake
+    root, instance = lake_root(settings), dagster_instance(settings)
+    con = duckdb.connect()
+    for stored in root.list_files("processed/llm_run_costs"):
+        path = root.path(stored.key)
+        con.execute(f"COPY (SELECT * EXCLUDE (tags) FROM read_parquet('{path}')) TO '{path}.old' (FORMAT parquet)")
+        os.replace(f"{path}.old", path)
+    con.close()
+    state_key = layout.keyed_state("processed", "llm_run_costs")
+    state = json.loads(root.read_bytes(state_key))
+    root.write_bytes(json.dumps({**state, "fingerprint": "older"}).encode(), state_key)
+    instance.report_runless_asset_event(dg.AssetMaterialization("llm_run_costs", tags={CODE_VERSION_TAG: "older"}))
+    instance.wipe_assets([dg.AssetKey("tag_costs")])
+    root.delete("marts/tag_costs")
+    for name, data in claims_landing_files(days=1, seed=11, claims_per_day=5):
+        landing_root(settings).write_bytes(data, "claims", f"upgrade/{name}")
+
+    reports = run_pipeline(settings, progress=lambda _: None)
+
+    assert [r.source for r in reports if r.days] == ["claims"]
+    assert _update_mode(settings, "llm_run_costs") == "full (the table's SQL changed)"
+    upgraded = _table_rows(settings)
+    assert upgraded["tag_costs"]
+    run_pipeline(settings, progress=lambda _: None, full_refresh=True)
+    rebuilt = _table_rows(settings)
+    assert upgraded["tag_costs"] == rebuilt["tag_costs"] and upgraded["llm_run_costs"] == rebuilt["llm_run_costs"]
 
 
 def test_full_refresh_job_is_tagged():

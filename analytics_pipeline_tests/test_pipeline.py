@@ -1,6 +1,7 @@
 """The whole graph on demo data: counts reconcile, marts match an independent computation, reruns are no-ops."""
 
 import json
+import re
 from collections import Counter, defaultdict
 
 import dagster as dg
@@ -29,6 +30,9 @@ def test_demo_run_reports_four_numbers_that_reconcile(demo_lake):
     assert figures.records_in == figures.landed + figures.quarantined + figures.duplicates
     assert figures.quarantined > 0 and figures.duplicates > 0
     assert claims.data_through
+    # every source's data-through shows to the second (chat events carry milliseconds)
+    for report in reports:
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", report.data_through), report
 
 
 def test_every_view_is_queryable(use_demo_lake):

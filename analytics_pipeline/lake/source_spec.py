@@ -10,14 +10,25 @@ from analytics_pipeline.lake import quarantine_reasons
 from analytics_pipeline.lake.duck import sql_list
 
 
+# The columns every parse SQL selects (as ``{record_provenance}``) from its line scan's ``file``, ``line_no``,
+# ``record_no``, ``file_seq`` and ``problems``: where each record came from, and why a bad one is quarantined.
+RECORD_PROVENANCE = """file AS source_file,
+    line_no AS source_line,
+    record_no AS source_record,
+    file_seq,
+    reason_code(problems) AS error_reason,
+    reason_detail(problems) AS reason_detail"""
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """A landing source: its name and the SQL that turns ``landing_lines`` into typed rows.
 
-    The SQL yields the raw columns plus ``event_id``, ``event_time``, ``event_date``,
-    ``file_seq``, ``error_reason`` (NULL when the row is good, else its code from quarantine_reasons.py),
-    ``reason_detail``, ``original_text`` (both for bad rows only) and ``extra_attributes`` (JSON of attributes
-    beyond the typed columns, or NULL). The template names reason codes as ``{reason.<code>}``.
+    The SQL yields the raw columns plus ``event_id``, ``event_time``, ``event_date``, ``{record_provenance}``
+    (``RECORD_PROVENANCE``: where the record came from, and ``error_reason`` — NULL when the row is good, else
+    its code from quarantine_reasons.py — with its ``reason_detail``), ``original_text`` (bad rows only) and
+    ``extra_attributes`` (JSON of attributes beyond the typed columns, or NULL). The template names reason codes
+    as ``{reason.<code>}``.
     """
 
     name: str
@@ -67,6 +78,7 @@ class SourceSpec:
         return template.format(
             **values,
             reason=quarantine_reasons.SQL_LITERALS,
+            record_provenance=RECORD_PROVENANCE,
             min_event_time=min_event_time.strftime("%Y-%m-%d %H:%M:%S"),
             max_event_time=max_event_time.strftime("%Y-%m-%d %H:%M:%S"),
         )

@@ -11,6 +11,7 @@ whole catalogue; the warehouse, which serves them all, creates them all.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,11 +65,12 @@ def lake_views(lake: StorageRoot, specs: list[SourceSpec], only: set[str] | None
     return views
 
 
-def views_read(sql: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)  # a definitions build asks for the same statements' inputs more than once
+def views_read(sql: str) -> frozenset[str]:
     """The tables and views a statement reads (CTE names excluded)."""
     statement = sqlglot.parse_one(sql, read="duckdb")
     ctes = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
-    return {t.name for t in statement.find_all(exp.Table) if t.name and t.name not in ctes}
+    return frozenset(t.name for t in statement.find_all(exp.Table) if t.name and t.name not in ctes)
 
 
 def _source_view_names(specs: list[SourceSpec]) -> set[str]:

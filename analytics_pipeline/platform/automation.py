@@ -5,13 +5,15 @@ import dagster as dg
 
 def on_lake_update(ignoring: dg.AssetSelection | None = None) -> dg.AutomationCondition:
     """Like eager(), but for an unpartitioned asset over daily partitions: any updated partition counts, and
-    missing old partitions (days without data) do not block it. ``ignoring``: deps whose updates do not count
-    (they still order the run: the asset waits while they are in progress)."""
+    missing old partitions (days without data) do not block it; a new code version (an upgrade changed what the
+    table computes) counts too. ``ignoring``: deps whose updates do not count (they still order the run: the
+    asset waits while they are in progress)."""
     updated = dg.AutomationCondition.any_deps_updated()
     if ignoring is not None:
         updated = updated.ignore(ignoring)
+    changed = updated | dg.AutomationCondition.newly_missing() | dg.AutomationCondition.code_version_changed()
     return (
-        (updated | dg.AutomationCondition.newly_missing()).since_last_handled()
+        changed.since_last_handled()
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     ).with_label("on lake update")

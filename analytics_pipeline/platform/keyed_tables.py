@@ -23,7 +23,7 @@ import dagster as dg
 import duckdb
 
 from analytics_pipeline.lake import layout
-from analytics_pipeline.lake.duck import connect, sql_list, sql_literal
+from analytics_pipeline.lake.duck import sql_list, sql_literal
 from analytics_pipeline.lake.entity_index import (
     read_json,
     register_first_days,
@@ -31,7 +31,6 @@ from analytics_pipeline.lake.entity_index import (
     update_index,
 )
 from analytics_pipeline.lake.parquet import write_parquet, write_partitions
-from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.lake.tables import day_files
@@ -39,6 +38,7 @@ from analytics_pipeline.lake.views import register_empty_source, register_lake_v
 from analytics_pipeline.platform.table_assets import (
     TableSpec,
     table_metadata,
+    table_run,
     whole_lake_asset,
 )
 
@@ -82,13 +82,9 @@ def build_keyed_table(table: TableSpec, entity: EntityKey) -> dg.AssetsDefinitio
     if reads - known:
         raise ValueError(f"keyed table {table.name} reads {sorted(reads - known)}: declare them in its EntityKey")
 
-    @dg.asset(**whole_lake_asset(spec, table, sql))
+    @dg.asset(**whole_lake_asset(spec, table, sql, storage=f"keyed by {entity.key}, format {FORMAT_VERSION}"))
     def keyed_table(context: dg.AssetExecutionContext):
-        lake: LakeResource = context.resources.lake
-        run_table = table.given(context.resources)
-        root = lake.lake_root()
-        con = connect(root)
-        try:
+        with table_run(context, table) as (run_table, root, con):
             with root.exclusive(f"{table.layer}/{table.name}"):
                 update = KeyedUpdate(con, root, run_table, entity, reads, full_refresh_requested(context))
                 summary = update.run()
@@ -99,8 +95,6 @@ def build_keyed_table(table: TableSpec, entity: EntityKey) -> dg.AssetsDefinitio
             metadata = update.metadata(summary)
             yield dg.MaterializeResult(metadata=metadata)
             yield from checks
-        finally:
-            con.close()
 
     return keyed_table
 

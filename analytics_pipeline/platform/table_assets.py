@@ -5,9 +5,11 @@ Asset SQL sees the lake through the same view names as the warehouse (``claims``
 is read from its SQL, as dbt's ``ref`` does (``table_deps``).
 """
 
+import hashlib
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
@@ -21,6 +23,7 @@ from analytics_pipeline.lake.duck import connect, sql_literal
 from analytics_pipeline.lake.parquet import write_parquet, write_partitions
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.source_spec import SourceSpec
+from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.lake.tables import day_files, write_table
 from analytics_pipeline.lake.views import LAKE_WIDE_VIEWS, register_lake_views, views_read
 from analytics_pipeline.platform.asset_keys import raw_asset_key
@@ -135,6 +138,20 @@ def _given(callback: Callable | None, values: dict) -> Callable | None:
     return partial(callback, **wanted) if wanted else callback
 
 
+@contextmanager
+def table_run(context: dg.AssetExecutionContext, table: TableSpec
+              ) -> Iterator[tuple[TableSpec, StorageRoot, duckdb.DuckDBPyConnection]]:
+    """What a table's asset works with: the table given the run's resources, the lake's root and a connection to
+    it, closed when the asset is done."""
+    lake: LakeResource = context.resources.lake
+    root = lake.lake_root()
+    con = connect(root)
+    try:
+        yield table.given(context.resources), root, con
+    finally:
+        con.close()
+
+
 def table_metadata(con: duckdb.DuckDBPyConnection, table: TableSpec, rows: int) -> dict:
     metadata = {"dagster/row_count": rows, "preview": markdown_table(con, "SELECT * FROM result_rows", 10)}
     if table.chart:
@@ -163,16 +180,11 @@ def build_daily_table(source: SourceSpec, table: TableSpec) -> dg.AssetsDefiniti
               metadata={LAKE_TABLE_METADATA: f"{table.layer}/{table.name}"},
               required_resource_keys=table.resource_keys)
     def daily_table(context: dg.AssetExecutionContext):
-        lake: LakeResource = context.resources.lake
-        root = lake.lake_root()
-        con = connect(root)
-        try:
-            days = compute_days(con, root, source.name, table.given(context.resources), context.partition_keys)
+        with table_run(context, table) as (run_table, root, con):
+            days = compute_days(con, root, source.name, run_table, context.partition_keys)
             for day, metadata in days.metadata.items():
                 context.add_asset_metadata(metadata, partition_key=day)
             yield dg.MaterializeResult(metadata=days.run_metadata)
-        finally:
-            con.close()
         yield from day_check_results(context, days.checks)
 
     return daily_table
@@ -238,11 +250,27 @@ def reading(day_sql: str, relation: str) -> str:
     return _RAW_DAY.sub(relation, day_sql)
 
 
-def whole_lake_asset(source: SourceSpec, table: TableSpec, sql: str) -> dict:
+# Dates and times a table's SQL is made for (windows ending now): not part of what the table computes.
+_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?)?")
+
+
+def table_code_version(source: SourceSpec, table: TableSpec, sql: str, storage: str = "") -> str:
+    """What the table computes, as a Dagster code version: its SQL (dates and times blanked), its helper views and
+    the definitions of ``source``'s raw views it reads, plus ``storage`` (how it is stored). A table whose code
+    version differs from the one its last materialization recorded (an upgrade) is rebuilt by the next ``run``,
+    and by automation under ``dev``."""
+    reads = table.lake_views_read(sql)
+    parts = [storage, sql, *sorted(table.helper_views.items()), *sorted(table.fallback_views.items()),
+             *sorted((name, view) for name, view in source.views().items() if name in reads)]
+    text = _MOMENT.sub("?", "\n".join(map(str, parts)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def whole_lake_asset(source: SourceSpec, table: TableSpec, sql: str, storage: str = "") -> dict:
     """The ``dg.asset`` arguments of an unpartitioned table over the whole lake, updated when its inputs change
-    (those ``sql`` reads)."""
+    (those ``sql`` reads) or its code version does."""
     return dict(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"},
-                deps=table_deps(source, table, sql),
+                deps=table_deps(source, table, sql), code_version=table_code_version(source, table, sql, storage),
                 description=table.description, automation_condition=ON_LAKE_UPDATE,
                 check_specs=table.check_specs or None, required_resource_keys=table.resource_keys)
 
@@ -252,18 +280,12 @@ def build_lake_table(source: SourceSpec, table: TableSpec) -> dg.AssetsDefinitio
 
     @dg.asset(**whole_lake_asset(source, table, table.sql()))
     def lake_table(context: dg.AssetExecutionContext):
-        lake: LakeResource = context.resources.lake
-        run_table = table.given(context.resources)
-        root = lake.lake_root()
-        con = connect(root)
-        try:
+        with table_run(context, table) as (run_table, root, con):
             sql = run_table.sql()
             register_lake_views(con, root, [source], only=run_table.lake_views_read(sql))
             run_table.prepare_connection(con)
             rows = write_table(con, root, sql, table.layer, table.name)
             yield dg.MaterializeResult(metadata=table_metadata(con, run_table, rows))
             yield from (run_table.checks(con) if run_table.checks else [])
-        finally:
-            con.close()
 
     return lake_table

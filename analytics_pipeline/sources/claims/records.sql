@@ -73,11 +73,6 @@ SELECT
     r.eventName = 'REMOVE' AS is_removed,
     {extra_attributes} AS extra_attributes,
     {extra_kinds} AS extra_kinds,
-    file AS source_file,
-    line_no AS source_line,
-    record_no AS source_record,
-    file_seq,
-    reason_code(problems) AS error_reason,
-    reason_detail(problems) AS reason_detail,
+    {record_provenance},
     CASE WHEN problems IS NOT NULL THEN text END AS original_text
 FROM extras

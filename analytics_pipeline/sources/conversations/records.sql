@@ -126,12 +126,7 @@ SELECT
     duration_ms_ AS duration_ms,
     redact_pii(r.sentiment) AS sentiment,
     redact_pii(r.data) AS data,
-    file AS source_file,
-    line_no AS source_line,
-    record_no AS source_record,
     NULL::VARCHAR AS extra_attributes,
-    file_seq,
-    reason_code(problems) AS error_reason,
-    reason_detail(problems) AS reason_detail,
+    {record_provenance},
     CASE WHEN problems IS NOT NULL THEN redact_pii(pseudonymised_user_ids(text)) END AS original_text
 FROM checked

@@ -206,11 +206,6 @@ SELECT
     -- beyond the typed columns, every attribute is kept; of the qa object, its details (status is qa_status)
     nullif(json_merge_patch(CASE WHEN json_kind = 'OBJECT' THEN text END, '{known_keys_null_patch}',
                             CASE WHEN has_qa_details THEN '{{"qa": {{"status": null}}}}' ELSE '{{"qa": null}}' END), '{{}}') AS extra_attributes,
-    file AS source_file,
-    line_no AS source_line,
-    record_no AS source_record,
-    file_seq,
-    reason_code(problems) AS error_reason,
-    reason_detail(problems) AS reason_detail,
+    {record_provenance},
     CASE WHEN problems IS NOT NULL THEN text END AS original_text
 FROM checked
