@@ -106,6 +106,51 @@ def entity_stem(doc: dict) -> str:
     return f"{doc['entity']['kind']}.{doc['entity']['key']}.{doc['id']}"
 
 
+@functools.lru_cache(maxsize=4096)
+def names_read(sql: str) -> frozenset[str] | None:
+    """Every name ``sql`` uses (columns, tables, aliases, struct fields): a superset of the columns it reads of any
+    table. None when its result may hold every column of a table: a ``*`` in its own select list (not in an
+    aggregate such as ``count(*)``, nor in a subquery or WITH query, whose columns the outer query names, as in
+    the entity filter's ``(SELECT * FROM t WHERE … = $entity) AS t``)."""
+    statement = sqlglot.parse_one(sql, read="duckdb")
+    for star in statement.find_all(exp.Star):
+        if star.find_ancestor(exp.AggFunc) is None and star.find_ancestor(exp.Subquery, exp.CTE) is None:
+            return None
+    # columns read without being named: a natural join's, a pivot's grouping, COLUMNS('regex'), a whole row (to_json(t))
+    if (any(str(join.args.get("method") or "").upper() == "NATURAL" for join in statement.find_all(exp.Join))
+            or any(True for _ in statement.find_all(exp.Pivot))
+            or any(True for _ in statement.find_all(exp.Columns))
+            or any(f.name.upper() == "COLUMNS" for f in statement.find_all(exp.Anonymous))):
+        return None
+    relations = {t.alias_or_name for t in statement.find_all(exp.Table)} | {
+        s.alias for s in statement.find_all(exp.Subquery) if s.alias}
+    if any(not c.table and c.name in relations for c in statement.find_all(exp.Column)):
+        return None
+    return frozenset(identifier.name for identifier in statement.find_all(exp.Identifier))
+
+
+def queries_names(queries: list[str]) -> frozenset[str] | None:
+    """Every name the queries use (``names_read``); None when one may read columns it does not name, or cannot
+    be read."""
+    names: set[str] = set()
+    for sql in queries:
+        try:
+            used = names_read(sql)
+        except sqlglot.errors.SqlglotError:
+            return None
+        if used is None:
+            return None
+        names |= used
+    return frozenset(names)
+
+
+def columns_read(queries: list[str], schema_names: list[str], keep: str = "") -> list[str]:
+    """The columns of a table (``schema_names``) that ``queries`` may read, with ``keep``; all of them when a
+    query may read columns it does not name."""
+    names = queries_names(queries)
+    return list(schema_names) if names is None else [n for n in schema_names if n in names or n == keep]
+
+
 def state_query(table: str, column: str, columns: list[str], float_columns: set[str]) -> str:
     """Per entity of ``table``: its id as text, its value, and the count and an order-independent hash of its rows.
     Floating-point columns are hashed to 12 significant digits: a whole-lake mart recomputed sums and averages them
@@ -116,12 +161,15 @@ def state_query(table: str, column: str, columns: list[str], float_columns: set[
             f"bit_xor(hash({values})) AS row_hash FROM {name} WHERE {col} IS NOT NULL GROUP BY 1")
 
 
-def table_states(table: str, column: str, run: Callable[[str], QueryResult]) -> dict[str, tuple]:
+def table_states(table: str, column: str, run: Callable[[str], QueryResult], queries: list[str] = ()
+                 ) -> dict[str, tuple]:
     """Per entity id of ``table``: (its value, the count and hash of its rows); ``run`` runs one query on the
-    warehouse (a QueryError propagates)."""
+    warehouse (a QueryError propagates). ``queries``: the entity pages' queries; only the columns they may read are
+    hashed (a change to another column changes no page), all columns when none are given."""
     schema = run(f"SELECT * FROM {_quoted(table)} LIMIT 0").arrow.schema
     floats = {f.name for f in schema if pa.types.is_floating(f.type)}
-    return {row[0]: row[1:] for row in run(state_query(table, column, schema.names, floats)).rows}
+    columns = columns_read(list(queries), schema.names, keep=column) if queries else schema.names
+    return {row[0]: row[1:] for row in run(state_query(table, column, columns, floats)).rows}
 
 
 def entity_values(dashboard: Dashboard, states: dict[tuple[str, str], dict[str, tuple]]) -> list[EntityValue]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from analytics_pipeline.dashboards.definition import Dashboard, Widget
-from analytics_pipeline.dashboards.entities import EntityValue
+from analytics_pipeline.dashboards.entities import EntityValue, queries_names
 from analytics_pipeline.dashboards.widgets import WidgetDataError, widget_data
 from analytics_pipeline.lake.views import views_read
 from analytics_pipeline.serving.exports import json_value
@@ -69,7 +69,7 @@ class Generator:
         self._local = threading.local()
         self._sessions: list[QuerySession] = []
         self._lock = threading.Lock()
-        self._copy: set[str] = set()
+        self._copy: dict[str, frozenset[str] | None] = {}  # view → the columns to copy (None: all)
 
     def __enter__(self) -> Generator:
         return self
@@ -83,22 +83,34 @@ class Generator:
         """Run ``fn(*args)`` on a worker (it may call ``run``)."""
         return self._pool.submit(fn, *args)
 
+    def views(self) -> set[str]:
+        """The warehouse's views, on the calling thread's session."""
+        return self._session()[0].views()
+
     def run(self, sql: str, params: dict | None = None) -> QueryResult:
         """One query on the calling thread's session (a worker's, or a session of its own)."""
         session, copied = self._session()
-        for view in (_reads(sql) & self._copy) - copied:
+        for view in (_reads(sql) & self._copy.keys()) - copied:
             copied.add(view)
             try:
-                session.snapshot(view)
+                session.snapshot(view, self._copy[view])
             except QueryError:
                 pass  # the queries reading it then fail (or succeed) on their own, with their own error
         return session.run(_gated(sql, self.settings.schema), checked=True, params=params)
 
-    def pages(self, pages: list[Page], small: frozenset[str] = frozenset()) -> Iterator[tuple[Page, dict]]:
+    def pages(self, pages: list[Page], small: frozenset[str] = frozenset(),
+              large: frozenset[str] = frozenset()) -> Iterator[tuple[Page, dict]]:
         """Every page's document, in the order given; all their queries run in parallel meanwhile. ``small``:
-        more views of few rows (besides ``small_views``), copied when more than one query reads them."""
-        reads = Counter(t for page in pages for sql in page.queries for t in _reads(sql))
-        self._copy |= {view for view, n in reads.items() if n > 1} & (self.small_views | small)
+        more views of few rows (besides ``small_views``), copied when more than one query reads them. ``large``:
+        views of many rows (an entity table that every entity page reads), copied with only the columns the
+        queries name, when they name them all."""
+        queries = [sql for page in pages for sql in page.queries]
+        shared = {view for view, n in Counter(t for sql in queries for t in _reads(sql)).items() if n > 1}
+        self._copy |= dict.fromkeys(shared & (self.small_views | small))
+        for view in (shared & large) - self._copy.keys():
+            names = queries_names([sql for sql in queries if view in _reads(sql)])
+            if names is not None:
+                self._copy[view] = names
         submitted = [(page, self._pool.submit(self._data_through, page),
                       [self._pool.submit(self._widget, page, w) for w in page.widgets]) for page in pages]
         for page, through, widgets in submitted:

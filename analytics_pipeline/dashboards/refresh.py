@@ -68,14 +68,21 @@ def update_site(settings: Settings, dashboards: list[Dashboard], site: Path,
     dashboards = [in_currencies(d, settings.currencies) for d in dashboards]
     with Generator(settings, small_views, warehouse, workers) as generator:
         pairs = {pair for d in dashboards if d.entity for pair in d.entity.tables.items()}
-        states = {pair: generator.submit(table_states, *pair, generator.run) for pair in sorted(pairs)}
+        try:
+            present = generator.views() if pairs else set()
+        except QueryError:  # no warehouse to read: each table's state says so, as the pages' error
+            present = {table for table, _ in pairs}
+        # a table never materialized (no LLM runs yet, say) has no entities: nothing to generate, nothing wrong
+        states = {pair: generator.submit(table_states, *pair, generator.run, _entity_queries(dashboards, pair))
+                  if pair[0] in present else generator.submit(dict) for pair in sorted(pairs)}
         plans = {d.id: _plan(site, d, states) for d in dashboards if d.entity}
         pages = [p for d in dashboards for p in [Page(d)] + [Page(d, e) for e in _stale(plans, d)]]
         for dashboard in dashboards:
             if _stale(plans, dashboard):
                 mark_generating(site, dashboard.id, dashboard.entity.name, [e.id for e in _stale(plans, dashboard)])
+        small = _small_tables(states)
         try:
-            yield from _publish(site, generator.pages(pages, _small_tables(states)), plans)
+            yield from _publish(site, generator.pages(pages, small, frozenset(t for t, _ in pairs) - small), plans)
         finally:
             for dashboard_id in plans:
                 generation_done(site, dashboard_id)
@@ -103,6 +110,13 @@ def _finish(site: Path, update: DashboardUpdate, plans: dict[str, _Plan]) -> Das
             remove_entity(site, doc)
         generation_done(site, update.dashboard.id)
     return update
+
+
+def _entity_queries(dashboards: list[Dashboard], pair: tuple[str, str]) -> list[str]:
+    """The entity pages' queries of the dashboards whose entity reads the table of ``pair``: an entity's
+    fingerprint covers the columns they may read."""
+    return [sql for d in dashboards if d.entity and pair in d.entity.tables.items()
+            for sql in [*(w.sql for w in d.entity.widgets), d.entity.data_through_sql] if sql]
 
 
 def _small_tables(states: dict[tuple[str, str], Future]) -> frozenset[str]:

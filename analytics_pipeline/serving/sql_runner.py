@@ -275,12 +275,21 @@ class QuerySession:
     def close(self) -> None:
         self._con.close()
 
-    def snapshot(self, view: str) -> None:
-        """Later queries of this session read ``view`` from memory (as it is now); a failure leaves the view."""
+    def views(self) -> set[str]:
+        """The names of the warehouse's views (a table never materialized has none)."""
+        return {row[0] for row in self._con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+
+    def snapshot(self, view: str, names: frozenset[str] | None = None) -> None:
+        """Later queries of this session read ``view`` from memory (as it is now); a failure leaves the view.
+        ``names``: copy only the columns named there (the later queries read no others)."""
         name = '"' + view.replace('"', '""') + '"'
         limit = self.settings.query_timeout_seconds
         with self._errors(limit), _QueryClock(self._con, limit).running():
-            self._con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM main.{name}")
+            columns = "*"
+            if names is not None:
+                schema = [c for c, *_ in self._con.execute(f"DESCRIBE main.{name}").fetchall()]
+                columns = ", ".join('"' + c.replace('"', '""') + '"' for c in schema if c in names) or "*"
+            self._con.execute(f"CREATE TEMP TABLE {name} AS SELECT {columns} FROM main.{name}")
 
     @contextmanager
     def _errors(self, limit: float) -> Iterator[None]:

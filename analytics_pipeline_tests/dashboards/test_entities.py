@@ -17,7 +17,8 @@ import dagster as dg
 import pytest
 
 from analytics_pipeline.dashboards.definition import SHIPPED_DIR, DashboardDefinitionError, load_dashboard
-from analytics_pipeline.dashboards.entities import entity_key
+from analytics_pipeline.dashboards import refresh
+from analytics_pipeline.dashboards.entities import entity_key, names_read, queries_names
 from analytics_pipeline.dashboards.refresh import EntityPages, update_site
 from analytics_pipeline.sources.llm_runs.demo import llm_runs_landing_files
 from analytics_pipeline.runner import dagster_instance
@@ -148,6 +149,66 @@ def test_every_region_has_pages_whose_figures_are_its_claims(use_dashboards_lake
     everyone = _widgets(json.loads((Path(settings.data_dir) / "site" / "data" / "operational_efficiency.json")
                                    .read_text()))
     assert sum(current for current, _ in claims.values()) == everyone["open_claims"]["data"]["details"][0]["value"]
+
+
+def _generated(site: Path) -> dict[str, dict]:
+    """Every page document of a site, without what changes from one generation to the next."""
+    docs = {}
+    for path in sorted(site.rglob("*.json")):
+        doc = json.loads(path.read_text())
+        if isinstance(doc, dict) and "widgets" in doc:
+            doc = {k: v for k, v in doc.items() if k not in ("generated_at", "generation_ms", "fingerprint")}
+            doc["widgets"] = [{k: _rounded(v) for k, v in w.items() if k != "query_ms"} for w in doc["widgets"]]
+            docs[str(path.relative_to(site))] = doc
+    return docs
+
+
+def _rounded(value):
+    """Floats to 12 significant digits (DuckDB sums doubles in no fixed order)."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def test_entity_pages_over_large_tables_read_a_copy_of_the_columns_they_name(use_dashboards_lake, monkeypatch,
+                                                                               tmp_path):
+    """An entity table too large to copy whole (claims_current of a big lake) is copied into each worker's memory
+    with only the columns the pages' queries name: the pages are the same as when every query reads the lake."""
+    dashboards = [load_dashboard(path) for path in sorted(SHIPPED_DIR.glob("*.yaml"))]
+    with_entities = [d for d in dashboards if d.entity]
+    for dashboard in with_entities:  # the shipped pages name their columns, so the copy is what they read
+        queries = [w.sql for d in dashboards for w in (*d.widgets, *(d.entity.widgets if d.entity else ()))]
+        table = next(iter(dashboard.entity.tables))
+        assert queries_names([sql for sql in queries if table in sql]) is not None, dashboard.id
+    list(update_site(load_settings(), with_entities, tmp_path / "read"))
+    monkeypatch.setattr(refresh, "ENTITY_TABLE_COPY_ROWS", 0)  # every entity table counts as large
+    list(update_site(load_settings(), with_entities, tmp_path / "copied"))
+    read, copied = _generated(tmp_path / "read"), _generated(tmp_path / "copied")
+    assert len(read) > len(with_entities) * 3 and read.keys() == copied.keys()
+    for name in read:
+        assert copied[name] == read[name], name
+        assert not copied[name]["widgets_failed"], name
+
+
+@pytest.mark.parametrize("sql, reads", [
+    ("SELECT status, count(*) FROM t GROUP BY 1", {"status"}),
+    ("SELECT count(*) FILTER (WHERE removed) AS n FROM (SELECT * FROM t WHERE region = $entity) AS t", {"removed"}),
+    ("WITH x AS (SELECT * FROM t) SELECT a.b FROM x", {"a", "b"}),  # a struct's field: its column is named too
+    ("SELECT * FROM t", None),
+    ("SELECT t.* FROM t", None),
+    ("SELECT * EXCLUDE (a) FROM t", None),
+    ("SELECT a FROM t NATURAL JOIN u", None),  # joins on columns it does not name
+    ("SELECT COLUMNS('st.*') FROM t", None),
+    ("SELECT to_json(t) FROM t", None),  # the whole row
+    ("SELECT * FROM (PIVOT t ON status USING count(*))", None),
+])
+def test_the_columns_a_query_may_read(sql, reads):
+    names = names_read(sql)
+    assert names is None if reads is None else reads <= names
 
 
 def test_the_index_links_every_entity_page_and_the_materialization_counts_them(use_dashboards_lake):
