@@ -80,3 +80,14 @@ def test_after_demo_nothing_to_do_and_one_claims_file_refreshes_what_reads_claim
     assert {"claims_current", "warehouse"} | CLAIMS_DASHBOARDS <= refreshed
     assert {"dashboard_llm_costs", "dashboard_conversation_insights", "training_data", "intent_model"}.isdisjoint(refreshed)
     assert not any(name.startswith(("llm_", "conversation", "intent")) for name in refreshed), refreshed
+
+    # an upgrade that changes what claims_current computes (its code version): automation rebuilds it, and what
+    # reads it, once, though no data arrived
+    daemon.defs = defs.map_resolved_asset_specs(func=lambda spec: spec.replace_attributes(code_version="upgraded"),
+                                                selection="claims_current")
+    for _ in range(3):
+        daemon.tick()
+    assert len(daemon.runs) >= 2 and "claims_current" in daemon.runs[1], daemon.runs
+    upgraded = set().union(*daemon.runs[1:])
+    assert {"claims_current", "warehouse"} <= upgraded and "llm_run_costs" not in upgraded, upgraded
+    assert daemon.tick() == set()
