@@ -1,5 +1,7 @@
-"""The documentation holds together: README.md stays a front page, and every relative link of README.md, docs/*.md and
-benchmarks/README.md reaches a file that exists and, with a #fragment, a heading of it (as GitHub names heading anchors)."""
+"""The documentation holds together: README.md stays a front page and every docs/*.md page one topic of at most
+8,000 characters, every page is reached from the README, and every relative link of README.md, docs/*.md and
+benchmarks/README.md reaches a file that exists and, with a #fragment, a heading of it (as GitHub names heading
+anchors)."""
 
 import re
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md"]
 README_MAX_CHARS = 8_000
+PAGE_MAX_CHARS = 8_000  # a docs page: one topic, read in one go
 
 FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.M | re.S)
 CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.S)
@@ -61,6 +64,22 @@ def test_every_relative_link_resolves(page: Path):
     assert not broken, "\n".join(broken)
 
 
-def test_the_pages_are_linked_from_the_readme():
-    linked = {(ROOT / t.partition("#")[0]).resolve() for t in relative_links(ROOT / "README.md")}
-    assert [str(p.relative_to(ROOT)) for p in PAGES[1:] if p.resolve() not in linked] == []
+@pytest.mark.parametrize("page", PAGES[1:-1], ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_docs_page_is_one_topic_of_at_most_8000_characters(page: Path):
+    text = page.read_text()
+    assert text.startswith("# "), "a page opens with its title"
+    assert len(text) <= PAGE_MAX_CHARS, f"{page.name} has {len(text):,} characters; split it by topic"
+
+
+def test_every_page_is_reached_from_the_readme():
+    """Through the README's links, and the links of the pages they reach (a topic split in two links its parts)."""
+    reached, todo = set(), [(ROOT / "README.md").resolve()]
+    while todo:
+        page = todo.pop()
+        if page in reached or page.suffix != ".md" or not page.exists():
+            continue
+        reached.add(page)
+        todo += [(page.parent / unquote(t.partition("#")[0])).resolve() for t in relative_links(page)
+                 if t.partition("#")[0]]
+    assert [str(p.relative_to(ROOT)) for p in PAGES[1:] if p.resolve() not in reached] == []
+
