@@ -83,3 +83,22 @@ def test_every_page_is_reached_from_the_readme():
                  if t.partition("#")[0]]
     assert [str(p.relative_to(ROOT)) for p in PAGES[1:] if p.resolve() not in reached] == []
 
+
+def test_the_benchmarks_open_with_todays_figures_and_name_runs_by_date_and_commit():
+    """A reader finds the current figures first; a run is named by when and at which commit it was measured (what
+    `git show` finds), not by a work period ("end of session 9", "issue 15") that means nothing outside the team."""
+    headings = HEADING.findall(FENCE.sub("", (ROOT / "benchmarks" / "README.md").read_text()))
+    assert headings[0] == "Benchmarks" and headings[1] == "Current figures", headings[:2]
+    assert [h for h in headings if re.search(r"\b(session|issue|sprint|work period)\b", h, re.I)] == []
+    dated = [h for h in headings if re.search(r"\b20\d\d-\d\d-\d\d\b", h)]
+    assert len(dated) >= 5 and [h for h in dated if not re.search(r"\b[0-9a-f]{7,40}\b", h)] == []
+
+
+def test_the_readme_opening_counts_and_lists_every_source():
+    """"It ships two sources" above a list of three misled a reader: the count and the list follow the registry."""
+    from analytics_pipeline.sources.registry import SOURCE_NAMES
+
+    opening = (ROOT / "README.md").read_text().split("\n## ", 1)[0]
+    count = ("no", "one", "two", "three", "four", "five", "six")[len(SOURCE_NAMES)]
+    assert f"ships {count} sources" in opening
+    assert len(re.findall(r"^- \*\*[^*]+\*\* —", opening, re.M)) == len(SOURCE_NAMES)
