@@ -102,3 +102,31 @@ def test_the_readme_opening_counts_and_lists_every_source():
     count = ("no", "one", "two", "three", "four", "five", "six")[len(SOURCE_NAMES)]
     assert f"ships {count} sources" in opening
     assert len(re.findall(r"^- \*\*[^*]+\*\* —", opening, re.M)) == len(SOURCE_NAMES)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()[:24]
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_the_readme_front_page_has_its_parts():
+    """What a newcomer reads first: the pictures of a dashboard and of the asset graph (made by docs/make_pictures.py
+    from the demo), the two commands, the five things to try next (sql, serve, dev, export, S3), layout and links."""
+    text = (ROOT / "README.md").read_text()
+    sections = re.findall(r"^## (.+)$", FENCE.sub("", text), re.M)
+    assert sections[:2] == ["Two commands", "Five things to try next"] and {"Layout", "Documentation"} <= set(sections)
+    pictures = re.findall(r"!\[[^\]]+\]\((docs/[^)]+\.png)\)", text.split("\n## ", 1)[0])
+    assert pictures == ["docs/dashboard.png", "docs/asset-graph.png"]
+    maker = (ROOT / "docs" / "make_pictures.py").read_text()
+    for picture in pictures:
+        assert f'"{Path(picture).name}"' in maker and _png_size(ROOT / picture) == (1440, 900), picture
+    (commands,) = re.findall(r"^## Two commands\n.*?```bash\n(.*?)```", text, re.M | re.S)
+    assert [line.split("#")[0].strip() for line in commands.strip().splitlines()] == [
+        "uv run analytics-pipeline demo", "uv run pytest"]
+    steps = re.findall(r"^(\d)\. \*\*(.+?)\*\*(.*?)(?=^\d\. |\n\n)", text.split("## Five things to try next", 1)[1],
+                       re.M | re.S)
+    assert [n for n, _, _ in steps] == ["1", "2", "3", "4", "5"]
+    for (_, _, body), what in zip(steps, ["analytics-pipeline sql", "analytics-pipeline serve", "analytics-pipeline dev",
+                                          "analytics-pipeline export", "s3://"]):
+        assert what in body, what
