@@ -270,6 +270,10 @@ def _export(args, settings: Settings) -> int:
         raise UserError(str(err)) from None
     for path in paths:
         print(path)
+    if not args.marts:  # the files' names (the orchestrator's own) do not say which domain they hold
+        print("note: these are the LLM runs analytics (summary, projects, models, timeseries); claims and "
+              "conversations are exported by naming their tables, e.g. `export claims_current conversation_insights`",
+              file=sys.stderr)
     return 0
 
 

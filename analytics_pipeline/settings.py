@@ -1,7 +1,7 @@
 """Settings read from the environment: the one place that names every ANALYTICS_* variable.
 
 The entry points load them once; the code location turns them into Dagster resources, the only way configuration
-reaches a run (``definitions.py``; docs/architecture.md#configuration).
+reaches a run (``definitions.py``; docs/configuration-in-code.md).
 """
 
 from __future__ import annotations

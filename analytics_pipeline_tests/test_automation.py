@@ -1,8 +1,11 @@
-"""What `dev`'s daemon would start after `demo`, and after one more landing file: the real sensors and the real
-automation conditions evaluated on the lake's Dagster instance, each requested run executed before the next
-evaluation (as the daemon does, one tick after another)."""
+"""What `dev` shows after `demo`: the runs its daemon would start, right after and after one more landing file (the
+real sensors and the real automation conditions evaluated on the lake's Dagster instance, each requested run executed
+before the next evaluation, as the daemon does, one tick after another), and the figures of the UI's metadata."""
 
 from __future__ import annotations
+
+import math
+import re
 
 import dagster as dg
 import pytest
@@ -66,6 +69,9 @@ def test_after_demo_nothing_to_do_and_one_claims_file_refreshes_what_reads_claim
     daemon = Daemon(defs, instance)
     assert daemon.tick() == set()  # `dev` right after `demo`: nothing to do
     assert daemon.tick() == set()
+    for source in ("claims", "llm_runs", "conversations"):  # nor for its sensors: every landing file was taken in
+        assert daemon.sensor_runs(f"{source}_landing_sensor", f"{source}_ingest_job") == 0
+        assert daemon.sensor_runs(f"{source}_staged_days_sensor", f"{source}_daily_job") == 0
 
     # a fixed window: five claims a day in a window ending now were none from Saturday 22:00 to Monday (UTC)
     name, data = next(iter(claims_landing_files(days=1, seed=99, end=DEMO_END, claims_per_day=5)))
@@ -91,3 +97,36 @@ def test_after_demo_nothing_to_do_and_one_claims_file_refreshes_what_reads_claim
     upgraded = set().union(*daemon.runs[1:])
     assert {"claims_current", "warehouse"} <= upgraded and "llm_run_costs" not in upgraded, upgraded
     assert daemon.tick() == set()
+
+def unrounded(text: str) -> list[str]:
+    """Floats written with every digit a machine keeps (39.41042230000002): 7 decimals or more, and as many
+    significant digits (0.0009739, rounded to 4 significant digits, is for people)."""
+    return [n for n in re.findall(r"\d+\.\d+", text)
+            if len(n.split(".")[1]) >= 7 and len(n.replace(".", "").lstrip("0")) >= 7]
+
+
+def test_after_demo_the_ui_shows_its_figures_rounded_for_people(demo_like_lake: Lake, monkeypatch):
+    """Every float of the metadata the UI shows for an asset or a check (the latest of each) has at most 4 decimals,
+    and no Markdown preview, chart or table in it prints one with all its digits (csv and json keep them)."""
+    demo_like_lake.use(monkeypatch)
+    instance = dg.DagsterInstance.get()
+    graph = build_definitions().resolve_asset_graph()
+    shown: dict[str, dict] = {}
+    for key, event in instance.get_latest_materialization_events(graph.get_all_asset_keys()).items():
+        if event is not None:
+            shown[key.to_user_string()] = event.asset_materialization.metadata
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(graph.asset_check_keys))
+    for key, record in records.items():
+        evaluation = record.event.asset_check_evaluation if record.event is not None else None
+        if evaluation is not None:
+            shown[key.to_user_string()] = evaluation.metadata
+    # the LLM checks hold money and ratios computed in floating point (a month's cost, a day-over-day ratio)
+    assert {"run_summary:budget_not_exceeded", "run_summary:qa_pass_rate_at_least_floor", "daily_runs:no_cost_spike",
+            "run_summary", "intent_model", "warehouse"} <= set(shown)
+    floats = {f"{where} {name}": value.value for where, metadata in shown.items() for name, value in metadata.items()
+              if isinstance(value, dg.FloatMetadataValue) and value.value is not None and math.isfinite(value.value)}
+    assert len(floats) >= 10 and {k: v for k, v in floats.items() if round(v, 4) != v} == {}
+    texts = {f"{where} {name}": value.value for where, metadata in shown.items() for name, value in metadata.items()
+             if isinstance(value, dg.MarkdownMetadataValue)}
+    assert unrounded("| 39.41042230000002 | 0.0009739 | 03:08:37.787000 |") == ["39.41042230000002"]
+    assert texts and {k: unrounded(v) for k, v in texts.items() if unrounded(v)} == {}

@@ -2,11 +2,16 @@
 it is compared with the checked-in snapshot (refresh after a deliberate change:
 ``uv run python -m analytics_pipeline_tests.definitions_snapshot``, then review the diff)."""
 
+import argparse
 import difflib
 import json
+import re
+from pathlib import Path
 
 import dagster as dg
 
+from analytics_pipeline.cli import _parser
+from analytics_pipeline.dashboards.definition import dashboard_files, load_dashboards
 from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline_tests.definitions_snapshot import (
     SNAPSHOT,
@@ -78,3 +83,33 @@ def test_resources_hold_the_settings_given(lake_env, monkeypatch):
     assert conversations.human_interaction_cost == 7.5
     assert conversations.pseudonym_key == dg.EnvVar("ANALYTICS_PSEUDONYM_KEY")
     assert conversations.pseudonym_key_file == f"{lake_env.data_dir}/.pseudonym_key"
+
+
+# "seed 000", "seeds 001, 003", "seed-003", "the seed's ModelSummary": the names of documents a reader never met
+SEED_WORDING = re.compile(r"\bseeds?[ -]?0\d\d\b|\bseed'?s\b", re.IGNORECASE)
+
+
+def test_what_a_reader_sees_names_what_a_seed_was_not_its_number(lake_env):
+    """The UI's descriptions (assets, checks, jobs, sensors, schedules), the dashboards' texts, the commands' help and
+    the documentation say what a seed document was (the claims system, the LLM orchestrator's ModelSummary, the chat
+    SDK), not its number; code comments may keep the numbers, for the developers who read the seeds."""
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    texts = {f"asset {spec.key.to_user_string()}": spec.description or "" for spec in defs.resolve_all_asset_specs()}
+    texts |= {f"check {key.to_user_string()}": graph.get_check_spec(key).description or ""
+              for key in graph.asset_check_keys}
+    texts |= {f"job {job.name}": job.description or "" for job in defs.resolve_all_job_defs()}
+    repo = defs.get_repository_def()
+    texts |= {f"sensor {s.name}": s.description or "" for s in defs.sensors}
+    texts |= {f"schedule {s.name}": s.description or "" for s in repo.schedule_defs}
+    for d in load_dashboards(dashboard_files(None)):
+        widgets = [*d.widgets, *(d.entity.widgets if d.entity else ())]
+        texts[f"dashboard {d.id}"] = " ".join([d.title, d.description, d.audience, d.category,
+                                                *(f"{w.title} {w.description} {w.options}" for w in widgets)])
+    (commands,) = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    texts |= {f"`{name} --help`": command.format_help() for name, command in commands.choices.items()}
+    root = Path(__file__).resolve().parents[1]
+    texts |= {str(page.relative_to(root)): page.read_text()
+              for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]}
+    assert len([k for k in texts if k.startswith("asset ")]) > 50 and any(k.startswith("check ") for k in texts)
+    assert {where: SEED_WORDING.findall(text) for where, text in texts.items() if SEED_WORDING.search(text)} == {}

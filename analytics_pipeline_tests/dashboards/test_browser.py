@@ -1,7 +1,8 @@
 """Headless Chromium (Debian's ``chromium``) loads every page from ``analytics-pipeline serve`` at 390, 1440 and
 1920 px (and a dashboard page per project, from ``serve`` and from disk): no console errors (a Content-Security-Policy
 refusal is one), no request leaves the server, every chart drew its marks, nothing scrolls sideways, category labels
-fit beside their axis, and each value axis speaks one unit. A failed widget shows its error while the rest draw,
+fit beside their axis, each value axis speaks one unit, and a daily axis starts at the first day with data (the LLM
+marts carry 30 days, zeros before the first run). A failed widget shows its error while the rest draw,
 from ``serve`` and from the file opened from disk.
 Screenshots: test-output/screenshots/<page>-<width>.png."""
 
@@ -57,8 +58,11 @@ AXES = """() => [...document.querySelectorAll('[data-chart] canvas')].map(canvas
     const lines = category.ticks.flatMap(t => [].concat(t.label));
     const widest = Math.max(0, ...lines.map(line => chart.ctx.measureText(line).width));
     chart.ctx.restore();
+    const labels = chart.data.labels || [];
+    const daily = labels.length > 0 && labels.every(x => /^\\d{4}-\\d{2}-\\d{2}$/.test(String(x)));
     return {widget, horizontal, widest, room: category.width, left: category.left,
-            ticks: value.ticks.map(t => [].concat(t.label).join(' '))};
+            ticks: value.ticks.map(t => [].concat(t.label).join(' ')),
+            daily, first_day_has_data: chart.data.datasets.some(ds => Boolean(ds.data[0]))};
 })"""
 
 UNIT_PATTERNS = {"ms": r"^-?[\d,.]+ (ms|s|min|h|d)$", "seconds": r"^-?[\d,.]+ (ms|s|min|h|d)$",
@@ -159,11 +163,15 @@ def test_every_page_draws_every_chart_at_phone_laptop_and_desktop_widths(served,
                 if axis.get("skip"):
                     continue
                 assert axis["left"] >= 0 and axis["widest"] <= axis["room"] + 1, (name, width, axis)
+                assert not axis["daily"] or axis["first_day_has_data"], (name, width, axis)  # no run of zero days first
                 pattern = UNIT_PATTERNS.get(formats[axis["widget"]])
                 if pattern:  # one unit on the whole axis
                     matches = [re.match(pattern, t) for t in axis["ticks"]]
                     assert all(matches), (name, width, axis)
                     assert len({m.groups()[0] if m.groups() else "" for m in matches}) == 1, (name, width, axis)
+            if name == "llm_costs":  # the demo's one day of runs in the 30-day marts: the charts say where they start
+                notes = page.eval_on_selector_all(".chart-note", "els => els.map(e => e.textContent)")
+                assert notes and all("the first day with data" in n for n in notes), (width, notes)
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
         # a page per entity, one folder below the site's top: its scripts and style load from ../static/
         assert page.goto(f"{served}/{project_page}").status == 200

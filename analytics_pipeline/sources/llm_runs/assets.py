@@ -13,7 +13,7 @@ import duckdb
 
 from analytics_pipeline.currencies import money
 from analytics_pipeline.lake.duck import scalar, sql_literal
-from analytics_pipeline.platform.metadata import markdown_table
+from analytics_pipeline.platform.metadata import markdown_table, rounded
 from analytics_pipeline.platform.source_tables import SourceTables
 from analytics_pipeline.platform.table_assets import package_sql, utc_now
 from analytics_pipeline.sources.llm_runs.prices import (
@@ -99,9 +99,10 @@ def budget_checks(con: duckdb.DuckDBPyConnection, llm_costs: LlmCostsResource) -
         currency = llm_costs.currency
         figure = f"{money(spent, currency)} of {money(budget, currency)} this month ({used:.0%})" + (
             f"; {unpriced:,} tokens this month have no price and are not counted" if unpriced else "")
-    meta = {"current_month_cost": dg.MetadataValue.float(float(spent)),
-            "monthly_budget": dg.MetadataValue.float(float(budget or 0)),
-            "budget_used_ratio": dg.MetadataValue.float(float(min(used, 1e9))),
+    # rounded for the UI (39.4104, not 39.41042230000002); the marts keep every digit
+    meta = {"current_month_cost": rounded(spent),
+            "monthly_budget": rounded(budget or 0),
+            "budget_used_ratio": rounded(min(used, 1e9)),
             "current_month_unpriced_tokens": dg.MetadataValue.int(int(unpriced))}
     return [
         *(dg.AssetCheckResult(check_name=f"budget_{level}", passed=passes(used), severity=severity, metadata=meta,
@@ -109,7 +110,7 @@ def budget_checks(con: duckdb.DuckDBPyConnection, llm_costs: LlmCostsResource) -
         dg.AssetCheckResult(
             check_name="qa_pass_rate_at_least_floor", passed=qa_runs == 0 or pass_rate >= floor,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"qa_pass_rate": dg.MetadataValue.float(float(pass_rate)), "floor": floor},
+            metadata={"qa_pass_rate": rounded(pass_rate), "floor": floor},
             description=f"QA pass rate {pass_rate:.1%} (floor {floor:.0%})" if qa_runs else "no QA results yet",
         ),
     ]
@@ -127,9 +128,9 @@ def cost_spike_check(con: duckdb.DuckDBPyConnection, llm_costs: LlmCostsResource
                         "AS prev FROM result_rows)")
     return [dg.AssetCheckResult(
         check_name="no_cost_spike", passed=not spiked, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"day": dg.MetadataValue.text(str(day)), "cost": dg.MetadataValue.float(float(cost)),
-                  "previous_day_cost": dg.MetadataValue.float(float(previous)), "factor": factor,
-                  "largest_day_over_day_ratio_in_window": dg.MetadataValue.float(float(worst or 0))},
+        metadata={"day": dg.MetadataValue.text(str(day)), "cost": rounded(cost),
+                  "previous_day_cost": rounded(previous), "factor": factor,
+                  "largest_day_over_day_ratio_in_window": rounded(worst or 0)},
         description=(f"{day}: {money(cost, llm_costs.currency)} is {ratio:.1f}× the day "
                      f"before (limit {factor}×)" if ratio
                      else f"{day}: no previous-day cost to compare"),
@@ -147,7 +148,7 @@ def tag_budget_checks(con: duckdb.DuckDBPyConnection, llm_costs: LlmCostsResourc
                              + (f", {unpriced:,} tokens without a price" if unpriced else "")
                for key, value, budget, days, cost, unpriced in budgets}
     meta = {"tag_budgets": dg.MetadataValue.int(len(budgets)),
-            "largest_budget_used_ratio": dg.MetadataValue.float(float(min(max(used.values(), default=0.0), 1e9))),
+            "largest_budget_used_ratio": rounded(min(max(used.values(), default=0.0), 1e9)),
             "budgets": markdown_table(con, "SELECT * FROM result_rows")}
     results = []
     for level, severity, passes in BUDGET_LEVELS:
