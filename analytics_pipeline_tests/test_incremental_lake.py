@@ -234,10 +234,10 @@ def test_incremental_lake_equals_a_full_rebuild_before_and_after_retention(fed_l
     _assert_same(after_retention, _table_rows(retained))
 
 
-def test_full_refresh_job_is_tagged():
+def test_full_refresh_job_is_tagged(lake_env):
     from analytics_pipeline.definitions import defs
 
-    assert defs.resolve_job_def("full_refresh_job").tags[FULL_REFRESH_TAG] == "true"
+    assert defs().resolve_job_def("full_refresh_job").tags[FULL_REFRESH_TAG] == "true"
 
 
 def test_run_full_refresh_from_the_command_line(lake_env, capsys):
