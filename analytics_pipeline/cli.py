@@ -179,7 +179,7 @@ def _demo(args, settings: Settings) -> int:
     from analytics_pipeline.sources.registry import all_sources
 
     settings = _demo_partitions_start(settings, args.days)
-    landing = StorageRoot(settings.landing_uri, settings.s3_endpoint_url)
+    landing = StorageRoot.of_landing(settings)
     for source, generate in ((s.name, s.demo) for s in all_sources()):
         existing = landing.list_files(source)
         if existing and not args.force:
@@ -206,11 +206,11 @@ def _demo_partitions_start(settings: Settings, days: int) -> Settings:
     )
 
     first = (datetime.now(timezone.utc).date() - timedelta(days=days)).isoformat()
-    if os.environ.get("ANALYTICS_PARTITIONS_START") or settings.data_dir.startswith("s3://"):
+    if settings.partitions_start_set or settings.data_dir.startswith("s3://"):
         return settings
     recorded = recorded_partitions_start(settings.data_dir)
     if recorded is None:
-        lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+        lake = StorageRoot.of_lake(settings)
         if any(raw_days(lake, source) for source in SOURCE_NAMES):
             return settings  # a lake from before: its partitions keep the start they were made with
     elif recorded <= first:

@@ -1,7 +1,9 @@
 """Definitions: every asset, check, job, sensor and resource of the analytics lake.
 
-The resources are made from the validated settings, and are the only way configuration reaches a run: the run's
-configuration shows in the UI, and a test passes resources (or settings) instead of patching the environment.
+The resources, and the daily partitions, are made from the validated settings, the only way configuration reaches
+the code location and a run: the run's configuration shows in the UI, and a test passes settings (or resources)
+instead of patching the environment. Importing this module builds nothing: ``defs`` is the code location that
+``dagster dev`` and ``workspace.yaml`` load, built when it is loaded.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from analytics_pipeline.operations.jobs import build_operations
 from analytics_pipeline.platform.automation import ON_LAKE_UPDATE
 from analytics_pipeline.platform.keyed_tables import FULL_REFRESH_TAG
 from analytics_pipeline.platform.lake_policy import LakePolicyResource
+from analytics_pipeline.platform.partitions import day_partitions
 from analytics_pipeline.platform.table_assets import per_day_marts
 from analytics_pipeline.serving.assets import build_warehouse_asset
 from analytics_pipeline.serving.resource import WarehouseResource
@@ -75,11 +78,12 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """The code location, configured by ``settings`` (the entry points pass theirs; default: the environment's)."""
     settings = settings or load_settings(sources=SOURCE_NAMES)
     sources = all_sources()
-    per_source = [source.definitions() for source in sources]
-    lake_assets = [a for source in sources for a in source.assets]
+    partitions = day_partitions(settings.partitions_start)
+    per_source = [source.definitions(partitions) for source in sources]
+    lake_assets = [a for source in per_source for a in source.assets]
     # Staging, the model and the training file back no view: their updates do not rebuild the views (a staging run
     # is followed by the merge of its days, which does).
-    view_backed = [key for source in sources for a in source.view_backed for key in a.keys]
+    view_backed = [key for source in sources for key in source.view_backed_keys]
     warehouse = build_warehouse_asset(view_backed, ON_LAKE_UPDATE, SOURCE_SPECS)
     asset_names = {key.to_user_string() for a in lake_assets for key in a.keys}
     dashboards = build_dashboards_asset(load_dashboards(dashboard_files(settings.dashboards_dir)), asset_names,
@@ -112,4 +116,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     ))
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location of ``dagster dev`` (``workspace.yaml``), configured by the environment's settings; built
+    when Dagster loads it, not when the module is imported (the runner and the CLI build their own)."""
+    return build_definitions()

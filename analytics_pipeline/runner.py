@@ -183,7 +183,7 @@ def rematerialize_days(settings: Settings, source: str, days: list[str], progres
 
 
 def _recompute_all_days(defs, instance, settings: Settings, source: str, progress) -> None:
-    days = raw_days(StorageRoot(settings.lake_uri, settings.s3_endpoint_url), source)
+    days = raw_days(StorageRoot.of_lake(settings), source)
     _run_day_ranges(defs, instance, source, days, progress, {FULL_REFRESH_TAG: "true"})
 
 
@@ -219,7 +219,7 @@ def run_operation(settings: Settings, job_name: str, op_name: str, config: dict)
 @one_process_per_data_dir
 def reingest(settings: Settings, source: str) -> Forgotten:
     """Forget which landing files ``source`` took in (operations/reingest.py); the next ``run`` reads them again."""
-    lake, landing = (StorageRoot(uri, settings.s3_endpoint_url) for uri in (settings.lake_uri, settings.landing_uri))
+    lake, landing = StorageRoot.of_lake(settings), StorageRoot.of_landing(settings)
     return forget_taken_files(lake, landing, source)
 
 
@@ -271,7 +271,7 @@ def records_before_start(settings: Settings) -> dict[str, tuple[int, str]]:
     from analytics_pipeline.lake.duck import connect
     from analytics_pipeline.lake.tables import has_files, parquet_scan
 
-    lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+    lake = StorageRoot.of_lake(settings)
     if not has_files(lake, "errors"):
         return {}
     con = connect(lake)
@@ -287,7 +287,7 @@ def records_before_start(settings: Settings) -> dict[str, tuple[int, str]]:
 def _data_through(settings: Settings, source: str) -> str:
     """The newest event time in the source's raw layer (the whole lake, not just this run), to the second as the
     summary shows every time (events with milliseconds, such as the chat SDK's, would show microseconds)."""
-    through = source_data_through(StorageRoot(settings.lake_uri, settings.s3_endpoint_url), source)
+    through = source_data_through(StorageRoot.of_lake(settings), source)
     return "" if through is None else str(through.replace(microsecond=0))
 
 
@@ -305,7 +305,7 @@ def _evaluate(defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: s
 
 
 def _stage(defs, instance, settings: Settings, report: SourceReport, progress) -> None:
-    lake, landing = (StorageRoot(uri, settings.s3_endpoint_url) for uri in (settings.lake_uri, settings.landing_uri))
+    lake, landing = StorageRoot.of_lake(settings), StorageRoot.of_landing(settings)
     report.skipped = landing_scan(lake, landing, report.source).skipped
     # rows staged by an earlier run that was stopped before its merge: this run merges them, so they count as in
     # (and as staged already)

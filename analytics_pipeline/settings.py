@@ -147,11 +147,13 @@ class Settings:
     query_timeout_seconds: float = DEFAULT_QUERY_TIMEOUT_SECONDS  # SQL runner: a query is interrupted after this
     query_memory_limit: str = DEFAULT_QUERY_MEMORY_LIMIT  # SQL runner: DuckDB memory_limit of a query's connection
     query_max_rows: int = DEFAULT_QUERY_MAX_ROWS  # SQL runner: the most rows a result holds in memory (exports stream)
-    s3_max_retries: int = DEFAULT_S3_MAX_RETRIES  # retries of a failed S3 call (read by lake.storage)
+    s3_max_retries: int = DEFAULT_S3_MAX_RETRIES  # retries of a failed S3 call (given to every StorageRoot)
     max_line_bytes: int = 16 * 1024**2  # a landing line longer than this is quarantined
     max_file_bytes: int = 8 * 1024**3  # a landing file holding more (decompressed) is refused whole
     language_model: LanguageModel = LanguageModel()  # what `ask` writes SQL with
     phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS  # national phone number formats the redaction knows
+    # ANALYTICS_PARTITIONS_START gave partitions_start (not the data dir's record, nor the default): `demo` keeps it
+    partitions_start_set: bool = False
 
     @property
     def warehouse_path(self) -> str:
@@ -200,6 +202,7 @@ def load_settings(environ: dict[str, str] | None = None, sources: Sequence[str] 
         max_file_bytes=_bytes(env, "ANALYTICS_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, minimum=1024),
         language_model=_language_model(env),
         phone_regions=_phone_regions(env.get("ANALYTICS_PHONE_REGIONS", "")),
+        partitions_start_set=bool(env.get("ANALYTICS_PARTITIONS_START")),
     )
 
 

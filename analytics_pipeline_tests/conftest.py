@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import boto3
 import pytest
 
-from analytics_pipeline.settings import DEFAULT_PARTITIONS_START, Settings, load_settings
+from analytics_pipeline.settings import Settings, load_settings
 from analytics_pipeline_tests.lakes import DEMO_END, Lake, built_lake, clear_analytics_env, lake_root, landing_root
 from analytics_pipeline_tests.s3_server import moto_server
 
 __all__ = ["lake_root", "landing_root"]  # imported from here by many test modules
-
-# The daily partitions are defined once per process, when the definitions are imported: in the tests, from the
-# default start, never from a start a demo recorded in the developer's ./data (tests build lakes of other days).
-os.environ.setdefault("ANALYTICS_PARTITIONS_START", DEFAULT_PARTITIONS_START)
 
 
 @pytest.fixture

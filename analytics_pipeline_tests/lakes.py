@@ -23,11 +23,20 @@ DEMO_END = datetime(2026, 11, 27, 12, 0)
 
 
 def landing_root(settings: Settings) -> StorageRoot:
-    return StorageRoot(settings.landing_uri, settings.s3_endpoint_url)
+    return StorageRoot.of_landing(settings)
 
 
 def lake_root(settings: Settings) -> StorageRoot:
-    return StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+    return StorageRoot.of_lake(settings)
+
+
+def conversations_resource():
+    """The ``conversations`` resource a run would get from the environment the test set up: for a test that calls
+    the conversations parse itself (outside a run it takes the resource it is given)."""
+    from analytics_pipeline.sources.conversations.resource import ConversationsResource
+
+    return ConversationsResource.for_settings(load_settings(),
+                                              pseudonym_key=os.environ.get("ANALYTICS_PSEUDONYM_KEY", ""))
 
 
 def clear_analytics_env(monkeypatch: pytest.MonkeyPatch) -> None:

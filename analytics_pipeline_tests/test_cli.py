@@ -155,6 +155,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus locationOrLoadError {
+    __typename ... on RepositoryLocation { repositories { jobs { name } } } ... on PythonError { message } } } } } }"""
+
+
+def _code_location(port: int) -> dict:
+    """The UI's one code location, as its GraphQL API reports it."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", json.dumps({"query": LOCATIONS}).encode(),
+                                     {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        (entry,) = json.load(answer)["data"]["workspaceOrError"]["locationEntries"]
+    return entry
+
+
 def test_dev_serves_on_the_given_port_and_stops_on_sigterm_though_its_parent_ignored_it(lake_env, tmp_path):
     port = _free_port()
     log = tmp_path / "dev.log"
@@ -173,6 +186,14 @@ def test_dev_serves_on_the_given_port_and_stops_on_sigterm_though_its_parent_ign
             except OSError:
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(1)
+        # the code location (definitions.py's lazy defs) loads, with its jobs
+        while (location := _code_location(port))["loadStatus"] != "LOADED":
+            assert proc.poll() is None and time.monotonic() < deadline, (location, log.read_text())
+            time.sleep(1)
+        loaded = location["locationOrLoadError"]
+        assert loaded["__typename"] == "RepositoryLocation", loaded
+        assert {"refresh_job", "intents_job", "claims_daily_job"} <= {
+            job["name"] for repository in loaded["repositories"] for job in repository["jobs"]}
         proc.terminate()
         proc.wait(timeout=60)  # the UI, the daemon and the code server shut down
         with pytest.raises(OSError):
@@ -197,8 +218,8 @@ def test_table_format_shows_null_and_rounds_floats_while_csv_and_json_keep_every
 
 PARTITIONS_OF_A_NEW_PROCESS = """
 import dagster as dg
-from analytics_pipeline.platform.partitions import event_day_partitions
-keys = event_day_partitions.get_partition_keys()
+from analytics_pipeline.definitions import defs
+keys = defs().resolve_assets_def("raw_claims").partitions_def.get_partition_keys()
 done = set(dg.DagsterInstance.get().get_materialized_partitions(dg.AssetKey("raw_claims")))
 print(" ".join(keys))
 print(" ".join(sorted(set(keys) - done)))

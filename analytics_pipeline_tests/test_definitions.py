@@ -3,9 +3,13 @@ it is compared with the checked-in snapshot (refresh after a deliberate change:
 ``uv run python -m analytics_pipeline_tests.definitions_snapshot``, then review the diff)."""
 
 import argparse
+import dataclasses
 import difflib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +26,51 @@ from analytics_pipeline_tests.definitions_snapshot import (
 
 def test_definitions_load_and_validate(lake_env):
     dg.Definitions.validate_loadable(build_definitions())
+
+
+def test_the_code_location_is_built_when_loaded_from_the_environment(lake_env):
+    """``defs`` is lazy (``@dg.definitions``): what ``dagster dev`` loads, built from the environment's settings."""
+    from analytics_pipeline import definitions
+
+    assert not isinstance(definitions.defs, dg.Definitions)
+    dg.Definitions.validate_loadable(definitions.defs())
+
+
+# Every module of the package, imported with settings that cannot be loaded: were one read at import, this fails.
+IMPORT_EVERY_MODULE = """
+import importlib, pkgutil
+import analytics_pipeline
+modules = [m.name for m in pkgutil.walk_packages(analytics_pipeline.__path__, "analytics_pipeline.")]
+for name in modules:
+    importlib.import_module(name)
+print(len(modules))
+"""
+
+
+def test_importing_the_package_reads_no_settings(lake_env):
+    env = {**os.environ, "ANALYTICS_PARTITIONS_START": "the first of May", "ANALYTICS_S3_MAX_RETRIES": "many",
+           "ANALYTICS_PHONE_REGIONS": "Atlantis", "ANALYTICS_HUMAN_INTERACTION_COST": "free"}
+    done = subprocess.run([sys.executable, "-c", IMPORT_EVERY_MODULE], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert int(done.stdout) > 50  # every module, definitions.py among them
+
+
+def test_the_daily_partitions_start_where_the_settings_say(lake_env):
+    """The partitions' first day comes from the settings passed to build_definitions, for every daily asset, its
+    per-day checks and the jobs over them."""
+    for start in ("2024-01-01", "2025-06-15"):
+        defs = build_definitions(dataclasses.replace(lake_env, partitions_start=start))
+        daily = [a for a in defs.resolve_asset_graph().assets_defs if a.partitions_def is not None]
+        assert {a.key.to_user_string() for a in daily} >= {"raw_claims", "financial_ops_daily", "llm_model_usage",
+                                                            "intents", "session_activity_daily"}
+        assert {a.partitions_def.get_first_partition_key() for a in daily} == {start}
+        checks = [spec for a in daily for spec in a.check_specs]
+        assert {spec.name for spec in checks} >= {"event_ids_unique", "agreement_rate_at_least_85_percent",
+                                                  "fallback_rate_below_ceiling"}
+        assert all(spec.partitions_def == daily[0].partitions_def for spec in checks)
+        for job in ("claims_daily_job", "conversations_daily_job", "intents_job"):
+            assert defs.resolve_job_def(job).partitions_def.get_first_partition_key() == start
 
 
 def test_definitions_match_the_snapshot(lake_env):

@@ -270,10 +270,10 @@ def test_an_upgrade_rebuilds_the_tables_whose_code_changed(fed_lake):
     assert upgraded["tag_costs"] == rebuilt["tag_costs"] and upgraded["llm_run_costs"] == rebuilt["llm_run_costs"]
 
 
-def test_full_refresh_job_is_tagged():
+def test_full_refresh_job_is_tagged(lake_env):
     from analytics_pipeline.definitions import defs
 
-    assert defs.resolve_job_def("full_refresh_job").tags[FULL_REFRESH_TAG] == "true"
+    assert defs().resolve_job_def("full_refresh_job").tags[FULL_REFRESH_TAG] == "true"
 
 
 def test_run_full_refresh_from_the_command_line(lake_env, capsys):

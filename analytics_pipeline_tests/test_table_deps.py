@@ -5,7 +5,9 @@ import dagster as dg
 
 from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.lake.source_spec import SourceSpec
+from analytics_pipeline.platform.partitions import day_partitions
 from analytics_pipeline.platform.source_tables import SourceTables
+from analytics_pipeline.platform.table_assets import build_daily_table
 
 SHOP = SourceSpec(name="shop", records_sql_template="", entity_key="order_id", description="a test source",
                   raw_views={"orders": "SELECT * FROM {raw} WHERE kind = 'order'",
@@ -29,7 +31,8 @@ def _deps(asset: dg.AssetsDefinition) -> set[str]:
 def test_deps_come_from_the_sql():
     tables = SourceTables(SHOP, lambda name, **values: SQL[name].format(**values),
                           groups={"processed": "shop", "marts": "shop_marts"})
-    daily = tables.daily("orders_daily", "Orders per day.", prepare=lambda con: None, prepared=("fx_rates",))
+    daily = build_daily_table(SHOP, tables.daily("orders_daily", "Orders per day.", prepare=lambda con: None,
+                                                 prepared=("fx_rates",)), day_partitions("2024-01-01"))
     keyed = tables.keyed("order_state", "Each order's lines.")
     mart = tables.mart("shop_summary", "Everything.", helper_views={"recent_days": "SELECT * FROM orders_daily"})
     # what the SQL cannot say (a model computed in Python) is declared, and adds to what the SQL says

@@ -41,7 +41,7 @@ SCHEMA = pa.schema([
 
 def record(settings: Settings, answer: Answer) -> str:
     """Append the answer to the lake's ask log; returns its key under the lake."""
-    lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+    lake = StorageRoot.of_lake(settings)
     ask_id = f"{answer.asked_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
     key = layout.ask_log_file(answer.asked_at.date().isoformat(), ask_id)
     row = pa.Table.from_pylist([{

@@ -100,7 +100,8 @@ def asset_descriptions() -> dict[str, str]:
 
     found = {}
     for source in all_sources():
-        for asset in (*source.daily_assets, *source.lake_tables, *source.other_assets):
+        found.update({table.name: table.description for table in source.daily_tables})
+        for asset in (*source.lake_tables, *source.other_assets):
             for spec in asset.specs:
                 if spec.description:
                     found[spec.key.to_user_string()] = spec.description

@@ -5,10 +5,7 @@ pending file when materialized by hand); ``raw_<source>`` is partitioned by even
 merges that day's staged rows into the raw partition.
 """
 
-
-from dataclasses import replace
 from datetime import timedelta
-from functools import partial
 
 import dagster as dg
 
@@ -27,7 +24,7 @@ from analytics_pipeline.platform.metadata import rounded
 from analytics_pipeline.platform.partitions import (
     ONE_RUN_FOR_ALL_DAYS,
     day_check_results,
-    event_day_partitions,
+    one_run_for_all_days,
     partitioned_check_spec,
 )
 
@@ -61,8 +58,7 @@ def build_staged_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     def staged(context: dg.AssetExecutionContext, config: LandingBatchConfig):
         lake: LakeResource = context.resources.lake
         ingestion: IngestionResource = context.resources.ingestion
-        run_spec = spec if not spec.prepare_resource else replace(spec, prepare=partial(
-            spec.prepare, **{spec.prepare_resource: getattr(context.resources, spec.prepare_resource)}))
+        run_spec = spec.given(getattr(context.resources, spec.prepare_resource)) if spec.prepare_resource else spec
         lake_root, landing = lake.lake_root(), lake.landing_root()
         pending, skipped = landing_scan(lake_root, landing, source)
         if skipped:
@@ -121,25 +117,31 @@ def batch_metadata(total: BatchResult, batches: int) -> dict:
     }
 
 
-def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+def build_raw_asset(spec: SourceSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """``raw_<source>``, one partition per event day of ``partitions``."""
     source = spec.name
 
-    @dg.asset(
-        name=f"raw_{source}",
-        group_name="ingestion",
-        kinds={"duckdb", "parquet"},
-        partitions_def=event_day_partitions,
-        backfill_policy=ONE_RUN_FOR_ALL_DAYS,
-        deps=[staged_asset_key(source)],
-        pool=f"raw_{source}_writer",
-        # A concurrent merge of the same day (sensor + manual backfill) makes this one retry.
-        retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
-        # Partition freshness in the UI: warn after 13 h without a new partition merged, fail after 26 h.
-        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=13)),
-        description=f"Raw layer of `{source}`: one typed, deduplicated row per record, one Parquet file per event day.",
-        check_specs=[partitioned_check_spec("event_ids_unique", f"raw_{source}",
-                                            "No event id appears twice in the partition.")],
-    )
+    with one_run_for_all_days():
+        raw_asset = dg.asset(
+            name=f"raw_{source}",
+            group_name="ingestion",
+            kinds={"duckdb", "parquet"},
+            partitions_def=partitions,
+            backfill_policy=ONE_RUN_FOR_ALL_DAYS,
+            deps=[staged_asset_key(source)],
+            pool=f"raw_{source}_writer",
+            # A concurrent merge of the same day (sensor + manual backfill) makes this one retry.
+            retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL),
+            # Partition freshness in the UI: warn after 13 h without a new partition merged, fail after 26 h.
+            freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26),
+                                                            warn_window=timedelta(hours=13)),
+            description=f"Raw layer of `{source}`: one typed, deduplicated row per record, one Parquet file per "
+                        "event day.",
+            check_specs=[partitioned_check_spec("event_ids_unique", f"raw_{source}",
+                                                "No event id appears twice in the partition.", partitions)],
+        )
+
+    @raw_asset
     def raw(context: dg.AssetExecutionContext, lake: LakeResource):
         days = context.partition_keys
         checks, landed = {}, 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 
 from analytics_pipeline.lake import quarantine_reasons
 from analytics_pipeline.lake.duck import sql_list
@@ -57,6 +58,13 @@ class SourceSpec:
     @property
     def has_fast_path(self) -> bool:
         return bool(self.json_envelopes_template)
+
+    def given(self, resource) -> SourceSpec:
+        """The spec whose parse gets ``resource`` (the run's ``prepare_resource``; outside a run, one made from the
+        settings); a spec that needs none is itself."""
+        if not self.prepare_resource:
+            return self
+        return replace(self, prepare=partial(self.prepare, **{self.prepare_resource: resource}))
 
     def views(self) -> dict[str, str]:
         return self.raw_views or {self.name: "SELECT * FROM {raw}"}

@@ -24,7 +24,7 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
 
-from analytics_pipeline.settings import s3_max_retries
+from analytics_pipeline.settings import DEFAULT_S3_MAX_RETRIES, Settings
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,22 @@ class StoredFile:
 @dataclass(frozen=True)
 class StorageRoot:
     """A folder (``/abs/path``) or an S3 prefix (``s3://bucket/prefix``). ``s3_max_retries``: how often a failed S3
-    call is retried (the ``lake`` resource gives it; None, for a root made outside a run: ANALYTICS_S3_MAX_RETRIES)."""
+    call is retried (ANALYTICS_S3_MAX_RETRIES: the ``lake`` resource gives it in a run, ``of_lake``/``of_landing``
+    from the settings outside one)."""
 
     uri: str
     s3_endpoint_url: str = ""
-    s3_max_retries: int | None = field(default=None, compare=False)
+    s3_max_retries: int = field(default=DEFAULT_S3_MAX_RETRIES, compare=False)
+
+    @classmethod
+    def of_lake(cls, settings: Settings) -> StorageRoot:
+        """The lake of ``settings`` (with their S3 endpoint and retries)."""
+        return cls(settings.lake_uri, settings.s3_endpoint_url, settings.s3_max_retries)
+
+    @classmethod
+    def of_landing(cls, settings: Settings) -> StorageRoot:
+        """The landing zone of ``settings`` (with their S3 endpoint and retries)."""
+        return cls(settings.landing_uri, settings.s3_endpoint_url, settings.s3_max_retries)
 
     @property
     def is_s3(self) -> bool:
@@ -87,7 +98,7 @@ class StorageRoot:
     @property
     def s3(self):
         """A boto3 S3 client configured by ``S3ClientResource`` (endpoint, retries, timeouts)."""
-        return _s3_client(self.s3_endpoint_url, 1 + _retries(self.s3_max_retries))
+        return _s3_client(self.s3_endpoint_url, 1 + self.s3_max_retries)
 
     def _bucket_key(self, *parts: str) -> tuple[str, str]:
         bucket, _, key = self.path(*parts).removeprefix("s3://").partition("/")
@@ -226,22 +237,18 @@ S3_CONFIG = {"connect_timeout": 3, "read_timeout": 30}
 S3FS_RETRIES = 2  # s3fs's own loop around botocore (timeouts, dropped connections); each try is retried above
 
 
-def s3_filesystem(endpoint_url: str = "", max_retries: int | None = None) -> fsspec.AbstractFileSystem:
+def s3_filesystem(endpoint_url: str = "", max_retries: int = DEFAULT_S3_MAX_RETRIES) -> fsspec.AbstractFileSystem:
     """An s3fs filesystem; credentials come from the usual AWS environment variables."""
     import s3fs
 
     client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
-    retries = {"total_max_attempts": 1 + _retries(max_retries), "mode": "standard"}
+    retries = {"total_max_attempts": 1 + max_retries, "mode": "standard"}
     fs = s3fs.S3FileSystem(
         client_kwargs=client_kwargs, config_kwargs={**S3_CONFIG, "retries": retries}, skip_instance_cache=True,
         use_listings_cache=False,
     )
     fs.retries = S3FS_RETRIES
     return fs
-
-
-def _retries(given: int | None) -> int:
-    return s3_max_retries() if given is None else given
 
 
 @contextmanager

@@ -72,7 +72,7 @@ class Operations:
 
 
 def build_operations(sources: list[Source]) -> Operations:
-    daily_tables = {s.name: [a.key.to_user_string() for a in s.daily_assets] for s in sources}
+    daily_tables = {s.name: [table.name for table in s.daily_tables] for s in sources}
     names = list(daily_tables)
     retention_job = _retention_job(daily_tables, [s.spec for s in sources])
     compaction_job = _compaction_job(names)

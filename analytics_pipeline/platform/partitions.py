@@ -1,5 +1,8 @@
 """Daily partitions keyed by the EVENT day (UTC); ``end_offset=1`` makes today a partition.
 
+Their first day is a setting (``partitions_start``): the definitions build them from the settings they are given
+(``day_partitions(settings.partitions_start)``), never when this module is imported.
+
 A batch touching many days is one run over a partition range (``BackfillPolicy.single_run()`` on every
 daily asset): the run's days are ``context.partition_keys``; each day still gets its own materialization,
 metadata (``add_asset_metadata(..., partition_key=day)``) and check evaluations (``day_check_results``).
@@ -7,7 +10,9 @@ metadata (``add_asset_metadata(..., partition_key=day)``) and check evaluations 
 
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
+from functools import cache
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -15,24 +20,39 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from analytics_pipeline.settings import load_settings
 
-event_day_partitions = dg.DailyPartitionsDefinition(
-    start_date=load_settings().partitions_start, end_offset=1, timezone="UTC"
-)
+@cache
+def day_partitions(start: str) -> dg.DailyPartitionsDefinition:
+    """The event days from ``start`` (``YYYY-MM-DD``, the settings' ``partitions_start``) to today."""
+    return dg.DailyPartitionsDefinition(start_date=start, end_offset=1, timezone="UTC")
+
+
 ONE_RUN_FOR_ALL_DAYS = dg.BackfillPolicy.single_run()
-# The asset decorator's backfill_policy parameter is marked beta; it is what makes a range one run.
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 
-def partitioned_check_spec(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
+@contextmanager
+def one_run_for_all_days() -> Iterator[None]:
+    """Around the making of a daily asset with ``ONE_RUN_FOR_ALL_DAYS``: the asset decorator's backfill_policy
+    parameter is marked beta (it is what makes a range one run); its warning is silenced there only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+        yield
+
+
+def partitioned_check_spec(name: str, asset: str | dg.AssetKey, description: str | None,
+                           partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
     """A check evaluated per event-day partition (so the UI shows which day failed).
 
     Per-partition checks are a Dagster preview feature; its warning is silenced here, once.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return dg.AssetCheckSpec(name, asset=asset, partitions_def=event_day_partitions, description=description)
+        return dg.AssetCheckSpec(name, asset=asset, partitions_def=partitions, description=description)
+
+
+def per_day(check: dg.AssetCheckSpec, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    """``check`` (a daily table's, declared without partitions) evaluated per partition of ``partitions``."""
+    return partitioned_check_spec(check.name, check.asset_key, check.description, partitions)
 
 
 def day_ranges(days: Iterable[str]) -> list[tuple[str, str]]:

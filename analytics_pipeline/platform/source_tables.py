@@ -3,6 +3,9 @@
     tables = SourceTables(SPEC, llm_sql, groups={"processed": "llm_runs", "marts": "llm_marts"})
     project_costs = tables.mart("project_costs", "The LLM orchestrator's ProjectSummary per project.")
 
+A daily table is a declaration (its ``TableSpec``): the source builds its asset for the daily partitions of the
+settings it is given (``Source.definitions``), as the partitions' first day is a setting.
+
 Dependencies come from the SQL (``table_assets.table_deps``); every other ``TableSpec`` field (checks, chart,
 prepare hook, fallback and helper views, ``sql`` when the file needs values of the moment) is a keyword.
 """
@@ -14,11 +17,7 @@ import dagster as dg
 
 from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.platform.keyed_tables import EntityKey, build_keyed_table
-from analytics_pipeline.platform.table_assets import (
-    TableSpec,
-    build_daily_table,
-    build_lake_table,
-)
+from analytics_pipeline.platform.table_assets import TableSpec, build_lake_table
 
 
 @dataclass(frozen=True)
@@ -32,9 +31,10 @@ class SourceTables:
         options.setdefault("sql", lambda **values: self.sql_file(name, **values))
         return TableSpec(name=name, layer=layer, group=self.groups[layer], description=description, **options)
 
-    def daily(self, name: str, description: str, layer: str = "marts", **options) -> dg.AssetsDefinition:
-        """One partition per event day, computed from that day's raw partition (``raw_day``)."""
-        return build_daily_table(self.source, self.spec(name, layer, description, **options))
+    def daily(self, name: str, description: str, layer: str = "marts", **options) -> TableSpec:
+        """One partition per event day, computed from that day's raw partition (``raw_day``): the declaration, built
+        into an asset by ``build_daily_table`` for the partitions of the settings (its checks are per day)."""
+        return self.spec(name, layer, description, **options)
 
     def lake_table(self, name: str, description: str, layer: str, **options) -> dg.AssetsDefinition:
         """Unpartitioned, over the whole lake, rebuilt when its inputs change."""

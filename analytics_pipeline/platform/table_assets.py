@@ -32,7 +32,8 @@ from analytics_pipeline.platform.metadata import markdown_bars, markdown_table
 from analytics_pipeline.platform.partitions import (
     ONE_RUN_FOR_ALL_DAYS,
     day_check_results,
-    event_day_partitions,
+    one_run_for_all_days,
+    per_day,
 )
 
 CheckFn = Callable[[duckdb.DuckDBPyConnection], list[dg.AssetCheckResult]]
@@ -61,12 +62,17 @@ class TableSpec:
     sql: Callable[..., str]
     # Inputs the SQL does not name (e.g. a model computed in Python), added to those read from it (table_deps).
     deps: list[dg.AssetKey] = field(default_factory=list)
+    # A daily table's are evaluated per day (declare them without partitions: the builder gives them the table's).
     check_specs: list[dg.AssetCheckSpec] = field(default_factory=list)
-    checks: CheckFn | None = None  # evaluated over result_rows after the write
+    # evaluated over result_rows after the write (a daily table's per day: a ``day`` parameter gets the day)
+    checks: CheckFn | None = None
     # (title, SELECT label, value over result_rows); the title may be a function, read when the chart is drawn
     chart: tuple[str | Callable[[], str], str] | None = None
     # e.g. register configuration tables; a daily table's sees the raw rows of the days it computes as ``raw_days``
     prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+    # A daily table's: more metadata of each day's materialization, over that day's result_rows (``day`` as checks).
+    day_metadata: Callable[[duckdb.DuckDBPyConnection], dict] | None = None
+    kinds: tuple[str, ...] = ()  # what else computes it, beside DuckDB and Parquet (shown in the UI)
     prepared: tuple[str, ...] = ()  # the relations ``prepare`` registers for the SQL: not lake inputs
     # Views the SQL may read that do not exist before their first materialization: name → empty SELECT.
     fallback_views: dict[str, str] = field(default_factory=dict)
@@ -90,7 +96,7 @@ class TableSpec:
         values = {key: getattr(run_resources, key) for key in self.resources}
         title, select = self.chart or (None, None)
         return replace(self, sql=_given(self.sql, values), checks=_given(self.checks, values),
-                       prepare=_given(self.prepare, values),
+                       prepare=_given(self.prepare, values), day_metadata=_given(self.day_metadata, values),
                        chart=(_given(title, values), select) if callable(title) else self.chart)
 
     def lake_views_read(self, sql: str) -> set[str]:
@@ -169,16 +175,19 @@ def per_day_marts(assets: list[dg.AssetsDefinition]) -> frozenset[str]:
                      if str(spec.metadata.get(LAKE_TABLE_METADATA, "")).startswith("marts/"))
 
 
-def build_daily_table(source: SourceSpec, table: TableSpec) -> dg.AssetsDefinition:
-    """One partition per event day, computed from that day's raw partition of ``source``; a run over a range of
-    days computes all of them in one statement (``compute_days``)."""
+def build_daily_table(source: SourceSpec, table: TableSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """One partition per event day of ``partitions``, computed from that day's raw partition of ``source``; a run
+    over a range of days computes all of them in one statement (``compute_days``). Its checks are evaluated per day."""
 
-    @dg.asset(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"},
-              partitions_def=event_day_partitions, backfill_policy=ONE_RUN_FOR_ALL_DAYS,
-              deps=table_deps(source, table, table.sql(day=_ANY_DAY)),
-              description=table.description, check_specs=table.check_specs or None,
-              metadata={LAKE_TABLE_METADATA: f"{table.layer}/{table.name}"},
-              required_resource_keys=table.resource_keys)
+    with one_run_for_all_days():
+        daily_asset = dg.asset(
+            name=table.name, group_name=table.group, kinds={"duckdb", "parquet", *table.kinds},
+            partitions_def=partitions, backfill_policy=ONE_RUN_FOR_ALL_DAYS,
+            deps=table_deps(source, table, table.sql(day=_ANY_DAY)), description=table.description,
+            check_specs=[per_day(check, partitions) for check in table.check_specs] or None,
+            metadata={LAKE_TABLE_METADATA: f"{table.layer}/{table.name}"}, required_resource_keys=table.resource_keys)
+
+    @daily_asset
     def daily_table(context: dg.AssetExecutionContext):
         with table_run(context, table) as (run_table, root, con):
             days = compute_days(con, root, source.name, run_table, context.partition_keys)
@@ -231,12 +240,12 @@ def compute_days(con: duckdb.DuckDBPyConnection, root, source: str, table: Table
     for day in present:
         computed.metadata[day] = {"dagster/row_count": counts.get(day, 0),
                                   "data_through": dg.MetadataValue.text(str(through[day]))}
-        if table.checks:
+        if table.checks or table.day_metadata:
             con.execute(f"CREATE OR REPLACE TEMP VIEW result_rows AS SELECT * FROM day_rows "
                         f"WHERE {layout.PARTITION_COLUMN} = DATE {sql_literal(day)}")
-            computed.checks[day] = table.checks(con)
-        else:
-            computed.checks[day] = []
+        if table.day_metadata:
+            computed.metadata[day].update(_given(table.day_metadata, {"day": day})(con))
+        computed.checks[day] = _given(table.checks, {"day": day})(con) if table.checks else []
     computed.run_metadata = {"preview": markdown_table(con, "SELECT * FROM day_rows", 10)}
     return computed
 
@@ -269,7 +278,7 @@ def table_code_version(source: SourceSpec, table: TableSpec, sql: str, storage: 
 def whole_lake_asset(source: SourceSpec, table: TableSpec, sql: str, storage: str = "") -> dict:
     """The ``dg.asset`` arguments of an unpartitioned table over the whole lake, updated when its inputs change
     (those ``sql`` reads) or its code version does."""
-    return dict(name=table.name, group_name=table.group, kinds={"duckdb", "parquet"},
+    return dict(name=table.name, group_name=table.group, kinds={"duckdb", "parquet", *table.kinds},
                 deps=table_deps(source, table, sql), code_version=table_code_version(source, table, sql, storage),
                 description=table.description, automation_condition=ON_LAKE_UPDATE,
                 check_specs=table.check_specs or None, required_resource_keys=table.resource_keys)

@@ -20,6 +20,7 @@ from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.settings import (
     DEFAULT_QUERY_MAX_ROWS,
     DEFAULT_QUERY_TIMEOUT_SECONDS,
+    DEFAULT_S3_MAX_RETRIES,
     Settings,
 )
 from analytics_pipeline.sources.registry import SOURCE_NAMES
@@ -42,8 +43,8 @@ class WarehouseResource(DuckDBResource):
     lake_uri: str = Field(default="", description="The lake the views read: the only place outside the file a "
                                                   "connection may read.")
     s3_endpoint_url: str = Field(default="", description="S3 endpoint of the lake, when it is on S3.")
-    s3_max_retries: int | None = Field(default=None, description="Retries of a failed S3 call "
-                                                                 "(ANALYTICS_S3_MAX_RETRIES).")
+    s3_max_retries: int = Field(default=DEFAULT_S3_MAX_RETRIES, description="Retries of a failed S3 call "
+                                                                            "(ANALYTICS_S3_MAX_RETRIES).")
     query_timeout_seconds: float = Field(default=DEFAULT_QUERY_TIMEOUT_SECONDS, description="A query is interrupted "
                                          "after this (ANALYTICS_QUERY_TIMEOUT_SECONDS).")
     query_max_rows: int = Field(default=DEFAULT_QUERY_MAX_ROWS, description="The most rows a result holds in memory "

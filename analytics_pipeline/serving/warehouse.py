@@ -119,7 +119,7 @@ def views_follow_the_data_dir(settings: Settings) -> str | None:
     from analytics_pipeline.lake.data_dir import data_dir_lock
     from analytics_pipeline.sources.registry import SOURCE_SPECS
 
-    lake = StorageRoot(settings.lake_uri, settings.s3_endpoint_url)
+    lake = StorageRoot.of_lake(settings)
     before = views_elsewhere(settings.warehouse_path, lake)
     if before is not None:
         with data_dir_lock(settings):

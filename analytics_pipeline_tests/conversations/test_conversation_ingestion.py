@@ -10,6 +10,7 @@ from analytics_pipeline.ingestion.staging import stage_batch
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.sources.conversations.spec import conversations_spec
 from analytics_pipeline_tests.conftest import lake_root, landing_root
+from analytics_pipeline_tests.lakes import conversations_resource
 
 QUERY_WITH_PII = ("How do I fix low oil pressure? my name is John Smith, call +44 20 7946 0958 or 555-123-4567, "
                   "mail john.smith@corp.co.uk, card 4111 1111 1111 1111")
@@ -33,7 +34,8 @@ def stage(settings, events: list, extra_lines: str = ""):
     landing, lake = landing_root(settings), lake_root(settings)
     landing.write_bytes(("\n".join(json.dumps(e) for e in events) + "\n" + extra_lines).encode(),
                         "conversations", "events.jsonl")
-    result = stage_batch(lake, landing, conversations_spec(), landing.list_files("conversations"), "2024-01-01")
+    result = stage_batch(lake, landing, conversations_spec().given(conversations_resource()),
+                         landing.list_files("conversations"), "2024-01-01")
     rows = duckdb.sql(f"SELECT * FROM read_parquet('{lake.path('staging/conversations/*/*.parquet')}') "
                       f"ORDER BY event_id").fetchall() if result.figures.landed else []
     columns = [d[0] for d in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet("

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from analytics_pipeline.sources.conversations.resource import ConversationsResource
 from analytics_pipeline.sources.conversations.spec import (
     prepare_connection,
     raw_user_ids,
@@ -74,12 +75,10 @@ def texts(draw):
 
 @pytest.fixture(scope="module")
 def parse_connection():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ANALYTICS_PSEUDONYM_KEY", KEY)
-        con = duckdb.connect()
-        prepare_connection(con)
-        yield con
-        con.close()
+    con = duckdb.connect()
+    prepare_connection(con, conversations=ConversationsResource(pseudonym_key=KEY))
+    yield con
+    con.close()
 
 
 def _whole_word(value: str) -> re.Pattern:

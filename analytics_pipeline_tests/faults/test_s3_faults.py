@@ -61,7 +61,7 @@ def test_a_write_that_fails_leaves_the_old_object_whole(faulty_s3: Settings, pro
     temps = tmp_path / "temp"
     temps.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temps))  # where the local files before upload go
-    root = StorageRoot(faulty_s3.lake_uri, proxy.endpoint)
+    root = StorageRoot(faulty_s3.lake_uri, proxy.endpoint, faulty_s3.s3_max_retries)
     con = connect(root)
     try:
         write_parquet(con, root, "SELECT range AS x FROM range(1000)", "t/table.parquet")

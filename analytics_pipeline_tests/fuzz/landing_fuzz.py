@@ -35,6 +35,7 @@ from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.sources.claims.spec import claims_spec
 from analytics_pipeline.sources.conversations.spec import conversations_spec
 from analytics_pipeline.sources.llm_runs.spec import llm_runs_spec
+from analytics_pipeline_tests.lakes import conversations_resource
 from analytics_pipeline_tests.records import image, stream_record
 
 PARTITIONS_START = "2024-01-01"
@@ -384,6 +385,7 @@ class Accounting:
 def ingest(source: str, files: list[LandingFileCase], workdir: Path) -> Accounting:
     """Land ``files`` under ``workdir``, stage them as one batch, merge every staged day, and count."""
     spec: SourceSpec = SPECS[source]()
+    spec = spec.given(conversations_resource()) if spec.prepare_resource else spec  # the pseudonym key
     landing, lake = StorageRoot(str(workdir / "landing")), StorageRoot(str(workdir / "lake"))
     unique = {f.name: f for f in files}
     for f in unique.values():

@@ -23,7 +23,7 @@ from analytics_pipeline.lake.views import register_lake_views
 from analytics_pipeline.sources.claims.spec import CLAIM_ATTRIBUTES, claims_spec
 from analytics_pipeline.sources.conversations.spec import conversations_spec
 from analytics_pipeline.sources.llm_runs.spec import llm_runs_spec
-from analytics_pipeline_tests.lakes import lake_root, landing_root
+from analytics_pipeline_tests.lakes import conversations_resource, lake_root, landing_root
 from analytics_pipeline_tests.records import epoch, insert
 
 NOW = datetime(2024, 6, 1)
@@ -218,7 +218,7 @@ def quarantined(lake_env, monkeypatch, tmp_path) -> tuple[list[dict], dict]:
         expected[("claims", f"claims/pipe-{n}.jsonl", 1)] = ("not_a_regular_file", "not a regular file")
         os.symlink(outside, landing.path("claims", f"link-{n}.jsonl"))
         expected[("claims", f"claims/link-{n}.jsonl", 1)] = ("link_outside_landing", "outside the landing zone")
-    specs = [claims_spec(), llm_runs_spec(), conversations_spec()]
+    specs = [claims_spec(), llm_runs_spec(), conversations_spec().given(conversations_resource())]
     for spec in specs:
         stage_batch(lake, landing, spec, landing.list_files(spec.name), "2024-01-01", now=NOW, limits=LIMITS)
     con = connect(lake)

@@ -4,4 +4,4 @@ from analytics_pipeline.sources.claims.assets import SPEC, daily_marts, processe
 from analytics_pipeline.sources.claims.demo import claims_landing_files
 from analytics_pipeline.sources.source import Source
 
-SOURCE = Source(spec=SPEC, demo=claims_landing_files, daily_assets=daily_marts, lake_tables=processed_tables)
+SOURCE = Source(spec=SPEC, demo=claims_landing_files, daily_tables=daily_marts, lake_tables=processed_tables)

@@ -2,8 +2,9 @@
 
 ``intent_model`` trains the offline text classifier on the labelled examples the project ships and
 keeps versions under ``lake/models/intent-classifier/vN/``; a version is promoted only when its
-held-out accuracy is not worse. ``intents`` classifies each day's user turns (one partition per
-event day; a schedule re-runs yesterday at 02:00 UTC, like the seed's Lambda).
+held-out accuracy is not worse. ``intents`` classifies each day's user turns (a daily table: one partition per
+event day, its run's queries labelled in one call by its prepare hook; a schedule re-runs yesterday at 02:00 UTC,
+like the seed's Lambda).
 
 Another classifier — an LLM behind an API, say — plugs in through the ``intent_classifier``
 resource: set ``plugin`` to ``"package.module:factory"``, where ``factory()`` returns an object with
@@ -11,23 +12,15 @@ resource: set ``plugin`` to ``"package.module:factory"``, where ``factory()`` re
 """
 
 import importlib
-from pathlib import PurePosixPath
 
 import dagster as dg
+import duckdb
 import pyarrow as pa
 
-from analytics_pipeline.platform.asset_keys import raw_asset_key
-from analytics_pipeline.lake import layout
-from analytics_pipeline.lake.duck import connect, scalar
+from analytics_pipeline.lake.duck import scalar
 from analytics_pipeline.lake.resource import LakeResource
-from analytics_pipeline.lake.tables import register_raw_day, row_count, write_table
 from analytics_pipeline.platform.metadata import markdown_bars, rounded
-from analytics_pipeline.platform.partitions import (
-    ONE_RUN_FOR_ALL_DAYS,
-    day_check_results,
-    event_day_partitions,
-    partitioned_check_spec,
-)
+from analytics_pipeline.sources.conversations.assets import tables
 from analytics_pipeline.sources.conversations.classifier import (
     IntentClassifier,
     load_current,
@@ -84,81 +77,63 @@ def intent_model(context: dg.AssetExecutionContext, lake: LakeResource):
 
 
 INTENT_CHECKS = [
-    partitioned_check_spec("fallback_rate_below_ceiling", "intents",
-                           f"At most {FALLBACK_RATE_CEILING:.0%} of the day's queries fall back."),
-    partitioned_check_spec("low_confidence_rate_below_ceiling", "intents",
-                           f"At most {LOW_CONFIDENCE_RATE_CEILING:.0%} of the day's queries below {LOW_CONFIDENCE} confidence."),
+    dg.AssetCheckSpec("fallback_rate_below_ceiling", asset="intents",
+                      description=f"At most {FALLBACK_RATE_CEILING:.0%} of the day's queries fall back."),
+    dg.AssetCheckSpec("low_confidence_rate_below_ceiling", asset="intents",
+                      description=f"At most {LOW_CONFIDENCE_RATE_CEILING:.0%} of the day's queries below "
+                                  f"{LOW_CONFIDENCE} confidence."),
 ]
+_PREDICTIONS = pa.schema([("query", pa.string()), ("intent", pa.string()), ("sub_intent", pa.string()),
+                          ("confidence", pa.float64()), ("classifier_version", pa.string())])
 
 
-@dg.asset(
-    name="intents", group_name="conversations", kinds={"duckdb", "parquet", "scikit-learn"},
-    partitions_def=event_day_partitions, backfill_policy=ONE_RUN_FOR_ALL_DAYS,
-    deps=[raw_asset_key("conversations"), intent_model.key],
-    check_specs=INTENT_CHECKS,
-    description="Each user query of the day with its primary intent, sub-intent, confidence and classifier version.",
-)
-def intents(context: dg.AssetExecutionContext, lake: LakeResource, intent_classifier: IntentClassifierResource):
-    root = lake.lake_root()
-    con = connect(root)
-    checks: dict[str, list[dg.AssetCheckResult]] = {}
-    classifier = None
-    try:
-        for day in context.partition_keys:
-            queries = []
-            if register_raw_day(con, root, "conversations", day):
-                queries = [r[0] for r in con.execute(
-                    "SELECT DISTINCT query FROM raw_day WHERE query IS NOT NULL AND event_type IN "
-                    + sql_tuple(USER_TURN_EVENTS)
-                ).fetchall()]
-            if not queries:
-                root.delete(str(PurePosixPath(layout.table_file("processed", "intents", day)).parent))
-                context.add_asset_metadata({"dagster/row_count": 0, "note": f"no queries on {day}"}, partition_key=day)
-                checks[day] = [dg.AssetCheckResult(check_name=spec.name, passed=True, description=f"no queries on {day}")
-                               for spec in INTENT_CHECKS]
-                continue
-            classifier = classifier or intent_classifier.classifier(lake)
-            metadata, checks[day] = _classify_day(con, root, classifier, queries, day)
-            context.add_asset_metadata(metadata, partition_key=day)
-    finally:
-        con.close()
-    yield dg.MaterializeResult()
-    yield from day_check_results(context, checks)
+def classify_queries(con: duckdb.DuckDBPyConnection, intent_classifier: IntentClassifierResource,
+                     lake: LakeResource) -> None:
+    """``intent_predictions``: the distinct user queries of the run's days (``raw_days``), labelled in one call;
+    the classifier is not even loaded when the days hold no query."""
+    queries = [row[0] for row in con.execute(
+        f"SELECT DISTINCT query FROM raw_days WHERE query IS NOT NULL AND event_type IN {sql_tuple(USER_TURN_EVENTS)}"
+    ).fetchall()]
+    predictions = intent_classifier.classifier(lake).predict(queries) if queries else []
+    con.register("intent_predictions", pa.table([
+        queries, [p.intent for p in predictions], [p.sub_intent for p in predictions],
+        [p.confidence for p in predictions], [p.classifier_version for p in predictions]], schema=_PREDICTIONS))
 
 
-def _classify_day(con, root, classifier: IntentClassifier, queries: list[str], day: str):
-    """Label ``day``'s queries and write its partition; its metadata and check results."""
-    predictions = classifier.predict(queries)
-    con.register("predictions", pa.table({
-        "query": queries,
-        "intent": [p.intent for p in predictions],
-        "sub_intent": [p.sub_intent for p in predictions],
-        "confidence": pa.array([p.confidence for p in predictions], pa.float64()),
-        "classifier_version": [p.classifier_version for p in predictions],
-    }))
-    write_table(con, root, f"""
-        SELECT t.event_id, t.session_id, t.user_id, t.agent_id, t.channel, t.event_time, t.turn, t.query,
-               p.intent, p.sub_intent, p.confidence, p.classifier_version, t.event_date
-        FROM raw_day t JOIN predictions p USING (query)
-        WHERE t.event_type IN {sql_tuple(USER_TURN_EVENTS)}
-        ORDER BY t.event_time, t.event_id""", "processed", "intents", partition=day)
-    con.unregister("predictions")
-    rows = row_count(con)
-    fallback = scalar(con, "SELECT avg((intent = 'fallback')::INT) FROM result_rows")
-    low = scalar(con, f"SELECT avg((confidence < {LOW_CONFIDENCE})::INT) FROM result_rows")
-    metadata = {
-        "dagster/row_count": rows, "classifier_version": classifier.version,
-        "fallback_rate": rounded(fallback),
-        "low_confidence_rate": rounded(low),
+def _rates(con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
+    """The day's (result_rows') fallback and low-confidence rates."""
+    return (scalar(con, "SELECT avg((intent = 'fallback')::INT) FROM result_rows"),
+            scalar(con, f"SELECT avg((confidence < {LOW_CONFIDENCE})::INT) FROM result_rows"))
+
+
+def day_metadata(con: duckdb.DuckDBPyConnection, day: str) -> dict:
+    if not scalar(con, "SELECT count(*) FROM result_rows"):
+        return {"note": f"no queries on {day}"}
+    fallback, low = _rates(con)
+    return {
+        "classifier_version": scalar(con, "SELECT any_value(classifier_version) FROM result_rows"),
+        "fallback_rate": rounded(fallback), "low_confidence_rate": rounded(low),
         "intents": markdown_bars(con, "SELECT intent, count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC",
                                  "Queries by intent"),
     }
-    checks = [
+
+
+def intent_checks(con: duckdb.DuckDBPyConnection, day: str) -> list[dg.AssetCheckResult]:
+    if not scalar(con, "SELECT count(*) FROM result_rows"):
+        return [dg.AssetCheckResult(check_name=spec.name, passed=True, description=f"no queries on {day}")
+                for spec in INTENT_CHECKS]
+    fallback, low = _rates(con)
+    return [
         dg.AssetCheckResult(check_name="fallback_rate_below_ceiling", passed=fallback <= FALLBACK_RATE_CEILING,
-                            severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"fallback_rate": rounded(fallback)}),
+                            severity=dg.AssetCheckSeverity.WARN, metadata={"fallback_rate": rounded(fallback)}),
         dg.AssetCheckResult(check_name="low_confidence_rate_below_ceiling", passed=low <= LOW_CONFIDENCE_RATE_CEILING,
-                            severity=dg.AssetCheckSeverity.WARN,
-                            metadata={"low_confidence_rate": rounded(low)}),
+                            severity=dg.AssetCheckSeverity.WARN, metadata={"low_confidence_rate": rounded(low)}),
     ]
-    return metadata, checks
+
+
+intents = tables.daily(
+    "intents", "Each user query of the day with its primary intent, sub-intent, confidence and classifier version.",
+    layer="processed", kinds=("scikit-learn",), deps=[intent_model.key],
+    prepare=classify_queries, prepared=("intent_predictions",), resources=("lake", "intent_classifier"),
+    check_specs=INTENT_CHECKS, checks=intent_checks, day_metadata=day_metadata,
+)

@@ -8,7 +8,6 @@ own marts (over its AnalyticsEvent stream, summed from per-day tables) build on 
 
 import dagster as dg
 
-from analytics_pipeline.platform.partitions import event_day_partitions
 from analytics_pipeline.sources.conversations.assets import (
                                   SPEC,
                                   daily_tables,
@@ -19,14 +18,18 @@ from analytics_pipeline.sources.conversations.intents import intent_model, inten
 from analytics_pipeline.sources.conversations.training_data import training_data
 from analytics_pipeline.sources.source import Source
 
-intents_job = dg.define_asset_job("intents_job", selection=[intents.key], partitions_def=event_day_partitions,
-                                  description="Classify a day's queries.")
-# Like the seed's 2 AM Intent Extraction Lambda: yesterday's queries, once the day is complete.
-intents_schedule = dg.build_schedule_from_partitioned_job(intents_job, hour_of_day=2, minute_of_hour=0,
-                                                          default_status=dg.DefaultScheduleStatus.RUNNING)
+
+def intents_jobs(partitions: dg.PartitionsDefinition) -> tuple[list, list[dg.ScheduleDefinition]]:
+    """``intents_job`` over the daily partitions and its schedule."""
+    job = dg.define_asset_job("intents_job", selection=[dg.AssetKey(intents.name)], partitions_def=partitions,
+                              description="Classify a day's queries.")
+    # Like the seed's 2 AM Intent Extraction Lambda: yesterday's queries, once the day is complete.
+    schedule = dg.build_schedule_from_partitioned_job(job, hour_of_day=2, minute_of_hour=0,
+                                                      default_status=dg.DefaultScheduleStatus.RUNNING)
+    return [job], [schedule]
+
 
 SOURCE = Source(
-    spec=SPEC, demo=conversations_landing_files, daily_assets=[intents, *daily_tables], lake_tables=lake_tables,
-    schedules=[intents_schedule], other_assets=[intent_model, training_data], jobs=[intents_job],
-    follow_ups=[training_data],
+    spec=SPEC, demo=conversations_landing_files, daily_tables=[intents, *daily_tables], lake_tables=lake_tables,
+    other_assets=[intent_model, training_data], follow_ups=[training_data], daily_jobs=intents_jobs,
 )

@@ -24,7 +24,7 @@ import duckdb
 
 from analytics_pipeline.lake.duck import sql_literal
 from analytics_pipeline.lake.source_spec import SourceSpec
-from analytics_pipeline.settings import load_settings
+from analytics_pipeline.settings import DEFAULT_PHONE_REGIONS
 from analytics_pipeline.sources.conversations.user_ids_in_text import (
     pseudonymise_user_ids,
     user_id_values,
@@ -140,29 +140,18 @@ def raw_user_ids(text: str) -> list[str]:
     return [value for value in user_id_values(text) if not PSEUDONYM_SHAPE.fullmatch(value)]
 
 
-def environment_pseudonym_key() -> str:
-    """The key as the environment gives it: for the parse outside a run (a script, a test calling it itself)."""
-    return pseudonym_key(os.environ.get("ANALYTICS_PSEUDONYM_KEY", ""), Path(load_settings().data_dir) / KEY_FILE)
-
-
-def phone_regions(conversations: ConversationsResource | None) -> tuple[str, ...]:
-    """The run's phone number regions; outside a run (a script, a test), the environment's."""
-    return tuple(conversations.phone_regions) if conversations is not None else load_settings().phone_regions
-
-
 def prepare_connection(con: duckdb.DuckDBPyConnection, rows: bool = True,
                        conversations: ConversationsResource | None = None) -> None:
-    """The redaction and pseudonymisation macros; the key (the run's ``conversations`` resource's) is bound as a
-    variable, never written into SQL. ``rows=False``: the parse only gives an empty relation its columns, so no key
-    is read (nor needed)."""
-    if not rows:
-        key = ""
-    elif conversations is not None:
-        key = conversations.key()
-    else:
-        key = environment_pseudonym_key()
+    """The redaction and pseudonymisation macros, configured by ``conversations`` (the run's resource; outside a
+    run, e.g. a script, one made with ``ConversationsResource.for_settings``); the key is bound as a variable,
+    never written into SQL. ``rows=False``: the parse only gives an empty relation its columns, so neither key nor
+    regions are needed."""
+    if rows and conversations is None:
+        raise ValueError("the conversations parse needs the conversations resource (its pseudonym key and phone "
+                         "regions): stage with SourceSpec.given(ConversationsResource.for_settings(settings))")
+    key = conversations.key() if rows else ""
     con.execute("SET VARIABLE pseudonym_key = ?", [key])
-    register_phone_number_redaction(con, phone_regions(conversations))
+    register_phone_number_redaction(con, tuple(conversations.phone_regions) if rows else DEFAULT_PHONE_REGIONS)
     con.execute(f"CREATE OR REPLACE TEMP MACRO redact_pii(x) AS {redact_pii_sql()}")
     con.execute("CREATE OR REPLACE TEMP MACRO pseudonym(x) AS CASE WHEN x IS NULL THEN NULL ELSE "
                 f"'{PSEUDONYM_PREFIX}' || left(sha256(getvariable('pseudonym_key') || chr(31) || x), "

@@ -7,14 +7,13 @@ from analytics_pipeline.lake.duck import connect
 from analytics_pipeline.lake.parquet import write_parquet
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.tables import has_files, parquet_scan
-from analytics_pipeline.sources.conversations.intents import intents
 
 TRAINING_DATA_KEY = "processed/training_data/training_data.jsonl"
 MIN_CONFIDENCE = 0.8
 
 
 @dg.asset(
-    name="training_data", group_name="conversations", kinds={"json"}, deps=[intents.key],
+    name="training_data", group_name="conversations", kinds={"json"}, deps=[dg.AssetKey("intents")],
     automation_condition=dg.AutomationCondition.any_deps_updated().since_last_handled()
     & ~dg.AutomationCondition.in_progress() & ~dg.AutomationCondition.any_deps_in_progress(),
     description=f"Distinct (query, intent, confidence) with confidence ≥ {MIN_CONFIDENCE}, as JSON Lines under "

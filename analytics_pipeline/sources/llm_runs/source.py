@@ -16,5 +16,5 @@ daily_refresh = dg.ScheduleDefinition(
     description="Recompute the LLM marts just after midnight UTC (budget month, time-series window).",
 )
 
-SOURCE = Source(spec=SPEC, demo=llm_runs_landing_files, daily_assets=[model_usage], lake_tables=lake_tables,
+SOURCE = Source(spec=SPEC, demo=llm_runs_landing_files, daily_tables=[model_usage], lake_tables=lake_tables,
                   schedules=[daily_refresh])
