@@ -226,6 +226,9 @@ class KeyedUpdate:
         self.table.prepare_connection(con)
         con.execute(f"CREATE OR REPLACE TEMP TABLE result_rows AS {self.table.sql()}")
         changed_list = "[" + ", ".join(f"DATE {sql_literal(d)}" for d in changed) + "]::DATE[]"
+        # Buckets to rewrite: an entity's rows sit in the bucket of its first day. Before this change that was one
+        # of the changed days or the earliest of its unchanged days; after it, the earliest of all its days — so
+        # those buckets hold every touched entity's old rows and will hold its new ones.
         rewrite = {str(b) for (b,) in con.execute(f"""
             SELECT DISTINCT b FROM (
                 SELECT unnest(list_filter(days, lambda d: list_contains({changed_list}, d))) AS b FROM touched_entities
@@ -273,6 +276,7 @@ class KeyedUpdate:
                 paths = [root.path(f.key) for f in root.list_files(folder)
                          if f.key.startswith(prefix) and f.key[len(prefix):].split("/")[0] in first_days]
                 if _name(folder) in self.reads:
+                    # no bucket of theirs: one file of the input still gives the view its columns (it filters to nothing)
                     paths = paths or [root.path(f.key) for f in root.list_files(folder) if f.key.endswith(".parquet")][:1]
                     con.execute(f'CREATE OR REPLACE TEMP VIEW "{_name(folder)}" AS SELECT * FROM read_parquet('
                                 f"{sql_list(paths)}, union_by_name = true, hive_partitioning = false) WHERE {only_touched}")
