@@ -34,6 +34,8 @@ from analytics_pipeline.sources.conversations.classifier import (
     load_examples,
     train_and_promote,
 )
+from analytics_pipeline.sources.conversations.pii_check import check_spec, written_rows_scan
+from analytics_pipeline.sources.conversations.resource import ConversationsResource
 from analytics_pipeline.sources.conversations.vocabulary import (
     LOW_CONFIDENCE,
     USER_TURN_EVENTS,
@@ -88,6 +90,7 @@ INTENT_CHECKS = [
                            f"At most {FALLBACK_RATE_CEILING:.0%} of the day's queries fall back."),
     partitioned_check_spec("low_confidence_rate_below_ceiling", "intents",
                            f"At most {LOW_CONFIDENCE_RATE_CEILING:.0%} of the day's queries below {LOW_CONFIDENCE} confidence."),
+    check_spec("intents", partitioned=True),
 ]
 
 
@@ -98,7 +101,8 @@ INTENT_CHECKS = [
     check_specs=INTENT_CHECKS,
     description="Each user query of the day with its primary intent, sub-intent, confidence and classifier version.",
 )
-def intents(context: dg.AssetExecutionContext, lake: LakeResource, intent_classifier: IntentClassifierResource):
+def intents(context: dg.AssetExecutionContext, lake: LakeResource, intent_classifier: IntentClassifierResource,
+            conversations: ConversationsResource):
     root = lake.lake_root()
     con = connect(root)
     checks: dict[str, list[dg.AssetCheckResult]] = {}
@@ -119,6 +123,7 @@ def intents(context: dg.AssetExecutionContext, lake: LakeResource, intent_classi
                 continue
             classifier = classifier or intent_classifier.classifier(lake)
             metadata, checks[day] = _classify_day(con, root, classifier, queries, day)
+            checks[day] += written_rows_scan(con, conversations)
             context.add_asset_metadata(metadata, partition_key=day)
     finally:
         con.close()
