@@ -154,14 +154,21 @@ name_words = st.builds(lambda first, rest, join, tail: first.upper() + "".join(r
 cues = st.sampled_from(["My name is", "my name is", "Call me", "I'm", "I’m", "I am", "This is", "this is"])
 
 
-@hypothesis_settings(max_examples=200, deadline=None)
-@given(cue=cues, words=st.lists(name_words, min_size=1, max_size=2), after=st.sampled_from(["", ".", ", thanks", "!"]))
-def test_names_in_any_alphabet_after_an_introduction_are_redacted_whole(cue, words, after):
+particles = st.lists(st.sampled_from(["de", "la", "del", "van", "von", "der", "da", "dos", "al", "bin", "y"]),
+                     max_size=2)
+# more parts of a name: surnames of several words (García López), with particles (van Beethoven, de la Fontaine)
+more_parts = st.lists(st.builds(lambda words, word: " ".join([*words, word]), particles, name_words), max_size=3)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(cue=cues, words=st.lists(name_words, min_size=1, max_size=2), more=more_parts,
+       after=st.sampled_from(["", ".", ", thanks", "!", " and I need help"]))
+def test_names_in_any_alphabet_after_an_introduction_are_redacted_whole(cue, words, more, after):
     from analytics_pipeline.sources.conversations.spec import prepare_connection
 
     con = duckdb.connect()
     prepare_connection(con, rows=False)
-    name = " ".join(words)
+    name = " ".join(words + more)
     redacted = con.execute("SELECT redact_pii(?)", [f"Hello! {cue} {name}{after}"]).fetchone()[0]
     assert redacted == f"Hello! {cue} [NAME]{after}", (name, redacted)
 
