@@ -135,3 +135,29 @@ def test_a_day_without_data_is_an_empty_partition_not_an_error(story_lake):
     counts = {e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata["dagster/row_count"].value
               for e in empty.get_asset_materialization_events()}
     assert counts["financial_ops_daily"] == 0
+
+
+def test_the_ai_processing_time_card_is_the_mean_over_the_completions_with_a_duration(lake_env):
+    """A completion written without processing_duration_ms counts in claims_completed, not in the AI processing
+    time: the card's mean over several days skips it (as a mean skips NULLs) instead of counting it as 0 minutes."""
+    from analytics_pipeline.dashboards.definition import SHIPPED_DIR, load_dashboard
+    from analytics_pipeline.runner import run_pipeline
+
+    def completed(event_id, day, claim, minutes=None):
+        duration = {} if minutes is None else {"processing_duration_ms": minutes * 60000}
+        return stream_record(event_id, "MODIFY", epoch(day, 12), claim, old=image(claim, "APPROVED"),
+                             new=image(claim, "PAID", updated_at=f"{day}T12:00:00Z", **duration))
+
+    records = [completed("d1", "2026-05-04", "C1", minutes=2), completed("d2", "2026-05-04", "C2"),
+               completed("d3", "2026-05-04", "C3"), completed("d4", "2026-05-05", "C4", minutes=8),
+               completed("d5", "2026-05-06", "C5")]  # a day without any duration
+    landing_root(lake_env).write_bytes(jsonl(records), "claims", "completions.jsonl")
+    run_pipeline(lake_env, progress=lambda _: None)
+
+    days = run_query(lake_env, "SELECT event_date::VARCHAR, claims_completed, completions_with_processing_time "
+                               "FROM operational_efficiency_daily ORDER BY 1").rows
+    assert days == [("2026-05-04", 3, 1), ("2026-05-05", 1, 1), ("2026-05-06", 1, 0)]
+    (card,) = [w for w in load_dashboard(SHIPPED_DIR / "operational_efficiency.yaml").widgets
+               if w.id == "processing_time"]
+    minutes = run_query(lake_env, card.sql).rows[0][0]
+    assert minutes == pytest.approx((2 + 8) / 2)

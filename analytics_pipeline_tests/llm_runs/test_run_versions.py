@@ -100,3 +100,62 @@ def test_a_version_that_tells_less_does_not_replace_a_fuller_one_delivered_earli
     assert run_query(lake_env, "SELECT cost, cost_source, total_tokens FROM llm_run_costs").rows == [
         (0.42, "reported", 1100)]
     assert run_query(lake_env, "SELECT project, run_id FROM llm_jobs_current").rows == [("docs_bot", "r-1")]
+
+
+# What a later delivery of a finished, QA'd run may add (status and QA unchanged), and how the lake shows it.
+RUN_ADDITIONS = {
+    "total cost": (lambda d: {**d, "total_cost": 0.42}, "reported_total_cost IS NOT NULL"),
+    "a model's cost": (lambda d: _entry(d, cost=0.42), "models[1].cost IS NOT NULL"),
+    "output tokens": (lambda d: _entry(d, output_tokens=100), "models[1].output_tokens IS NOT NULL"),
+    "cached tokens": (lambda d: _entry(d, cache_read_tokens=200), "models[1].cache_read_tokens IS NOT NULL"),
+    "reasoning tokens": (lambda d: _entry(d, output_tokens=100, reasoning_tokens=40),
+                         "models[1].reasoning_tokens IS NOT NULL"),
+    "a second model": (lambda d: {**d, "models": d["models"] + [{"model": "gpt-4o-mini", "input_tokens": 50}]},
+                       "len(models) = 2"),
+    "a provider": (lambda d: _entry(d, provider="openai"), "models[1].provider IS NOT NULL"),
+    "QA details": (lambda d: {**d, "qa": {"status": "passed", "score": 0.9}},
+                   "json_extract(extra_attributes, '$.qa.score') IS NOT NULL"),
+    "tags": (lambda d: {**d, "tags": {"team": "docs"}}, "json_extract(extra_attributes, '$.tags') IS NOT NULL"),
+}
+# What a later snapshot of a job at the same updated_at (and status) may add.
+JOB_ADDITIONS = {"run": {"run_id": "r-x"}, "project": {"project": "docs_bot"},
+                 "created_at": {"created_at": f"{YESTERDAY}T09:00:00Z"},
+                 "started_at": {"started_at": f"{YESTERDAY}T09:01:00Z"},
+                 "finished_at": {"finished_at": f"{YESTERDAY}T10:05:00Z"}}
+
+
+def _entry(document: dict, **fields) -> dict:
+    return {**document, "models": [{**document["models"][0], **fields}]}
+
+
+def test_whatever_a_version_adds_it_counts_in_either_delivery_order(lake_env):
+    """Each kind of data a later delivery can add (costs, every kind of token, models, providers, QA details, tags; a
+    job's run, project and times) makes it the version that counts; delivered the other way round (the fuller version
+    first), the sparser one that comes later does not replace it."""
+    landing = landing_root(lake_env)
+    finished = {"status": "completed", "qa_status": "passed", "finished_at": f"{YESTERDAY}T10:05:00Z"}
+    first, second = [], []
+    for n, (kind, (add, _)) in enumerate(RUN_ADDITIONS.items()):
+        sparse = run_doc(**finished, models=[{"model": "gpt-4o", "input_tokens": 1000}])
+        first += [{**sparse, "run_id": f"later-{n}"}, add({**sparse, "run_id": f"earlier-{n}"})]
+        second += [add({**sparse, "run_id": f"later-{n}"}), {**sparse, "run_id": f"earlier-{n}"}]
+    for n, added in enumerate(JOB_ADDITIONS.values()):
+        sparse = {"status": "completed", "updated_at": f"{YESTERDAY}T10:05:00Z"}
+        first += [{**sparse, "job_id": f"later-{n}"}, {**sparse, **added, "job_id": f"earlier-{n}"}]
+        second += [{**sparse, **added, "job_id": f"later-{n}"}, {**sparse, "job_id": f"earlier-{n}"}]
+    landing.write_bytes(_lines(*first), "llm_runs", "2026/a.jsonl")
+    _run(lake_env)
+    landing.write_bytes(_lines(*second), "llm_runs", "2026/b.jsonl")
+    figures = _run(lake_env).figures
+
+    assert (figures.records_in, figures.landed, figures.duplicates) == (len(second), len(second), 0)
+    for n, (kind, (_, shows)) in enumerate(RUN_ADDITIONS.items()):
+        rows = run_query(lake_env, f"SELECT run_id, {shows} FROM llm_runs WHERE run_id IN ('later-{n}', 'earlier-{n}') "
+                                   "ORDER BY run_id").rows
+        assert rows == [(f"earlier-{n}", True), (f"later-{n}", True)], kind
+    assert run_query(lake_env, "SELECT count(*) FROM llm_run_costs").rows == [(2 * len(RUN_ADDITIONS),)]
+    for n, (kind, added) in enumerate(JOB_ADDITIONS.items()):
+        (column,) = added
+        rows = run_query(lake_env, f"SELECT job_id, {column} IS NOT NULL FROM llm_jobs_current "
+                                   f"WHERE job_id IN ('later-{n}', 'earlier-{n}') ORDER BY job_id").rows
+        assert rows == [(f"earlier-{n}", True), (f"later-{n}", True)], kind

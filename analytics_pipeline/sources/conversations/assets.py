@@ -4,20 +4,18 @@ from datetime import timedelta
 from functools import partial
 
 import dagster as dg
-import duckdb
 
-from analytics_pipeline.sources.conversations.phone_numbers import holds_phone_number_sql, register_phone_number_redaction
-from analytics_pipeline.lake.duck import scalar, sql_literal
 from analytics_pipeline.platform.source_tables import SourceTables
 from analytics_pipeline.platform.table_assets import package_sql, reading, utc_now
 from analytics_pipeline.sources.conversations import vocabulary as v
-from analytics_pipeline.sources.conversations.resource import DEFAULT_CONVERSATIONS, ConversationsResource
-from analytics_pipeline.sources.conversations.spec import (
-    MASKED_ID_PREFIX,
-    PII_PATTERNS,
-    SPEC,
-    raw_user_ids,
+from analytics_pipeline.sources.conversations.pii_check import (
+    CHECK_NAME,
+    check_spec,
+    sessions_scan,
+    written_rows_scan,
 )
+from analytics_pipeline.sources.conversations.resource import DEFAULT_CONVERSATIONS, ConversationsResource
+from analytics_pipeline.sources.conversations.spec import SPEC
 
 EMPTY_INTENTS = ("SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS session_id, NULL::VARCHAR AS user_id, "
                  "NULL::VARCHAR AS agent_id, NULL::TIMESTAMP AS event_time, NULL::VARCHAR AS query, "
@@ -75,48 +73,10 @@ def _seed_insights_sql(name: str, conversations: ConversationsResource = DEFAULT
         window_classifications=window_rows("intent_classifications_daily"))
 
 
-# Columns that hold hashes by construction (a hex digest may hold long digit runs): only e-mails count there, and
-# an id replaced by its keyed hash (pii_<hex>) is clean.
-_HASHED_COLUMNS = {"user_id"}
-_ID_COLUMNS = {"event_id", "session_id", "agent_id"}
-
-
-def pii_scan(con: duckdb.DuckDBPyConnection,
-             conversations: ConversationsResource = DEFAULT_CONVERSATIONS) -> list[dg.AssetCheckResult]:
-    """Every text column of the raw events an update read, and the original text of every quarantined
-    conversations record, searched for what the redaction removes."""
-    columns = [name for name, kind, *_ in con.execute("DESCRIBE conversation_events").fetchall()
-               if kind == "VARCHAR" and name not in {"source_file", "envelope"}]
-    register_phone_number_redaction(con, tuple(conversations.phone_regions))
-    found = {"events": scalar(con, f"SELECT count(*) FROM conversation_events WHERE {_holds_pii(columns)}"),
-             "quarantined": scalar(con, f"SELECT count(*) FROM conversation_quarantine WHERE {_holds_pii(['original_text'])}"),
-             # a user id in any form under a user key (what the parse pseudonymises) that is not a pseudonym
-             "user_ids": sum(1 for (text,) in con.execute(
-                 "SELECT original_text FROM conversation_quarantine WHERE original_text IS NOT NULL").fetchall()
-                             if raw_user_ids(text))}
-    total = sum(found.values())
-    return [dg.AssetCheckResult(
-        check_name="no_pii_in_stored_text", passed=total == 0, severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"events_with_pii": found["events"], "quarantined_with_pii": found["quarantined"],
-                  "quarantined_with_raw_user_ids": found["user_ids"],
-                  "columns_scanned": dg.MetadataValue.json(columns + ["ingest_errors.original_text"])},
-        description="no e-mail, phone, card number, name or raw user id found in stored text" if not total
-        else f"{found['events']} stored events and {found['quarantined']} quarantined records still hold PII, "
-             f"{found['user_ids']} quarantined records a user id that is not pseudonymised: check the redaction",
-    )]
-
-
-def _holds_pii(columns: list[str]) -> str:
-    conditions = []
-    for column in columns:
-        patterns = [PII_PATTERNS[0][0]] if column in _HASHED_COLUMNS else [p for p, _ in PII_PATTERNS]
-        found = " OR ".join(f"regexp_matches({column}, {sql_literal(p)})" for p in patterns)
-        if column not in _HASHED_COLUMNS:  # and a number libphonenumber finds (the redaction's last step)
-            found += f" OR {holds_phone_number_sql(column)}"
-        if column in _ID_COLUMNS:
-            found = f"(NOT starts_with({column}, {sql_literal(MASKED_ID_PREFIX)}) AND ({found}))"
-        conditions.append(found)
-    return " OR ".join(conditions) or "false"
+def _pii_checked(table: str) -> dict:
+    """A table's no_pii_in_stored_text check over the rows each update writes (pii_check.py); a daily table's is
+    evaluated per day."""
+    return {"check_specs": [check_spec(table)], "checks": written_rows_scan, "resources": ("conversations",)}
 
 
 INTENT_DAYS = "processed/intents"
@@ -124,30 +84,36 @@ lake_tables = [
     tables.keyed(
         "conversation_sessions",
         "One row per session: user (pseudonymised), agent, channel, turns, resolution, escalation.",
-        check_specs=[dg.AssetCheckSpec("no_pii_in_stored_text", asset="conversation_sessions",
-                                       description="A scan of every text column of the events an update read (all on "
-                                                   "a full rebuild) and of the quarantined records' text finds no PII.")],
-        checks=pii_scan, resources=("conversations",),
-        fallback_views={"ingest_errors": "SELECT NULL::VARCHAR AS source, NULL::VARCHAR AS original_text WHERE false"},
+        check_specs=[dg.AssetCheckSpec(CHECK_NAME, asset="conversation_sessions",
+                                       description="A scan of every text of the sessions written, of every text column "
+                                                   "of the events an update read (all on a full rebuild) and of the "
+                                                   "quarantined records' text and reason finds no PII.")],
+        checks=sessions_scan, resources=("conversations",),
+        fallback_views={"ingest_errors": "SELECT NULL::VARCHAR AS source, NULL::VARCHAR AS original_text, "
+                                         "NULL::VARCHAR AS reason_detail WHERE false"},
         check_views={"conversation_quarantine":
-                     "SELECT original_text FROM ingest_errors WHERE source = 'conversations'"},
+                     "SELECT original_text, reason_detail FROM ingest_errors WHERE source = 'conversations'"},
         chart=("Sessions by agent", "SELECT coalesce(agent_id, '?'), count(*) FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
     ),
     tables.keyed("session_intent_paths", "Each session's intents in order: path, sequence, first and last intent, "
-                 "steps, user.", partitioned_inputs=(INTENT_DAYS,), fallback_views={"intents": EMPTY_INTENTS}),
+                 "steps, user.", partitioned_inputs=(INTENT_DAYS,), fallback_views={"intents": EMPTY_INTENTS},
+                 **_pii_checked("session_intent_paths")),
     tables.keyed("user_journeys", "Each session's intent path, timing and outcome.", layer="marts",
                  partitioned_inputs=(INTENT_DAYS,),
-                 keyed_inputs=("processed/conversation_sessions", "processed/session_intent_paths")),
+                 keyed_inputs=("processed/conversation_sessions", "processed/session_intent_paths"),
+                 **_pii_checked("user_journeys")),
     tables.lake_table("intent_flows", "Intent sequence per session → frequency, success rate, average completion "
-                      "time.", "processed"),
+                      "time.", "processed", **_pii_checked("intent_flows")),
     # Its SQL reads only the paths; the sessions stay an input, as they were before dependencies came from the SQL.
     tables.lake_table("next_intent_probabilities", "N-gram intent transitions with probabilities (n = 0, 1, 2) for "
-                      "next-intent guidance.", "processed", deps=[dg.AssetKey("conversation_sessions")]),
+                      "next-intent guidance.", "processed", deps=[dg.AssetKey("conversation_sessions")],
+                      **_pii_checked("next_intent_probabilities")),
     tables.lake_table("user_profiles", "Per user: sessions, average session length, common intents, last active.",
-                      "processed"),
-    tables.lake_table("weekly_flow_analysis", "Weekly dead ends and shortest paths to resolution.", "processed"),
+                      "processed", **_pii_checked("user_profiles")),
+    tables.lake_table("weekly_flow_analysis", "Weekly dead ends and shortest paths to resolution.", "processed",
+                      **_pii_checked("weekly_flow_analysis")),
     *[tables.mart(name, description, sql=partial(_insights_sql, name), fallback_views={"intents": EMPTY_INTENTS},
-                  helper_views={"timeframes": TIMEFRAMES}, resources=("conversations",)) for name, description in [
+                  helper_views={"timeframes": TIMEFRAMES}, **_pii_checked(name)) for name, description in [
         ("session_outcome_insights", "The project's session-outcome metrics over every session: "
          "conversations, average turns, completion, response time, escalations, automation rate and cost savings per "
          "timeframe (24h/7d/30d/90d) and agent."),
@@ -157,7 +123,7 @@ lake_tables = [
          "intent of their last query, per timeframe and agent."),
     ]],
     *[tables.mart(name, description, sql=partial(_seed_insights_sql, name), helper_views={"timeframes": TIMEFRAMES},
-                  fallback_views={daily: _empty_daily(daily)}, resources=("conversations",)) for name, daily, description in [
+                  fallback_views={daily: _empty_daily(daily)}, **_pii_checked(name)) for name, daily, description in [
         ("conversation_insights", "session_activity_daily", "The chat SDK's own conversation metrics over its "
          "AnalyticsEvent stream: conversations, average length, workflow completion rate, response time, messages, "
          "automation rate and cost savings per timeframe (24h/7d/30d/90d) and agent."),
@@ -173,8 +139,8 @@ lake_tables = [
 daily_tables = [
     tables.daily("session_activity_daily", "Per event day × agent × session, the chat SDK's AnalyticsEvents: counts "
                  "by type, response times, escalation to a human, conversation end, the last event and its intent.",
-                 layer="processed"),
+                 layer="processed", **_pii_checked("session_activity_daily")),
     tables.daily("intent_classifications_daily", "Per event day × agent × intent, the chat SDK's intent_classified "
                  "events: classifications, confidence sum and count, low-confidence classifications.",
-                 layer="processed"),
+                 layer="processed", **_pii_checked("intent_classifications_daily")),
 ]

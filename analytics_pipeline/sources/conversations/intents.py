@@ -27,6 +27,8 @@ from analytics_pipeline.sources.conversations.classifier import (
     load_examples,
     train_and_promote,
 )
+from analytics_pipeline.sources.conversations.pii_check import check_spec, written_rows_scan
+from analytics_pipeline.sources.conversations.resource import ConversationsResource
 from analytics_pipeline.sources.conversations.vocabulary import (
     LOW_CONFIDENCE,
     USER_TURN_EVENTS,
@@ -82,6 +84,7 @@ INTENT_CHECKS = [
     dg.AssetCheckSpec("low_confidence_rate_below_ceiling", asset="intents",
                       description=f"At most {LOW_CONFIDENCE_RATE_CEILING:.0%} of the day's queries below "
                                   f"{LOW_CONFIDENCE} confidence."),
+    check_spec("intents"),
 ]
 _PREDICTIONS = pa.schema([("query", pa.string()), ("intent", pa.string()), ("sub_intent", pa.string()),
                           ("confidence", pa.float64()), ("classifier_version", pa.string())])
@@ -118,12 +121,13 @@ def day_metadata(con: duckdb.DuckDBPyConnection, day: str) -> dict:
     }
 
 
-def intent_checks(con: duckdb.DuckDBPyConnection, day: str) -> list[dg.AssetCheckResult]:
+def intent_checks(con: duckdb.DuckDBPyConnection, day: str,
+                  conversations: ConversationsResource) -> list[dg.AssetCheckResult]:
     if not scalar(con, "SELECT count(*) FROM result_rows"):
         return [dg.AssetCheckResult(check_name=spec.name, passed=True, description=f"no queries on {day}")
                 for spec in INTENT_CHECKS]
     fallback, low = _rates(con)
-    return [
+    return [*written_rows_scan(con, conversations),
         dg.AssetCheckResult(check_name="fallback_rate_below_ceiling", passed=fallback <= FALLBACK_RATE_CEILING,
                             severity=dg.AssetCheckSeverity.WARN, metadata={"fallback_rate": rounded(fallback)}),
         dg.AssetCheckResult(check_name="low_confidence_rate_below_ceiling", passed=low <= LOW_CONFIDENCE_RATE_CEILING,
@@ -134,6 +138,6 @@ def intent_checks(con: duckdb.DuckDBPyConnection, day: str) -> list[dg.AssetChec
 intents = tables.daily(
     "intents", "Each user query of the day with its primary intent, sub-intent, confidence and classifier version.",
     layer="processed", kinds=("scikit-learn",), deps=[intent_model.key],
-    prepare=classify_queries, prepared=("intent_predictions",), resources=("lake", "intent_classifier"),
+    prepare=classify_queries, prepared=("intent_predictions",), resources=("lake", "intent_classifier", "conversations"),
     check_specs=INTENT_CHECKS, checks=intent_checks, day_metadata=day_metadata,
 )

@@ -44,9 +44,13 @@ if TYPE_CHECKING:
     from analytics_pipeline.sources.conversations.resource import ConversationsResource
 
 _NAME_WORD = r"\p{L}[\p{L}\p{M}'’-]*"
-_NAME = rf"{_NAME_WORD}(?:\s+{_NAME_WORD})?"
 _CAPITALISED_WORD = r"\p{Lu}[\p{L}\p{M}'’-]*"
-_CAPITALISED_NAME = rf"{_CAPITALISED_WORD}(?:\s+{_CAPITALISED_WORD})?"
+# A name goes on while capitalised words follow, with the particles between them, so no surname is left behind
+# (María José García López, Ludwig van Beethoven, Jean de la Fontaine, Siobhán Ní Bhriain, Ahmed bin Rashid).
+_PARTICLE = r"(?:d[aeiou]s?|del|della|der|den|la|le|van|von|ter|ten|zu|y|al|el|bin|bint|ibn|abu)"
+_MORE_PARTS = rf"(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_CAPITALISED_WORD}){{0,3}}"
+_NAME = rf"{_NAME_WORD}(?:\s+{_NAME_WORD})?{_MORE_PARTS}"
+_CAPITALISED_NAME = rf"{_CAPITALISED_WORD}(?:\s+{_CAPITALISED_WORD})?{_MORE_PARTS}"
 # Order matters: card numbers before phone numbers (both are digit runs). RE2 syntax (DuckDB). Phone numbers in
 # other shapes are then found by libphonenumber (phone_numbers.py).
 PII_PATTERNS = [

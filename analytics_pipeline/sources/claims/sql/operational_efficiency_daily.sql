@@ -18,6 +18,7 @@ SELECT
     quantile_cont(processing_duration_ms, 0.5) AS processing_time_p50_ms,
     quantile_cont(processing_duration_ms, 0.95) AS processing_time_p95_ms,
     avg(processing_duration_ms) / 60000.0 AS avg_processing_minutes,
+    count(processing_duration_ms) AS completions_with_processing_time,  -- what that mean is over (NULLs skipped)
     count(created_at) AS completions_with_submission_time,
     avg(date_diff('second', created_at, event_time)) / 3600.0 AS avg_hours_submission_to_completion,
     count(*) / 24.0 AS throughput_per_hour,
