@@ -22,7 +22,7 @@ from analytics_pipeline.settings import load_settings
 from analytics_pipeline_tests.lakes import landing_root
 
 DAY = "2024-03-01"
-FIELDS = ["session_id", "agent_id", "channel", "platform", "sentiment", "query", "user_id"]
+FIELDS = ["session_id", "agent_id", "event_type", "channel", "platform", "location", "sentiment", "query", "user_id"]
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8)
 emails = st.builds(lambda a, b, tld: f"{a}.{b}@{b}mail.{tld}", names, names, st.sampled_from(["com", "co.uk", "io"]))
