@@ -240,6 +240,9 @@ def _run(args, settings: Settings) -> int:
                   "this run merged them")
         if r.skipped:
             print(f"{r.source}: {skipped_summary(r.skipped)} (hidden or unfinished names, or not .json/.jsonl/.ndjson)")
+        if r.deferred:
+            print(f"{r.source}: {len(r.deferred)} landing files changed while this run read them, left for a later "
+                  f"run (once they are still): {', '.join(r.deferred[:5])}{', ...' if len(r.deferred) > 5 else ''}")
         if r.figures.reasons:
             print(f"{r.source}: quarantined {', '.join(f'{n:,} {reason}' for reason, n in r.figures.reasons.items())} "
                   "(ingest_errors: reason, reason_detail)")
@@ -397,6 +400,10 @@ def _reingest(args, settings: Settings) -> int:
     print(f"{args.source}: forgot {report.manifests} manifest files; the next `analytics-pipeline run` reads "
           f"{report.landing_files} landing files again (records already in the lake count as duplicates). "
           f"Moved to {settings.lake_uri.rstrip('/')}/{report.folder}/.")
+    if report.damaged:
+        print(f"{len(report.damaged)} manifests could not be read ({', '.join(report.damaged[:3])}"
+              f"{', ...' if len(report.damaged) > 3 else ''}): moved aside too; the quarantine files were kept (records "
+              "quarantined again will show twice in ingest_errors)")
     if report.gone:
         print(f"{len(report.gone)} files taken in before are no longer in the landing zone ({', '.join(report.gone[:3])}"
               f"{', ...' if len(report.gone) > 3 else ''}): their records cannot be read again, and the quarantine "

@@ -85,6 +85,7 @@ class SourceReport:
     data_through: str = ""
     carried_over: int = 0  # rows an earlier, interrupted run staged and this one merged (counted in records_in)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # landing entries never taken in, and why
+    deferred: list[str] = field(default_factory=list)  # landing files that changed while read: a later run takes them
     error: str = ""  # why this source's staging or merge failed (the other sources went on)
     exception: Exception | None = field(default=None, repr=False)  # the failure itself (for its context)
 
@@ -301,6 +302,7 @@ def _stage(defs, instance, settings: Settings, report: SourceReport, progress) -
                                                    raise_on_error=False), f"{report.source} staging batch {n}")
         (meta,) = _all_metadata(result, f"staged_{report.source}") or [{}]
         report.staging += RecordFigures.from_metadata(meta, STAGED_METADATA)
+        report.deferred += list(meta.get("deferred") or [])
 
 
 def _merge_days(defs, instance, report: SourceReport, progress) -> None:

@@ -53,6 +53,7 @@ class BatchResult:
     days: dict[str, int] = field(default_factory=dict)  # staged rows by event day
     data_through: datetime | None = None
     promoted_columns: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)  # landing keys that changed while read: left for a later batch
 
 
 def batch_id_for(files: list[StoredFile]) -> str:
@@ -71,12 +72,31 @@ def stage_batch(
     now: datetime | None = None,
     limits: ReadLimits = ReadLimits(),
 ) -> BatchResult:
-    """Parse ``files`` (keys relative to the landing root) and stage the result."""
+    """Parse ``files`` (keys relative to the landing root) and stage the result.
+
+    A file written to (or removed) while the batch read it is left out and the batch read again without it: its
+    lines, and the line numbers of the files read after it, cannot be trusted, and one file that keeps growing must
+    not hold back the others. It stays pending (``BatchResult.deferred``): a later batch takes it once it is still.
+    """
     files = sorted(files, key=lambda f: f.key)
-    result = BatchResult(source=spec.name, batch_id=batch_id_for(files), figures=RecordFigures(files=len(files)))
-    if not files:
-        return result
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    deferred: list[str] = []
+    while True:
+        result = BatchResult(source=spec.name, batch_id=batch_id_for(files), figures=RecordFigures(files=len(files)),
+                             deferred=deferred)
+        if not files:
+            return result
+        try:
+            _stage_once(lake, landing, spec, files, result, partitions_start, now, limits)
+        except LandingFileChanged as changed:  # raised before the batch writes anything
+            deferred += changed.keys
+            files = [f for f in files if f.key not in changed.keys]
+            continue
+        return result
+
+
+def _stage_once(lake: StorageRoot, landing: StorageRoot, spec: SourceSpec, files: list[StoredFile],
+                result: BatchResult, partitions_start: str, now: datetime, limits: ReadLimits) -> None:
     # The batch's rows go to files in a temporary folder, not to memory: the fast path's to a Parquet file, the
     # line path's to a DuckDB file, so memory holds only what a statement works on (1.1 M claims records would
     # take ~600 MB of memory; see benchmarks/README.md).
@@ -86,7 +106,6 @@ def stage_batch(
             _stage(con, lake, landing, spec, files, result, partitions_start, now, work, limits)
         finally:
             con.close()
-    return result
 
 
 def _stage(con, lake: StorageRoot, landing: StorageRoot, spec: SourceSpec, files: list[StoredFile],
@@ -102,19 +121,25 @@ def _stage(con, lake: StorageRoot, landing: StorageRoot, spec: SourceSpec, files
     _write_manifest(con, lake, spec, files, result)
 
 
+CHANGED_WHILE_READ = ("deferred: the file changed or went away while its batch read it; a later batch takes it in "
+                      "once it is still (write landing files under a name starting with . or _, then rename them)")
+
+
 class LandingFileChanged(RuntimeError):
-    """A landing file was written to while the batch read it: its lines (and the line numbers of the files read
-    after it) cannot be trusted, so the batch is not taken in."""
+    """Landing files (``keys``) were written to while the batch read them: their lines (and the line numbers of the
+    files read after them) cannot be trusted, so the batch is read again without them."""
+
+    def __init__(self, keys: list[str]):
+        super().__init__(f"{', '.join(keys[:5])}{' and more' if len(keys) > 5 else ''} changed or went away while "
+                         "the batch read it")
+        self.keys = keys
 
 
 def _unchanged_while_read(landing: StorageRoot, source: str, files: list[StoredFile]) -> None:
     now = {f.key: f.version for f in landing.list_files(source)}
     changed = [f.key for f in files if now.get(f.key) != f.version]
     if changed:
-        raise LandingFileChanged(
-            f"{', '.join(changed[:5])}{' and more' if len(changed) > 5 else ''} changed or went away while the batch "
-            "read it; nothing of the batch was taken in, and the next run reads the files as they are then "
-            "(write landing files under a name starting with . or _ and rename them when complete)")
+        raise LandingFileChanged(changed)
 
 
 def _end_of_day(now: datetime) -> datetime:
