@@ -37,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - the one place that turns failures into one line
         if not _is_environment_error(err):
             raise
-        print(f"error: {_s3_context(err, settings)}{_one_line(err)}", file=sys.stderr)
+        where = _s3_context(err, settings) + _database_context(err, settings)
+        print(f"error: {where}{_one_line(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -128,14 +129,37 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _is_environment_error(err: Exception) -> bool:
-    """Failures of the machine, the network or a run: reported, not a bug in this program."""
+    """Failures of the machine, the network or a run: reported, not a bug in this program. A full or damaged disk
+    also reaches here as a database's own error (Dagster's SQLite storage, wrapped by SQLAlchemy; a DuckDB file)."""
+    import sqlite3
+
+    import duckdb
     from botocore.exceptions import BotoCoreError, ClientError
 
     from analytics_pipeline.lake.data_dir import DataDirBusy
     from analytics_pipeline.runner import RunFailed
     from analytics_pipeline.sources.llm_runs.prices import PriceTableError
 
-    return isinstance(err, (OSError, BotoCoreError, ClientError, RunFailed, DataDirBusy, PriceTableError))
+    return _caused_by(err, (sqlite3.DatabaseError, duckdb.IOException)) or isinstance(
+        err, (OSError, BotoCoreError, ClientError, RunFailed, DataDirBusy, PriceTableError))
+
+
+def _caused_by(err: BaseException, kinds: tuple[type, ...]) -> bool:
+    chain, seen = err, 0
+    while chain is not None and seen < 10:
+        if isinstance(chain, kinds):
+            return True
+        chain, seen = chain.__cause__ or chain.__context__, seen + 1
+    return False
+
+
+def _database_context(err: BaseException, settings: Settings | None) -> str:
+    """Where an error of Dagster's SQLite databases comes from: SQLite says "disk I/O error" on a full disk."""
+    import sqlite3
+
+    if settings is None or not _caused_by(err, (sqlite3.DatabaseError,)):
+        return ""
+    return f"the Dagster database under {settings.dagster_home} (a full disk, or a damaged file?): "
 
 
 _S3_SIGNS = re.compile(r"s3://|endpoint URL|An error occurred \(|\[Errno 121\]|Remote I/O|(Read|Connect) timeout|botocore|s3fs")
