@@ -260,8 +260,11 @@ def _run(args, settings: Settings) -> int:
     print(_table(header, rows))
     for r in reports:
         if r.carried_over:
-            print(f"{r.source}: records in counts {r.carried_over:,} rows an earlier, interrupted run had staged; "
-                  "this run merged them")
+            print(f"{r.source}: records in counts {r.carried_over:,} rows an earlier, interrupted run (or the `dev` "
+                  "daemon) had staged; this run merged them")
+        if r.merged_elsewhere:
+            print(f"{r.source}: records in leaves out {r.merged_elsewhere:,} rows this run staged whose merge another "
+                  "process (the `dev` daemon) did")
         if r.skipped:
             print(f"{r.source}: {skipped_summary(r.skipped)} (hidden or unfinished names, or not .json/.jsonl/.ndjson)")
         if r.deferred:

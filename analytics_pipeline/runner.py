@@ -83,7 +83,8 @@ class SourceReport:
     merges: RecordFigures = field(default_factory=RecordFigures)  # the merges of the days they staged
     days: int = 0
     data_through: str = ""
-    carried_over: int = 0  # rows an earlier, interrupted run staged and this one merged (counted in records_in)
+    carried_over: int = 0  # rows an earlier run or another process staged and this one merged (in records_in)
+    merged_elsewhere: int = 0  # rows this run staged whose merge another process did (not in records_in)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # landing entries never taken in, and why
     deferred: list[str] = field(default_factory=list)  # landing files that changed while read: a later run takes them
     error: str = ""  # why this source's staging or merge failed (the other sources went on)
@@ -141,6 +142,7 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print,
         try:  # one source's failure (a bad file, an unreachable bucket) must not stop the others
             _stage(defs, instance, settings, report, progress)
             _merge_days(defs, instance, report, progress)
+            _reconcile(report)
             if full_refresh:
                 _recompute_all_days(defs, instance, settings, spec.name, progress)
         except Exception as err:  # noqa: BLE001 - reported in the summary, and the exit code says so
@@ -315,6 +317,19 @@ def _merge_days(defs, instance, report: SourceReport, progress) -> None:
         for meta in _all_metadata(result, f"raw_{report.source}"):
             report.merges += RecordFigures.from_metadata(meta, RAW_METADATA)
             report.days += 1
+
+
+def _reconcile(report: SourceReport) -> None:
+    """Make the run's figures about the rows whose fate this run saw, whatever ran beside it (the `dev` daemon's
+    sensors stage and merge too, and a killed run leaves staged rows): rows its merges read that it did not stage
+    count in records in (and in ``carried_over``); rows it staged whose merge another process did (or does) leave
+    records in (``merged_elsewhere``). So records in = landed + quarantined + duplicates holds for every run."""
+    unstaged = report.merges.records_in - report.staging.landed
+    if unstaged > 0:
+        report.carried_over += unstaged
+    else:
+        report.merged_elsewhere = -unstaged
+    report.staging += RecordFigures(records_in=unstaged, landed=unstaged)
 
 
 def _materialize_missing_inputs(defs, instance, source: str, progress) -> None:
