@@ -280,6 +280,9 @@ def _run(args, settings: Settings) -> int:
               f"{settings.partitions_start} and were quarantined (kept in ingest_errors): to take them in, set "
               f"ANALYTICS_PARTITIONS_START={first} (or edit {settings.data_dir}/partitions_start) and run "
               f"`analytics-pipeline reingest {source}`, then `run`", file=sys.stderr)
+    for r in reports:
+        if r.lost:  # a warning, not a failure: a loss that cannot be read again would fail every later run
+            print(f"warning: {r.source}: raw_rows_accounted: {r.lost}", file=sys.stderr)
     failed = [r for r in reports if r.error]
     for r in failed:
         print(f"error: {_s3_context(r.exception, settings)}{r.source}: {r.error}", file=sys.stderr)
