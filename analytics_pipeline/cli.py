@@ -37,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - the one place that turns failures into one line
         if not _is_environment_error(err):
             raise
-        print(f"error: {_s3_context(err, settings)}{_one_line(err)}", file=sys.stderr)
+        where = _s3_context(err, settings) + _database_context(err, settings)
+        print(f"error: {where}{_one_line(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -128,14 +129,37 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _is_environment_error(err: Exception) -> bool:
-    """Failures of the machine, the network or a run: reported, not a bug in this program."""
+    """Failures of the machine, the network or a run: reported, not a bug in this program. A full or damaged disk
+    also reaches here as a database's own error (Dagster's SQLite storage, wrapped by SQLAlchemy; a DuckDB file)."""
+    import sqlite3
+
+    import duckdb
     from botocore.exceptions import BotoCoreError, ClientError
 
     from analytics_pipeline.lake.data_dir import DataDirBusy
     from analytics_pipeline.runner import RunFailed
     from analytics_pipeline.sources.llm_runs.prices import PriceTableError
 
-    return isinstance(err, (OSError, BotoCoreError, ClientError, RunFailed, DataDirBusy, PriceTableError))
+    return _caused_by(err, (sqlite3.DatabaseError, duckdb.IOException)) or isinstance(
+        err, (OSError, BotoCoreError, ClientError, RunFailed, DataDirBusy, PriceTableError))
+
+
+def _caused_by(err: BaseException, kinds: tuple[type, ...]) -> bool:
+    chain, seen = err, 0
+    while chain is not None and seen < 10:
+        if isinstance(chain, kinds):
+            return True
+        chain, seen = chain.__cause__ or chain.__context__, seen + 1
+    return False
+
+
+def _database_context(err: BaseException, settings: Settings | None) -> str:
+    """Where an error of Dagster's SQLite databases comes from: SQLite says "disk I/O error" on a full disk."""
+    import sqlite3
+
+    if settings is None or not _caused_by(err, (sqlite3.DatabaseError,)):
+        return ""
+    return f"the Dagster database under {settings.dagster_home} (a full disk, or a damaged file?): "
 
 
 _S3_SIGNS = re.compile(r"s3://|endpoint URL|An error occurred \(|\[Errno 121\]|Remote I/O|(Read|Connect) timeout|botocore|s3fs")
@@ -236,10 +260,16 @@ def _run(args, settings: Settings) -> int:
     print(_table(header, rows))
     for r in reports:
         if r.carried_over:
-            print(f"{r.source}: records in counts {r.carried_over:,} rows an earlier, interrupted run had staged; "
-                  "this run merged them")
+            print(f"{r.source}: records in counts {r.carried_over:,} rows an earlier, interrupted run (or the `dev` "
+                  "daemon) had staged; this run merged them")
+        if r.merged_elsewhere:
+            print(f"{r.source}: records in leaves out {r.merged_elsewhere:,} rows this run staged whose merge another "
+                  "process (the `dev` daemon) did")
         if r.skipped:
             print(f"{r.source}: {skipped_summary(r.skipped)} (hidden or unfinished names, or not .json/.jsonl/.ndjson)")
+        if r.deferred:
+            print(f"{r.source}: {len(r.deferred)} landing files changed while this run read them, left for a later "
+                  f"run (once they are still): {', '.join(r.deferred[:5])}{', ...' if len(r.deferred) > 5 else ''}")
         if r.figures.reasons:
             print(f"{r.source}: quarantined {', '.join(f'{n:,} {reason}' for reason, n in r.figures.reasons.items())} "
                   "(ingest_errors: reason, reason_detail)")
@@ -250,6 +280,9 @@ def _run(args, settings: Settings) -> int:
               f"{settings.partitions_start} and were quarantined (kept in ingest_errors): to take them in, set "
               f"ANALYTICS_PARTITIONS_START={first} (or edit {settings.data_dir}/partitions_start) and run "
               f"`analytics-pipeline reingest {source}`, then `run`", file=sys.stderr)
+    for r in reports:
+        if r.lost:  # a warning, not a failure: a loss that cannot be read again would fail every later run
+            print(f"warning: {r.source}: raw_rows_accounted: {r.lost}", file=sys.stderr)
     failed = [r for r in reports if r.error]
     for r in failed:
         print(f"error: {_s3_context(r.exception, settings)}{r.source}: {r.error}", file=sys.stderr)
@@ -401,6 +434,10 @@ def _reingest(args, settings: Settings) -> int:
     print(f"{args.source}: forgot {report.manifests} manifest files; the next `analytics-pipeline run` reads "
           f"{report.landing_files} landing files again (records already in the lake count as duplicates). "
           f"Moved to {settings.lake_uri.rstrip('/')}/{report.folder}/.")
+    if report.damaged:
+        print(f"{len(report.damaged)} manifests could not be read ({', '.join(report.damaged[:3])}"
+              f"{', ...' if len(report.damaged) > 3 else ''}): moved aside too; the quarantine files were kept (records "
+              "quarantined again will show twice in ingest_errors)")
     if report.gone:
         print(f"{len(report.gone)} files taken in before are no longer in the landing zone ({', '.join(report.gone[:3])}"
               f"{', ...' if len(report.gone) > 3 else ''}): their records cannot be read again, and the quarantine "

@@ -14,7 +14,7 @@ from analytics_pipeline.ingestion.figures import RAW_METADATA, STAGED_METADATA
 from analytics_pipeline.ingestion.manifest import landing_scan, skipped_summary
 from analytics_pipeline.ingestion.raw_merge import merge_day
 from analytics_pipeline.ingestion.resource import IngestionResource
-from analytics_pipeline.ingestion.staging import BatchResult, stage_batch
+from analytics_pipeline.ingestion.staging import CHANGED_WHILE_READ, BatchResult, stage_batch
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, scalar, sql_literal
 from analytics_pipeline.lake.freshness import source_data_through
@@ -76,8 +76,12 @@ def build_staged_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 f"{result.figures.records_in} records in, {result.figures.landed} staged, "
                 f"{result.figures.quarantined} quarantined, {result.figures.duplicates} duplicates"
             )
+            if result.deferred:
+                context.log.warning(f"{len(result.deferred)} landing files changed while batch {n} read them, left "
+                                    f"for a later batch: {', '.join(result.deferred[:5])}")
             _accumulate(total, result)
         figures = total.figures
+        skipped += [(key, CHANGED_WHILE_READ) for key in total.deferred]
         yield dg.MaterializeResult(metadata={**batch_metadata(total, len(batches)), **skipped_metadata(skipped)})
         yield dg.AssetCheckResult(
             check_name=check_name,
@@ -97,12 +101,16 @@ def _accumulate(total: BatchResult, result: BatchResult) -> None:
     if result.data_through and (total.data_through is None or result.data_through > total.data_through):
         total.data_through = result.data_through
     total.promoted_columns = sorted({*total.promoted_columns, *result.promoted_columns})
+    total.deferred += result.deferred
 
 
 def skipped_metadata(skipped: list[tuple[str, str]]) -> dict:
-    """Landing entries never taken in because of their names: counted, and listed (the first 50)."""
+    """Landing entries not taken in (by their names, or left for a later batch because they changed while read):
+    counted, and listed (the first 50); the deferred ones also by key (``deferred``), for the run's summary."""
     table = "\n".join(["| landing entry | why |", "|---|---|", *(f"| `{key}` | {why} |" for key, why in skipped[:50])])
-    return {"skipped_entries": len(skipped), **({"skipped": dg.MetadataValue.md(table)} if skipped else {})}
+    deferred = [key for key, why in skipped if why == CHANGED_WHILE_READ]
+    return {"skipped_entries": len(skipped), **({"skipped": dg.MetadataValue.md(table)} if skipped else {}),
+            **({"deferred": dg.MetadataValue.json(deferred)} if deferred else {})}
 
 
 def batch_metadata(total: BatchResult, batches: int) -> dict:

@@ -27,6 +27,7 @@ import re
 import stat
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
@@ -44,6 +45,8 @@ _NEWLINE = re.compile(rb"\r\n|\r|\n")
 _PEEK_BYTES = 256 * 1024  # also the sample the fast path learns from (sample_values)
 OUTSIDE_LANDING_ZONE = "refused: the file is a link that leads outside the landing zone; it was not read"
 NOT_A_REGULAR_FILE = "refused: the entry is not a regular file (a FIFO, socket or device); it was not read"
+UNREADABLE_ENTRY = ("unreadable file: the system would not read it ({error}); none of it was taken in: once it "
+                    "reads, touch it (or `analytics-pipeline reingest`) so that a run takes it again")
 KEPT_OF_A_LONG_LINE = 64 * 1024  # bytes of an over-long line kept as its quarantined text
 _STREAM_BYTES = 1024 * 1024  # what the Python path reads and decompresses at a time
 _ROWS_PER_INSERT = 20_000
@@ -196,22 +199,24 @@ def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[La
     plan, rows = FilePlan(), _PythonRows(con)
     candidates: list[tuple[LandingFile, bytes]] = []  # files that look like lines, with their heads
     for f in files:
-        refusal = _refusal(root, f, limits)
-        if refusal:  # never read: one quarantine row says why
-            rows.add((f.seq, f.key, 1, "", refusal))
-            continue
-        mode, head = _classify(root, f)
-        if mode == "document":
-            _document_rows(root, f, rows, limits)
-        elif mode == "python":
-            _python_rows(root, f, rows, limits)
-        else:
-            candidates.append((f, head))
+        with _read_or_refused(root, f, rows):
+            refusal = _refusal(root, f, limits)
+            if refusal:  # never read: one quarantine row says why
+                rows.add((f.seq, f.key, 1, "", refusal))
+                continue
+            mode, head = _classify(root, f)
+            if mode == "document":
+                _document_rows(root, f, rows, limits)
+            elif mode == "python":
+                _python_rows(root, f, rows, limits)
+            else:
+                candidates.append((f, head))
     counts = _line_counts(con, [f for f, _ in candidates])
     for f, head in candidates:
         lines, size, longest = counts[f.seq]
         if lines is None or longest > limits.max_line_bytes:  # not UTF-8 lines of one column, or one is too long
-            _python_rows(root, f, rows, limits)
+            with _read_or_refused(root, f, rows):
+                _python_rows(root, f, rows, limits)
             continue
         if size > limits.max_file_bytes:  # a gzip file that inflates beyond the limit
             rows.add((f.seq, f.key, 1, "", reasons.issue(reasons.FILE_TOO_LARGE, limits.too_big(size))))
@@ -224,6 +229,21 @@ def plan_files(con: duckdb.DuckDBPyConnection, root: StorageRoot, files: list[La
     rows.flush()
     plan.python_rows = rows.count
     return plan
+
+
+@contextmanager
+def _read_or_refused(root: StorageRoot, f: LandingFile, rows: _PythonRows) -> Iterator[None]:
+    """A local file the system will not read (no permission, a dangling link or a loop of links, an I/O error)
+    becomes one quarantine row instead of failing its batch on every retry. On S3 an error is the store's (down,
+    throttled), not the file's: it fails the batch, which the next run tries again."""
+    try:
+        yield
+    except OSError as err:
+        if root.is_s3:
+            raise
+        rows.drop_file(f.seq)
+        rows.add((f.seq, f.key, 1, "", reasons.issue(reasons.UNREADABLE_FILE, UNREADABLE_ENTRY.format(
+            error=f"{type(err).__name__}: {err.strerror or err}"))))
 
 
 def _refusal(root: StorageRoot, f: LandingFile, limits: ReadLimits) -> str | None:

@@ -35,9 +35,18 @@ def manifest_rows(lake: StorageRoot, source: str, columns: str = "file, etag, si
         except (duckdb.IOException, FileNotFoundError):
             if attempt == 2:
                 raise
+        except duckdb.Error as err:  # not a read that failed: a manifest no reader can open (truncated, damaged)
+            raise ManifestUnreadable(
+                f"{(str(err).strip().splitlines() or [type(err).__name__])[0]} (a manifest of {source}): "
+                f"`analytics-pipeline reingest {source}` moves its manifests aside, and the next run reads its landing "
+                "files again") from err
         finally:
             con.close()
     return []
+
+
+class ManifestUnreadable(RuntimeError):
+    """A manifest of the source cannot be read, so which landing files it took in is unknown."""
 
 
 def taken_files(lake: StorageRoot, source: str) -> dict[str, set[str]]:

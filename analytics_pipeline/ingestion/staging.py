@@ -37,6 +37,8 @@ from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 # Columns of the parse that only staging reads; only the claims parse writes ``extra_kinds`` (see _extra_kinds).
 _BOOKKEEPING = ["file_seq", "error_reason", "reason_detail", "original_text", "extra_kinds"]
 _PROMOTABLE = {"S": "VARCHAR", "N": "DOUBLE", "BOOL": "BOOLEAN"}
+MAX_PROMOTED_PER_BATCH = 100  # columns a batch may add; more cost memory per column in every write (see below)
+MAX_KEYS_SCANNED_PER_RECORD = 1000  # a record with more attributes beyond the typed ones promotes none of them
 # The fast path's rows, in a temporary file read once per staged day: not compressed (reading it back costs less)
 # and in small row groups, so a day's read skips the others' (1.1 M claims records: staging 8.9 s against 9.7 s
 # with the lake's Snappy and 122,880-row groups; see benchmarks/README.md).
@@ -53,6 +55,7 @@ class BatchResult:
     days: dict[str, int] = field(default_factory=dict)  # staged rows by event day
     data_through: datetime | None = None
     promoted_columns: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)  # landing keys that changed while read: left for a later batch
 
 
 def batch_id_for(files: list[StoredFile]) -> str:
@@ -71,12 +74,31 @@ def stage_batch(
     now: datetime | None = None,
     limits: ReadLimits = ReadLimits(),
 ) -> BatchResult:
-    """Parse ``files`` (keys relative to the landing root) and stage the result."""
+    """Parse ``files`` (keys relative to the landing root) and stage the result.
+
+    A file written to (or removed) while the batch read it is left out and the batch read again without it: its
+    lines, and the line numbers of the files read after it, cannot be trusted, and one file that keeps growing must
+    not hold back the others. It stays pending (``BatchResult.deferred``): a later batch takes it once it is still.
+    """
     files = sorted(files, key=lambda f: f.key)
-    result = BatchResult(source=spec.name, batch_id=batch_id_for(files), figures=RecordFigures(files=len(files)))
-    if not files:
-        return result
     now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    deferred: list[str] = []
+    while True:
+        result = BatchResult(source=spec.name, batch_id=batch_id_for(files), figures=RecordFigures(files=len(files)),
+                             deferred=deferred)
+        if not files:
+            return result
+        try:
+            _stage_once(lake, landing, spec, files, result, partitions_start, now, limits)
+        except LandingFileChanged as changed:  # raised before the batch writes anything
+            deferred += changed.keys
+            files = [f for f in files if f.key not in changed.keys]
+            continue
+        return result
+
+
+def _stage_once(lake: StorageRoot, landing: StorageRoot, spec: SourceSpec, files: list[StoredFile],
+                result: BatchResult, partitions_start: str, now: datetime, limits: ReadLimits) -> None:
     # The batch's rows go to files in a temporary folder, not to memory: the fast path's to a Parquet file, the
     # line path's to a DuckDB file, so memory holds only what a statement works on (1.1 M claims records would
     # take ~600 MB of memory; see benchmarks/README.md).
@@ -86,7 +108,6 @@ def stage_batch(
             _stage(con, lake, landing, spec, files, result, partitions_start, now, work, limits)
         finally:
             con.close()
-    return result
 
 
 def _stage(con, lake: StorageRoot, landing: StorageRoot, spec: SourceSpec, files: list[StoredFile],
@@ -102,19 +123,25 @@ def _stage(con, lake: StorageRoot, landing: StorageRoot, spec: SourceSpec, files
     _write_manifest(con, lake, spec, files, result)
 
 
+CHANGED_WHILE_READ = ("deferred: the file changed or went away while its batch read it; a later batch takes it in "
+                      "once it is still (write landing files under a name starting with . or _, then rename them)")
+
+
 class LandingFileChanged(RuntimeError):
-    """A landing file was written to while the batch read it: its lines (and the line numbers of the files read
-    after it) cannot be trusted, so the batch is not taken in."""
+    """Landing files (``keys``) were written to while the batch read them: their lines (and the line numbers of the
+    files read after them) cannot be trusted, so the batch is read again without them."""
+
+    def __init__(self, keys: list[str]):
+        super().__init__(f"{', '.join(keys[:5])}{' and more' if len(keys) > 5 else ''} changed or went away while "
+                         "the batch read it")
+        self.keys = keys
 
 
 def _unchanged_while_read(landing: StorageRoot, source: str, files: list[StoredFile]) -> None:
     now = {f.key: f.version for f in landing.list_files(source)}
     changed = [f.key for f in files if now.get(f.key) != f.version]
     if changed:
-        raise LandingFileChanged(
-            f"{', '.join(changed[:5])}{' and more' if len(changed) > 5 else ''} changed or went away while the batch "
-            "read it; nothing of the batch was taken in, and the next run reads the files as they are then "
-            "(write landing files under a name starting with . or _ and rename them when complete)")
+        raise LandingFileChanged(changed)
 
 
 def _end_of_day(now: datetime) -> datetime:
@@ -254,11 +281,15 @@ def _stage_good_rows(con, lake: StorageRoot, spec: SourceSpec, result: BatchResu
 
 
 def _promoted_columns(con, columns: set[str]) -> list[tuple[str, str]]:
-    """Scalar attributes beyond the typed columns become columns of their own (additive schema)."""
+    """Scalar attributes beyond the typed columns become columns of their own (additive schema): at most
+    ``MAX_PROMOTED_PER_BATCH``, those most rows carry (a record of 5,000 attributes made as many columns and took
+    3.4 GB to stage); the others stay in ``extra_attributes``."""
     existing = set(columns)
     promoted = []
-    for name, kinds in _extra_kinds(con, columns):
-        if not kinds:
+    found = [(name, kinds, rows) for name, kinds, rows in _extra_kinds(con, columns) if kinds]
+    chosen = {name for name, _, _ in sorted(found, key=lambda f: (-f[2], f[0]))[:MAX_PROMOTED_PER_BATCH]}
+    for name, kinds, _ in found:
+        if name not in chosen:
             continue
         column = re.sub(r"[^a-z0-9_]", "_", name.lower())
         if not column or column[0].isdigit() or column in existing:
@@ -278,8 +309,9 @@ def _promoted_columns(con, columns: set[str]) -> list[tuple[str, str]]:
 _TYPE_OF_START = {'{"' + kind + '"': kind for kind in ("S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS")}
 
 
-def _extra_kinds(con, columns: set[str]) -> list[tuple[str, list[str]]]:
-    """(attribute, its DynamoDB types but NULL) for every attribute in the good rows' ``extra_attributes``, by name.
+def _extra_kinds(con, columns: set[str]) -> list[tuple[str, list[str], int]]:
+    """(attribute, its DynamoDB types but NULL, rows holding it) for every attribute in the good rows'
+    ``extra_attributes``, by name.
 
     Rows whose parse listed the types of their extra attributes (``extra_kinds``, the claims fast path) are
     summed up by that list: a few distinct values, no JSON parsed. The other rows' ``extra_attributes`` are
@@ -287,29 +319,35 @@ def _extra_kinds(con, columns: set[str]) -> list[tuple[str, list[str]]]:
     """
     use_lists = "extra_kinds" in columns
     found: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
     if use_lists:
-        for (kinds,) in con.execute(
-            "SELECT DISTINCT extra_kinds FROM parsed WHERE error_reason IS NULL AND extra_kinds <> ''"
+        for kinds, rows in con.execute(
+            "SELECT extra_kinds, count(*) FROM parsed WHERE error_reason IS NULL AND extra_kinds <> '' GROUP BY 1"
         ).fetchall():
             # name:{"T" per attribute. A start holds no colon, so a comma inside one leaves a piece without a colon.
             for item in kinds.split(","):
                 name, colon, start = item.partition(":")
                 found.setdefault(name, set()).add(_TYPE_OF_START.get(start, "?") if colon else "?")
+                counts[name] = counts.get(name, 0) + rows
         if any("?" in kinds for kinds in found.values()):  # a value that is not one typed DynamoDB value
-            use_lists, found = False, {}
+            use_lists, found, counts = False, {}, {}
     rows = con.execute(
-        f"""SELECT name, list_distinct(list(kind)) AS kinds FROM (
+        f"""SELECT name, list_distinct(list(kind)) AS kinds, count(*) FROM (
                SELECT name, json_keys(json_extract(extra_attributes, '$."' || replace(replace(name, '\\', '\\\\'), '"', '\\"') || '"'))[1] AS kind
                FROM (SELECT unnest(json_keys(extra_attributes)) AS name, extra_attributes
                      FROM parsed WHERE error_reason IS NULL AND extra_attributes IS NOT NULL
+                     -- each key's value is found by parsing the whole text again: a record of thousands of keys
+                     -- would cost their square (5,000: 1.2 GB); its attributes stay in extra_attributes
+                     AND len(json_keys(extra_attributes)) <= {MAX_KEYS_SCANNED_PER_RECORD}
                      {"AND extra_kinds IS NULL" if use_lists else ""})
                -- no JSON path names "" or a key holding "*" (a wildcard even when quoted): those stay in extra_attributes
                WHERE name <> '' AND NOT contains(name, '*'))
            GROUP BY name"""
     ).fetchall()
-    for name, kinds in rows:
+    for name, kinds, holding in rows:
         found.setdefault(name, set()).update(kind for kind in kinds if kind is not None)
-    return [(name, sorted(kinds - {"NULL"})) for name, kinds in sorted(found.items())]
+        counts[name] = counts.get(name, 0) + holding
+    return [(name, sorted(kinds - {"NULL"}), counts.get(name, 0)) for name, kinds in sorted(found.items())]
 
 
 def _write_manifest(con, lake: StorageRoot, spec: SourceSpec, files: list[StoredFile], result: BatchResult) -> None:

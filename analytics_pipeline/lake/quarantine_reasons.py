@@ -43,7 +43,8 @@ NOT_A_REGULAR_FILE = _reason("not_a_regular_file", "the landing entry is a FIFO,
 FILE_TOO_LARGE = _reason("file_too_large", "the file holds more than ANALYTICS_MAX_FILE_BYTES (decompressed): "
                          "refused whole, one row", r"refused: the file holds more than")
 UNREADABLE_FILE = _reason("unreadable_file", "the gzip stream is corrupt or cut off: the lines before the break "
-                          "land, the line it breaks in is this row", r"unreadable file")
+                          "land, the line it breaks in is this row; or the system would not read the file at all "
+                          "(permissions, a dangling link): one row", r"unreadable file")
 LINE_TOO_LONG = _reason("line_too_long", "the line is longer than ANALYTICS_MAX_LINE_BYTES: its first 64 KiB are "
                         "kept as its text", r"line of [0-9,]+ bytes is longer than")
 INVALID_UTF8 = _reason("invalid_utf8", "the line is not UTF-8 (its text keeps U+FFFD for the bad bytes)",

@@ -22,18 +22,21 @@ one, so an id may hold any character (``/`` as ``%2F``).
 HEAD answers every GET path with the same headers. Every answer carries ``X-Content-Type-Options: nosniff``,
 ``X-Frame-Options: DENY`` and a Content-Security-Policy that lets the pages load scripts and style from this
 server and nothing else: no inline script or style (the pages hold none), no request to anywhere. A connection
-that sends nothing for ``IDLE_SECONDS`` (between keep-alive requests too) or stalls a read or write for
-``IO_SECONDS`` is closed, and at most ``MAX_CONNECTIONS`` are served at once: past that a new connection is
+that sends nothing for ``IDLE_SECONDS`` (between keep-alive requests too), stalls a read or write for
+``IO_SECONDS``, or has not sent a request's line and headers whole ``IDLE_SECONDS + IO_SECONDS`` after the last
+answer (a request trickled in a byte at a time) is closed, and at most ``MAX_CONNECTIONS`` are served at once: past that a new connection is
 answered 503 and closed at once, so idle sockets can neither pile up nor use up the process's open files.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -266,14 +269,27 @@ class DashboardHandler(BaseHTTPRequestHandler):
     settings: Settings
     static: dict[str, tuple[str, bytes]]  # name → (content type, bytes)
 
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # the socket's own reader: left open, it would keep the socket's file open after close
+        self._reader = _RequestReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader)
+
     def handle_one_request(self) -> None:
         self.connection.settimeout(self.timeout)  # waiting for the next request
         self._headers_sent = False
+        # the request line and headers arrive whole within this, however they trickle in (a byte every few seconds
+        # would pass every read's timeout and hold a connection, of MAX_CONNECTIONS, for days)
+        self._reader.deadline = time.monotonic() + self.timeout + self.io_timeout
         super().handle_one_request()
 
     def parse_request(self) -> bool:
         self.connection.settimeout(self.io_timeout)  # a request has begun: its headers, and the answer
-        return super().parse_request()
+        try:
+            return super().parse_request()
+        finally:
+            self._reader.deadline = None
+            self.connection.settimeout(self.io_timeout)
 
     def do_HEAD(self) -> None:  # noqa: N802 - the http.server protocol
         self.do_GET()
@@ -397,6 +413,26 @@ class DashboardHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet: no line per request
         pass
+
+
+class _RequestReader(io.RawIOBase):
+    """The connection's bytes, each read bounded by the socket's timeout and, while a request's line and headers are
+    being read, by their ``deadline`` too."""
+
+    def __init__(self, sock: socket.socket):
+        self._sock, self.deadline = sock, None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request's line and headers did not arrive in time")
+            if left < (self._sock.gettimeout() or left + 1):
+                self._sock.settimeout(left)
+        return self._sock.recv_into(buffer)
 
 
 class DashboardServer(ThreadingHTTPServer):

@@ -8,12 +8,10 @@ from analytics_pipeline.runner import dagster_instance
 from analytics_pipeline.sources.conversations.pii_check import CHECK_NAME
 from analytics_pipeline.sources.conversations.source import SOURCE
 
-CONVERSATION_ASSETS = [*SOURCE.daily_assets, *SOURCE.lake_tables, *SOURCE.other_assets]
-
-
 def checked_tables() -> list[dg.AssetKey]:
     """Every asset of the conversations source that stores text: all but the raw layer and the classifier model."""
-    return [a.key for a in CONVERSATION_ASSETS if a.key.path[0] != "intent_model"]
+    keys = [*SOURCE.daily_keys, *(a.key for a in (*SOURCE.lake_tables, *SOURCE.other_assets))]
+    return [key for key in keys if key.path[0] != "intent_model"]
 
 
 def pii_evaluations(settings) -> dict[str, list[dg.AssetCheckEvaluation]]:

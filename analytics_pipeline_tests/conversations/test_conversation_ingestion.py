@@ -79,6 +79,22 @@ def test_no_pii_anywhere_in_the_stored_files(keyed):
             assert secret not in data, (f.key, secret)
 
 
+
+def test_an_event_type_is_a_label_like_any_other_and_holds_no_pii(keyed):
+    """Any event type but the vocabulary's is redacted, an EventBridge detail-type before it becomes one: an
+    e-mail there would otherwise land as ``escalated_to_jane_doe_example_com``, past the e-mail pattern."""
+    _, rows, lake = stage(keyed, [
+        eventbridge("e1", "Escalated to jane.doe@example.com", "s1", "user-1"),
+        plain("e2", "call 07700 900123 back", "s1", "user-1"),
+        plain("e3", "user_message", "s1", "user-1", data={"text": "hello"}),
+        eventbridge("e4", "Query Processed", "s1", "user-1", "hello"),
+    ])
+    types = {r["event_id"]: r["event_type"] for r in rows}
+    assert types == {"e1": "escalated_to_email_", "e2": "call [PHONE] back", "e3": "user_message", "e4": "query"}
+    for f in lake.list_files(""):
+        data = lake.read_bytes(f.key)
+        assert not [secret for secret in (b"jane", b"example", b"900123") if secret in data], f.key
+
 # Numbers the regular expressions miss, each valid in its region: libphonenumber finds them in the national formats of
 # the regions of ANALYTICS_PHONE_REGIONS, and any region's numbers written with the country code.
 NATIONAL_FORMATS = {"FR": ("01 42 68 53 00", "01.42.68.53.00", "01 23 45 67 89"),

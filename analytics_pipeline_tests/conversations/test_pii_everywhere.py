@@ -15,17 +15,18 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat
 
+from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.sources.conversations.phone_numbers import register_phone_number_redaction
 from analytics_pipeline.sources.conversations.pii_check import CHECK_NAME, scan_texts
 from analytics_pipeline.lake.duck import sql_literal
 from analytics_pipeline.runner import dagster_instance, run_pipeline
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import load_settings
-from analytics_pipeline_tests.conversations.pii_checks import CONVERSATION_ASSETS, checked_tables, pii_evaluations
+from analytics_pipeline_tests.conversations.pii_checks import checked_tables, pii_evaluations
 from analytics_pipeline_tests.lakes import landing_root
 
 DAY = "2024-03-01"
-FIELDS = ["session_id", "agent_id", "channel", "platform", "sentiment", "query", "user_id"]
+FIELDS = ["session_id", "agent_id", "event_type", "channel", "platform", "location", "sentiment", "query", "user_id"]
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8)
 emails = st.builds(lambda a, b, tld: f"{a}.{b}@{b}mail.{tld}", names, names, st.sampled_from(["com", "co.uk", "io"]))
@@ -112,9 +113,9 @@ def test_pii_in_any_field_is_never_stored_and_the_check_scans_it_all(lake_env, m
 def test_every_conversations_table_carries_the_pii_check():
     tables = checked_tables()
     assert len(tables) >= 15
-    for assets_def in CONVERSATION_ASSETS:
-        if assets_def.key in tables:
-            assert dg.AssetCheckKey(assets_def.key, CHECK_NAME) in assets_def.check_keys, assets_def.key
+    checks = build_definitions().resolve_asset_graph().asset_check_keys
+    for key in tables:
+        assert dg.AssetCheckKey(key, CHECK_NAME) in checks, key
 
 
 introductions = st.builds(lambda cue, words: f"{cue} {' '.join(words)}", st.sampled_from(["My name is", "I'm", "I’m",

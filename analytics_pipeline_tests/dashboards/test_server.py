@@ -275,3 +275,31 @@ def test_exports_stream_in_chunks_and_hold_the_tables_rows(use_dashboards_lake, 
     with ThreadPoolExecutor(20) as pool:  # 20 at once: each streams on its own connection
         answers = list(pool.map(lambda _: _ask(base, "GET", "/api/v1/export/claims.csv"), range(20)))
     assert len({(a[0], a[2]) for a in answers}) == 1 and answers[0][0] == 200
+
+
+def test_a_request_trickled_in_a_byte_at_a_time_is_cut_off_at_its_deadline(use_dashboards_lake):
+    """Each byte comes well within a read's timeout, but the request's line and headers must be whole within
+    IDLE + IO seconds: a connection cannot hold one of the server's slots by sending slowly."""
+    server = make_server(use_dashboards_lake, "127.0.0.1", 0)
+    server.RequestHandlerClass.timeout, server.RequestHandlerClass.io_timeout = 1.0, 2.0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+    try:
+        with socket.create_connection((host, port), timeout=15) as slow:
+            started = time.monotonic()
+            slow.sendall(b"GET /api/v1/dashboards HTTP/1.1\r\nHost: x\r\n")
+            sent = b""
+            try:
+                for byte in b"X-Slow: " + b"a" * 40:
+                    time.sleep(0.5)
+                    slow.sendall(bytes([byte]))
+                    sent += bytes([byte])
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            assert _closed_by_server(slow)
+            assert 2.5 < time.monotonic() - started < 6, time.monotonic() - started
+            assert len(sent) < 12
+        assert _get(f"http://{host}:{port}", "/api/v1/dashboards")[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline_tests.ingestion.test_claims_formats import DAY, SOURCE
@@ -58,3 +60,42 @@ def test_a_run_after_one_stopped_before_its_merge_reports_what_it_did(lake_env):
     assert claims.carried_over == 4 and figures.files == 1
     assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (2 + 4, 5, 0, 1)
     assert figures.records_in == figures.landed + figures.quarantined + figures.duplicates
+
+
+@pytest.mark.parametrize("beside", ["stages", "merges"])
+def test_a_run_beside_another_process_reports_what_it_did(lake_env, beside):
+    """The `dev` daemon's sensors stage and merge while a `run` does: just before the run merges its day, another
+    process stages a file of its own (the run's merge reads rows it never staged) or merges the day itself (the
+    run's merge finds nothing). Either way the run's figures add up."""
+    from analytics_pipeline.ingestion.raw_merge import merge_day
+    from analytics_pipeline.ingestion.staging import stage_batch
+    from analytics_pipeline.runner import run_pipeline
+    from analytics_pipeline.sources.claims.spec import claims_spec
+    from analytics_pipeline_tests.lakes import lake_root
+
+    landing, lake = landing_root(lake_env), lake_root(lake_env)
+    landing.write_bytes(jsonl([insert(f"e-{n}", f"c-{n}", DAY, hour=n) for n in range(4)] * 2) + b"{bad\n",
+                        SOURCE, "a.jsonl")
+
+    def other_process(line: str) -> None:
+        if not line.startswith(f"{SOURCE} day {DAY}"):  # the run is about to merge the day it staged
+            return
+        if beside == "stages":
+            landing.write_bytes(jsonl([insert("e-0", "c-0", DAY), insert("e-9", "c-9", DAY, hour=9)]), SOURCE, "b.jsonl")
+            taken = [f for f in landing.list_files(SOURCE) if f.key.endswith("b.jsonl")]
+            stage_batch(lake, landing, claims_spec(), taken, lake_env.partitions_start)
+        else:
+            merge_day(lake, SOURCE, DAY)
+
+    (claims,) = [r for r in run_pipeline(lake_env, progress=other_process) if r.source == SOURCE]
+
+    figures = claims.figures
+    assert figures.records_in == figures.landed + figures.quarantined + figures.duplicates, figures
+    if beside == "stages":  # 9 read: 4 landed, 1 quarantined, 4 copies; then 2 staged by the other, 1 of them new
+        assert (claims.carried_over, claims.merged_elsewhere) == (2, 0)
+        assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (11, 5, 1, 5)
+    else:  # the 4 rows it staged were merged by the other process
+        assert (claims.carried_over, claims.merged_elsewhere) == (0, 4)
+        assert (figures.records_in, figures.landed, figures.quarantined, figures.duplicates) == (5, 0, 1, 4)
+    assert run_query(load_settings(), "SELECT count(*), count(DISTINCT event_id) FROM claims").rows == [
+        (5 if beside == "stages" else 4,) * 2]

@@ -4,10 +4,10 @@
 -- timestamp, session_id, user_id, agent_id, data, channel, platform, location, duration_ms, response_time_ms,
 -- confidence, sentiment; a time without a zone is UTC, as the seed's datetime.utcnow() writes it) and the older
 -- chat SDK's events of the same shape. An answer's text (bot_response, response_sent) is its response_summary.
--- Free text and labels (channel, platform, sentiment) are redacted (redact_pii), user ids pseudonymised with a
+-- Free text and labels (event type, channel, platform, sentiment) are redacted (redact_pii), user ids pseudonymised with a
 -- keyed hash, and ids holding PII (event, session, agent) replaced by a keyed hash of themselves, before anything
 -- is stored; the original text of a rejected record is redacted, its user ids pseudonymised. A str.format template: literal braces
--- are doubled; conversations.py fills in {min_event_time}, {max_event_time}, {bot_responses}.
+-- are doubled; conversations.py fills in {min_event_time}, {max_event_time}, {bot_responses}, {known_event_types}.
 WITH lines AS (
     SELECT *, issue IS NULL AND json_valid(text) AS is_json FROM landing_lines
 ),
@@ -53,7 +53,7 @@ typed AS (
         CASE envelope
             WHEN 'eventbridge' THEN CASE r."detail-type" WHEN 'Query Processed' THEN 'query'
                                                          WHEN 'Session Completed' THEN 'session_completed'
-                                     ELSE regexp_replace(lower(trim(r."detail-type")), '[^a-z0-9]+', '_', 'g') END
+                                     ELSE regexp_replace(lower(trim(redact_pii(r."detail-type"))), '[^a-z0-9]+', '_', 'g') END
             ELSE r.event_type END AS event_type_,
         CASE envelope WHEN 'eventbridge' THEN parse_time(coalesce(r.detail.metadata.timestamp, r.time))
                       ELSE parse_time(r.timestamp) END AS event_time_,
@@ -106,7 +106,7 @@ checked AS (  -- a detail names fields, not their values (those are in the origi
 SELECT
     pii_masked_id(event_id_) AS event_id,
     envelope,
-    event_type_ AS event_type,
+    CASE WHEN event_type_ IN {known_event_types} THEN event_type_ ELSE redact_pii(event_type_) END AS event_type,
     event_time_ AS event_time,
     CAST(event_time_ AS DATE) AS event_date,
     pii_masked_id(session_id_) AS session_id,

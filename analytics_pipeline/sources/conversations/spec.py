@@ -31,6 +31,7 @@ from analytics_pipeline.sources.conversations.user_ids_in_text import (
 )
 from analytics_pipeline.sources.conversations.vocabulary import (
     BOT_RESPONSE_EVENTS,
+    KNOWN_EVENT_TYPES,
     SEED_EVENT_TYPES,
     USER_TURN_EVENTS,
     sql_tuple,
@@ -198,7 +199,8 @@ def conversations_spec() -> SourceSpec:
         records_sql_template=resources.files(__package__).joinpath("records.sql").read_text(),
         entity_key="session_id",
         description="The operators' AI assistant's conversation events: EventBridge envelopes and analytics events",
-        template_values={"bot_responses": sql_tuple(BOT_RESPONSE_EVENTS)},
+        template_values={"bot_responses": sql_tuple(BOT_RESPONSE_EVENTS),
+                         "known_event_types": sql_tuple(KNOWN_EVENT_TYPES)},
         prepare=prepare_connection,
         prepare_resource="conversations",
         raw_views={

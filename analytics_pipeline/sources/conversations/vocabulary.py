@@ -24,6 +24,10 @@ ESCALATION_EVENTS = ("escalated_to_human", "escalation")
 # Seed 003's completion: the workflow the user came for finished.
 COMPLETION_EVENTS = ("workflow_completed",)
 
+# Every event type a table names: these skip the redaction of event types (any other is a label that may hold PII).
+KNOWN_EVENT_TYPES = tuple(dict.fromkeys(SEED_EVENT_TYPES + USER_TURN_EVENTS + BOT_RESPONSE_EVENTS + SESSION_END_EVENTS
+                                        + ESCALATION_EVENTS + COMPLETION_EVENTS))
+
 # Seed 003's NLU thresholds (NLUAnalytics): below 0.7 is a low-confidence classification; 'fallback' is the
 # intent of a message the NLU could not place.
 LOW_CONFIDENCE = 0.7
