@@ -186,7 +186,7 @@ def _raw_accounting(settings: Settings, instance: dg.DagsterInstance) -> dict[st
     from analytics_pipeline.platform.asset_keys import raw_asset_key
     from analytics_pipeline.sources.registry import SOURCE_NAMES
 
-    lake, lost = StorageRoot(settings.lake_uri, settings.s3_endpoint_url), {}
+    lake, lost = StorageRoot.of_lake(settings), {}
     for source in SOURCE_NAMES:
         recorded = recorded_rows(instance, raw_asset_key(source))
         missing = missing_rows(lake, source, recorded)
