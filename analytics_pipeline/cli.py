@@ -274,7 +274,9 @@ def _run(args, settings: Settings) -> int:
             print(f"{r.source}: quarantined {', '.join(f'{n:,} {reason}' for reason, n in r.figures.reasons.items())} "
                   "(ingest_errors: reason, reason_detail)")
     print(f"\ndone in {time.monotonic() - started:.1f}s; warehouse: {settings.warehouse_path}")
-    print(f"dashboards: {os.path.join(settings.data_dir, 'site', 'index.html')} (or `analytics-pipeline serve`)")
+    site = os.path.join(settings.data_dir, "site", "index.html")
+    print(f"dashboards: {site} (or `analytics-pipeline serve`)" if os.path.exists(site)
+          else "dashboards: none yet (they are made with the first data)")
     for source, (count, first) in records_before_start(settings).items():
         print(f"warning: {source}: {count:,} records from {first} on are before the partitions start "
               f"{settings.partitions_start} and were quarantined (kept in ingest_errors): to take them in, set "

@@ -32,6 +32,7 @@ from analytics_pipeline.platform.partitions import (
     range_tags,
     run_days,
 )
+from analytics_pipeline.platform.refresh_selection import tables_to_update
 from analytics_pipeline.settings import Settings
 
 DAGSTER_YAML = """\
@@ -170,8 +171,9 @@ def run_pipeline(settings: Settings, progress: Callable[[str], None] = print,
     try:
         if full_refresh or not changed:
             progress("full refresh: rebuilding whole-lake tables from the raw layer" if full_refresh
-                     else "nothing new: recomputing whole-lake tables whose windows move with time, and the views")
-            _refresh(defs, instance, full_refresh)
+                     else "nothing new: updating whole-lake tables whose windows move with time or that are behind, "
+                     "and the views")
+            _refresh(defs, instance, full_refresh, sources=[])
         else:
             progress(f"updating whole-lake tables from what changed in {', '.join(changed)}, and the warehouse views")
             _refresh(defs, instance, sources=changed)
@@ -270,37 +272,16 @@ def refresh_lake(settings: Settings) -> None:
 
 def _refresh(defs: dg.Definitions, instance: dg.DagsterInstance, full_refresh: bool = False,
              sources: list[str] | None = None) -> None:
-    """``refresh_job``: every whole-lake table, the views and the dashboards, or with ``sources`` those downstream
-    of these sources' raw layers, of tables never materialized and of tables whose code changed since their last
-    materialization (what the automation sensor would pick)."""
+    """``refresh_job``: every whole-lake table that can be built, the views and the dashboards; or with ``sources``
+    (the sources with new data; none: a run with nothing new) what they changed and what is behind
+    (``refresh_selection``)."""
     job = defs.resolve_job_def("refresh_job")
-    selection = None
-    if sources:
-        graph = defs.resolve_asset_graph()
-        in_job = set(job.asset_layer.executable_asset_keys)
-        changed = [dg.AssetKey(f"raw_{s}") for s in sources] + sorted(_outdated(graph, instance, in_job))
-        selection = sorted(dg.AssetSelection.assets(*changed).downstream().resolve(graph) & in_job)
+    keys = set(job.asset_layer.executable_asset_keys)
+    selection = tables_to_update(defs.resolve_asset_graph(), instance, keys, None if full_refresh else sources)
     tags = _tags({FULL_REFRESH_TAG: "true"} if full_refresh else None)
     _succeeded(job.execute_in_process(instance=instance, run_config=_QUIET, tags=tags, raise_on_error=False,
-                                      asset_selection=selection),
+                                      asset_selection=sorted(selection)),
                "rebuilding the lake tables" if full_refresh else "updating the lake tables")
-
-
-# The tag a materialization records its asset's code version under (a stored format, stable across Dagster versions).
-CODE_VERSION_TAG = "dagster/code_version"
-
-
-def _outdated(graph, instance: dg.DagsterInstance, keys: set[dg.AssetKey]) -> set[dg.AssetKey]:
-    """The tables never materialized, and those whose last materialization recorded another code version than
-    their definition has now (their SQL changed with an upgrade: their stored rows may lack new columns)."""
-    outdated = set()
-    for key in keys:
-        event = instance.get_latest_materialization_event(key)
-        current = graph.get(key).code_version
-        if event is None or (current is not None and event.asset_materialization is not None
-                             and event.asset_materialization.tags.get(CODE_VERSION_TAG) != current):
-            outdated.add(key)
-    return outdated
 
 
 def records_before_start(settings: Settings) -> dict[str, tuple[int, str]]:

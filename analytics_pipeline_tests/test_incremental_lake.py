@@ -20,8 +20,8 @@ import pytest
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.views import lake_views
 from analytics_pipeline.platform.keyed_tables import FULL_REFRESH_TAG
+from analytics_pipeline.platform.refresh_selection import CODE_VERSION_TAG
 from analytics_pipeline.runner import (
-    CODE_VERSION_TAG,
     dagster_instance,
     refresh_lake,
     run_operation,

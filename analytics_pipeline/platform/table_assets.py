@@ -275,12 +275,18 @@ def table_code_version(source: SourceSpec, table: TableSpec, sql: str, storage: 
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# The tag of a table whose SQL is made for the moment of the run (windows ending now): a run with nothing new
+# recomputes these, and what reads them.
+WINDOW_TAG, ENDS_NOW = "analytics/window", "ends_now"
+
+
 def whole_lake_asset(source: SourceSpec, table: TableSpec, sql: str, storage: str = "") -> dict:
     """The ``dg.asset`` arguments of an unpartitioned table over the whole lake, updated when its inputs change
     (those ``sql`` reads) or its code version does."""
     return dict(name=table.name, group_name=table.group, kinds={"duckdb", "parquet", *table.kinds},
                 deps=table_deps(source, table, sql), code_version=table_code_version(source, table, sql, storage),
                 description=table.description, automation_condition=ON_LAKE_UPDATE,
+                tags={WINDOW_TAG: ENDS_NOW} if _MOMENT.search(sql) else None,
                 check_specs=table.check_specs or None, required_resource_keys=table.resource_keys)
 
 

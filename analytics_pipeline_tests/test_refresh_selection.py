@@ -1,0 +1,58 @@
+"""What a `run` updates after its merges (platform/refresh_selection.py): a source without data has no tables, a
+run with nothing new updates the tables whose windows end now and what reads them, not the whole catalogue."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+
+from analytics_pipeline.cli import main
+from analytics_pipeline.runner import dagster_instance
+from analytics_pipeline.sources.claims.demo import claims_landing_files
+from analytics_pipeline.sources.llm_runs.demo import llm_runs_landing_files
+from analytics_pipeline_tests.lakes import landing_root
+
+LLM_TABLES = ("llm_run_costs", "run_summary", "daily_runs", "tag_costs")
+
+
+def _last_refresh(instance: dg.DagsterInstance) -> set[str]:
+    """The assets the newest ``refresh_job`` run materialized."""
+    (run,) = instance.get_runs(dg.RunsFilter(job_name="refresh_job"), limit=1)
+    events = instance.all_logs(run.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION)
+    return {e.dagster_event.asset_key.to_user_string() for e in events}
+
+
+def _views(settings) -> set[str]:
+    con = duckdb.connect(settings.warehouse_path, read_only=True)
+    try:
+        return {name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    finally:
+        con.close()
+
+
+def test_tables_come_with_their_source_and_a_run_with_nothing_new_updates_what_moves_with_time(lake_env, capsys):
+    landing = landing_root(lake_env)
+    for name, data in claims_landing_files(days=2, seed=4, claims_per_day=15):
+        landing.write_bytes(data, "claims", name)
+    assert main(["run"]) == 0
+    instance = dagster_instance(lake_env)
+    built = _last_refresh(instance)
+    assert {"claims_current", "claim_status_transitions", "warehouse", "dashboard_model_performance"} <= built
+    assert not built & {*LLM_TABLES, "conversation_sessions", "intent_flows"}  # no LLM runs, no conversations yet
+    assert "claims_current" in _views(lake_env) and not _views(lake_env) & set(LLM_TABLES)
+
+    assert main(["run"]) == 0  # nothing new, and no table of the claims moves with time: the views only
+    assert "nothing new" in capsys.readouterr().out
+    assert _last_refresh(instance) == {"warehouse"}
+
+    for name, data in llm_runs_landing_files(days=2, seed=4, runs_per_day=6):
+        landing.write_bytes(data, "llm_runs", name)
+    assert main(["run"]) == 0
+    built = _last_refresh(instance)
+    assert set(LLM_TABLES) <= built and "claims_current" not in built
+    assert set(LLM_TABLES) <= _views(lake_env)
+
+    assert main(["run"]) == 0  # nothing new: the LLM marts over windows ending now, and what reads them
+    built = _last_refresh(instance)
+    assert {"run_summary", "daily_runs", "tag_budgets", "warehouse"} <= built
+    assert not built & {"llm_run_costs", "tag_costs", "claims_current", "claim_status_transitions"}
