@@ -133,7 +133,7 @@ def run_process(env: dict, cwd: Path) -> dict:
 
 
 # Progress lines that start a phase: the first day merge ends staging; the whole-lake tables end the merges.
-_PHASES = (("staged", re.compile(r"^\s*claims:? day ")), ("merged", re.compile(r"whole-lake")))
+_PHASES = (("staged", re.compile(r"^\s*claims:? days? ")), ("merged", re.compile(r"whole-lake")))
 # Dagster's import-time warnings (kept in the output, not echoed).
 _NOISE = re.compile(r"Warning: |return fn\(|warnings\.warn|Found multiple backfill|BackfillPolicy\(|^\s*$")
 

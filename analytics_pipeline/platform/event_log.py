@@ -42,6 +42,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_pid = os.getpid()
+        self._tables_found: set[str] = set()
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -84,6 +85,13 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 wrote = _changes(conn) != changes
             if wrote and shard != INDEX_SHARD_NAME:  # reads must not touch it: the watcher reads when it changes
                 _touch(self.path_for_shard(shard))
+
+    def has_table(self, table_name: str) -> bool:
+        """Asked before every asset event's tags are written (Dagster opened a new engine each time); a table that
+        exists stays."""
+        if table_name not in self._tables_found and super().has_table(table_name):
+            self._tables_found.add(table_name)
+        return table_name in self._tables_found
 
     def _close_connections(self) -> None:
         with self._db_lock:
@@ -134,6 +142,8 @@ def _is_asset_event(event: EventLogEntry) -> bool:
 
 
 def _commit_without_waiting_for_the_disk(dbapi_connection, _record) -> None:
+    # WAL before a new run's database gets its tables (Dagster sets it after): creating them waits for no disk either
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
