@@ -214,6 +214,9 @@ def test_table_format_shows_null_and_rounds_floats_while_csv_and_json_keep_every
     assert capsys.readouterr().out.splitlines()[1] == "39.41042230000002,,,0.000123456"
     (record,) = sql_json(capsys, query)
     assert record == {"x": 39.41042230000002, "n": None, "empty": "", "tiny": 0.000123456}
+    # values as they are, for programs: only export and serve neutralise formula cells (for spreadsheets)
+    assert main(["sql", "SELECT '=1+1' AS f, -5 AS n, '@x' AS a", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "=1+1,-5,@x"
 
 
 PARTITIONS_OF_A_NEW_PROCESS = """
