@@ -21,11 +21,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import sqlalchemy as db
+from dagster._config import Field, StringSource
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.sql import create_engine
-from dagster._config import Field, StringSource
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
@@ -53,7 +53,13 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     def from_config_value(cls, inst_data, config_value) -> BatchedSqliteEventLogStorage:
         """``base_dir`` defaults to Dagster's own place under ``DAGSTER_HOME``, so that a moved data dir keeps its
         event log (``dagster.yaml`` names no path)."""
-        base_dir = config_value.get("base_dir") or os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
+        base_dir = config_value.get("base_dir")
+        if not base_dir:
+            home = os.environ.get("DAGSTER_HOME")
+            if not home:
+                raise ValueError("BatchedSqliteEventLogStorage: set DAGSTER_HOME (or base_dir under "
+                                 "event_log_storage.config in dagster.yaml)")
+            base_dir = os.path.join(home, "history", "runs")
         return cls(base_dir, inst_data=inst_data)
 
     def _engine(self, shard: str) -> Engine:
