@@ -67,8 +67,9 @@ def _rows_and_latest_event(lake: StorageRoot, path: str):
     return meta.num_rows, through
 
 
-def merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
-    """Merge ``day``'s staged rows into its raw partition, one merge of a partition at a time.
+def merge_day(lake: StorageRoot, source: str, day: str, accept_loss: bool = False) -> MergeResult:
+    """Merge ``day``'s staged rows into its raw partition, one merge of a partition at a time. ``accept_loss``: the
+    raw ledger takes the rows the day holds afterwards as all it must hold (a loss that cannot be taken in again).
 
     On a local lake the partition's lock makes a second merge of the same day (sensor + manual
     backfill, with or without Dagster's pools) wait and then find the work done. On S3 the
@@ -80,7 +81,7 @@ def merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
         result, merged = _merge_day(lake, source, day)
         raw_ledger.record(lake, source, [raw_ledger.day_entry(
             day, result.partition_rows, lake.stored_file(partition_key),
-            raw_ledger.MERGED if merged else raw_ledger.RECOUNTED)])
+            raw_ledger.ACCEPTED if accept_loss else raw_ledger.MERGED)])
         for path in merged:
             if lake.fs.exists(path):  # a concurrent merge of the same day may have taken it already
                 lake.fs.rm(path)

@@ -7,12 +7,13 @@ deletes a day. Entries are small Parquet files under ``ledger/<source>/``, each 
 compaction folds them by month. ``operations/raw_accounting.py`` compares the ledger with the raw day files.
 
 A day's entries, in the order they were recorded, say what the day must hold now:
-- ``merged`` (a merge of staged rows): at least as many rows as before and as the merge wrote. A merge never
-  removes rows, so a day that lost rows stays short until it holds as many as it did again (the ledger counts
-  rows, not event ids: new records merged into a short day can hide as many lost ones);
-- ``recounted`` (the day materialized again with nothing staged: the way to accept a loss that cannot be
-  ingested again), ``adopted`` (a day file the ledger had no entry for, or a replaced file holding at least
-  the day's rows, counted from its footer), ``retention``: exactly their rows;
+- ``merged`` (a merge, also one that found nothing staged: a failed run retried, a full refresh): at least as
+  many rows as before and as the merge wrote. A merge never removes rows, so a day that lost rows stays short
+  until it holds as many as it did again (the ledger counts rows, not event ids: new records merged into a short
+  day can hide as many lost ones);
+- ``accepted`` (a merge asked to accept the day as it is: ``accept_loss``, for a loss that cannot be taken in
+  again), ``adopted`` (a day file the ledger had no entry for, or a replaced file holding at least the day's
+  rows, counted from its footer), ``retention``: exactly their rows;
 - ``dagster``: rows the Dagster instance recorded for a day, taken once when a lake older than the ledger is first
   accounted (``seeded`` marks that this was done).
 """
@@ -30,8 +31,8 @@ import pyarrow.parquet as pq
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 
-MERGED, RECOUNTED, ADOPTED, RETENTION, DAGSTER, SEEDED = (
-    "merged", "recounted", "adopted", "retention", "dagster", "seeded")
+MERGED, ACCEPTED, ADOPTED, RETENTION, DAGSTER, SEEDED = (
+    "merged", "accepted", "adopted", "retention", "dagster", "seeded")
 _AT_LEAST = {MERGED, DAGSTER}  # the others set the day's rows
 SCHEMA = pa.schema([("event_date", pa.string()), ("rows", pa.int64()), ("file_version", pa.string()),
                     ("recorded_by", pa.string()), ("recorded_at", pa.timestamp("us"))])

@@ -120,7 +120,9 @@ def apply_retention(lake: StorageRoot, landing: StorageRoot, report: RetentionRe
                 report.kept_changed.append(key)
             else:
                 doomed.append((deletion, key))
-    raw_days = sorted({(d.source, d.day) for d, _ in doomed if d.layer == "raw"})
+    kept = set(report.kept_changed)
+    raw_days = sorted({(d.source, d.day) for d in report.deletions
+                       if d.layer == "raw" and not any(key in kept for key, _ in d.keys)})
     for source in sorted({source for source, _ in raw_days}):
         raw_ledger.record(lake, source, [raw_ledger.day_entry(day, 0, None, raw_ledger.RETENTION)
                                          for s, day in raw_days if s == source])
@@ -157,8 +159,18 @@ def _raw_days(
         if f.key.endswith(".parquet") and day and day < cutoff:
             grouped[(layer, day)].append(f)
     order = ["raw"] + [f"{layer}/{table}" for table in daily_tables for layer in ("processed", "marts")]
-    return [_parquet_deletion(con, lake, layer, source, day, files)
-            for (layer, day), files in sorted(grouped.items(), key=lambda item: (order.index(item[0][0]), item[0][1]))]
+    deletions = _lost_days(lake, source, cutoff, {day for layer, day in grouped if layer == "raw"}) + [
+        _parquet_deletion(con, lake, layer, source, day, files) for (layer, day), files in grouped.items()]
+    return sorted(deletions, key=lambda d: (order.index(d.layer), d.day))
+
+
+def _lost_days(lake: StorageRoot, source: str, cutoff: str, listed: set[str]) -> list[Deletion]:
+    """Days before ``cutoff`` the raw ledger expects rows of but that have no file (lost, and never taken in again):
+    past their period all the same, so retention records them as removed (no file to delete) and the raw
+    accounting stops naming them."""
+    accounts = raw_ledger.day_accounts(raw_ledger.entries(lake, source))
+    return [Deletion("raw", source, day, (), 0, 0) for day, account in sorted(accounts.items())
+            if account.rows > 0 and day < cutoff and day not in listed]
 
 
 def _quarantine_days(con: duckdb.DuckDBPyConnection, lake: StorageRoot, source: str, cutoff: str) -> list[Deletion]:
