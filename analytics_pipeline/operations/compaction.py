@@ -79,9 +79,11 @@ def file_bucket(f: StoredFile, size: str) -> str:
 def plan_compaction(
     lake: StorageRoot, sources: list[str], min_files: int = MIN_FILES,
     small_file_bytes: int = SMALL_FILE_BYTES, target_bytes: int = TARGET_FILE_BYTES,
+    layers: tuple[str, ...] = tuple(LAYERS),
 ) -> list[CompactionGroup]:
+    """The groups of small files to compact, of ``layers`` (every layer compaction knows by default)."""
     groups = []
-    for layer, bucket_size in LAYERS.items():
+    for layer, bucket_size in ((layer, LAYERS[layer]) for layer in layers):
         for source in sources:
             small = [f for f in lake.list_files(f"{layer}/{source}")
                      if f.key.endswith(".parquet") and f.size < small_file_bytes]

@@ -199,7 +199,8 @@ def _freshness_check(source: str) -> dg.AssetChecksDefinition:
 
 def _accounting_check(source: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=raw_asset_key(source), name=ACCOUNTING_CHECK,
-                    description=f"Every event day of {source} the raw ledger recorded as landed still holds its rows (ERROR).")
+                    description=f"Every event day of {source} the raw ledger recorded as landed still holds its rows "
+                                "(ERROR).")
     def raw_rows_accounted(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
         accounting = account(lake.lake_root(), source, context.instance, every_footer=True)
         return accounting_result(ACCOUNTING_CHECK, source, accounting.missing, accounting.days_checked)

@@ -27,13 +27,18 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analytics_pipeline.lake import raw_ledger
+from analytics_pipeline.lake import layout, raw_ledger
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 from analytics_pipeline.lake.tables import day_files
+from analytics_pipeline.operations.compaction import compact, plan_compaction
 from analytics_pipeline.platform.asset_keys import raw_asset_key
 
 _PAGE = 1000
 _READERS = 16
+# Every merge writes a ledger file: the accounting folds a month's files once there are this many (as compaction
+# does every hour under `dev`), so what a run reads stays small without a compaction run (300 files took 0.16 s
+# locally, one 0.016 s).
+LEDGER_FOLD_FILES = 16
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ def account(lake: StorageRoot, source: str, instance: dg.DagsterInstance | None 
             every_footer: bool = False) -> Accounting:
     """Compare the source's raw ledger with its day files; ``every_footer`` reads each file's footer, not only
     those of files missing or changed since the ledger recorded them."""
+    for group in plan_compaction(lake, [source], min_files=LEDGER_FOLD_FILES, layers=(layout.LEDGER,)):
+        compact(lake, group)
     files = day_files(lake, f"raw/{source}")
     entries = raw_ledger.entries(lake, source)
     if not raw_ledger.is_seeded(entries):

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -20,7 +20,7 @@ from analytics_pipeline.ingestion.raw_merge import merge_day
 from analytics_pipeline.ingestion.staging import stage_batch
 from analytics_pipeline.lake import layout, raw_ledger
 from analytics_pipeline.lake.storage import StorageRoot
-from analytics_pipeline.operations.raw_accounting import MissingRows, account
+from analytics_pipeline.operations.raw_accounting import LEDGER_FOLD_FILES, MissingRows, account
 from analytics_pipeline.operations.retention import apply_retention, plan_retention
 from analytics_pipeline.settings import RetentionRules
 from analytics_pipeline.sources.claims.spec import claims_spec
@@ -151,6 +151,21 @@ def test_the_per_run_accounting_reads_the_footers_of_changed_days_only():
         assert (changed.footers_read, changed.adopted, changed.missing) == (1, 1, [])
         assert account(lk.lake, "claims").footers_read == 0  # adopted: known as it is now
         assert account(lk.lake, "claims", every_footer=True).footers_read == 3  # the hourly check reads them all
+
+
+def test_the_accounting_folds_a_ledger_of_many_merges_so_a_run_reads_few_files():
+    with new_lake() as lk:
+        days = [(date(2024, 4, 1) + timedelta(days=n)).isoformat() for n in range(LEDGER_FOLD_FILES)]
+        for day in days:
+            lk.land(day, ids(day, 0, 1))
+        ledger = f"{layout.LEDGER}/claims"
+        assert len(lk.lake.list_files(ledger)) == LEDGER_FOLD_FILES  # one per merge
+        accounting = account(lk.lake, "claims")
+        assert (accounting.days_checked, accounting.missing, accounting.footers_read) == (len(days), [], 0)
+        folded = [f.key.rsplit("/", 1)[-1] for f in lk.lake.list_files(ledger)]
+        assert len(folded) == 2 and sum(name.startswith("compacted-") for name in folded) == 1  # and the seed mark
+        lk.path(days[3]).unlink()
+        assert account(lk.lake, "claims").missing == [MissingRows(days[3], 1, 0)]
 
 
 # Random histories of one lake: records landing (new ones, and records of a day landed before, as reingest
