@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import pyarrow.parquet as pq
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -137,6 +138,19 @@ def test_a_lake_older_than_the_ledger_is_counted_from_its_footers_once():
         assert (again.missing, again.footers_read, again.adopted) == ([], 0, 0)
         lk.path(DAYS[1]).unlink()
         assert account(lk.lake, "claims").missing == [MissingRows(DAYS[1], 3, 0)]
+
+
+def test_a_day_lost_before_the_ledger_existed_is_named_from_what_dagster_recorded():
+    with new_lake() as lk, dg.DagsterInstance.ephemeral() as instance:
+        for day in DAYS[:2]:
+            lk.land(day, ids(day, 0, 3))
+            instance.report_runless_asset_event(dg.AssetMaterialization(
+                "raw_claims", partition=day, metadata={"dagster/row_count": 3}))
+        lk.lake.delete(layout.LEDGER)
+        lk.path(DAYS[0]).unlink()  # lost while the lake had no ledger
+
+        assert account(lk.lake, "claims", instance).missing == [MissingRows(DAYS[0], 3, 0)]
+        assert account(lk.lake, "claims").missing == [MissingRows(DAYS[0], 3, 0)]  # seeded once: no instance needed
 
 
 def test_the_per_run_accounting_reads_the_footers_of_changed_days_only():
