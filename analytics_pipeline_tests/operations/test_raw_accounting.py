@@ -181,3 +181,21 @@ def test_on_s3_a_lost_day_is_noticed_from_the_ledger_and_reingest_brings_it_back
     _lost_and_named(capsys, DAYS[1])
     _brought_back(capsys, s3_lake_env)
     assert account(lake, "claims").footers_read == 0
+
+
+def test_a_loss_that_cannot_be_taken_in_again_is_accepted_by_materializing_the_day_with_accept_loss(lake_env, capsys):
+    _land_two_days(lake_env)
+    assert main(["run"]) == 0
+    lake_root(lake_env).delete(f"raw/claims/event_date={DAYS[0]}/part-0.parquet")
+    landing_root(lake_env).delete(f"claims/{DAYS[0]}.jsonl")  # its landing file is gone too
+    _lost_and_named(capsys, DAYS[0])
+
+    job = build_definitions().resolve_job_def("claims_daily_job")
+    plain = job.execute_in_process(partition_key=DAYS[0], instance=dagster_instance(lake_env), run_config=QUIET)
+    assert plain.success and not _accounting(lake_env).passed  # materialized again, the loss still stands
+    accepted = job.execute_in_process(partition_key=DAYS[0], instance=dagster_instance(lake_env), run_config={
+        **QUIET, "ops": {"raw_claims": {"config": {"accept_loss": True}}}})
+    assert accepted.success and _accounting(lake_env).passed
+    capsys.readouterr()
+    assert main(["run"]) == 0
+    assert _claims_warnings(capsys.readouterr().err) == []
