@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     reingest.add_argument("source", choices=SOURCE_NAMES, help="the source whose landing files are read again")
     reingest.set_defaults(handler=_reingest)
 
-    compact = sub.add_parser("compact", help="rewrite small quarantine and manifest files into few files")
+    compact = sub.add_parser("compact", help="rewrite small quarantine, manifest and raw ledger files into few files")
     compact.add_argument("--min-files", type=_positive_int, default=None,
                          help="compact a day/month once it holds this many small files (default 4)")
     compact.set_defaults(handler=_compact)

@@ -8,6 +8,7 @@ merges that day's staged rows into the raw partition.
 from datetime import timedelta
 
 import dagster as dg
+from pydantic import Field
 
 from analytics_pipeline.ingestion.batching import split_batches
 from analytics_pipeline.ingestion.figures import RAW_METADATA, STAGED_METADATA
@@ -125,6 +126,12 @@ def batch_metadata(total: BatchResult, batches: int) -> dict:
     }
 
 
+class RawMergeConfig(dg.Config):
+    accept_loss: bool = Field(default=False, description=(
+        "Record the rows each day holds after this merge as all it must hold (raw_rows_accounted then passes for "
+        "it): for a lost day whose landing files are gone. Otherwise `reingest` the source and `run`."))
+
+
 def build_raw_asset(spec: SourceSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """``raw_<source>``, one partition per event day of ``partitions``."""
     source = spec.name
@@ -150,13 +157,13 @@ def build_raw_asset(spec: SourceSpec, partitions: dg.PartitionsDefinition) -> dg
         )
 
     @raw_asset
-    def raw(context: dg.AssetExecutionContext, lake: LakeResource):
+    def raw(context: dg.AssetExecutionContext, lake: LakeResource, config: RawMergeConfig):
         days = context.partition_keys
         checks, landed = {}, 0
         con = connect(lake.lake_root())
         try:
             for n, day in enumerate(days, start=1):
-                result = merge_day(lake.lake_root(), source, day)
+                result = merge_day(lake.lake_root(), source, day, accept_loss=config.accept_loss)
                 duplicates_in_partition = _duplicate_event_ids(con, lake, source, day)
                 landed += result.figures.landed
                 context.add_asset_metadata({

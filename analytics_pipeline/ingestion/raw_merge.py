@@ -1,9 +1,11 @@
 """Merge a day's staged batches into its raw partition.
 
 The partition file is rewritten whole (existing rows plus staged rows whose event id it does
-not hold yet) and published atomically, then the merged staging files are removed. A run
-killed between the two leaves staging files behind; the next merge finds their rows already
-present and counts them as duplicates, so the outcome is the same.
+not hold yet) and published atomically, then the raw ledger records the rows and version of the
+file (lake/raw_ledger.py), then the merged staging files are removed. A run killed before the
+removal leaves staging files behind; the next merge finds their rows already present and counts
+them as duplicates, so the outcome is the same. A run killed before the ledger entry leaves a day
+file the ledger has not seen: the raw accounting counts it from its footer (never a false loss).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from analytics_pipeline.ingestion.figures import RecordFigures
-from analytics_pipeline.lake import layout
+from analytics_pipeline.lake import layout, raw_ledger
 from analytics_pipeline.lake.duck import connect, scalar, sql_list
 from analytics_pipeline.lake.parquet import write_parquet
 from analytics_pipeline.lake.storage import StorageRoot
@@ -65,19 +67,29 @@ def _rows_and_latest_event(lake: StorageRoot, path: str):
     return meta.num_rows, through
 
 
-def merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
-    """Merge ``day``'s staged rows into its raw partition, one merge of a partition at a time.
+def merge_day(lake: StorageRoot, source: str, day: str, accept_loss: bool = False) -> MergeResult:
+    """Merge ``day``'s staged rows into its raw partition, one merge of a partition at a time. ``accept_loss``: the
+    raw ledger takes the rows the day holds afterwards as all it must hold (a loss that cannot be taken in again).
 
     On a local lake the partition's lock makes a second merge of the same day (sensor + manual
     backfill, with or without Dagster's pools) wait and then find the work done. On S3 the
     partition's version is compared once more just before publishing; a merge that lost the race
     raises ``ConcurrentMergeError`` and its Dagster retry merges again.
     """
-    with lake.exclusive(layout.raw_partition(source, day)):
-        return _merge_day(lake, source, day)
+    partition_key = layout.raw_partition(source, day)
+    with lake.exclusive(partition_key):
+        result, merged = _merge_day(lake, source, day)
+        raw_ledger.record(lake, source, [raw_ledger.day_entry(
+            day, result.partition_rows, lake.stored_file(partition_key),
+            raw_ledger.ACCEPTED if accept_loss else raw_ledger.MERGED)])
+        for path in merged:
+            if lake.fs.exists(path):  # a concurrent merge of the same day may have taken it already
+                lake.fs.rm(path)
+        return result
 
 
-def _merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
+def _merge_day(lake: StorageRoot, source: str, day: str) -> tuple[MergeResult, list[str]]:
+    """The merge, and the staged files it took in (removed once the ledger has the day)."""
     result = MergeResult(source=source, day=day)
     staged = [lake.path(f.key) for f in lake.list_files(layout.staging_day(source, day))
               if f.key.endswith(".parquet")]
@@ -86,9 +98,9 @@ def _merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
     has_partition = version_before is not None
     result.figures.files = len(staged)
     if not staged and not has_partition:
-        return result
+        return result, []
     if len(staged) == 1 and not has_partition:
-        return _publish_single_batch(lake, staged[0], partition_key, result)
+        return _publish_single_batch(lake, staged[0], partition_key, result), staged
     con = connect(lake)
     try:
         if has_partition:
@@ -98,7 +110,7 @@ def _merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
             )
         if not staged:
             result.partition_rows = scalar(con, "SELECT count(*) FROM existing")
-            return result
+            return result, []
         con.execute(
             f"""CREATE TEMP TABLE incoming AS
                 SELECT * FROM read_parquet({sql_list(staged)}, union_by_name = true, hive_partitioning = false)"""
@@ -123,7 +135,4 @@ def _merge_day(lake: StorageRoot, source: str, day: str) -> MergeResult:
             write_parquet(con, lake, "SELECT * FROM merged", partition_key, before_publish=unchanged_since_read)
     finally:
         con.close()
-    for path in staged:
-        if lake.fs.exists(path):  # a concurrent merge of the same day may have taken it already
-            lake.fs.rm(path)
-    return result
+    return result, staged

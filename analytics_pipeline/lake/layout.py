@@ -4,6 +4,7 @@
     staging/<source>/event_date=YYYY-MM-DD/batch-<id>.parquet  parsed, waiting for the day's merge
     errors/<source>/batch-<id>.parquet                     quarantined records with reasons
     manifests/<source>/batch-<id>.parquet                  which landing files a batch took in
+    ledger/<source>/entry-<id>.parquet                     rows and file version each raw day was published with
     processed/<asset>/...  marts/<asset>/...               derived tables: data.parquet, one file per
                                                            event day, or (keyed tables) one per entity first day
     state/...                                              bookkeeping of incremental tables (not a view)
@@ -46,6 +47,13 @@ def errors_file(source: str, batch_id: str) -> str:
 
 def manifest_file(source: str, batch_id: str) -> str:
     return f"manifests/{source}/batch-{batch_id}.parquet"
+
+
+LEDGER = "ledger"
+
+
+def ledger_file(source: str, entry_id: str) -> str:
+    return f"{LEDGER}/{source}/entry-{entry_id}.parquet"
 
 
 ASK_LOG = "ask_log"

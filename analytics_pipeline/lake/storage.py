@@ -141,6 +141,18 @@ class StorageRoot:
             return None
         return f"{info.get('size')}:{_mtime(info)}:{info.get('ino', '')}"
 
+    def stored_file(self, key: str) -> StoredFile | None:
+        """``key`` as a listing shows it (``StoredFile.version`` compares with a listing's); None if absent."""
+        if self.is_s3:
+            head = self._head(key)
+            return None if head is None else StoredFile(key, int(head["ContentLength"]),
+                                                         head["LastModified"].timestamp(), head["ETag"].strip('"'))
+        try:
+            info = self.fs.info(self.path(key))
+        except FileNotFoundError:
+            return None
+        return StoredFile(key, int(info.get("size") or 0), _mtime(info), "")
+
     def read_bytes(self, *parts: str) -> bytes:
         if self.is_s3:
             bucket, key = self._bucket_key(*parts)

@@ -1,8 +1,11 @@
-"""Small-file compaction: the per-batch files of ``errors/`` and ``manifests/`` rewritten into few files.
+"""Small-file compaction: the per-batch files of ``errors/`` and ``manifests/``, and the per-merge entries of the
+raw ``ledger/``, rewritten into few files.
 
 Every staging batch writes one quarantine file and one manifest file, and the landing sensor reads
-every manifest on every tick, so those folders are where small files pile up (raw, processed and
-mart partitions are one file each by construction: the per-day merge rewrites the whole file).
+every manifest on every tick; every raw merge writes one ledger file, and every ``run`` reads the
+ledger. Those folders are where small files pile up (raw, processed and mart partitions are one
+file each by construction: the per-day merge rewrites the whole file, and compaction never touches
+them, so the ledger's file versions stay true).
 
 Files are grouped into buckets — the day they were written for quarantine files (so retention can
 still drop whole days), the month for manifests — and a bucket holding at least ``min_files`` small
@@ -28,8 +31,8 @@ from analytics_pipeline.lake.parquet import write_parquet
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 
 COMPACTED_PREFIX = "compacted-"
-# layer → bucket size: quarantine by day (retention works in days), manifests by month
-LAYERS = {"errors": "day", "manifests": "month"}
+# layer → bucket size: quarantine by day (retention works in days), manifests and ledger entries by month
+LAYERS = {"errors": "day", "manifests": "month", "ledger": "month"}
 MIN_FILES = 4
 SMALL_FILE_BYTES = 32 * 1024 * 1024
 TARGET_FILE_BYTES = 128 * 1024 * 1024
@@ -76,9 +79,11 @@ def file_bucket(f: StoredFile, size: str) -> str:
 def plan_compaction(
     lake: StorageRoot, sources: list[str], min_files: int = MIN_FILES,
     small_file_bytes: int = SMALL_FILE_BYTES, target_bytes: int = TARGET_FILE_BYTES,
+    layers: tuple[str, ...] = tuple(LAYERS),
 ) -> list[CompactionGroup]:
+    """The groups of small files to compact, of ``layers`` (every layer compaction knows by default)."""
     groups = []
-    for layer, bucket_size in LAYERS.items():
+    for layer, bucket_size in ((layer, LAYERS[layer]) for layer in layers):
         for source in sources:
             small = [f for f in lake.list_files(f"{layer}/{source}")
                      if f.key.endswith(".parquet") and f.size < small_file_bytes]

@@ -5,12 +5,12 @@
   off until someone turns it on). Deleted event days are reported as empty materializations of the
   raw and daily assets, so the whole-lake tables are rebuilt by the automation; the views are
   rebuilt in the same run.
-- ``compaction_job`` rewrites small quarantine and manifest files (hourly, on by default: it never
-  changes what a query returns).
+- ``compaction_job`` rewrites small quarantine, manifest and raw ledger files (hourly, on by default: it
+  never changes what a query returns).
 - ``data_fresh`` on every ``raw_<source>``: the newest event against ``ANALYTICS_FRESHNESS_HOURS``
   (WARN), after every merge and hourly by ``freshness_checks_job`` — also when nothing arrives.
-- ``raw_rows_accounted`` on every ``raw_<source>``, hourly: every day recorded as landed still holds its rows
-  (ERROR; see operations/raw_accounting.py).
+- ``raw_rows_accounted`` on every ``raw_<source>``, hourly: every day the raw ledger recorded as landed still
+  holds its rows, every day file's footer read (ERROR; see operations/raw_accounting.py).
 """
 
 from dataclasses import dataclass
@@ -30,11 +30,7 @@ from analytics_pipeline.operations.compaction import (
     compact,
     plan_compaction,
 )
-from analytics_pipeline.operations.raw_accounting import (
-    accounting_result,
-    missing_rows,
-    recorded_rows,
-)
+from analytics_pipeline.operations.raw_accounting import account, accounting_result
 from analytics_pipeline.operations.retention import (
     RetentionReport,
     apply_retention,
@@ -92,7 +88,7 @@ def build_operations(sources: list[Source]) -> Operations:
         dg.ScheduleDefinition(
             name="compaction_hourly", job=compaction_job, cron_schedule="17 * * * *", execution_timezone="UTC",
             default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Rewrite small quarantine and manifest files every hour.",
+            description="Rewrite small quarantine, manifest and raw ledger files every hour.",
         ),
         dg.ScheduleDefinition(
             name="freshness_checks_hourly", job=freshness_job, cron_schedule="7 * * * *", execution_timezone="UTC",
@@ -164,7 +160,7 @@ def _retention_metadata(report: RetentionReport) -> dict:
 
 def _compaction_job(sources: list[str]) -> dg.JobDefinition:
     @dg.op(name="lake_compaction", pool=MAINTENANCE_POOL, out=dg.Out(list),
-           description="Rewrite buckets of small quarantine and manifest files into few files.")
+           description="Rewrite buckets of small quarantine, manifest and raw ledger files into few files.")
     def lake_compaction(context: dg.OpExecutionContext, config: CompactionConfig, lake: LakeResource):
         root = lake.lake_root()
         groups = plan_compaction(root, sources, config.min_files, int(config.small_file_mb * MB),
@@ -184,7 +180,7 @@ def _compaction_job(sources: list[str]) -> dg.JobDefinition:
         })
 
     @dg.job(name="compaction_job", tags={"analytics/operation": "compaction"},
-            description="Small-file compaction of errors/ and manifests/; query results do not change.")
+            description="Small-file compaction of errors/, manifests/ and ledger/; query results do not change.")
     def compaction_job():
         lake_compaction()
 
@@ -203,11 +199,11 @@ def _freshness_check(source: str) -> dg.AssetChecksDefinition:
 
 def _accounting_check(source: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=raw_asset_key(source), name=ACCOUNTING_CHECK,
-                    description=f"Every event day of {source} recorded as landed still holds its rows (ERROR).")
+                    description=f"Every event day of {source} the raw ledger recorded as landed still holds its rows "
+                                "(ERROR).")
     def raw_rows_accounted(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-        recorded = recorded_rows(context.instance, raw_asset_key(source))
-        return accounting_result(ACCOUNTING_CHECK, source, missing_rows(lake.lake_root(), source, recorded),
-                                 len(recorded))
+        accounting = account(lake.lake_root(), source, context.instance, every_footer=True)
+        return accounting_result(ACCOUNTING_CHECK, source, accounting.missing, accounting.days_checked)
 
     return raw_rows_accounted
 

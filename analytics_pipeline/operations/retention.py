@@ -5,7 +5,8 @@ Layers (see ``settings.RetentionRules``):
   by modification day. A file not taken in yet is never deleted. The manifests stay, so the
   landing sensor still knows the file was taken, and the lake keeps every row it produced.
 - ``raw``: event-day partitions, together with the partitions the source's daily assets computed
-  from them (daily marts, ``llm_model_usage``, ``intents``), so no derived day outlives its data.
+  from them (daily marts, ``llm_model_usage``, ``intents``), so no derived day outlives its data. The raw
+  ledger records each removed day, so the raw accounting does not count it as lost.
 - ``errors``: quarantined records, by the day they were quarantined (a batch file's modification
   day, or the day in a compacted file's name).
 
@@ -25,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from analytics_pipeline.ingestion.manifest import file_marker, manifest_rows
-from analytics_pipeline.lake import layout
+from analytics_pipeline.lake import layout, raw_ledger
 from analytics_pipeline.lake.duck import connect, sql_list
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 from analytics_pipeline.operations.compaction import file_bucket
@@ -103,9 +104,12 @@ def plan_retention(
 
 
 def apply_retention(lake: StorageRoot, landing: StorageRoot, report: RetentionReport) -> RetentionReport:
-    """Delete what ``report`` lists, file by file, each only if it is still the version listed."""
+    """Delete what ``report`` lists, file by file, each only if it is still the version listed. The raw days go
+    into the raw ledger as removed first (a kill before the deletion leaves a day file the ledger says is gone:
+    the accounting counts it again, no false loss; the other order would leave a loss the ledger expects)."""
     roots = {"lake": lake, "landing": landing}
     listed: dict[tuple[str, str], dict[str, str]] = {}  # (root, folder) → key → version now
+    doomed: list[tuple[Deletion, str]] = []
     for deletion in report.deletions:
         root = roots[deletion.root]
         for key, version in deletion.keys:
@@ -114,9 +118,18 @@ def apply_retention(lake: StorageRoot, landing: StorageRoot, report: RetentionRe
                 listed[(deletion.root, folder)] = {f.key: file_marker(f) for f in root.list_files(folder)}
             if listed[(deletion.root, folder)].get(key) != version:
                 report.kept_changed.append(key)
-                continue
-            root.delete(key)
-            _remove_empty_folder(root, key)
+            else:
+                doomed.append((deletion, key))
+    kept = set(report.kept_changed)
+    raw_days = sorted({(d.source, d.day) for d in report.deletions
+                       if d.layer == "raw" and not any(key in kept for key, _ in d.keys)})
+    for source in sorted({source for source, _ in raw_days}):
+        raw_ledger.record(lake, source, [raw_ledger.day_entry(day, 0, None, raw_ledger.RETENTION)
+                                         for s, day in raw_days if s == source])
+    for deletion, key in doomed:
+        root = roots[deletion.root]
+        root.delete(key)
+        _remove_empty_folder(root, key)
     report.applied = True
     return report
 
@@ -146,8 +159,18 @@ def _raw_days(
         if f.key.endswith(".parquet") and day and day < cutoff:
             grouped[(layer, day)].append(f)
     order = ["raw"] + [f"{layer}/{table}" for table in daily_tables for layer in ("processed", "marts")]
-    return [_parquet_deletion(con, lake, layer, source, day, files)
-            for (layer, day), files in sorted(grouped.items(), key=lambda item: (order.index(item[0][0]), item[0][1]))]
+    deletions = _lost_days(lake, source, cutoff, {day for layer, day in grouped if layer == "raw"}) + [
+        _parquet_deletion(con, lake, layer, source, day, files) for (layer, day), files in grouped.items()]
+    return sorted(deletions, key=lambda d: (order.index(d.layer), d.day))
+
+
+def _lost_days(lake: StorageRoot, source: str, cutoff: str, listed: set[str]) -> list[Deletion]:
+    """Days before ``cutoff`` the raw ledger expects rows of but that have no file (lost, and never taken in again):
+    past their period all the same, so retention records them as removed (no file to delete) and the raw
+    accounting stops naming them."""
+    accounts = raw_ledger.day_accounts(raw_ledger.entries(lake, source))
+    return [Deletion("raw", source, day, (), 0, 0) for day, account in sorted(accounts.items())
+            if account.rows > 0 and day < cutoff and day not in listed]
 
 
 def _quarantine_days(con: duckdb.DuckDBPyConnection, lake: StorageRoot, source: str, cutoff: str) -> list[Deletion]:

@@ -3,8 +3,9 @@
 The landing files are the session demo lake's (copied with their modification times), so the demo
 lake — built by one clean run — is the reference. Files arrive in two groups, so the second group
 also exercises the full merge of a day that already has a raw partition. Each run is killed at a
-publish step (the ``os.replace`` of a finished temp file, the warehouse swap) or right after a merge published, before its staging files were removed; after
-every kill a reader must see whole files only, and the final rerun must give the clean run's views.
+publish step (the ``os.replace`` of a finished temp file, the warehouse swap) or right after a merge published,
+before its raw ledger entry or before its staging files were removed; after every kill a reader must see whole
+files only, the reruns must name no raw day as lost, and the final rerun must give the clean run's views.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ FIRST_GROUP_KILLS = [
 SECOND_GROUP_KILLS = [
     ("mid raw merge write (an existing partition being replaced)", "replace",
      r"\.tmp -> .*/raw/claims/.*/part-0\.parquet$", 1),
+    ("after a merge published, before its raw ledger entry", "replace",
+     r"\.tmp -> .*/ledger/claims/entry-[0-9a-f]{16}\.parquet$", 1),
     ("after a merge published, before its staging files were removed", "remove", r"/staging/claims/.*\.parquet$", 1),
     ("mid keyed table update (its buckets published, what it took in not yet recorded)", "replace",
      r"\.tmp -> .*/state/tables/processed/claims_current\.json$", 1),
@@ -74,12 +77,14 @@ def test_killed_runs_leave_nothing_partial_and_a_rerun_equals_a_clean_run(demo_l
     finished = run_cli(lake_env, "run")
     assert finished.returncode == 0, finished.stderr
     assert "marked 1 runs of a killed earlier process as failed" in finished.stdout
+    assert "raw_rows_accounted" not in finished.stderr  # no kill left the raw ledger claiming a false loss
 
     copy_landing(reference, lake_env, keys[split:])
     for where, call, pattern, nth in SECOND_GROUP_KILLS:
         _kill_and_check(lake_env, where, call, pattern, nth)
     finished = run_cli(lake_env, "run")
     assert finished.returncode == 0, finished.stderr
+    assert "raw_rows_accounted" not in finished.stderr
 
     assert unfinished_runs(lake_env) == []
     assert list(Path(lake_env.lake_uri).glob("staging/claims/*/*.parquet")) == []

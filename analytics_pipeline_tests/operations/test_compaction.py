@@ -1,4 +1,4 @@
-"""Compaction: many small quarantine and manifest files become one, queries return the same rows,
+"""Compaction: many small quarantine, manifest and raw ledger files become one, queries return the same rows,
 the landing sensor asks for nothing again, and files written meanwhile are left for the next run.
 Local and on S3 (moto server on 127.0.0.1), with retention of a raw day on S3 too."""
 
@@ -13,6 +13,7 @@ from analytics_pipeline.ingestion.manifest import pending_files, staged_days
 from analytics_pipeline.ingestion.raw_merge import merge_day
 from analytics_pipeline.ingestion.staging import stage_batch
 from analytics_pipeline.operations.compaction import compact, plan_compaction
+from analytics_pipeline.operations.raw_accounting import account
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.serving.warehouse import build_warehouse
 from analytics_pipeline.settings import load_settings
@@ -70,7 +71,9 @@ def test_compaction_keeps_query_results_and_the_sensor_quiet(lake_env, capsys):
 
     results = _compact_job(lake_env)
 
-    assert {(r.layer, r.files_in, r.rows_out) for r in results} == {("errors", 5, 5), ("manifests", 5, 5)}
+    # the raw ledger's entries of the two days' merges are folded too
+    assert {(r.layer, r.files_in, r.rows_out) for r in results} == {("errors", 5, 5), ("manifests", 5, 5),
+                                                                     ("ledger", 2, 2)}
     assert [name.startswith("compacted-") for name in _files(lake_env, "errors") + _files(lake_env, "manifests")] == [
         True, True]
     assert _fingerprints(lake_env) == before  # the warehouse views read the same rows
@@ -109,7 +112,8 @@ def test_files_written_during_compaction_are_left_for_the_next_run(lake_env):
     assert after["claims"][0] == before["claims"][0] + 3
     # the next compaction merges what was left; the rows are still the same
     next_run = [compact(lake, g) for g in plan_compaction(lake, ["claims"], min_files=2)]
-    assert [(r.files_in, r.rows_in, r.rows_out) for r in next_run] == [(3, 5, 4), (3, 5, 4)]
+    assert [(r.layer, r.files_in, r.rows_in, r.rows_out) for r in next_run] == [
+        ("errors", 3, 5, 4), ("manifests", 3, 5, 4), ("ledger", 2, 2, 2)]  # the ledger: each merge of the day
     assert _fingerprints(lake_env) == after
 
 
@@ -124,7 +128,8 @@ def test_compaction_and_retention_on_s3(s3_lake_env, monkeypatch):
     _merge_and_serve(s3_lake_env)
     before = _fingerprints(s3_lake_env)
 
-    assert {(r.layer, r.files_in) for r in _compact_job(s3_lake_env)} == {("errors", 3), ("manifests", 3)}
+    assert {(r.layer, r.files_in) for r in _compact_job(s3_lake_env)} == {("errors", 3), ("manifests", 3),
+                                                                          ("ledger", 2)}
     assert _fingerprints(s3_lake_env) == before
     assert not pending_files(lake_root(s3_lake_env), landing_root(s3_lake_env), "claims")
 
@@ -134,3 +139,6 @@ def test_compaction_and_retention_on_s3(s3_lake_env, monkeypatch):
     assert [(d.layer, d.day, d.rows) for d in report.deletions] == [("raw", DAYS[0], 3)] and report.applied
     assert not lake_root(settings).exists(f"raw/claims/event_date={DAYS[0]}/part-0.parquet")
     assert run_query(settings, "SELECT count(*) FROM claims").rows[0][0] == before["claims"][0] - 3
+    # the compacted raw ledger still accounts for the remaining day, and the day retention removed is not lost
+    accounting = account(lake_root(settings), "claims")
+    assert (accounting.days_checked, accounting.missing, accounting.footers_read) == (1, [], 0)

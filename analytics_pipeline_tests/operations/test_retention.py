@@ -13,6 +13,7 @@ from analytics_pipeline.cli import main
 from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.ingestion.manifest import pending_files
 from analytics_pipeline.ingestion.staging import stage_batch
+from analytics_pipeline.lake import raw_ledger
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.serving.warehouse import build_warehouse
 from analytics_pipeline.settings import SettingsError, load_settings
@@ -103,7 +104,10 @@ def test_dry_run_lists_exactly_what_is_past_its_period_then_apply_deletes_it(age
 
     _, applied = _retention(defs, instance, apply=True)
     assert applied.applied and not applied.kept_changed
-    assert _lake_files(settings) == before - expected
+    (ledger_entry,) = _lake_files(settings) - (before - expected)  # the raw ledger records the day it removed
+    assert _lake_files(settings) == before - expected | {ledger_entry}
+    assert [(e.day, e.rows) for e in raw_ledger.entries(lake_root(settings), "claims")
+            if e.recorded_by == raw_ledger.RETENTION] == [(OLD_DAY, 0)]
     # the views answer without the deleted day (the job rebuilt them), the rest is untouched
     assert run_query(settings, "SELECT count(*) FROM claims").rows[0][0] == claims_before - 5
     assert run_query(settings, "SELECT min(event_date)::VARCHAR FROM financial_ops_daily").rows[0][0] == NEW_DAY

@@ -33,7 +33,8 @@ DAY = "2024-03-01"
 LAKE_LAYOUT = re.compile(
     r"((staging/claims/event_date=\d{4}-\d{2}-\d{2}/batch-[0-9a-f]{16}"
     r"|raw/claims/event_date=\d{4}-\d{2}-\d{2}/part-0"
-    r"|errors/claims/batch-[0-9a-f]{16}|manifests/claims/batch-[0-9a-f]{16})\.parquet"
+    r"|errors/claims/batch-[0-9a-f]{16}|manifests/claims/batch-[0-9a-f]{16}"
+    r"|ledger/claims/entry-[0-9a-f]{16})\.parquet"  # the raw ledger's entry of each merge
     r"|\.locks/raw__claims__event_date=\d{4}-\d{2}-\d{2}__part-0\.parquet\.lock)"  # the day's merge lock
 )
 # Names a local folder can hold (no "/" and no NUL inside a name).
