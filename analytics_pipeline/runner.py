@@ -6,7 +6,9 @@ DAGSTER_HOME under the data dir, so ``dagster dev`` shows the history afterwards
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +38,7 @@ from analytics_pipeline.platform.partitions import (
 from analytics_pipeline.platform.refresh_selection import tables_to_update
 from analytics_pipeline.settings import Settings
 
-DAGSTER_YAML = """\
+_DAGSTER_YAML = """\
 # Written by analytics-pipeline; edit freely.
 telemetry:
   enabled: false
@@ -54,14 +56,35 @@ run_coordinator:
     dequeue_interval_seconds: 1
 """
 # Dagster's SQLite event log, kept where Dagster keeps it, written with one connection per process and in batches
-# (platform/event_log.py): a run over many days wrote ~17 ms an event without it.
+# (platform/event_log.py): a run over many days wrote ~17 ms an event without it. The path is the data dir's own:
+# a moved data dir gets it rewritten (below), as it does not name itself.
 _EVENT_LOG = """\
 event_log_storage:
   module: analytics_pipeline.platform.event_log
   class: BatchedSqliteEventLogStorage
+  config:
+    base_dir: {runs}
 """
-_EARLIER_DAGSTER_YAML = DAGSTER_YAML  # what data dirs made before the event log was named hold, rewritten
-DAGSTER_YAML += _EVENT_LOG
+_EARLIER_DAGSTER_YAML = _DAGSTER_YAML  # what data dirs made before the event log was named hold: rewritten
+_OURS = re.compile(re.escape(_DAGSTER_YAML + _EVENT_LOG.split("{runs}")[0]) + r'".*"\n')
+
+
+def dagster_yaml(home: Path) -> str:
+    """The data dir's ``dagster.yaml`` for its ``dagster_home`` at ``home``."""
+    return _DAGSTER_YAML + _EVENT_LOG.format(runs=json.dumps(str(home.resolve() / "history" / "runs")))
+
+
+def _write_dagster_yaml(home: Path) -> None:
+    """Written when missing, and rewritten when it is one this program wrote for another place or an earlier
+    version (a moved data dir; one from before the event log was named); a file someone edited is kept."""
+    config, wanted = home / "dagster.yaml", dagster_yaml(home)
+    current = config.read_text() if config.exists() else None
+    if current is None or (current != wanted and (current == _EARLIER_DAGSTER_YAML or _OURS.fullmatch(current))):
+        written = home / f"dagster.yaml.{os.getpid()}.tmp"
+        written.write_text(wanted)
+        os.replace(written, config)
+
+
 # A failed step is reported once, by RunFailed (one line); its logs and stack trace are in the UI.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -115,11 +138,7 @@ def dagster_instance(settings: Settings) -> dg.DagsterInstance:
     home = Path(settings.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
     with flock(home / ".init.lock", wait=True):
-        config = home / "dagster.yaml"
-        if not config.exists() or config.read_text() == _EARLIER_DAGSTER_YAML:
-            written = home / f"dagster.yaml.{os.getpid()}.tmp"
-            written.write_text(DAGSTER_YAML)
-            os.replace(written, config)
+        _write_dagster_yaml(home)
         os.environ["DAGSTER_HOME"] = str(home)
         os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)  # for the runs of dev's daemon too
         instance = dg.DagsterInstance.get()

@@ -11,7 +11,7 @@ import dagster as dg
 
 from analytics_pipeline.cli import main
 from analytics_pipeline.platform.event_log import BatchedSqliteEventLogStorage
-from analytics_pipeline.runner import _EARLIER_DAGSTER_YAML, DAGSTER_YAML, dagster_instance
+from analytics_pipeline.runner import _EARLIER_DAGSTER_YAML, dagster_instance, dagster_yaml
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline_tests.lakes import QUIET, landing_root
 from analytics_pipeline_tests.records import epoch, image, insert, jsonl, stream_record
@@ -107,12 +107,21 @@ def test_the_ui_follows_a_run_another_process_writes(lake_env):
         watcher.dispose()
 
 
-def test_data_dirs_made_before_get_the_event_log_and_an_edited_config_is_kept(lake_env, tmp_path):
+def test_data_dirs_made_before_get_the_event_log_and_an_edited_config_is_kept(lake_env, tmp_path, monkeypatch):
     home = tmp_path / "data" / "dagster_home"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text(_EARLIER_DAGSTER_YAML)
     assert isinstance(dagster_instance(lake_env).event_log_storage, BatchedSqliteEventLogStorage)
-    assert (home / "dagster.yaml").read_text() == DAGSTER_YAML
+    assert (home / "dagster.yaml").read_text() == dagster_yaml(home)
+
+    # a data dir moved elsewhere: its dagster.yaml names the new place (the event log is opened by path)
+    (home / "dagster.yaml").write_text(dagster_yaml(tmp_path / "elsewhere" / "dagster_home"))
+    instance = dagster_instance(lake_env)
+    assert (home / "dagster.yaml").read_text() == dagster_yaml(home)
+    assert instance.event_log_storage._base_dir == str(home.resolve() / "history" / "runs")
+    monkeypatch.delenv("DAGSTER_HOME")
+    opened_by_path = dg.DagsterInstance.from_config(str(home))  # as a script would, without DAGSTER_HOME
+    assert opened_by_path.event_log_storage._base_dir == str(home.resolve() / "history" / "runs")
 
     edited = _EARLIER_DAGSTER_YAML.replace("max_concurrent_runs: 4", "max_concurrent_runs: 2")
     (home / "dagster.yaml").write_text(edited)

@@ -13,8 +13,7 @@ A round, for each lake in turn: the snapshot is restored (``lake_age.restore``) 
 once the lakes exist), and its ``warehouse.duckdb`` is rebuilt there with the pipeline's ``build_warehouse`` (the
 snapshot's views name files under lake_age.py's folder). Then ``analytics-pipeline dev`` starts there
 (``ANALYTICS_DATA_DIR`` = that folder, so ``DAGSTER_HOME`` is under it; the webserver on a free port of 127.0.0.1
-through ``DAGSTER_CLI_DEV_PORT`` / ``DAGSTER_CLI_DEV_HOST``, the environment variables of `dagster dev`'s options,
-since the command takes no arguments). The script waits until dev is up and idle: the webserver answers, the claims
+through ``analytics-pipeline dev --host --port``). The script waits until dev is up and idle: the webserver answers, the claims
 sensors and the automation sensor have ticked since the start, no run is queued or in progress, and every one of
 those sensors has ticked (and skipped) since the last run ended, so whatever dev does at start-up on an existing lake
 is over (``--startup-timeout``; its runs are printed). Then the first new-day file is hard-linked into
@@ -180,11 +179,11 @@ def write_workspace(data: Path) -> None:
 
 def start_dev(data: Path, port: int, memory_limit: str, log: Path) -> subprocess.Popen:
     extra = {"ANALYTICS_DUCKDB_MEMORY_LIMIT": memory_limit} if memory_limit else {}
-    env = clean_env(ANALYTICS_DATA_DIR=str(data), DAGSTER_HOME=str(data / "dagster_home"),
-                    DAGSTER_CLI_DEV_PORT=str(port), DAGSTER_CLI_DEV_HOST="127.0.0.1", **extra)
+    env = clean_env(ANALYTICS_DATA_DIR=str(data), DAGSTER_HOME=str(data / "dagster_home"), **extra)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:   # the child holds its own descriptor
-        return subprocess.Popen([str(BIN / "analytics-pipeline"), "dev"], cwd=data, env=env, stdout=out,
+        return subprocess.Popen([str(BIN / "analytics-pipeline"), "dev", "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=data, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
@@ -614,7 +613,7 @@ def report(args, when: str, host: str, code: str, fingerprints: list[str], days:
         "Method: each round restores every lake in turn from `lake_age.py`'s snapshot (`cp -a`, landing files "
         "hard-linked) into `benchmarks/.work/dev_latency/run/`, rebuilds its `warehouse.duckdb` there (the pipeline's "
         "`build_warehouse`: the snapshot's views name lake_age.py's folder), and starts `analytics-pipeline dev` on it (console script, `ANALYTICS_DATA_DIR` = the restored "
-        "data dir, `DAGSTER_HOME` under it, webserver on a free port of 127.0.0.1 via `DAGSTER_CLI_DEV_PORT`, working "
+        "data dir, `DAGSTER_HOME` under it, webserver on a free port of 127.0.0.1 via `dev --port`, working "
         "directory the data dir with the project's `workspace.yaml`). Dev counts as idle when its webserver answers, no "
         "run is queued or in progress, and the claims landing and staged-days sensors and the `lake_automation` "
         "sensor have each ticked and skipped since the last run ended (start-up runs on an existing lake are waited "
