@@ -238,10 +238,22 @@ S3FS_RETRIES = 2  # s3fs's own loop around botocore (timeouts, dropped connectio
 
 
 def s3_filesystem(endpoint_url: str = "", max_retries: int = DEFAULT_S3_MAX_RETRIES) -> fsspec.AbstractFileSystem:
-    """An s3fs filesystem; credentials come from the usual AWS environment variables."""
+    """The process's s3fs filesystem for an endpoint and retry count; credentials come from the usual AWS
+    environment variables (read once, as by ``_s3_client``).
+
+    One per process, shared by every root, DuckDB connection and thread: setting one up (session, client, the
+    service model) took ~0.2 s and new connections, and a run made a dozen. Sharing is safe: s3fs runs every call
+    on its one IO loop and sets its session up under a lock, it caches no listings here (``use_listings_cache``),
+    and the process id in the key gives a forked child its own (the parent's loop does not survive a fork)."""
+    return _s3_filesystem(endpoint_url, max_retries, os.getpid())
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_filesystem(endpoint_url: str, max_retries: int, pid: int) -> fsspec.AbstractFileSystem:
     import s3fs
 
     client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    # skip_instance_cache: fsspec's own cache keeps an instance per thread; this one is shared across threads
     retries = {"total_max_attempts": 1 + max_retries, "mode": "standard"}
     fs = s3fs.S3FileSystem(
         client_kwargs=client_kwargs, config_kwargs={**S3_CONFIG, "retries": retries}, skip_instance_cache=True,
