@@ -41,7 +41,7 @@ TIME_WINDOWED = {"conversation_insights", "nlu_insights", "drop_off_points", "se
                  "query_intent_insights", "dropped_sessions_by_intent", "run_summary", "daily_runs"}
 KEYED = ["claims_current", "claim_status_transitions", "hard_case_candidates", "conversation_sessions",
          "session_intent_paths", "user_journeys", "llm_run_costs", "llm_jobs_current"]
-DAYS = 6
+DAYS = 4
 
 
 def _landing_files() -> dict[str, list[tuple[str, bytes]]]:

@@ -17,12 +17,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-import boto3
 import fsspec
-from botocore.config import Config
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
-from dagster_aws.s3 import S3Resource
 
 from analytics_pipeline.settings import DEFAULT_S3_MAX_RETRIES, Settings
 
@@ -97,7 +94,7 @@ class StorageRoot:
 
     @property
     def s3(self):
-        """A boto3 S3 client configured by ``S3ClientResource`` (endpoint, retries, timeouts)."""
+        """A boto3 S3 client configured by ``S3ClientResource`` (``s3_client.py``: endpoint, retries, timeouts)."""
         return _s3_client(self.s3_endpoint_url, 1 + self.s3_max_retries)
 
     def _bucket_key(self, *parts: str) -> tuple[str, str]:
@@ -250,10 +247,22 @@ S3FS_RETRIES = 2  # s3fs's own loop around botocore (timeouts, dropped connectio
 
 
 def s3_filesystem(endpoint_url: str = "", max_retries: int = DEFAULT_S3_MAX_RETRIES) -> fsspec.AbstractFileSystem:
-    """An s3fs filesystem; credentials come from the usual AWS environment variables."""
+    """The process's s3fs filesystem for an endpoint and retry count; credentials come from the usual AWS
+    environment variables (read once, as by ``_s3_client``).
+
+    One per process, shared by every root, DuckDB connection and thread: setting one up (session, client, the
+    service model) took ~0.2 s and new connections, and a run made a dozen. Sharing is safe: s3fs runs every call
+    on its one IO loop and sets its session up under a lock, it caches no listings here (``use_listings_cache``),
+    and the process id in the key gives a forked child its own (the parent's loop does not survive a fork)."""
+    return _s3_filesystem(endpoint_url, max_retries, os.getpid())
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_filesystem(endpoint_url: str, max_retries: int, pid: int) -> fsspec.AbstractFileSystem:
     import s3fs
 
     client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    # skip_instance_cache: fsspec's own cache keeps an instance per thread; this one is shared across threads
     retries = {"total_max_attempts": 1 + max_retries, "mode": "standard"}
     fs = s3fs.S3FileSystem(
         client_kwargs=client_kwargs, config_kwargs={**S3_CONFIG, "retries": retries}, skip_instance_cache=True,
@@ -280,21 +289,6 @@ def _s3_errors(path: str) -> Iterator[None]:
 @functools.lru_cache(maxsize=8)
 def _s3_client(endpoint_url: str, max_attempts: int):
     """One client per endpoint and retry count in a process (boto3 clients are thread-safe; making one takes ~0.1 s)."""
+    from analytics_pipeline.lake.s3_client import S3ClientResource
+
     return S3ClientResource(endpoint_url=endpoint_url or None, max_attempts=max_attempts).get_client()
-
-
-class S3ClientResource(S3Resource):
-    """dagster-aws's S3 resource with timeouts: its own client has none, so a dead endpoint would hold each
-    of the retries for a minute. Credentials come from the usual AWS environment variables."""
-
-    connect_timeout: float = S3_CONFIG["connect_timeout"]
-    read_timeout: float = S3_CONFIG["read_timeout"]
-
-    def get_client(self):
-        session = boto3.session.Session(profile_name=self.profile_name)
-        return session.client(
-            "s3", region_name=self.region_name, endpoint_url=self.endpoint_url, use_ssl=self.use_ssl, verify=self.verify,
-            aws_access_key_id=self.aws_access_key_id, aws_secret_access_key=self.aws_secret_access_key,
-            aws_session_token=self.aws_session_token,
-            config=Config(retries={"total_max_attempts": self.max_attempts, "mode": "standard"},
-                          connect_timeout=self.connect_timeout, read_timeout=self.read_timeout))

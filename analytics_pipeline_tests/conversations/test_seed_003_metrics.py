@@ -32,6 +32,10 @@ AGENTS = ("agent-a", "agent-b", "agent-c", None)
 INTENTS = ("troubleshooting", "procedure", "status_check", "fallback", "maintenance")
 HUMAN_COST = 7.5
 GRID_SECONDS = 600  # events every second from each edge's estimated time on: the real edge falls among them
+# The days back sessions start on (at any time of the day): on both sides of each window's start, and between. Every
+# day holding events is a partition the pipeline merges and computes: sessions spread over all of 100 days made a
+# lake of 95 days, which took a minute to build for no more cases.
+SESSION_DAYS = (0, 1, 2, 5, 6, 8, 15, 29, 30, 45, 89, 90, 97)
 
 
 # ---------------------------------------------------------------- the events
@@ -118,6 +122,10 @@ class Events:
                 agent = rng.choice(AGENTS)  # the session moves to another agent
             self.event(sid, agent, at, kind)
 
+    def some_day(self, low: int = 0, high: int = 100) -> timedelta:
+        """How long ago, at any time, on one of the ``SESSION_DAYS`` from ``low`` days back to before ``high``."""
+        return timedelta(days=self.rng.choice([d for d in SESSION_DAYS if low <= d < high]) + self.rng.random())
+
     def grid(self, edge: datetime, sessions: list[str]) -> None:
         """An event every second from ``edge`` on, of any seed type, in a few sessions."""
         for second in range(GRID_SECONDS):
@@ -148,7 +156,7 @@ class Events:
 def first_delivery(events: Events) -> list[dict]:
     rng, t0 = events.rng, events.start
     for n in range(160):
-        events.session(f"s-{n:03d}", t0 - timedelta(days=rng.uniform(0, 100)), long=n % 5 == 0)
+        events.session(f"s-{n:03d}", t0 - events.some_day(), long=n % 5 == 0)
     for days in TIMEFRAMES.values():  # sessions open across each window's start
         for n in range(12):
             events.session(f"edge{days}-{n}", t0 - timedelta(days=days, minutes=rng.uniform(-60, 10)), long=n % 3 == 0)
@@ -157,7 +165,7 @@ def first_delivery(events: Events) -> list[dict]:
     for days in (*TIMEFRAMES.values(), 0):
         events.grid(t0 - timedelta(days=days), [f"grid{days}-{n}" for n in range(8)] + [f"edge{days or 1}-0"])
     for n in range(4):
-        events.foreign(t0 - timedelta(days=rng.uniform(0, 20)))
+        events.foreign(t0 - events.some_day(high=20))
     for minutes, kind in ((180, "conversation_start"), (170, "custom")):  # an agent with no message nor workflow
         events.event("quiet-1", "agent-quiet", t0 - timedelta(minutes=minutes), kind)
     return list(events.records)
@@ -169,9 +177,9 @@ def second_delivery(events: Events) -> list[dict]:
     again = rng.sample(events.records[:delivered], 40)
     for n in range(40):
         sid = f"s-{rng.randrange(160):03d}"
-        events.event(sid, rng.choice(AGENTS), events.start - timedelta(days=rng.uniform(1, 80)), rng.choice(SEED_TYPES))
+        events.event(sid, rng.choice(AGENTS), events.start - events.some_day(1, 80), rng.choice(SEED_TYPES))
     for n in range(30):
-        events.session(f"late-{n}", events.start - timedelta(days=rng.uniform(0, 40)))
+        events.session(f"late-{n}", events.start - events.some_day(high=40))
     return events.records[delivered:] + again
 
 
