@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from analytics_pipeline.dashboards.definition import Dashboard
+from analytics_pipeline.dashboards.entities import definition_digest
 from analytics_pipeline.dashboards.formatting import format_value, short_date_labels
 from analytics_pipeline.dashboards.refresh import EntityPages, update_site
 from analytics_pipeline.dashboards.site import prune, publish_index, site_dir
@@ -60,6 +61,8 @@ def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str],
             automation_condition=ON_DASHBOARD_DATA_UPDATE if len(dashboard_deps(d, asset_names, views)) > 1
             else ON_LAKE_UPDATE,
             description=f"{d.title} ({d.audience}): {d.description}".strip(": "),
+            # its definition and the page-making code: an edited YAML or an upgrade regenerates it (run, automation)
+            code_version=definition_digest(d)[:16],
             metadata={"definition": dg.MetadataValue.path(d.source), "widgets": len(d.widgets)},
         ) for key, d in by_key.items()],
         check_specs=[dg.AssetCheckSpec("widgets_ready", asset=key,

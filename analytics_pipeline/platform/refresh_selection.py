@@ -4,8 +4,8 @@ A table is updated when, besides being downstream of a source with new data:
 - it is *outdated*: never materialized, or last materialized under another code version (an upgrade changed its SQL);
 - it is *behind*: one of its inputs was materialized after it (a merge another process did, an update that failed);
 - its windows end now (``WINDOW_TAG``) and the run brought nothing new: its numbers move with time;
-and then everything downstream of those. Only tables with something to build from are selected: a source with no
-data yet has no tables (they come with its first file), so a claims-only lake does not build the LLM marts.
+and then everything downstream of those. A source with no data yet still gets its tables, empty, on the first run
+(the orchestrator's export of an empty lake is zeros, from its empty marts).
 """
 
 from __future__ import annotations
@@ -21,19 +21,16 @@ WAREHOUSE = dg.AssetKey("warehouse")  # rebuilt by every update; a dashboard is 
 
 def tables_to_update(graph, instance: dg.DagsterInstance, keys: set[dg.AssetKey],
                      sources: list[str] | None) -> set[dg.AssetKey]:
-    """Of ``keys`` (a job's assets): with ``sources`` None every one that can be built; else what is downstream of
-    those sources' raw layers and of the outdated, behind and (when no source has new data) time-windowed tables,
-    that can be built; the warehouse always."""
-    last = _last_materializations(instance)
+    """Of ``keys`` (a job's assets): with ``sources`` None every one; else what is downstream of those sources' raw
+    layers and of the outdated, behind and (when no source has new data) time-windowed tables; the warehouse always."""
     if sources is None:
-        selected = set(keys)
-    else:
-        changed = outdated(graph, instance, keys, last) | _behind(graph, keys, last)
-        if not sources:
-            changed |= dg.AssetSelection.tag(WINDOW_TAG, ENDS_NOW).resolve(graph) & keys
-        changed = _buildable(graph, changed, last) | {dg.AssetKey(f"raw_{source}") for source in sources}
-        selected = dg.AssetSelection.assets(*changed).downstream().resolve(graph) & keys
-    return _buildable(graph, selected, last) | ({WAREHOUSE} & keys)
+        return set(keys)
+    last = _last_materializations(instance)
+    changed = outdated(graph, instance, keys, last) | _behind(graph, keys, last)
+    changed |= {dg.AssetKey(f"raw_{source}") for source in sources}
+    if not sources:
+        changed |= dg.AssetSelection.tag(WINDOW_TAG, ENDS_NOW).resolve(graph) & keys
+    return (dg.AssetSelection.assets(*changed).downstream().resolve(graph) & keys) | ({WAREHOUSE} & keys)
 
 
 def outdated(graph, instance: dg.DagsterInstance, keys: set[dg.AssetKey], last: dict | None = None
@@ -66,12 +63,6 @@ def _behind(graph, keys: set[dg.AssetKey], last: dict) -> set[dg.AssetKey]:
                                    for parent in graph.get(key).parent_keys if parent != WAREHOUSE):
             found.add(key)
     return found
-
-
-def _buildable(graph, keys: set[dg.AssetKey], last: dict) -> set[dg.AssetKey]:
-    """Those of ``keys`` materialized before, or with something upstream materialized."""
-    return {key for key in keys
-            if any(k in last for k in dg.AssetSelection.assets(key).upstream().resolve(graph))}
 
 
 def _last_materializations(instance: dg.DagsterInstance) -> dict:
