@@ -45,6 +45,25 @@ SLOWEST_MODULES = [f"analytics_pipeline_tests/{path}.py" for path in (
 )]
 
 
+# Modules that share a session lake only some modules use run on one worker, as one scope, so that lake is built once
+# rather than once per worker (the demo lake, which most modules use, is built by each).
+SHARED_LAKE_SCOPES = {"analytics_pipeline_tests/dashboards/": "analytics_pipeline_tests/dashboards/ (dashboards_lake)"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedLakeScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((scope for folder, scope in SHARED_LAKE_SCOPES.items() if nodeid.startswith(folder)),
+                        super()._split_scope(nodeid))
+
+    return SharedLakeScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if hasattr(config, "workerinput"):  # an xdist worker: every worker sorts its collection the same way
         rank = {module: n for n, module in enumerate(SLOWEST_MODULES)}
