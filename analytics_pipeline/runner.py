@@ -282,8 +282,10 @@ def _outdated(graph, instance: dg.DagsterInstance, keys: set[dg.AssetKey]) -> se
     """The tables never materialized, and those whose last materialization recorded another code version than
     their definition has now (their SQL changed with an upgrade: their stored rows may lack new columns)."""
     outdated = set()
+    # one query for every key (what get_latest_materialization_event does for one): a query per key took 0.3 s a run
+    latest = instance.get_latest_materialization_events(keys)
     for key in keys:
-        event = instance.get_latest_materialization_event(key)
+        event = latest.get(key)
         current = graph.get(key).code_version
         if event is None or (current is not None and event.asset_materialization is not None
                              and event.asset_materialization.tags.get(CODE_VERSION_TAG) != current):
