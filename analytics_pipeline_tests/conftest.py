@@ -33,22 +33,47 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # Under pytest-xdist (setup.cfg: `-n`, `--dist loadscope --no-loadscope-reorder`) a module runs whole on one worker
 # (its module fixtures built once) and modules are handed out in collection order: the slowest go first, so the
-# workers end together instead of one running a long module alone at the end. Slowest first as measured; a module
-# missing here only runs later.
-SLOWEST_MODULES = [f"analytics_pipeline_tests/{path}.py" for path in (
-    "faults/test_s3_faults", "test_incremental_lake", "conversations/test_seed_003_metrics",
-    "faults/test_kill_and_rerun", "security/test_query_results", "llm_runs/test_llm_marts", "test_cli",
-    "conversations/test_pii_everywhere", "test_s3_pipeline", "ingestion/test_hostile_landing_entries",
-    "ingestion/test_sensors", "llm_runs/test_run_versions", "faults/test_concurrent_runs",
-    "conversations/test_user_ids_in_quarantine", "llm_runs/test_llm_tags", "llm_runs/test_llm_prices",
-    "operations/test_raw_accounting", "llm_runs/test_llm_exports", "dashboards/test_browser",
+# workers end together instead of one running a long module alone at the end. Slowest first as measured (a folder:
+# its modules as one scope, below); a module missing here only runs later.
+SLOWEST_MODULES = [f"analytics_pipeline_tests/{path}" for path in (
+    "security/test_query_results.py", "test_incremental_lake.py", "faults/test_s3_faults.py",
+    "faults/test_kill_and_rerun.py", "ingestion/test_hostile_landing_entries.py", "dashboards/",
+    "conversations/test_pii_everywhere.py", "conversations/test_seed_003_metrics.py", "llm_runs/test_llm_marts.py",
+    "ingestion/test_sensors.py", "llm_runs/test_run_versions.py", "test_cli.py", "faults/test_concurrent_runs.py",
+    "test_s3_pipeline.py", "faults/test_full_data_dir.py", "conversations/test_user_ids_in_quarantine.py",
+    "llm_runs/test_llm_exports.py", "conversations/test_learning_layer.py", "test_automation.py",
+    "conversations/test_conversation_ingestion.py", "llm_runs/test_llm_tags.py", "llm_runs/test_llm_prices.py",
+    "claims/test_marts.py", "operations/test_raw_accounting.py", "fuzz/test_parsers_fuzz.py",
+    "conversations/test_conversations_demo.py",
 )]
+# Modules that share a session lake only some modules use run on one worker, as one scope, so that lake is built once
+# rather than once per worker (the demo lake, which most modules use, is built by each).
+SHARED_LAKE_SCOPES = ["analytics_pipeline_tests/dashboards/"]  # dashboards_lake
+
+
+def _scope(module: str) -> str:
+    return next((folder for folder in SHARED_LAKE_SCOPES if module.startswith(folder)), module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedLakeScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            shared = _scope(module)
+            return shared if shared != module else super()._split_scope(nodeid)
+
+    return SharedLakeScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if hasattr(config, "workerinput"):  # an xdist worker: every worker sorts its collection the same way
-        rank = {module: n for n, module in enumerate(SLOWEST_MODULES)}
-        items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+        rank = {scope: n for n, scope in enumerate(SLOWEST_MODULES)}
+        items.sort(key=lambda item: rank.get(_scope(item.nodeid.split("::", 1)[0]), len(rank)))
 
 
 @pytest.fixture

@@ -214,13 +214,18 @@ def _assert_same(incremental: dict, rebuilt: dict) -> None:
         assert incremental[name] == rebuilt[name], f"{name}: incremental and full rebuild differ"
 
 
-def test_incremental_lake_equals_a_full_rebuild_before_and_after_retention(fed_lake, monkeypatch):
+def test_incremental_lake_equals_a_full_rebuild_before_and_after_retention(fed_lake, monkeypatch, capsys):
+    from analytics_pipeline.cli import main
+
     settings, _ = fed_lake
     incremental = _table_rows(settings)
     assert set(KEYED) <= set(incremental)
     assert all(incremental[name] for name in ("claims_current", "claim_status_transitions", "conversation_sessions",
                                               "session_intent_paths", "llm_run_costs", "llm_jobs_current"))
-    run_pipeline(settings, progress=lambda _: None, full_refresh=True)
+    assert main(["run", "--full-refresh"]) == 0  # the command line's full refresh (the environment is the lake's)
+    out = capsys.readouterr().out
+    assert "full refresh: rebuilding whole-lake tables from the raw layer" in out
+    assert "claims days" in out  # the daily tables were recomputed over the raw days, in one run
     assert _update_mode(settings, "claims_current") == "full (full refresh requested)"
     _assert_same(incremental, _table_rows(settings))
 
@@ -274,24 +279,3 @@ def test_full_refresh_job_is_tagged(lake_env):
     from analytics_pipeline.definitions import defs
 
     assert defs().resolve_job_def("full_refresh_job").tags[FULL_REFRESH_TAG] == "true"
-
-
-def test_run_full_refresh_from_the_command_line(lake_env, capsys):
-    from analytics_pipeline.cli import main
-
-    for name, data in claims_landing_files(days=2, seed=4, claims_per_day=15):
-        landing_root(lake_env).write_bytes(data, "claims", name)
-    assert main(["run"]) == 0
-    assert _update_mode(lake_env, "claims_current") == "full (first build)"
-    before = _table_rows(lake_env)
-    # no LLM runs yet: the LLM dashboard has no project pages, and that is no error
-    event = dagster_instance(lake_env).get_latest_materialization_event(dg.AssetKey("dashboard_llm_costs"))
-    metadata = event.asset_materialization.metadata
-    assert metadata["entities"].value == 0 and "entity_pages_error" not in metadata
-
-    assert main(["run", "--full-refresh"]) == 0
-    out = capsys.readouterr().out
-    assert "full refresh: rebuilding whole-lake tables from the raw layer" in out
-    assert "claims days" in out  # the daily tables were recomputed over the raw days, in one run
-    assert _update_mode(lake_env, "claims_current") == "full (full refresh requested)"
-    _assert_same(before, _table_rows(lake_env))

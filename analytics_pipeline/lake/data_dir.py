@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -49,8 +50,19 @@ def data_dir_lock(settings: Settings) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with flock(path, wait=False) as held:
         if not held:
-            holder = path.read_text().strip() or "another process"
-            raise DataDirBusy(f"{settings.data_dir} is in use by {holder}: wait for it to finish (a data dir takes "
-                              "one `analytics-pipeline` process at a time; `dev` runs alongside through its daemon)")
+            raise DataDirBusy(f"{settings.data_dir} is in use by {_holder(path)}: wait for it to finish (a data dir "
+                              "takes one `analytics-pipeline` process at a time; `dev` runs alongside through its daemon)")
         path.write_text(f"analytics-pipeline (pid {os.getpid()}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC)")
         yield
+
+
+# How long a process that found the data dir locked waits for the holder to say who it is: it writes that just after
+# taking the lock (runs started together on a loaded machine met the file still empty, and named "another process").
+HOLDER_WAIT_SECONDS = 1.0
+
+
+def _holder(path: Path) -> str:
+    deadline = time.monotonic() + HOLDER_WAIT_SECONDS
+    while not (holder := path.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return holder or "another process"

@@ -18,7 +18,6 @@ from functools import cached_property
 from pathlib import Path
 
 import fsspec
-from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from analytics_pipeline.settings import DEFAULT_S3_MAX_RETRIES, Settings
@@ -282,7 +281,12 @@ def _s3_errors(path: str) -> Iterator[None]:
         if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             raise FileNotFoundError(path) from None
         raise OSError(f"{path}: {err}") from err
-    except (BotoCoreError, S3UploadFailedError) as err:
+    except Exception as err:
+        # imported here: boto3 is loaded already when an S3 call raised, and a command on a local lake never needs it
+        from boto3.exceptions import S3UploadFailedError
+
+        if not isinstance(err, (BotoCoreError, S3UploadFailedError)):
+            raise
         raise OSError(f"{path}: {err}") from err
 
 

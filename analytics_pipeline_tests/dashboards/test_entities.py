@@ -226,6 +226,14 @@ def test_the_index_links_every_entity_page_and_the_materialization_counts_them(u
     assert (metadata["entity_pages_regenerated"].value + metadata["entity_pages_unchanged"].value == projects)
 
 
+def test_a_lake_without_llm_runs_has_no_project_pages_and_that_is_no_error(use_demo_lake):
+    """The session's demo lake holds claims only: the LLM dashboard's entity table has no rows (or is not in the
+    warehouse), so there are no project pages, and no error."""
+    event = dagster_instance(use_demo_lake).get_latest_materialization_event(dg.AssetKey("dashboard_llm_costs"))
+    metadata = event.asset_materialization.metadata
+    assert metadata["entities"].value == 0 and "entity_pages_error" not in metadata
+
+
 def test_another_currency_setting_regenerates_the_entity_pages_in_it(use_dashboards_lake, monkeypatch, tmp_path):
     llm_costs = load_dashboard(SHIPPED_DIR / "llm_costs.yaml")
 

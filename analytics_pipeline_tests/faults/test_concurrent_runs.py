@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import pytest
 
+from analytics_pipeline.lake.data_dir import DataDirBusy, data_dir_lock, flock
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline_tests.ingestion.test_claims_formats import DAY, SOURCE
@@ -40,6 +43,19 @@ def test_runs_started_together_on_a_new_data_dir(lake_env):
     code = rerun.wait(300)
     assert code == 0, rerun.communicate()
     assert run_query(load_settings(), "SELECT count(*), count(DISTINCT event_id) FROM claims").rows == [(5, 5)]
+
+
+def test_a_process_meeting_the_lock_before_its_holder_wrote_its_name_waits_for_the_name(lake_env):
+    """The holder writes who it is just after taking the lock; a process that meets the lock in between (runs
+    started together on a loaded machine did) names the holder all the same, not "another process"."""
+    lock = Path(lake_env.data_dir) / ".run.lock"
+    lock.parent.mkdir(parents=True)
+    with flock(lock, wait=False) as held:  # taken, nothing written yet
+        assert held
+        threading.Timer(0.2, lock.write_text, ["analytics-pipeline (pid 12345, since now)"]).start()
+        with pytest.raises(DataDirBusy, match=r"is in use by analytics-pipeline \(pid 12345, since now\): "):
+            with data_dir_lock(lake_env):
+                pass
 
 
 def test_a_run_after_one_stopped_before_its_merge_reports_what_it_did(lake_env):
