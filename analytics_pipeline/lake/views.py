@@ -20,9 +20,11 @@ import sqlglot
 from sqlglot import exp
 
 from analytics_pipeline.lake import layout
+from analytics_pipeline.lake.duck import sql_literal
+from analytics_pipeline.lake.gathered_days import gathered_file, is_gathered
 from analytics_pipeline.lake.quarantine_reasons import older_reason_sql
 from analytics_pipeline.lake.source_spec import SourceSpec
-from analytics_pipeline.lake.storage import StorageRoot
+from analytics_pipeline.lake.storage import StorageRoot, StoredFile
 from analytics_pipeline.lake.tables import has_files, parquet_scan
 
 
@@ -55,14 +57,27 @@ def lake_views(lake: StorageRoot, specs: list[SourceSpec], only: set[str] | None
     if only is not None and only <= _source_view_names(specs):
         return views
     for layer in ("processed", "marts"):
-        files = {f.key for f in lake.list_files(layer) if f.key.endswith(".parquet")}
-        for table in sorted({key.split("/")[1] for key in files}):
+        for table, files in table_files(lake, layer).items():
             if not wanted(table):
                 continue
-            by_day = any(key.startswith(f"{layer}/{table}/{layout.PARTITION_COLUMN}=") for key in files)
+            gathered = gathered_file(files, layer, table)
+            if gathered:  # a per-day mart's days in one file (gathered_days.py)
+                views.append(ViewDefinition(table, f"SELECT * FROM read_parquet({sql_literal(lake.path(gathered))})"))
+                continue
+            by_day = any(f.key.startswith(f"{layer}/{table}/{layout.PARTITION_COLUMN}=") for f in files)
             glob = layout.table_glob(layer, table, by_day)
             views.append(ViewDefinition(table, f"SELECT * FROM {parquet_scan(lake, glob, hive=by_day)}"))
     return views
+
+
+def table_files(lake: StorageRoot, layer: str) -> dict[str, list[StoredFile]]:
+    """The tables of a layer (``processed``, ``marts``) that hold data files: table → its files (a gathered file
+    alone is not a table's data)."""
+    found: dict[str, list[StoredFile]] = {}
+    for f in lake.list_files(layer):
+        if f.key.endswith(".parquet"):
+            found.setdefault(f.key.split("/")[1], []).append(f)
+    return {table: files for table, files in sorted(found.items()) if not all(is_gathered(f.key) for f in files)}
 
 
 @functools.lru_cache(maxsize=4096)  # a definitions build asks for the same statements' inputs more than once

@@ -26,9 +26,9 @@ DERIVED_VIEWS = {
     "flows": ("intent_flows", "SELECT * FROM {schema}.intent_flows"),
     "sequences": ("next_intent_probabilities", "SELECT * FROM {schema}.next_intent_probabilities"),
     "claims_by_status": (
-        "claims_current",
-        "SELECT status, count(*) AS claims, count(*) FILTER (WHERE removed) AS removed_claims "
-        "FROM {schema}.claims_current GROUP BY status ORDER BY claims DESC",
+        "claims_by_region_status",
+        "SELECT status, sum(claims)::BIGINT AS claims, coalesce(sum(claims) FILTER (WHERE removed), 0)::BIGINT "
+        "AS removed_claims FROM {schema}.claims_by_region_status GROUP BY status ORDER BY claims DESC",
     ),
 }
 # Derived views whose rows are few (a count per status): a dashboard may copy them once for several widgets.

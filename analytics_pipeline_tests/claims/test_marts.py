@@ -129,6 +129,16 @@ def test_current_state_and_transitions(story_lake):
     ]
 
 
+def test_current_claims_counted_per_region_and_status(story_lake):
+    settings, _ = story_lake
+    rows = run_query(settings, "SELECT region, status, removed, claims, CAST(last_event_time AS VARCHAR) "
+                               "FROM claims_by_region_status ORDER BY status").rows
+    # the story's last images carry no region (only its AI assessments do): every current claim is of no region
+    assert rows == [(None, "DENIED", True, 1, f"{DAY} 13:00:00"), (None, "PAID", False, 2, f"{DAY} 11:30:00")]
+    by_status = run_query(settings, "SELECT status, claims, removed_claims FROM claims_by_status ORDER BY status").rows
+    assert by_status == [("DENIED", 1, 1), ("PAID", 2, 0)]
+
+
 def test_a_day_without_data_is_an_empty_partition_not_an_error(story_lake):
     _, empty = story_lake
     assert empty.success

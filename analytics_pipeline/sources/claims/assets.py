@@ -98,4 +98,6 @@ processed_tables = [
     tables.keyed("hard_case_candidates", "Each claim's first override where the AI disagreed, with its payout "
                  "difference: what hard_cases ranks."),
     tables.mart("hard_cases", "Weekly top 50 overrides by payout difference, for prompt engineering."),
+    tables.mart("claims_by_region_status", "Current claims per region, status and removal, with their newest change: "
+                "what the region pages and claims_by_status count."),
 ]
