@@ -2,6 +2,7 @@
 brought up to date from the changed days alone, and it never shows a day the lake no longer holds."""
 
 import os
+import tempfile
 import time
 
 import duckdb
@@ -19,10 +20,11 @@ DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
 
 
 def _write_day(lake: StorageRoot, day: str, visits: int, extra_column: bool = False) -> None:
-    path = lake.path("marts", TABLE, f"event_date={day}", "part-0.parquet")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     extra = ", 'new' AS note" if extra_column else ""
-    duckdb.execute(f"COPY (SELECT 'web' AS channel, {visits} AS visits{extra}) TO '{path}' (FORMAT PARQUET)")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "part-0.parquet")
+        duckdb.execute(f"COPY (SELECT 'web' AS channel, {visits} AS visits{extra}) TO '{path}' (FORMAT PARQUET)")
+        lake.write_bytes(open(path, "rb").read(), "marts", TABLE, f"event_date={day}", "part-0.parquet")
 
 
 def _view_sql(lake: StorageRoot) -> str:
@@ -120,3 +122,15 @@ def test_the_warehouse_reads_every_per_day_mart_from_its_gathered_file(use_demo_
         columns, rows = [d[0] for d in days.description], days.fetchall()
         con.close()
         assert gathered.columns == columns and sorted(gathered.rows, key=str) == sorted(rows, key=str), table
+
+
+def test_gathered_on_s3(s3_lake_env):
+    lake = StorageRoot.of_lake(s3_lake_env)
+    for n, day in enumerate(DAYS):
+        _write_day(lake, day, 10 + n)
+    assert gather_marts(lake) == ([TABLE], {})
+    assert "all_days-" in _view_sql(lake) and sorted(r[1] for r in _rows(lake)) == [10, 11, 12]
+    _write_day(lake, DAYS[0], 70)  # another ETag: the day files until the next gathering
+    assert "all_days-" not in _view_sql(lake) and sorted(r[1] for r in _rows(lake)) == [11, 12, 70]
+    assert gather_marts(lake) == ([TABLE], {}) and len(_gathered(lake)) == 2
+    assert "all_days-" in _view_sql(lake) and sorted(r[1] for r in _rows(lake)) == [11, 12, 70]
