@@ -18,7 +18,8 @@ import duckdb
 import pytest
 
 from analytics_pipeline.lake import layout
-from analytics_pipeline.lake.views import lake_views
+from analytics_pipeline.lake.gathered_days import is_gathered
+from analytics_pipeline.lake.views import lake_views, table_files
 from analytics_pipeline.platform.keyed_tables import FULL_REFRESH_TAG
 from analytics_pipeline.platform.refresh_selection import CODE_VERSION_TAG
 from analytics_pipeline.runner import (
@@ -234,6 +235,16 @@ def test_incremental_lake_equals_a_full_rebuild_before_and_after_retention(fed_l
     retained = load_settings()
     report = run_operation(retained, "retention_job", "lake_retention", {"apply": True})
     assert report.applied and report.rows > 0
+    # the per-day marts' gathered files hold no deleted day, and no older file that does is left
+    root = lake_root(retained)
+    for table, files in table_files(root, "marts").items():
+        days = {day for f in files if (day := layout.partition_day(f.key))}
+        gathered = [f.key for f in files if is_gathered(f.key)]
+        if days:
+            assert len(gathered) == 1, table
+            held = {str(d) for (d,) in duckdb.execute(
+                f"SELECT DISTINCT event_date FROM read_parquet('{root.path(gathered[0])}')").fetchall()}
+            assert held and held <= days, table
     refresh_lake(retained)
     assert _update_mode(retained, "claims_current") == "full (input days were removed)"
     after_retention = _table_rows(retained)

@@ -10,7 +10,8 @@ files: its cost follows what changed, not the number of days.
 The day files stay the truth. A view reads the gathered file only while its digest is that of the day files the lake
 holds now (``gathered_file``); a day written since, or removed by retention, makes the view read the day files
 until the next warehouse update. The file before the newest is kept (the warehouse being replaced may still read
-it); older ones are deleted.
+it); older ones are deleted. The retention job gathers again after deleting days, and then deletes the file before
+the newest too: no copy of a deleted day stays.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ def gathered_file(table_files: list[StoredFile], layer: str, table: str) -> str 
     return key if any(f.key == key for f in table_files) else None
 
 
-def gather_marts(root: StorageRoot) -> tuple[list[str], dict[str, str]]:
+def gather_marts(root: StorageRoot, keep_previous: bool = True) -> tuple[list[str], dict[str, str]]:
     """Bring every per-day mart's gathered file up to date: (the tables whose file was rewritten, table → error for
-    those that could not be, e.g. a corrupt day file: their views read the day files, and say what is wrong)."""
+    those that could not be, e.g. a corrupt day file: their views read the day files, and say what is wrong).
+    ``keep_previous=False`` (once the warehouse reading the previous files is replaced): delete every other file."""
     tables: dict[str, list[StoredFile]] = {}
     for f in root.list_files(LAYER):
         tables.setdefault(f.key.split("/")[1], []).append(f)
@@ -56,7 +58,7 @@ def gather_marts(root: StorageRoot) -> tuple[list[str], dict[str, str]]:
     try:
         for table, files in sorted(tables.items()):
             try:
-                if gather_days(con, root, table, files):
+                if gather_days(con, root, table, files, keep_previous):
                     written.append(table)
             except duckdb.Error as err:
                 failed[table] = (str(err).strip().splitlines() or [type(err).__name__])[0]
@@ -65,15 +67,17 @@ def gather_marts(root: StorageRoot) -> tuple[list[str], dict[str, str]]:
     return written, failed
 
 
-def gather_days(con: duckdb.DuckDBPyConnection, root: StorageRoot, table: str, table_files: list[StoredFile]) -> bool:
+def gather_days(con: duckdb.DuckDBPyConnection, root: StorageRoot, table: str, table_files: list[StoredFile],
+                keep_previous: bool = True) -> bool:
     """Bring ``table``'s gathered file up to date with its day files (``table_files``: a listing of its folder);
     True when a file was written. Gathered files older than the one before the newest are deleted, and all of
     them when the table has no day left."""
     days = _days(table_files)
     gathered = sorted((f for f in table_files if is_gathered(f.key)), key=lambda f: f.mtime, reverse=True)
     key = _key(LAYER, table, days)
+    spare = 1 if keep_previous else 0  # gathered files kept besides the current one
     if not days or any(f.key == key for f in gathered):
-        for old in gathered if not days else [f for f in gathered if f.key != key][1:]:
+        for old in gathered if not days else [f for f in gathered if f.key != key][spare:]:
             root.delete(old.key)
         return False
     recorded = _recorded_versions(con, root, gathered[0].key) if gathered else {}
@@ -87,7 +91,7 @@ def gather_days(con: duckdb.DuckDBPyConnection, root: StorageRoot, table: str, t
     versions = sql_literal(json.dumps({day: f.version for day, f in days.items()}, sort_keys=True))
     write_parquet(con, root, f"SELECT * EXCLUDE ({DAY}), {DAY} FROM ({' UNION ALL BY NAME '.join(parts)})", key,
                   copy_options=f"{PARQUET_OPTIONS}, KV_METADATA {{{_VERSIONS}: {versions}}}")
-    for old in gathered[1:]:  # the newest before this one stays: the warehouse being replaced may read it
+    for old in gathered[spare:]:  # the newest before this one stays: the warehouse being replaced may read it
         root.delete(old.key)
     return True
 

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from analytics_pipeline.platform.asset_keys import raw_asset_key
 from analytics_pipeline.lake.freshness import freshness_result, source_data_through
+from analytics_pipeline.lake.gathered_days import gather_marts
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.operations.compaction import (
@@ -120,7 +121,9 @@ def _retention_job(daily_tables: dict[str, list[str]], specs: list[SourceSpec]) 
         if not report.lake_changed:
             context.log.info("nothing deleted from the lake; views unchanged")
             return
+        gather_marts(lake.lake_root())  # the per-day marts' gathered files without the deleted days
         views = build_warehouse(lake.lake_root(), warehouse.database, warehouse.schema_name, specs)
+        gather_marts(lake.lake_root(), keep_previous=False)  # nor any older file still holding them
         yield dg.AssetMaterialization(asset_key="warehouse", metadata={
             "views": dg.MetadataValue.json(views), "reason": "retention deleted lake files"})
 

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import duckdb
 import pytest
 
 from analytics_pipeline import runner
@@ -14,6 +15,7 @@ from analytics_pipeline.definitions import build_definitions
 from analytics_pipeline.ingestion.manifest import pending_files
 from analytics_pipeline.ingestion.staging import stage_batch
 from analytics_pipeline.lake import raw_ledger
+from analytics_pipeline.lake.gathered_days import is_gathered
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.serving.warehouse import build_warehouse
 from analytics_pipeline.settings import SettingsError, load_settings
@@ -104,8 +106,14 @@ def test_dry_run_lists_exactly_what_is_past_its_period_then_apply_deletes_it(age
 
     _, applied = _retention(defs, instance, apply=True)
     assert applied.applied and not applied.kept_changed
-    (ledger_entry,) = _lake_files(settings) - (before - expected)  # the raw ledger records the day it removed
-    assert _lake_files(settings) == before - expected | {ledger_entry}
+    # the daily marts' gathered files are made again without the day (lake/gathered_days.py): one per mart, no older
+    gathered = {key for key in _lake_files(settings) if is_gathered(key)}
+    assert len(gathered) == 7 and not any(OLD_DAY in str(row) for key in gathered for row in duckdb.execute(
+        f"SELECT DISTINCT event_date FROM read_parquet('{lake_root(settings).path(key.removeprefix('lake/'))}')"
+    ).fetchall())
+    after = _lake_files(settings) - gathered
+    (ledger_entry,) = after - (before - expected)  # the raw ledger records the day it removed
+    assert after == {key for key in before - expected if not is_gathered(key)} | {ledger_entry}
     assert [(e.day, e.rows) for e in raw_ledger.entries(lake_root(settings), "claims")
             if e.recorded_by == raw_ledger.RETENTION] == [(OLD_DAY, 0)]
     # the views answer without the deleted day (the job rebuilt them), the rest is untouched
