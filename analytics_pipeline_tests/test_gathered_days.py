@@ -110,6 +110,17 @@ def test_an_unreadable_gathered_file_is_made_again_from_the_day_files(lake):
     assert sorted(r[1] for r in _rows(lake)) == by_day
 
 
+def test_a_table_that_cannot_be_gathered_keeps_no_copy_once_the_views_are_replaced(lake):
+    gather_marts(lake)
+    time.sleep(0.01)
+    with open(lake.path("marts", TABLE, f"event_date={DAYS[0]}", "part-0.parquet"), "wb") as handle:
+        handle.write(b"not parquet")  # a corrupt day file: the table cannot be gathered
+    written, failed = gather_marts(lake)
+    assert not written and TABLE in failed and len(_gathered(lake)) == 1  # the warehouse in use may read it
+    assert "all_days-" not in _view_sql(lake)  # the views read the day files (and name the corrupt one)
+    assert gather_marts(lake, keep_previous=False)[1].keys() == {TABLE} and _gathered(lake) == []
+
+
 def test_the_warehouse_reads_every_per_day_mart_from_its_gathered_file(use_demo_lake):
     lake = StorageRoot(use_demo_lake.lake_uri)
     for table in ("financial_ops_daily", "model_performance_daily", "hourly_volume"):

@@ -49,7 +49,8 @@ def gathered_file(table_files: list[StoredFile], layer: str, table: str) -> str 
 def gather_marts(root: StorageRoot, keep_previous: bool = True) -> tuple[list[str], dict[str, str]]:
     """Bring every per-day mart's gathered file up to date: (the tables whose file was rewritten, table → error for
     those that could not be, e.g. a corrupt day file: their views read the day files, and say what is wrong).
-    ``keep_previous=False`` (once the warehouse reading the previous files is replaced): delete every other file."""
+    ``keep_previous=False`` (once the warehouse reading the previous files is replaced): delete every other file,
+    and every gathered file of a table that could not be gathered."""
     tables: dict[str, list[StoredFile]] = {}
     for f in root.list_files(LAYER):
         tables.setdefault(f.key.split("/")[1], []).append(f)
@@ -62,6 +63,10 @@ def gather_marts(root: StorageRoot, keep_previous: bool = True) -> tuple[list[st
                     written.append(table)
             except duckdb.Error as err:
                 failed[table] = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                if not keep_previous:  # its views read the day files now: no older copy of its days stays
+                    for f in files:
+                        if is_gathered(f.key):
+                            root.delete(f.key)
     finally:
         con.close()
     return written, failed
