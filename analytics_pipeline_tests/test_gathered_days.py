@@ -11,7 +11,8 @@ import pytest
 from analytics_pipeline.lake.duck import connect
 from analytics_pipeline.lake.gathered_days import gather_days, gather_marts, is_gathered
 from analytics_pipeline.lake.storage import StorageRoot
-from analytics_pipeline.lake.views import lake_views, table_files
+from analytics_pipeline.lake.tables import table_files
+from analytics_pipeline.lake.views import lake_views
 from analytics_pipeline.serving.sql_runner import run_query
 from analytics_pipeline.sources.registry import SOURCE_SPECS
 

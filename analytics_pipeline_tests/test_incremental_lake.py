@@ -19,7 +19,8 @@ import pytest
 
 from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.gathered_days import is_gathered
-from analytics_pipeline.lake.views import lake_views, table_files
+from analytics_pipeline.lake.tables import table_files
+from analytics_pipeline.lake.views import lake_views
 from analytics_pipeline.platform.keyed_tables import FULL_REFRESH_TAG
 from analytics_pipeline.platform.refresh_selection import CODE_VERSION_TAG
 from analytics_pipeline.runner import (

@@ -25,6 +25,7 @@ from analytics_pipeline.lake import layout
 from analytics_pipeline.lake.duck import connect, sql_list, sql_literal
 from analytics_pipeline.lake.parquet import PARQUET_OPTIONS, write_parquet
 from analytics_pipeline.lake.storage import StorageRoot, StoredFile
+from analytics_pipeline.lake.tables import days_of, table_files
 
 LAYER = "marts"  # per-day tables of small aggregates; the processed layer's per-day tables hold raw-sized rows
 _PREFIX, _SUFFIX = "all_days-", ".parquet"
@@ -42,7 +43,7 @@ def gathered_file(table_files: list[StoredFile], layer: str, table: str) -> str 
     table's folder), or None (no such file: the view reads the day files)."""
     if layer != LAYER:
         return None
-    key = _key(layer, table, _days(table_files))
+    key = _key(layer, table, days_of(table_files))
     return key if any(f.key == key for f in table_files) else None
 
 
@@ -51,13 +52,10 @@ def gather_marts(root: StorageRoot, keep_previous: bool = True) -> tuple[list[st
     those that could not be, e.g. a corrupt day file: their views read the day files, and say what is wrong).
     ``keep_previous=False`` (once the warehouse reading the previous files is replaced): delete every other file,
     and every gathered file of a table that could not be gathered."""
-    tables: dict[str, list[StoredFile]] = {}
-    for f in root.list_files(LAYER):
-        tables.setdefault(f.key.split("/")[1], []).append(f)
     written, failed = [], {}
     con = connect(root)
     try:
-        for table, files in sorted(tables.items()):
+        for table, files in table_files(root, LAYER).items():
             try:
                 if gather_days(con, root, table, files, keep_previous):
                     written.append(table)
@@ -77,7 +75,7 @@ def gather_days(con: duckdb.DuckDBPyConnection, root: StorageRoot, table: str, t
     """Bring ``table``'s gathered file up to date with its day files (``table_files``: a listing of its folder);
     True when a file was written. Gathered files older than the one before the newest are deleted, and all of
     them when the table has no day left."""
-    days = _days(table_files)
+    days = days_of(table_files)
     gathered = sorted((f for f in table_files if is_gathered(f.key)), key=lambda f: f.mtime, reverse=True)
     key = _key(LAYER, table, days)
     spare = 1 if keep_previous else 0  # gathered files kept besides the current one
@@ -93,7 +91,7 @@ def gather_days(con: duckdb.DuckDBPyConnection, root: StorageRoot, table: str, t
     if changed:
         parts.append(f"SELECT * FROM read_parquet({sql_list(changed)}, union_by_name = true, "
                      f"hive_partitioning = true, hive_types = {{'{DAY}': DATE}})")
-    versions = sql_literal(json.dumps({day: f.version for day, f in days.items()}, sort_keys=True))
+    versions = sql_literal(_versions(days))
     write_parquet(con, root, f"SELECT * EXCLUDE ({DAY}), {DAY} FROM ({' UNION ALL BY NAME '.join(parts)})", key,
                   copy_options=f"{PARQUET_OPTIONS}, KV_METADATA {{{_VERSIONS}: {versions}}}")
     for old in gathered[spare:]:  # the newest before this one stays: the warehouse being replaced may read it
@@ -101,14 +99,13 @@ def gather_days(con: duckdb.DuckDBPyConnection, root: StorageRoot, table: str, t
     return True
 
 
-def _days(table_files: list[StoredFile]) -> dict[str, StoredFile]:
-    return {day: f for f in table_files
-            if (day := layout.partition_day(f.key)) and f.key.endswith("/part-0.parquet")}
+def _versions(days: dict[str, StoredFile]) -> str:
+    """What a gathered file holds, as JSON: day → version of its file."""
+    return json.dumps({day: f.version for day, f in days.items()}, sort_keys=True)
 
 
 def _key(layer: str, table: str, days: dict[str, StoredFile]) -> str:
-    versions = json.dumps({day: f.version for day, f in days.items()}, sort_keys=True)
-    return f"{layer}/{table}/{_PREFIX}{hashlib.sha256(versions.encode()).hexdigest()[:16]}{_SUFFIX}"
+    return f"{layer}/{table}/{_PREFIX}{hashlib.sha256(_versions(days).encode()).hexdigest()[:16]}{_SUFFIX}"
 
 
 def _recorded_versions(con: duckdb.DuckDBPyConnection, root: StorageRoot, key: str) -> dict[str, str]:

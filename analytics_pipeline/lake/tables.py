@@ -21,12 +21,25 @@ def parquet_scan(root: StorageRoot, glob_key: str, hive: bool = True) -> str:
 
 def day_files(root: StorageRoot, folder: str) -> dict[str, StoredFile]:
     """The day partitions (``<folder>/event_date=D/part-0.parquet``) under ``folder``: day → file."""
-    found = {}
-    for f in root.list_files(folder):
-        day = layout.partition_day(f.key)
-        if day and f.key.endswith("/part-0.parquet"):
-            found[day] = f
-    return found
+    return days_of(root.list_files(folder))
+
+
+def days_of(files: list[StoredFile]) -> dict[str, StoredFile]:
+    """The day partitions among ``files`` (a listing): day → file."""
+    return {day: f for f in files if (day := layout.partition_day(f.key)) and f.key.endswith("/part-0.parquet")}
+
+
+def table_files(lake: StorageRoot, layer: str, names: set[str] | None = None) -> dict[str, list[StoredFile]]:
+    """The Parquet files of a layer's tables (``processed``, ``marts``): table → its files. With ``names``, only those
+    tables' folders are listed (an asset reads a few tables: listing the whole layer cost it ~0.1 s in a lake of 317
+    days, and grew with the lake)."""
+    listed = ([f for name in sorted(names) for f in lake.list_files(f"{layer}/{name}")] if names is not None
+              else lake.list_files(layer))
+    found: dict[str, list[StoredFile]] = {}
+    for f in listed:
+        if f.key.endswith(".parquet"):
+            found.setdefault(f.key.split("/")[1], []).append(f)
+    return dict(sorted(found.items()))
 
 
 def has_files(root: StorageRoot, prefix: str) -> bool:

@@ -24,8 +24,8 @@ from analytics_pipeline.lake.duck import sql_literal
 from analytics_pipeline.lake.gathered_days import gathered_file, is_gathered
 from analytics_pipeline.lake.quarantine_reasons import older_reason_sql
 from analytics_pipeline.lake.source_spec import SourceSpec
-from analytics_pipeline.lake.storage import StorageRoot, StoredFile
-from analytics_pipeline.lake.tables import has_files, parquet_scan
+from analytics_pipeline.lake.storage import StorageRoot
+from analytics_pipeline.lake.tables import has_files, parquet_scan, table_files
 
 
 # Views over every source's ingestion records and the ask log, beside the raw and table views.
@@ -59,6 +59,8 @@ def lake_views(lake: StorageRoot, specs: list[SourceSpec], only: set[str] | None
         return views
     for layer in ("processed", "marts"):
         for table, files in table_files(lake, layer, tables).items():
+            if all(is_gathered(f.key) for f in files):
+                continue  # a gathered file alone is not a table's data (its days are gone)
             gathered = gathered_file(files, layer, table)
             if gathered:  # a per-day mart's days in one file (gathered_days.py)
                 views.append(ViewDefinition(table, f"SELECT * FROM read_parquet({sql_literal(lake.path(gathered))})"))
@@ -67,19 +69,6 @@ def lake_views(lake: StorageRoot, specs: list[SourceSpec], only: set[str] | None
             glob = layout.table_glob(layer, table, by_day)
             views.append(ViewDefinition(table, f"SELECT * FROM {parquet_scan(lake, glob, hive=by_day)}"))
     return views
-
-
-def table_files(lake: StorageRoot, layer: str, names: set[str] | None = None) -> dict[str, list[StoredFile]]:
-    """The tables of a layer (``processed``, ``marts``) that hold data files: table → its files (a gathered file
-    alone is not a table's data). With ``names``, only those tables' folders are listed (an asset reads a few
-    tables: listing the whole layer cost it ~0.1 s in a lake of 317 days, and grew with the lake)."""
-    found: dict[str, list[StoredFile]] = {}
-    listed = [f for name in sorted(names) for f in lake.list_files(f"{layer}/{name}")] if names is not None \
-        else lake.list_files(layer)
-    for f in listed:
-        if f.key.endswith(".parquet"):
-            found.setdefault(f.key.split("/")[1], []).append(f)
-    return {table: files for table, files in sorted(found.items()) if not all(is_gathered(f.key) for f in files)}
 
 
 @functools.lru_cache(maxsize=4096)  # a definitions build asks for the same statements' inputs more than once
