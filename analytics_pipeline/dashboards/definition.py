@@ -101,6 +101,10 @@ def dashboard_files(user_dir: str | None) -> list[Path]:
     return files
 
 
+# libyaml's safe loader where PyYAML was built with it (~10 × faster: the dashboards load in every process)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_dashboards(files: list[Path]) -> list[Dashboard]:
     dashboards: dict[str, Dashboard] = {}
     for path in files:
@@ -115,7 +119,7 @@ def load_dashboards(files: list[Path]) -> list[Dashboard]:
 def load_dashboard(path: Path) -> Dashboard:
     where = path.name
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark else ""

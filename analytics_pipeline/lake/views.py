@@ -119,13 +119,19 @@ def register_lake_views(con: duckdb.DuckDBPyConnection, lake: StorageRoot, specs
 def register_empty_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
     if spec.prepare:
         spec.prepare(con, rows=False)
-    con.execute("CREATE OR REPLACE TEMP VIEW landing_lines AS SELECT 0::INTEGER AS file_seq, ''::VARCHAR AS file, "
-                "0::BIGINT AS line_no, ''::VARCHAR AS text, NULL::VARCHAR AS issue WHERE false")
+    records = spec.records_sql(datetime(2000, 1, 1), datetime(2100, 1, 1))
     empty = f"empty_{spec.name}"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {empty} AS "
-        "SELECT * EXCLUDE (file_seq, error_reason, reason_detail, original_text) "
-        f"FROM ({spec.records_sql(datetime(2000, 1, 1), datetime(2100, 1, 1))}) WHERE false"
-    )
+    columns = _empty_columns.get(records)
+    if columns is None:  # the parse's columns, bound once a process (~30 ms)
+        con.execute("CREATE OR REPLACE TEMP VIEW landing_lines AS SELECT 0::INTEGER AS file_seq, ''::VARCHAR AS file, "
+                    "0::BIGINT AS line_no, ''::VARCHAR AS text, NULL::VARCHAR AS issue WHERE false")
+        described = con.execute(f"DESCRIBE SELECT * EXCLUDE (file_seq, error_reason, reason_detail, original_text) "
+                                f"FROM ({records})").fetchall()
+        columns = _empty_columns[records] = ", ".join(
+            f'NULL::{kind} AS "{name.replace(chr(34), chr(34) * 2)}"' for name, kind, *_ in described)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {empty} AS SELECT {columns} WHERE false")
     for name, sql in spec.views().items():
         con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql.format(raw=empty)}')
+
+
+_empty_columns: dict[str, str] = {}  # a parse's SQL → the columns of its empty relation

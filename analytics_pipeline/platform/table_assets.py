@@ -111,10 +111,8 @@ class TableSpec:
 
     def prepare_connection(self, con: duckdb.DuckDBPyConnection, check_views: bool = False) -> None:
         """The fallback and helper views (with ``check_views``: the fallbacks and the checks' views)."""
-        existing = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
-        for name, sql in self.fallback_views.items():
-            if name not in existing:
-                con.execute(f'CREATE TEMP VIEW "{name}" AS {sql}')
+        for name, sql in self.fallback_views.items():  # the lake's view of that name, where there is one
+            con.execute(f'CREATE TEMP VIEW IF NOT EXISTS "{name}" AS {sql}')
         for name, sql in (self.check_views if check_views else self.helper_views).items():
             con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
         if self.prepare and not check_views:

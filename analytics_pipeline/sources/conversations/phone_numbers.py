@@ -23,7 +23,7 @@ import phonenumbers
 import pyarrow as pa
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumberMatcher
 
-from analytics_pipeline.lake.duck import sql_literal
+from analytics_pipeline.lake.duck import python_function, sql_literal
 
 FUNCTION = "phone_numbers_replaced"
 FILTER = "may_hold_phone_number"
@@ -89,9 +89,8 @@ class PhoneNumberRedactor:
             done = end
         return "".join(parts) + text[done:] if spans else text
 
-    def redact_vector(self, texts: pa.ChunkedArray) -> pa.Array:
-        """The DuckDB function (Arrow): a vector of texts that may hold a number, each searched."""
-        return pa.array([self.redact(text) for text in texts.to_pylist()], pa.string())
+    def redact_texts(self, texts: list[str]) -> list[str]:
+        return [self.redact(text) for text in texts]
 
 
 @functools.cache
@@ -100,17 +99,26 @@ def phone_number_redactor(regions: tuple[str, ...]) -> PhoneNumberRedactor:
 
 
 def register_phone_number_redaction(con: duckdb.DuckDBPyConnection, regions: tuple[str, ...]) -> None:
-    """On ``con``: ``phone_numbers_replaced(text)``, libphonenumber's search, and the SQL macro
-    ``may_hold_phone_number(text)``, the cheap test that decides which texts it gets (``redact_phone_numbers_sql``)."""
+    """On ``con``: ``phone_numbers_replaced(text)``, libphonenumber's search for ``regions``, and the SQL macro
+    ``may_hold_phone_number(text)``, the cheap test that decides which texts it gets (``redact_phone_numbers_sql``).
+    The search is one Python function for every connection (``python_function``), given the connection's regions
+    from its variable ``phone_regions``."""
     redactor = phone_number_redactor(tuple(regions))
-    try:
-        con.remove_function(FUNCTION)  # registered before on this connection
-    except duckdb.InvalidInputException:
-        pass
-    con.create_function(FUNCTION, redactor.redact_vector, [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"),
-                        type="arrow", side_effects=False)
+    con.execute("SET VARIABLE phone_regions = ?", [",".join(redactor.regions)])
+    python_function(con, f"{FUNCTION}_for_regions", _replaced, ["VARCHAR", "VARCHAR"], "VARCHAR", type="arrow",
+                    side_effects=False)
+    con.execute(f"CREATE OR REPLACE TEMP MACRO {FUNCTION}(x) AS {FUNCTION}_for_regions(x, getvariable('phone_regions'))")
     con.execute(f"CREATE OR REPLACE TEMP MACRO {FILTER}(x) AS regexp_matches(x, {sql_literal(redactor.candidates)}) "
                 f"AND NOT regexp_full_match(x, {sql_literal(_UUID)})")
+
+
+def _replaced(texts: pa.ChunkedArray, regions: pa.ChunkedArray) -> pa.Array:
+    """The DuckDB function (Arrow): a vector of texts that may hold a number, each searched for the numbers of
+    its row's regions (one value for a whole statement)."""
+    texts, regions = texts.to_pylist(), regions.to_pylist()
+    if len(set(regions)) == 1:
+        return pa.array(phone_number_redactor(tuple(regions[0].split(","))).redact_texts(texts), pa.string())
+    return pa.array([phone_number_redactor(tuple(r.split(","))).redact(t) for t, r in zip(texts, regions)], pa.string())
 
 
 def redact_phone_numbers_sql(text: str, redacted: str) -> str:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from analytics_pipeline.lake.duck import sql_literal
+from analytics_pipeline.lake.duck import python_function, sql_literal
 from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.settings import DEFAULT_PHONE_REGIONS
 from analytics_pipeline.sources.conversations.user_ids_in_text import (
@@ -167,13 +167,14 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, rows: bool = True,
                 f"ELSE '{MASKED_ID_PREFIX}' || left(sha256(getvariable('pseudonym_key') || chr(30) || x), 24) END")
     # The user ids in a rejected record's text, in any form, replaced by their pseudonyms (the text is then
     # redacted): Python, as it reads the text token by token, and called for rejected records only.
-    pseudonym = pseudonym_of(key)
-    try:
-        con.remove_function("pseudonymised_user_ids")  # prepared before on this connection (an empty source's view)
-    except duckdb.InvalidInputException:
-        pass
-    con.create_function("pseudonymised_user_ids", lambda text: pseudonymise_user_ids(text, pseudonym),
-                        [duckdb.sqltype("VARCHAR")], duckdb.sqltype("VARCHAR"), side_effects=False)
+    python_function(con, "user_ids_pseudonymised_with", _pseudonymised_user_ids, ["VARCHAR", "VARCHAR"], "VARCHAR",
+                    side_effects=False)
+    con.execute("CREATE OR REPLACE TEMP MACRO pseudonymised_user_ids(text) AS "
+                "user_ids_pseudonymised_with(text, getvariable('pseudonym_key'))")
+
+
+def _pseudonymised_user_ids(text: str, key: str) -> str:
+    return pseudonymise_user_ids(text, pseudonym_of(key))
 
 
 # A user turn with the answer that followed it: EventBridge carries both in one event; seed 003 and the older SDK
