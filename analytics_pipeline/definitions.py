@@ -19,7 +19,7 @@ from analytics_pipeline.ingestion.resource import IngestionResource
 from analytics_pipeline.lake.resource import LakeResource
 from analytics_pipeline.operations.jobs import build_operations
 from analytics_pipeline.platform.automation import ON_LAKE_UPDATE
-from analytics_pipeline.platform.keyed_tables import FULL_REFRESH_TAG
+from analytics_pipeline.platform.keyed_tables import FULL_REFRESH_TAG, bucket_summaries
 from analytics_pipeline.platform.lake_policy import LakePolicyResource
 from analytics_pipeline.platform.partitions import day_partitions
 from analytics_pipeline.platform.table_assets import per_day_marts
@@ -87,7 +87,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     warehouse = build_warehouse_asset(view_backed, ON_LAKE_UPDATE, SOURCE_SPECS)
     asset_names = {key.to_user_string() for a in lake_assets for key in a.keys}
     dashboards = build_dashboards_asset(load_dashboards(dashboard_files(settings.dashboards_dir)), asset_names,
-                                        SOURCE_SPECS, per_day_marts(lake_assets) | SMALL_DERIVED_VIEWS)
+                                        SOURCE_SPECS, per_day_marts(lake_assets) | SMALL_DERIVED_VIEWS,
+                                        bucket_summaries(lake_assets))
     whole_lake = dg.AssetSelection.assets(*[a.key for s in sources for a in (*s.lake_tables, *s.follow_ups)],
                                           warehouse.key, *dashboards.keys)
     jobs = [dg.define_asset_job(

@@ -210,6 +210,21 @@ def test_the_fuller_version_of_a_run_or_job_counts(fed_lake):
     assert job == [("versioned-1", "docs_bot")]
 
 
+def test_the_transition_totals_kept_per_bucket_add_up_to_the_transitions(fed_lake):
+    """``claim_transition_waits`` (rewritten with the buckets each update wrote) sums to the totals of every
+    transition in the table: what the bottlenecks widget averages."""
+    settings, _ = fed_lake
+    con = duckdb.connect(settings.warehouse_path, read_only=True)
+    try:
+        kept = con.execute("SELECT from_status, to_status, sum(transitions), sum(timed_transitions), "
+                           "sum(total_seconds) FROM claim_transition_waits GROUP BY ALL ORDER BY ALL").fetchall()
+        counted = con.execute("SELECT from_status, to_status, count(*), count(seconds_between), sum(seconds_between) "
+                              "FROM claim_status_transitions GROUP BY ALL ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    assert kept and kept == counted
+
+
 def _assert_same(incremental: dict, rebuilt: dict) -> None:
     assert set(rebuilt) == set(incremental)
     for name in sorted(rebuilt):

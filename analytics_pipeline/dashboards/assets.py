@@ -33,10 +33,11 @@ from analytics_pipeline.settings import (
 CHART_TYPES = ("bar-chart", "line-chart", "pie-chart")
 
 
-def view_assets(specs: list[SourceSpec]) -> dict[str, str]:
-    """Warehouse views that are not asset names themselves → the asset that backs them."""
+def view_assets(specs: list[SourceSpec], summaries: dict[str, str] | None = None) -> dict[str, str]:
+    """Warehouse views that are not asset names themselves → the asset that backs them (``summaries``: the views
+    of keyed tables' totals per bucket → their tables)."""
     raw = {view: f"raw_{spec.name}" for spec in specs for view in spec.views()}
-    return raw | {view: reads for view, (reads, _) in DERIVED_VIEWS.items()}
+    return raw | {view: reads for view, (reads, _) in DERIVED_VIEWS.items()} | (summaries or {})
 
 
 def dashboard_deps(dashboard: Dashboard, asset_names: set[str], views: dict[str, str]) -> list[dg.AssetKey]:
@@ -45,12 +46,12 @@ def dashboard_deps(dashboard: Dashboard, asset_names: set[str], views: dict[str,
 
 
 def build_dashboards_asset(dashboards: list[Dashboard], asset_names: set[str],
-                           specs: list[SourceSpec] = (), small_views: frozenset[str] = frozenset()
-                           ) -> dg.AssetsDefinition:
+                           specs: list[SourceSpec] = (), small_views: frozenset[str] = frozenset(),
+                           summaries: dict[str, str] | None = None) -> dg.AssetsDefinition:
     """One asset per dashboard (``dashboard_<id>``), computed in one step: each is materialized, and
     automated, on its own; the shared step only saves Dagster a step start-up per dashboard."""
     by_key = {dg.AssetKey(f"dashboard_{d.id}"): d for d in dashboards}
-    views = view_assets(list(specs))
+    views = view_assets(list(specs), summaries)
 
     @dg.multi_asset(
         name="dashboards",

@@ -45,6 +45,7 @@ from analytics_pipeline.platform.table_assets import (
 FULL_REFRESH_TAG = "analytics/full_refresh"
 BUCKET = layout.BUCKET_COLUMN
 DAY = layout.PARTITION_COLUMN
+BUCKET_SUMMARY_METADATA = "bucket_summary"  # the view of a keyed table's totals per bucket (TableSpec.bucket_summary)
 # Bumped when the way keyed tables are stored or updated changes: every table is then rebuilt once.
 FORMAT_VERSION = "1"
 
@@ -82,7 +83,9 @@ def build_keyed_table(table: TableSpec, entity: EntityKey) -> dg.AssetsDefinitio
     if reads - known:
         raise ValueError(f"keyed table {table.name} reads {sorted(reads - known)}: declare them in its EntityKey")
 
-    @dg.asset(**whole_lake_asset(spec, table, sql, storage=f"keyed by {entity.key}, format {FORMAT_VERSION}"))
+    @dg.asset(**whole_lake_asset(spec, table, sql, storage=f"keyed by {entity.key}, format {FORMAT_VERSION}"
+                                                        f"{_summary_text(table)}"),
+              metadata={BUCKET_SUMMARY_METADATA: table.bucket_summary[0]} if table.bucket_summary else None)
     def keyed_table(context: dg.AssetExecutionContext):
         with table_run(context, table) as (run_table, root, con):
             with root.exclusive(f"{table.layer}/{table.name}"):
@@ -97,6 +100,17 @@ def build_keyed_table(table: TableSpec, entity: EntityKey) -> dg.AssetsDefinitio
             yield from checks
 
     return keyed_table
+
+
+def bucket_summaries(assets: list[dg.AssetsDefinition]) -> dict[str, str]:
+    """The views of keyed tables' totals per bucket → the table that keeps them."""
+    return {str(spec.metadata[BUCKET_SUMMARY_METADATA]): spec.key.to_user_string()
+            for a in assets for spec in a.specs if BUCKET_SUMMARY_METADATA in spec.metadata}
+
+
+def _summary_text(table: TableSpec) -> str:
+    """What the table keeps per bucket besides its rows (part of its definition: a change rebuilds it)."""
+    return "\nsummary {}: {}".format(*table.bucket_summary) if table.bucket_summary else ""
 
 
 def _name(folder: str) -> str:
@@ -121,7 +135,7 @@ class KeyedUpdate:
         files = {f"raw/{entity.source}": raw, **{f: day_files(root, f) for f in entity.partitioned_inputs}}
         versions = {folder: {day: f.version for day, f in found.items()} for folder, found in files.items()}
         self._hold_back_what_keyed_inputs_lack(versions)
-        definition = f"{FORMAT_VERSION}\n{self.table.sql()}\n{self._source_views_read()}"
+        definition = f"{FORMAT_VERSION}\n{self.table.sql()}\n{self._source_views_read()}{_summary_text(self.table)}"
         fingerprint = hashlib.sha256(definition.encode()).hexdigest()[:16]
         state = read_json(root, self.state_key)
         buckets = self._buckets()
@@ -141,6 +155,7 @@ class KeyedUpdate:
             summary = self._update(changed, files, buckets, dict(state["buckets"]))
         counts = summary.pop("counts")
         self._keep_schema_when_empty(sum(counts.values()) == 0)
+        self._write_bucket_summary(summary.pop("rewritten"), summary["mode"] == "full")
         root.write_bytes(json.dumps({"fingerprint": fingerprint, "inputs": versions, "buckets": counts},
                                     sort_keys=True).encode(), self.state_key)
         self._register_table_view(self._buckets())
@@ -187,19 +202,38 @@ class KeyedUpdate:
             return "the stored buckets differ from the table's state"
         return None
 
-    def _keep_schema_when_empty(self, empty: bool) -> None:
+    def _keep_schema_when_empty(self, empty: bool, name: str | None = None, rows: str = "result_rows") -> None:
         """An empty table is one empty ``data.parquet``, so its view (and SQL reading it) still has its columns;
         the file goes once the table has buckets (it is also what a lake from before keyed tables holds)."""
-        single = layout.table_file(self.table.layer, self.table.name)
+        single = layout.table_file(self.table.layer, name or self.table.name)
         if empty:
-            write_parquet(self.con, self.root, "SELECT * FROM result_rows WHERE false", single)
+            write_parquet(self.con, self.root, f"SELECT * FROM ({rows}) WHERE false", single)
         elif self.root.exists(single):
             self.root.delete(single)
 
-    def _buckets(self) -> dict[str, str]:
-        """The table's stored buckets: first day → file key."""
-        prefix = f"{self.folder}/{BUCKET}="
-        return {f.key[len(prefix):].split("/", 1)[0]: f.key for f in self.root.list_files(self.folder)
+    def _write_bucket_summary(self, rewritten: set[str], full: bool) -> None:
+        """The totals of the buckets just written (all of them after a full rebuild), replacing theirs; a bucket
+        the table no longer has loses its totals."""
+        if not self.table.bucket_summary:
+            return
+        name, sql = self.table.bucket_summary
+        folder = f"{self.table.layer}/{name}"
+        stored = self._buckets()
+        summarized = set(self._buckets(folder))
+        paths = [self.root.path(stored[b]) for b in sorted(rewritten) if b in stored]
+        rows = (f"SELECT * FROM read_parquet({sql_list(paths)}, union_by_name = true, hive_partitioning = true, "
+                f"hive_types = {{'{BUCKET}': DATE}})" if paths
+                else f"SELECT *, NULL::DATE AS {BUCKET} FROM result_rows WHERE false")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW bucket_rows AS {rows}")
+        replace = summarized if full else summarized & rewritten
+        write_partitions(self.con, self.root, sql, folder, BUCKET, replace=replace)
+        self._keep_schema_when_empty(not stored, name, f"SELECT * EXCLUDE ({BUCKET}) FROM ({sql})")
+
+    def _buckets(self, folder: str | None = None) -> dict[str, str]:
+        """The table's stored buckets (or those of ``folder``): first day → file key."""
+        folder = folder or self.folder
+        prefix = f"{folder}/{BUCKET}="
+        return {f.key[len(prefix):].split("/", 1)[0]: f.key for f in self.root.list_files(folder)
                 if f.key.startswith(prefix) and f.key.endswith("/part-0.parquet")}
 
     # ------------------------------------------------------------------ full rebuild
@@ -215,7 +249,7 @@ class KeyedUpdate:
             f"LEFT JOIN entity_first_days f ON r.{entity.key} = f.entity",
             self.folder, BUCKET, replace=set(buckets))
         return {"mode": "full", "rows": sum(counts.values()), "entities": None, "days_read": None,
-                "buckets_written": len(counts), "counts": counts}
+                "buckets_written": len(counts), "counts": counts, "rewritten": set(counts)}
 
     # ------------------------------------------------------------------ incremental update
     def _update(self, changed: list[str], files: dict, buckets: dict[str, str], counts: dict[str, int]) -> dict:
@@ -246,7 +280,8 @@ class KeyedUpdate:
             counts.pop(bucket, None)
         counts.update(written)
         return {"mode": "incremental", "rows": sum(counts.values()), "entities": touched, "days_read": len(days),
-                "buckets_written": len(written), "counts": counts, "changed_days": changed}
+                "buckets_written": len(written), "counts": counts, "changed_days": changed,
+                "rewritten": rewrite | set(written)}
 
     def _register_restricted_views(self, files: dict, days: list[str]) -> None:
         """The views the SQL reads, holding only the touched entities' rows."""
@@ -297,6 +332,17 @@ class KeyedUpdate:
                              "union_by_name = true, hive_partitioning = false)")
         else:
             self.con.execute("CREATE OR REPLACE TEMP TABLE table_rows AS SELECT * FROM result_rows")
+        if self.table.bucket_summary:  # the totals beside the table, for its chart
+            name = self.table.bucket_summary[0]
+            files = [self.root.path(f.key) for f in self.root.list_files(f"{self.table.layer}/{name}")
+                     if f.key.endswith(".parquet")]
+            if files:
+                totals = f"SELECT * FROM read_parquet({sql_list(files)}, union_by_name = true, hive_partitioning = false)"
+            else:  # none stored (deleted by hand): no totals, with their columns
+                self.con.execute(f"CREATE OR REPLACE TEMP VIEW bucket_rows AS SELECT *, NULL::DATE AS {BUCKET} "
+                                 "FROM table_rows WHERE false")
+                totals = f"SELECT * EXCLUDE ({BUCKET}) FROM ({self.table.bucket_summary[1]})"
+            self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {totals}')
 
     def metadata(self, summary: dict) -> dict:
         """The preview and chart show the whole table (``result_rows`` is renamed to ``recomputed_rows``)."""

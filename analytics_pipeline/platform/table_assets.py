@@ -83,6 +83,10 @@ class TableSpec:
     # The run's resources (by key) the callbacks need: each callback gets those its parameters name (e.g.
     # ``def checks(con, llm_costs)``). Their configuration reaches the table this way only.
     resources: tuple[str, ...] = ()
+    # A keyed table's totals kept per bucket, beside it: (name, SELECT over ``bucket_rows``, the rows of the buckets an
+    # update wrote, grouped by ``first_day`` and what the totals are by). A total over the whole table (of history
+    # that grows with the lake) then reads a few rows per bucket, not every row; the view ``name`` holds them.
+    bucket_summary: tuple[str, str] | None = None
 
     @property
     def resource_keys(self) -> set[str]:

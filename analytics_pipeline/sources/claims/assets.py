@@ -92,8 +92,11 @@ processed_tables = [
     ),
     tables.keyed(
         "claim_status_transitions", "Every status change: from, to, seconds between.",
-        chart=("Average seconds per transition", "SELECT from_status || ' → ' || to_status, round(avg(seconds_between)) "
-               "FROM result_rows GROUP BY 1 ORDER BY 2 DESC"),
+        # averaged from the totals per bucket (claim_transition_waits), as the bottlenecks widget is
+        chart=("Average seconds per transition", "SELECT from_status || ' → ' || to_status, "
+               "round(sum(total_seconds) / nullif(sum(timed_transitions), 0)) FROM claim_transition_waits "
+               "GROUP BY 1 ORDER BY 2 DESC"),
+        bucket_summary=("claim_transition_waits", claims_sql("claim_transition_waits")),
     ),
     tables.keyed("hard_case_candidates", "Each claim's first override where the AI disagreed, with its payout "
                  "difference: what hard_cases ranks."),
