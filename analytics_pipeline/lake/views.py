@@ -116,6 +116,9 @@ def register_lake_views(con: duckdb.DuckDBPyConnection, lake: StorageRoot, specs
         con.execute(f'CREATE OR REPLACE TEMP VIEW "{view.name}" AS {view.sql}')
 
 
+_empty_columns: dict[str, str] = {}  # a parse's SQL → the columns of its empty relation
+
+
 def register_empty_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
     if spec.prepare:
         spec.prepare(con, rows=False)
@@ -132,6 +135,3 @@ def register_empty_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> N
     con.execute(f"CREATE OR REPLACE TEMP TABLE {empty} AS SELECT {columns} WHERE false")
     for name, sql in spec.views().items():
         con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql.format(raw=empty)}')
-
-
-_empty_columns: dict[str, str] = {}  # a parse's SQL → the columns of its empty relation
