@@ -34,7 +34,7 @@ from analytics_pipeline.lake.parquet import write_parquet, write_partitions
 from analytics_pipeline.lake.source_spec import SourceSpec
 from analytics_pipeline.lake.storage import StorageRoot
 from analytics_pipeline.lake.tables import day_files
-from analytics_pipeline.lake.views import register_empty_source, register_lake_views
+from analytics_pipeline.lake.views import lake_views, register_empty_source, register_lake_views
 from analytics_pipeline.platform.table_assets import (
     TableSpec,
     table_metadata,
@@ -155,10 +155,11 @@ class KeyedUpdate:
             summary = self._update(changed, files, buckets, dict(state["buckets"]))
         counts = summary.pop("counts")
         self._keep_schema_when_empty(sum(counts.values()) == 0)
-        self._write_bucket_summary(summary.pop("rewritten"), summary["mode"] == "full")
+        stored = self._buckets()
+        self._write_bucket_summary(stored, summary.pop("rewritten"), summary["mode"] == "full")
         root.write_bytes(json.dumps({"fingerprint": fingerprint, "inputs": versions, "buckets": counts},
                                     sort_keys=True).encode(), self.state_key)
-        self._register_table_view(self._buckets())
+        self._register_table_view(stored)
         return summary
 
     def _source_views_read(self) -> str:
@@ -211,14 +212,13 @@ class KeyedUpdate:
         elif self.root.exists(single):
             self.root.delete(single)
 
-    def _write_bucket_summary(self, rewritten: set[str], full: bool) -> None:
-        """The totals of the buckets just written (all of them after a full rebuild), replacing theirs; a bucket
-        the table no longer has loses its totals."""
+    def _write_bucket_summary(self, stored: dict[str, str], rewritten: set[str], full: bool) -> None:
+        """The totals of the buckets just written (all of them after a full rebuild; ``stored``: the table's buckets
+        now), replacing theirs; a bucket the table no longer has loses its totals."""
         if not self.table.bucket_summary:
             return
         name, sql = self.table.bucket_summary
         folder = f"{self.table.layer}/{name}"
-        stored = self._buckets()
         summarized = set(self._buckets(folder))
         paths = [self.root.path(stored[b]) for b in sorted(rewritten) if b in stored]
         rows = (f"SELECT * FROM read_parquet({sql_list(paths)}, union_by_name = true, hive_partitioning = true, "
@@ -332,12 +332,11 @@ class KeyedUpdate:
                              "union_by_name = true, hive_partitioning = false)")
         else:
             self.con.execute("CREATE OR REPLACE TEMP TABLE table_rows AS SELECT * FROM result_rows")
-        if self.table.bucket_summary:  # the totals beside the table, for its chart
+        if self.table.bucket_summary:  # the totals beside the table, for its chart: the warehouse's view of them
             name = self.table.bucket_summary[0]
-            files = [self.root.path(f.key) for f in self.root.list_files(f"{self.table.layer}/{name}")
-                     if f.key.endswith(".parquet")]
-            if files:
-                totals = f"SELECT * FROM read_parquet({sql_list(files)}, union_by_name = true, hive_partitioning = false)"
+            found = lake_views(self.root, [self.entity.spec], only={name})
+            if found:
+                totals = found[0].sql
             else:  # none stored (deleted by hand): no totals, with their columns
                 self.con.execute(f"CREATE OR REPLACE TEMP VIEW bucket_rows AS SELECT *, NULL::DATE AS {BUCKET} "
                                  "FROM table_rows WHERE false")
